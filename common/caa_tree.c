@@ -1,0 +1,2 @@
+/* caa_tree.c: being written. */
+#include "common/mem.h"

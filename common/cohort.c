@@ -1,0 +1,2 @@
+/* cohort.c: being written. */
+#include "common/mem.h"

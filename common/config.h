@@ -1,0 +1,131 @@
+/*
+ * Daemon configuration (INTERFACE.md): built-in defaults, then the YAML
+ * file (--config or MPIC_CONFIG), then the environment, then flags, into
+ * one fresh struct that is validated as a whole. Every problem is reported
+ * as "file:line: key: problem" in an errlist; loaders never exit, so tests
+ * call them directly. available_perspectives.yaml is loaded and checked
+ * (RIRs, too_close_codes) together with the coordinator config.
+ */
+#ifndef MPIC_COMMON_CONFIG_H
+#define MPIC_COMMON_CONFIG_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "common/err.h"
+#include "common/log.h"
+#include "common/model.h"
+#include "common/strv.h"
+
+enum mpic_daemon_kind {
+    MPIC_DAEMON_COORDINATOR = 0,
+    MPIC_DAEMON_DCV_CHECKER,
+    MPIC_DAEMON_CAA_CHECKER,
+};
+
+enum mpic_cli_action {
+    MPIC_CLI_RUN = 0,
+    MPIC_CLI_CHECK_CONFIG,
+    MPIC_CLI_VERSION,
+    MPIC_CLI_HELP,
+};
+
+enum mpic_rir {
+    MPIC_RIR_ARIN = 0,
+    MPIC_RIR_RIPE_NCC,
+    MPIC_RIR_APNIC,
+    MPIC_RIR_LACNIC,
+    MPIC_RIR_AFRINIC,
+    MPIC_RIR_COUNT
+};
+
+/* Case-insensitive; "RIPE NCC" (with its space) and "ripe-ncc". 0 or -1. */
+int mpic_rir_from_name(const char *s, enum mpic_rir *out);
+const char *mpic_rir_name(enum mpic_rir r); /* "arin", "ripe ncc", ... */
+
+struct mpic_tls_files {
+    char *cert_file;      /* NULL: not configured */
+    char *key_file;
+    char *client_ca_file; /* server side: require client certs */
+    char *ca_file;        /* client side (checker_tls): trust anchor */
+};
+
+struct mpic_dns_settings {
+    struct mpic_strv resolvers; /* "IP" or "IP:PORT" / "[v6]:PORT" */
+    unsigned timeout_ms;        /* per try; default 2000 */
+    unsigned tries;             /* default 3 */
+};
+
+struct mpic_checker_config {
+    enum mpic_daemon_kind kind;
+    char *config_file; /* NULL: none */
+    char *perspective_code;
+    char *listen;      /* default "0.0.0.0:8080" */
+    enum mpic_log_level log_level;
+    struct mpic_dns_settings dns; /* resolvers default: /etc/resolv.conf */
+    unsigned http_timeout_ms;     /* default 10000 */
+    bool http_verify_tls;         /* default false */
+    unsigned http_max_redirects;  /* default 20 */
+    char *http_user_agent;        /* default "open-mpic-c/<version>" */
+    bool allow_private_addresses; /* default false */
+    struct mpic_strv default_caa_domains;
+    struct mpic_strv bearer_tokens; /* secret */
+    struct mpic_tls_files tls;
+};
+
+struct mpic_perspective {
+    char *code;
+    char *name;
+    enum mpic_rir rir;
+    struct mpic_strv too_close_codes;
+    char *dcv_url; /* NULL if this perspective has no DCV checker */
+    char *caa_url; /* NULL if this perspective has no CAA checker */
+    struct mpic_header *headers; /* sent with every call */
+    size_t n_headers;
+};
+
+struct mpic_coordinator_config {
+    char *config_file;
+    char *listen; /* default "0.0.0.0:8000" */
+    enum mpic_log_level log_level;
+    char *available_perspectives_file; /* resolved against config dir */
+    struct mpic_perspective *perspectives; /* those with checkers */
+    size_t n_perspectives;
+    long default_perspective_count; /* default 3 */
+    long absolute_max_attempts;     /* default 3 */
+    char *hash_secret;              /* required; secret */
+    unsigned remote_timeout_ms;     /* default 12000 */
+    struct mpic_strv api_keys;      /* secret */
+    size_t max_request_bytes;       /* default 65536 */
+    struct mpic_tls_files tls;
+    struct mpic_tls_files checker_tls;
+};
+
+/*
+ * Parses argv (--config, --listen, --check-config, --version, --help) and
+ * loads the configuration for a checker. Returns MPIC_OK with *action set,
+ * or MPIC_ERR_INVALID with every problem in errs. Usage errors also go to
+ * errs.
+ */
+enum mpic_err mpic_checker_config_load(enum mpic_daemon_kind kind, int argc,
+                                       char **argv,
+                                       struct mpic_checker_config *out,
+                                       enum mpic_cli_action *action,
+                                       struct mpic_errlist *errs);
+enum mpic_err mpic_coordinator_config_load(int argc, char **argv,
+                                           struct mpic_coordinator_config *out,
+                                           enum mpic_cli_action *action,
+                                           struct mpic_errlist *errs);
+void mpic_checker_config_cleanup(struct mpic_checker_config *c);
+void mpic_coordinator_config_cleanup(struct mpic_coordinator_config *c);
+
+/* Effective configuration for /configz, secrets replaced by "<redacted>". */
+json_t *mpic_checker_config_to_json(const struct mpic_checker_config *c);
+json_t *mpic_coordinator_config_to_json(
+    const struct mpic_coordinator_config *c);
+
+/* The --help text for a daemon (static string). */
+const char *mpic_config_usage(enum mpic_daemon_kind kind);
+
+#endif

@@ -1,0 +1,2 @@
+/* dns.c: being written. */
+#include "common/mem.h"

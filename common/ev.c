@@ -1,0 +1,2 @@
+/* ev.c: being written. */
+#include "common/mem.h"

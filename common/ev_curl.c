@@ -1,0 +1,2 @@
+/* ev_curl.c: being written. */
+#include "common/mem.h"

@@ -1,0 +1,2 @@
+/* http_server.c: being written. */
+#include "common/mem.h"

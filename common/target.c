@@ -1,0 +1,2 @@
+/* target.c: being written. */
+#include "common/mem.h"

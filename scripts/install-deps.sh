@@ -1,0 +1,47 @@
+#!/bin/sh
+# Install the Debian 12 packages needed to build, run and test open-mpic-c.
+# Idempotent. Used by the README, .ci/run and the Dockerfiles.
+#
+#   scripts/install-deps.sh            build + runtime + test packages
+#   scripts/install-deps.sh build      only what the build needs
+#   scripts/install-deps.sh runtime    only the shared libraries the daemons load
+set -eu
+
+what=${1:-all}
+
+build_pkgs="build-essential cmake pkg-config ca-certificates
+ libmicrohttpd-dev libcurl4-openssl-dev libc-ares-dev libldns-dev
+ libjansson-dev libyaml-dev libidn2-dev libpcre2-dev libssl-dev"
+runtime_pkgs="ca-certificates libmicrohttpd12 libcurl4 libc-ares2 libldns3
+ libjansson4 libyaml-0-2 libidn2-0 libpcre2-8-0 libssl3"
+test_pkgs="libcmocka-dev unbound nsd nginx-light openssl curl python3
+ iproute2 procps"
+
+case "$what" in
+build) pkgs=$build_pkgs ;;
+runtime) pkgs=$runtime_pkgs ;;
+all) pkgs="$build_pkgs $test_pkgs" ;;
+*)
+    echo "usage: $0 [all|build|runtime]" >&2
+    exit 2
+    ;;
+esac
+
+missing=""
+for p in $pkgs; do
+    if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed"; then
+        missing="$missing $p"
+    fi
+done
+if [ -z "$missing" ]; then
+    exit 0
+fi
+if [ "$(id -u)" -ne 0 ]; then
+    SUDO=sudo
+else
+    SUDO=
+fi
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+# shellcheck disable=SC2086
+$SUDO apt-get install -y -qq --no-install-recommends $missing
