@@ -1,5 +1,143 @@
-/* being written */
-int main(void)
+/*
+ * mpic-caa-checker: one remote perspective for CAA (INTERFACE.md). A thin
+ * shell: load and validate the configuration, then run the event loop with
+ * the DNS client and the HTTP server serving POST /caa (caa_check.c).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "caa-checker/caa.h"
+#include "common/config.h"
+#include "common/dns.h"
+#include "common/ev.h"
+#include "common/http_server.h"
+#include "common/log.h"
+#include "common/mem.h"
+
+#define CAA_NAME "mpic-caa-checker"
+/* Bodies of check requests are small; anything larger is not one. */
+#define CAA_MAX_BODY (64 * 1024)
+/* How long SIGTERM waits for checks in flight. */
+#define CAA_GRACE_MS 10000
+
+static json_t *on_configz(void *arg)
 {
-    return 1;
+    return mpic_checker_config_to_json(arg);
+}
+
+/*
+ * The longest a lookup may take: c-ares doubles the per-try timeout with
+ * each round over the servers, so allow every try its doubled share, plus
+ * a second of slack; capped to keep suspended requests bounded.
+ */
+static uint64_t caa_deadline_ms(const struct mpic_checker_config *cfg)
+{
+    uint64_t t = cfg->dns.timeout_ms > 0 ? cfg->dns.timeout_ms : 2000;
+    uint64_t total = 0;
+    unsigned tries = cfg->dns.tries > 0 ? cfg->dns.tries : 3;
+    unsigned i;
+
+    for (i = 0; i < tries && i < 16; i++) {
+        total += t;
+        t *= 2;
+    }
+    total += 1000;
+    return total < 60000 ? total : 60000;
+}
+
+int main(int argc, char **argv)
+{
+    struct mpic_checker_config cfg = {0};
+    struct mpic_errlist errs;
+    enum mpic_cli_action action = MPIC_CLI_RUN;
+    struct ev_loop *loop = NULL;
+    struct mpic_dns *dns = NULL;
+    struct http_server *srv = NULL;
+    struct http_server_config hc = {0};
+    struct caa_checker ck = {0};
+    char *errmsg = NULL;
+    int status = 1;
+    size_t i;
+
+    mpic_errlist_init(&errs);
+    if (mpic_checker_config_load(MPIC_DAEMON_CAA_CHECKER, argc, argv, &cfg,
+                                 &action, &errs) != MPIC_OK) {
+        for (i = 0; i < errs.n; i++)
+            fprintf(stderr, "%s\n", errs.items[i].message);
+        if (action == MPIC_CLI_HELP)
+            fputs(mpic_config_usage(MPIC_DAEMON_CAA_CHECKER), stderr);
+        goto out;
+    }
+    switch (action) {
+    case MPIC_CLI_HELP:
+        fputs(mpic_config_usage(MPIC_DAEMON_CAA_CHECKER), stdout);
+        status = 0;
+        goto out;
+    case MPIC_CLI_VERSION:
+        printf("%s %s\n", CAA_NAME, MPIC_VERSION);
+        status = 0;
+        goto out;
+    case MPIC_CLI_CHECK_CONFIG:
+        /* Warnings the loader collected still deserve a look. */
+        for (i = 0; i < errs.n; i++)
+            fprintf(stderr, "%s\n", errs.items[i].message);
+        printf("%s: configuration OK\n", CAA_NAME);
+        status = 0;
+        goto out;
+    case MPIC_CLI_RUN:
+    default:
+        break;
+    }
+    mpic_log_set_level(cfg.log_level);
+
+    loop = ev_loop_new();
+    if (loop == NULL) {
+        log_error_errno("%s: cannot create the event loop", CAA_NAME);
+        goto out;
+    }
+    dns = mpic_dns_new(loop, &cfg.dns, &errmsg);
+    if (dns == NULL) {
+        log_error("%s: DNS client: %s", CAA_NAME, errmsg);
+        goto out;
+    }
+    ck.cfg = &cfg;
+    ck.dns = dns;
+
+    hc.name = CAA_NAME;
+    hc.listen = cfg.listen;
+    hc.max_body = CAA_MAX_BODY;
+    hc.deadline_ms = caa_deadline_ms(&cfg);
+    hc.tls_cert_file = cfg.tls.cert_file;
+    hc.tls_key_file = cfg.tls.key_file;
+    hc.tls_client_ca_file = cfg.tls.client_ca_file;
+    hc.configz = on_configz;
+    hc.configz_arg = &cfg;
+    hc.metrics = caa_metrics;
+    hc.metrics_arg = &ck;
+    srv = http_server_new(loop, &hc, &errmsg);
+    if (srv == NULL) {
+        log_error("%s: HTTP server on %s: %s", CAA_NAME, cfg.listen, errmsg);
+        goto out;
+    }
+    http_server_route(srv, "POST", "/caa", caa_on_request, &ck);
+    log_info("%s %s: perspective %s listening on %s (port %u), %zu "
+             "resolver(s)",
+             CAA_NAME, MPIC_VERSION,
+             cfg.perspective_code != NULL ? cfg.perspective_code : "-",
+             cfg.listen, http_server_port(srv), cfg.dns.resolvers.n);
+    if (http_server_run(srv, CAA_GRACE_MS) != 0) {
+        log_error("%s: the event loop failed", CAA_NAME);
+        goto out;
+    }
+    status = 0;
+out:
+    /* The server goes first: cancelling its requests cancels their
+     * lookups while the DNS client still exists. */
+    http_server_free(srv);
+    mpic_dns_free(dns);
+    ev_loop_free(loop);
+    free(errmsg);
+    mpic_checker_config_cleanup(&cfg);
+    mpic_errlist_cleanup(&errs);
+    return status;
 }

@@ -125,6 +125,13 @@ json_t *mpic_checker_config_to_json(const struct mpic_checker_config *c);
 json_t *mpic_coordinator_config_to_json(
     const struct mpic_coordinator_config *c);
 
+/*
+ * Where checkers read default resolvers from ("nameserver" lines); default
+ * /etc/resolv.conf, NULL restores it. path is borrowed and must outlive
+ * the loads. For tests.
+ */
+void mpic_config_set_resolv_conf(const char *path);
+
 /* The --help text for a daemon (static string). */
 const char *mpic_config_usage(enum mpic_daemon_kind kind);
 

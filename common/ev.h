@@ -15,8 +15,7 @@ struct ev_timer;
 #define EV_READ  1u
 #define EV_WRITE 2u
 
-typedef void ev_io_fn(struct ev_loop *loop, int fd, unsigned events,
-                      void *arg);
+typedef void ev_io_fn(struct ev_loop *loop, int fd, unsigned events, void *arg);
 typedef void ev_timer_fn(struct ev_loop *loop, void *arg);
 typedef void ev_signal_fn(struct ev_loop *loop, int signo, void *arg);
 
@@ -47,6 +46,9 @@ void ev_timer_stop(struct ev_loop *loop, struct ev_timer *t);
 
 /* Registers fn to run before every wait for events (for deferred work). */
 void ev_before_poll(struct ev_loop *loop, ev_timer_fn *fn, void *arg);
+/* Unregisters a hook added with the same fn and arg (safe from inside a
+ * hook). NULL-safe; no-op if there is none. */
+void ev_before_poll_remove(struct ev_loop *loop, ev_timer_fn *fn, void *arg);
 
 /* Delivers signo through signalfd (blocking it for the process). 0 or -1. */
 int ev_signal_watch(struct ev_loop *loop, int signo, ev_signal_fn *fn,

@@ -1,2 +1,292 @@
-/* target.c: being written. */
+/*
+ * Preparation of domain_or_ip_target; see target.h.
+ *
+ * Order of the checks: IPv6 in brackets, the "*." wildcard prefix, IPv4 and
+ * bare IPv6 (inet_pton), then DNS names. A name that is pure ASCII and has
+ * no "xn--" label is only lower-cased and checked; anything else goes
+ * through libidn2 (IDNA2008 with UTS#46 non-transitional mapping), and its
+ * output is checked with the same label rules, so a mapping that produces a
+ * dot or a disallowed character is still caught.
+ */
+#include "common/target.h"
+
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <idn2.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
 #include "common/mem.h"
+
+#define MAX_NAME_OCTETS  253 /* RFC 1035 2.3.4, without the trailing dot */
+#define MAX_LABEL_OCTETS 63
+
+static bool is_ascii(const char *s)
+{
+    for (; *s != '\0'; s++) {
+        if ((unsigned char)*s >= 0x80)
+            return false;
+    }
+    return true;
+}
+
+static bool has_alabel(const char *s)
+{
+    const char *p = s;
+
+    while (p != NULL) {
+        if (strncasecmp(p, "xn--", 4) == 0)
+            return true;
+        p = strchr(p, '.');
+        if (p != NULL)
+            p++;
+    }
+    return false;
+}
+
+static bool label_char_ok(char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
+           c == '_';
+}
+
+/*
+ * Checks a lower-case ASCII name: label characters and lengths, no hyphen
+ * at either end of a label (LDH, RFC 1123 2.1; underscores are kept for
+ * service labels), and a last label that is not all digits (RFC 3696 2) so
+ * a malformed address such as "1.2.3.256" never passes as a name.
+ */
+static char *check_ascii_name(const char *name)
+{
+    size_t len = strlen(name);
+    const char *label = name;
+    bool all_digits = true;
+
+    if (len == 0)
+        return xstrdup("empty name");
+    if (len > MAX_NAME_OCTETS)
+        return xasprintf("name is %zu octets long (limit %d)", len,
+                         MAX_NAME_OCTETS);
+    for (const char *p = name;; p++) {
+        if (*p == '.' || *p == '\0') {
+            size_t n = (size_t)(p - label);
+
+            if (n == 0)
+                return xstrdup("empty label");
+            if (n > MAX_LABEL_OCTETS)
+                return xasprintf("label \"%.*s\" is %zu octets long "
+                                 "(limit %d)",
+                                 (int)n, label, n, MAX_LABEL_OCTETS);
+            if (label[0] == '-' || label[n - 1] == '-')
+                return xasprintf("label \"%.*s\" starts or ends with '-'",
+                                 (int)n, label);
+            if (*p == '\0')
+                break;
+            label = p + 1;
+            all_digits = true;
+            continue;
+        }
+        if (!label_char_ok(*p)) {
+            if (*p == '*')
+                return xstrdup("'*' is only allowed as the whole first "
+                               "label");
+            return xasprintf("invalid character 0x%02x in a label",
+                             (unsigned)(unsigned char)*p);
+        }
+        if (!(*p >= '0' && *p <= '9'))
+            all_digits = false;
+    }
+    if (all_digits)
+        return xstrdup("the last label is all digits");
+    return NULL;
+}
+
+/* Encodes `in` to its lower-case A-label form; owned result or NULL. */
+static char *to_alabels(const char *in, char **why)
+{
+    char *ace = NULL;
+    char *res = NULL;
+    int rc;
+
+    if (is_ascii(in) && !has_alabel(in)) {
+        res = xstrdup(in);
+        for (char *p = res; *p != '\0'; p++)
+            *p = (char)tolower((unsigned char)*p);
+        return res;
+    }
+    rc = idn2_to_ascii_8z(in, &ace, IDN2_NONTRANSITIONAL | IDN2_NFC_INPUT);
+    if (rc != IDN2_OK) {
+        *why =
+            xasprintf("invalid internationalized name: %s", idn2_strerror(rc));
+        goto out;
+    }
+    res = xstrdup(ace);
+    for (char *p = res; *p != '\0'; p++)
+        *p = (char)tolower((unsigned char)*p);
+out:
+    idn2_free(ace);
+    return res;
+}
+
+static int parse_name(const char *in, struct mpic_target *t, char **why)
+{
+    char *copy = NULL;
+    char *ascii = NULL;
+    char *problem = NULL;
+    size_t len;
+    int rc = -1;
+
+    /* Spaces and control characters never reach libidn2. */
+    for (const char *p = in; *p != '\0'; p++) {
+        unsigned char c = (unsigned char)*p;
+
+        if (c <= 0x20 || c == 0x7f) {
+            *why =
+                xasprintf("invalid character 0x%02x in the name", (unsigned)c);
+            goto out;
+        }
+        if (c == '*') {
+            *why = xstrdup("'*' is only allowed as the whole first label");
+            goto out;
+        }
+    }
+    copy = xstrdup(in);
+    len = strlen(copy);
+    if (len > 0 && copy[len - 1] == '.')
+        copy[--len] = '\0';
+    if (len == 0) {
+        *why = xstrdup("empty name");
+        goto out;
+    }
+    /* Empty labels would make libidn2 fail with a less helpful message. */
+    if (copy[0] == '.' || strstr(copy, "..") != NULL) {
+        *why = xstrdup("empty label");
+        goto out;
+    }
+    ascii = to_alabels(copy, why);
+    if (ascii == NULL)
+        goto out;
+    problem = check_ascii_name(ascii);
+    if (problem != NULL) {
+        *why = problem;
+        problem = NULL;
+        goto out;
+    }
+    t->kind = MPIC_TARGET_DNS;
+    t->name = ascii;
+    ascii = NULL;
+    rc = 0;
+out:
+    free(copy);
+    free(ascii);
+    return rc;
+}
+
+static int parse_addr(const char *in, int af, struct mpic_target *t)
+{
+    char text[INET6_ADDRSTRLEN];
+
+    if (inet_pton(af, in, t->addr) != 1)
+        return -1;
+    if (inet_ntop(af, t->addr, text, sizeof(text)) == NULL)
+        return -1;
+    t->kind = af == AF_INET ? MPIC_TARGET_IPV4 : MPIC_TARGET_IPV6;
+    t->name = xstrdup(text);
+    return 0;
+}
+
+int mpic_target_parse(const char *in, struct mpic_target *out, char **why)
+{
+    struct mpic_target t;
+    char *inner = NULL;
+    const char *rest = in;
+    size_t len;
+    int rc = -1;
+
+    memset(&t, 0, sizeof(t));
+    *why = NULL;
+    if (in == NULL || in[0] == '\0') {
+        *why = xstrdup("empty target");
+        goto out;
+    }
+    len = strlen(in);
+    if (in[0] == '[') {
+        if (len < 3 || in[len - 1] != ']') {
+            *why = xstrdup("unbalanced '[' in the target");
+            goto out;
+        }
+        inner = xstrndup(in + 1, len - 2);
+        if (parse_addr(inner, AF_INET6, &t) != 0) {
+            *why = xstrdup("not an IPv6 address inside '[...]'");
+            goto out;
+        }
+        rc = 0;
+        goto out;
+    }
+    if (strncmp(in, "*.", 2) == 0) {
+        t.wildcard = true;
+        rest = in + 2;
+    }
+    if (parse_addr(rest, AF_INET, &t) == 0 ||
+        parse_addr(rest, AF_INET6, &t) == 0) {
+        if (t.wildcard) {
+            *why = xstrdup("a wildcard is not allowed on an IP address");
+            goto out;
+        }
+        rc = 0;
+        goto out;
+    }
+    if (rest[0] == '[' || strchr(rest, ':') != NULL) {
+        *why = xstrdup("not a valid IP address or name");
+        goto out;
+    }
+    rc = parse_name(rest, &t, why);
+out:
+    free(inner);
+    if (rc == 0) {
+        *out = t;
+    } else {
+        mpic_target_cleanup(&t);
+        if (*why == NULL)
+            *why = xstrdup("invalid target");
+    }
+    return rc;
+}
+
+void mpic_target_cleanup(struct mpic_target *t)
+{
+    if (t == NULL)
+        return;
+    free(t->name);
+    memset(t, 0, sizeof(*t));
+}
+
+char *mpic_target_reverse_name(const struct mpic_target *t)
+{
+    static const char hex[] = "0123456789abcdef";
+    char buf[sizeof("x.") * 32 + sizeof("ip6.arpa")];
+    char *p = buf;
+
+    if (t == NULL)
+        return NULL;
+    switch (t->kind) {
+    case MPIC_TARGET_IPV4:
+        /* RFC 1035 3.5 */
+        return xasprintf("%u.%u.%u.%u.in-addr.arpa", t->addr[3], t->addr[2],
+                         t->addr[1], t->addr[0]);
+    case MPIC_TARGET_IPV6:
+        /* RFC 3596 2.5: nibbles, least significant first. */
+        for (int i = 15; i >= 0; i--) {
+            *p++ = hex[t->addr[i] & 0x0f];
+            *p++ = '.';
+            *p++ = hex[t->addr[i] >> 4];
+            *p++ = '.';
+        }
+        memcpy(p, "ip6.arpa", sizeof("ip6.arpa"));
+        return xstrdup(buf);
+    case MPIC_TARGET_DNS:
+        break;
+    }
+    return NULL;
+}

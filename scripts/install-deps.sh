@@ -11,9 +11,9 @@ what=${1:-all}
 
 build_pkgs="build-essential cmake pkg-config ca-certificates
  libmicrohttpd-dev libcurl4-openssl-dev libc-ares-dev libldns-dev
- libjansson-dev libyaml-dev libidn2-dev libpcre2-dev libssl-dev"
+ libjansson-dev libyaml-dev libidn2-dev libpcre2-dev libssl-dev libgnutls28-dev"
 runtime_pkgs="ca-certificates libmicrohttpd12 libcurl4 libc-ares2 libldns3
- libjansson4 libyaml-0-2 libidn2-0 libpcre2-8-0 libssl3"
+ libjansson4 libyaml-0-2 libidn2-0 libpcre2-8-0 libssl3 libgnutls30"
 test_pkgs="libcmocka-dev unbound nsd nginx-light openssl curl python3
  iproute2 procps"
 

@@ -1,0 +1,501 @@
+/*
+ * POST /mpic (Open MPIC API 3.x; open-mpic-api.md sections 1-4): validate
+ * the request against the configuration, pick the cohorts, run attempts
+ * until one is valid or the attempts are used up, answer, and write the
+ * audit record (BR 5.4.1).
+ *
+ * A request's state (struct coord_req) lives from the handler until the
+ * reply or the cancel callback of the HTTP layer; both free it, and only
+ * one of them runs. Each attempt owns an array of calls; calls of earlier
+ * attempts are kept (finished) until the reply, for previous_attempt_results.
+ */
+#include "coordinator/coordinator.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/cohort.h"
+#include "common/ev.h"
+#include "common/http_server.h"
+#include "common/log.h"
+#include "common/mem.h"
+#include "common/target.h"
+
+struct coord_attempt {
+    size_t cohort;            /* 0-based cohort number */
+    struct coord_call *calls; /* cohort_size entries */
+    size_t n_calls;
+    size_t n_passed;
+    size_t n_not_completed;
+    bool valid;
+};
+
+struct coord_req {
+    struct coord *c;
+    struct http_request *http;
+    struct mpic_request mreq;
+    struct mpic_target target;
+    size_t *eligible;   /* indexes into cfg->perspectives */
+    size_t n_eligible;
+    struct mpic_cohorts cohorts;
+    size_t perspective_count;
+    size_t quorum;
+    long max_attempts;
+    long forced_cohort; /* -1, or 0-based */
+    char *check_body;   /* what every checker gets */
+    size_t check_body_len;
+    struct coord_attempt *attempts;
+    size_t n_attempts;
+    size_t pending;     /* unfinished calls of the current attempt */
+    uint64_t start_ms;
+};
+
+static void req_free(struct coord_req *r)
+{
+    if (r == NULL)
+        return;
+    for (size_t a = 0; a < r->n_attempts; a++) {
+        for (size_t i = 0; i < r->attempts[a].n_calls; i++)
+            coord_call_cleanup(r->c, &r->attempts[a].calls[i]);
+        free(r->attempts[a].calls);
+    }
+    free(r->attempts);
+    free(r->check_body);
+    mpic_cohorts_cleanup(&r->cohorts);
+    free(r->eligible);
+    mpic_target_cleanup(&r->target);
+    mpic_request_cleanup(&r->mreq);
+    free(r);
+}
+
+static void reply_issues(struct http_request *http, struct mpic_errlist *errs)
+{
+    json_t *o = json_object();
+    json_t *list = json_array();
+
+    for (size_t i = 0; i < errs->n; i++) {
+        json_t *it = json_object();
+
+        json_object_set_new(it, "issue_type",
+                            json_string(errs->items[i].type));
+        json_object_set_new(it, "message", json_string(errs->items[i].message));
+        json_array_append_new(list, it);
+    }
+    json_object_set_new(o, "error", json_string("request-validation-failed"));
+    json_object_set_new(o, "validation_issues", list);
+    http_request_reply_json(http, 400, o);
+}
+
+/*
+ * Checks what needs the configuration (open-mpic-api.md section 3) and
+ * fills the orchestration of r. Problems go to errs (400); a cohort that
+ * cannot be formed is reported through *fatal_why (500).
+ */
+static void req_plan(struct coord_req *r, struct mpic_errlist *errs,
+                     char **fatal_why)
+{
+    const struct mpic_coordinator_config *cfg = r->c->cfg;
+    const struct mpic_orch_params *o = &r->mreq.orch;
+    struct mpic_perspective *eligible_ps;
+    long n;
+    char *why = NULL;
+
+    r->eligible = xcalloc(cfg->n_perspectives, sizeof(*r->eligible));
+    for (size_t i = 0; i < cfg->n_perspectives; i++) {
+        const struct mpic_perspective *p = &cfg->perspectives[i];
+        const char *url =
+            r->mreq.check_type == MPIC_CHECK_CAA ? p->caa_url : p->dcv_url;
+
+        if (url != NULL)
+            r->eligible[r->n_eligible++] = i;
+    }
+
+    n = o->perspective_count >= 0 ? o->perspective_count
+                                  : cfg->default_perspective_count;
+    if (!mpic_perspective_count_valid(n, r->n_eligible)) {
+        mpic_errlist_add(errs, "invalid-perspective-count",
+                         "$.orchestration_parameters.perspective_count: %ld is "
+                         "out of range: must be between 2 and %zu (the "
+                         "perspectives configured for %s)",
+                         n, r->n_eligible,
+                         mpic_check_type_name(r->mreq.check_type));
+        return;
+    }
+    r->perspective_count = (size_t)n;
+    if (o->quorum_count >= 0) {
+        if (!mpic_quorum_valid(r->perspective_count, o->quorum_count)) {
+            mpic_errlist_add(
+                errs, "invalid-quorum-count",
+                "$.orchestration_parameters.quorum_count: %ld is invalid for "
+                "%zu perspectives: must be between %zu and %zu",
+                o->quorum_count, r->perspective_count,
+                mpic_quorum_default(r->perspective_count),
+                r->perspective_count);
+        }
+        r->quorum = (size_t)o->quorum_count;
+    } else {
+        r->quorum = mpic_quorum_default(r->perspective_count);
+    }
+    r->max_attempts =
+        mpic_effective_max_attempts(o->max_attempts, cfg->absolute_max_attempts);
+    if (errs->n > 0)
+        return;
+
+    /* The cohort builder works on a compact array of eligible ones. */
+    eligible_ps = xcalloc(r->n_eligible, sizeof(*eligible_ps));
+    for (size_t i = 0; i < r->n_eligible; i++)
+        eligible_ps[i] = cfg->perspectives[r->eligible[i]]; /* shallow */
+    if (mpic_cohorts_build(eligible_ps, r->n_eligible, r->perspective_count,
+                           cfg->hash_secret, r->target.name, &r->cohorts,
+                           &why) != MPIC_OK) {
+        free(eligible_ps);
+        *fatal_why = why ? why : xstrdup("no cohort can be formed");
+        return;
+    }
+    free(eligible_ps);
+
+    r->forced_cohort = -1;
+    if (o->cohort_for_single_attempt >= 0) {
+        if (o->cohort_for_single_attempt < 1 ||
+            (size_t)o->cohort_for_single_attempt > r->cohorts.n_cohorts) {
+            mpic_errlist_add(
+                errs, "invalid-cohort-for-single-attempt",
+                "$.orchestration_parameters.cohort_for_single_attempt: %ld is "
+                "out of range: there are %zu cohorts of %zu perspectives",
+                o->cohort_for_single_attempt, r->cohorts.n_cohorts,
+                r->perspective_count);
+            return;
+        }
+        r->forced_cohort = o->cohort_for_single_attempt - 1;
+        r->max_attempts = 1;
+    }
+}
+
+static void attempt_start(struct coord_req *r);
+
+static void req_finish(struct coord_req *r);
+
+static void attempt_judge(struct coord_req *r, struct coord_attempt *a)
+{
+    const struct mpic_coordinator_config *cfg = r->c->cfg;
+    enum mpic_rir rirs[64];
+    size_t n_rirs = 0;
+
+    a->n_passed = 0;
+    a->n_not_completed = 0;
+    for (size_t i = 0; i < a->n_calls; i++) {
+        struct coord_call *call = &a->calls[i];
+
+        if (call->passed) {
+            a->n_passed++;
+            if (n_rirs < sizeof(rirs) / sizeof(rirs[0]))
+                rirs[n_rirs++] = cfg->perspectives[call->idx].rir;
+        }
+        if (!call->completed)
+            a->n_not_completed++;
+    }
+    a->valid = mpic_attempt_valid(rirs, n_rirs, a->n_calls, r->quorum);
+}
+
+void coord_req_call_done(struct coord_call *call)
+{
+    struct coord_req *r = call->r;
+    struct coord_attempt *a = &r->attempts[r->n_attempts - 1];
+
+    MPIC_ASSERT(r->pending > 0);
+    if (--r->pending > 0)
+        return;
+    attempt_judge(r, a);
+    if (a->valid || (long)r->n_attempts >= r->max_attempts) {
+        req_finish(r);
+        return;
+    }
+    attempt_start(r);
+}
+
+static void attempt_start(struct coord_req *r)
+{
+    struct coord_attempt *a;
+    size_t k = r->n_attempts;
+    size_t cohort;
+
+    for (;;) {
+        cohort = r->forced_cohort >= 0
+                     ? (size_t)r->forced_cohort
+                     : mpic_attempt_cohort(k, r->cohorts.n_cohorts);
+        r->attempts = xreallocarray(r->attempts, r->n_attempts + 1,
+                                    sizeof(*r->attempts));
+        a = &r->attempts[r->n_attempts++];
+        memset(a, 0, sizeof(*a));
+        a->cohort = cohort;
+        a->n_calls = r->cohorts.size;
+        a->calls = xcalloc(a->n_calls, sizeof(*a->calls));
+        for (size_t i = 0; i < a->n_calls; i++) {
+            size_t member = r->cohorts.members[cohort * r->cohorts.size + i];
+
+            a->calls[i].r = r;
+            a->calls[i].idx = r->eligible[member];
+        }
+        coord_fanout_start(
+            r->c, a->calls, a->n_calls, r->mreq.check_type,
+            r->mreq.check_type == MPIC_CHECK_DCV
+                ? mpic_dcv_method_name(r->mreq.dcv.method)
+                : NULL,
+            r->check_body, r->check_body_len);
+        r->pending = 0;
+        for (size_t i = 0; i < a->n_calls; i++) {
+            if (!a->calls[i].done)
+                r->pending++;
+        }
+        if (r->pending > 0)
+            return;
+        /* Every call failed at setup: judge now, maybe try again. */
+        attempt_judge(r, a);
+        if (a->valid || (long)r->n_attempts >= r->max_attempts) {
+            req_finish(r);
+            return;
+        }
+        k = r->n_attempts;
+    }
+}
+
+static json_t *perspectives_json(const struct coord_req *r,
+                                 const struct coord_attempt *a)
+{
+    const struct mpic_coordinator_config *cfg = r->c->cfg;
+    json_t *list = json_array();
+
+    for (size_t i = 0; i < a->n_calls; i++) {
+        json_t *p = json_object();
+
+        json_object_set_new(
+            p, "perspective_code",
+            json_string(cfg->perspectives[a->calls[i].idx].code));
+        json_object_set(p, "check_response", a->calls[i].check_response);
+        json_array_append_new(list, p);
+    }
+    return list;
+}
+
+/* The BR 5.4.1 record: one line a CA can retain. */
+static void audit_log(const struct coord_req *r, bool is_valid,
+                      bool completed)
+{
+    const struct mpic_coordinator_config *cfg = r->c->cfg;
+    const struct coord_attempt *last = &r->attempts[r->n_attempts - 1];
+    json_t *o = json_object();
+    json_t *attempts = json_array();
+    char quorum[64];
+
+    for (size_t k = 0; k < r->n_attempts; k++) {
+        const struct coord_attempt *a = &r->attempts[k];
+        json_t *jatt = json_object();
+        json_t *ps = json_array();
+        char q[64];
+
+        for (size_t i = 0; i < a->n_calls; i++) {
+            const struct coord_call *call = &a->calls[i];
+            const struct mpic_perspective *p = &cfg->perspectives[call->idx];
+            json_t *jp = json_object();
+            json_t *types = json_array();
+            json_t *errors = json_object_get(call->check_response, "errors");
+            size_t j;
+            json_t *e;
+
+            json_array_foreach(errors, j, e)
+            {
+                json_t *t = json_object_get(e, "error_type");
+
+                if (json_is_string(t))
+                    json_array_append(types, t);
+            }
+            json_object_set_new(jp, "code", json_string(p->code));
+            json_object_set_new(jp, "rir", json_string(mpic_rir_name(p->rir)));
+            json_object_set_new(jp, "check_passed", json_boolean(call->passed));
+            json_object_set_new(jp, "check_completed",
+                                json_boolean(call->completed));
+            json_object_set_new(jp, "error_types", types);
+            json_object_set_new(jp, "duration_ms",
+                                json_integer((json_int_t)call->elapsed_ms));
+            json_array_append_new(ps, jp);
+        }
+        snprintf(q, sizeof(q), "%zu/%zu", a->n_passed, a->n_calls);
+        json_object_set_new(jatt, "attempt", json_integer((json_int_t)k + 1));
+        json_object_set_new(jatt, "cohort",
+                            json_integer((json_int_t)a->cohort + 1));
+        json_object_set_new(jatt, "quorum_result", json_string(q));
+        json_object_set_new(jatt, "is_valid", json_boolean(a->valid));
+        json_object_set_new(jatt, "perspectives", ps);
+        json_array_append_new(attempts, jatt);
+    }
+    snprintf(quorum, sizeof(quorum), "%zu/%zu", last->n_passed, last->n_calls);
+    json_object_set_new(o, "event", json_string("mpic_audit"));
+    json_object_set_new(o, "target", json_string(r->mreq.target));
+    json_object_set_new(o, "check_type",
+                        json_string(mpic_check_type_name(r->mreq.check_type)));
+    if (r->mreq.check_type == MPIC_CHECK_DCV) {
+        json_object_set_new(
+            o, "validation_method",
+            json_string(mpic_dcv_method_name(r->mreq.dcv.method)));
+    } else {
+        json_object_set_new(o, "allow_lookup_failure",
+                            json_boolean(r->mreq.caa.allow_lookup_failure));
+    }
+    json_object_set_new(o, "perspective_count",
+                        json_integer((json_int_t)r->perspective_count));
+    json_object_set_new(o, "quorum_count",
+                        json_integer((json_int_t)r->quorum));
+    json_object_set_new(o, "quorum_result", json_string(quorum));
+    json_object_set_new(o, "is_valid", json_boolean(is_valid));
+    json_object_set_new(o, "mpic_completed", json_boolean(completed));
+    json_object_set_new(o, "attempts", attempts);
+    json_object_set_new(
+        o, "duration_ms",
+        json_integer((json_int_t)(ev_now_ms() - r->start_ms)));
+    mpic_log_json(MPIC_LOG_INFO, r->mreq.trace_id, "mpic audit", o);
+    json_decref(o);
+}
+
+static void req_finish(struct coord_req *r)
+{
+    const struct coord_attempt *last = &r->attempts[r->n_attempts - 1];
+    struct mpic_request *m = &r->mreq;
+    bool is_valid = last->valid;
+    bool completed =
+        mpic_completed(last->n_not_completed, last->n_calls, r->quorum);
+    json_t *o = json_object();
+    json_t *actual = json_object();
+    json_t *prev;
+
+    json_object_set_new(o, "check_type",
+                        json_string(mpic_check_type_name(m->check_type)));
+    json_object_set_new(o, "domain_or_ip_target", json_string(m->target));
+    json_object_set_new(o, "trace_identifier",
+                        m->trace_id ? json_string(m->trace_id) : json_null());
+    json_object_set_new(o, "is_valid", json_boolean(is_valid));
+    json_object_set_new(o, "mpic_completed", json_boolean(completed));
+    json_object_set_new(o, "request_orchestration_parameters",
+                        m->orch.present ? mpic_orch_params_to_json(&m->orch)
+                                        : json_null());
+    json_object_set_new(actual, "perspective_count",
+                        json_integer((json_int_t)r->perspective_count));
+    json_object_set_new(actual, "quorum_count",
+                        json_integer((json_int_t)r->quorum));
+    json_object_set_new(actual, "attempt_count",
+                        json_integer((json_int_t)r->n_attempts));
+    json_object_set_new(o, "actual_orchestration_parameters", actual);
+    if (m->check_type == MPIC_CHECK_CAA) {
+        json_object_set_new(o, "caa_check_parameters",
+                            m->has_caa_params
+                                ? mpic_caa_params_to_json(&m->caa)
+                                : json_null());
+    } else {
+        json_object_set_new(o, "dcv_check_parameters",
+                            mpic_dcv_params_to_json(&m->dcv));
+    }
+    json_object_set_new(o, "perspectives", perspectives_json(r, last));
+    if (r->n_attempts > 1) {
+        prev = json_array();
+        for (size_t k = 0; k + 1 < r->n_attempts; k++)
+            json_array_append_new(prev, perspectives_json(r, &r->attempts[k]));
+    } else {
+        prev = json_null();
+    }
+    json_object_set_new(o, "previous_attempt_results", prev);
+
+    if (is_valid)
+        r->c->metrics.mpic_valid[m->check_type]++;
+    else
+        r->c->metrics.mpic_invalid[m->check_type]++;
+    audit_log(r, is_valid, completed);
+    http_request_reply_json(r->http, 200, o);
+    req_free(r);
+}
+
+static void on_cancel(struct http_request *http, void *arg)
+{
+    struct coord_req *r = arg;
+
+    (void)http;
+    logt_warn(r->mreq.trace_id,
+              "mpic request for %s cancelled before all perspectives answered",
+              r->mreq.target);
+    req_free(r);
+}
+
+void coord_on_mpic(struct http_request *http, void *arg)
+{
+    struct coord *c = arg;
+    struct coord_req *r;
+    struct mpic_errlist errs;
+    struct mpic_check_request creq;
+    const char *body;
+    size_t len;
+    char *why = NULL;
+    char *fatal_why = NULL;
+
+    if (!http_request_authorized(http, &c->cfg->api_keys, true)) {
+        http_request_reply_error(http, 401, "unauthorized",
+                                 "a valid API key is required (x-api-key or "
+                                 "Authorization: Bearer)");
+        return;
+    }
+    r = xcalloc(1, sizeof(*r));
+    r->c = c;
+    r->http = http;
+    r->start_ms = ev_now_ms();
+    r->forced_cohort = -1;
+    mpic_errlist_init(&errs);
+    body = http_request_body(http, &len);
+    if (mpic_request_parse(body, len, &r->mreq, &errs) != MPIC_OK ||
+        errs.n > 0) {
+        reply_issues(http, &errs);
+        goto out;
+    }
+    if (r->mreq.trace_id != NULL)
+        http_request_set_trace_id(http, r->mreq.trace_id);
+    if (mpic_target_parse(r->mreq.target, &r->target, &why) != 0) {
+        /* mpic_request_parse checked it already; keep a clear answer. */
+        mpic_errlist_add(&errs, "invalid-domain-or-ip-target",
+                         "$.domain_or_ip_target: %s", why ? why : "invalid");
+        free(why);
+        reply_issues(http, &errs);
+        goto out;
+    }
+    req_plan(r, &errs, &fatal_why);
+    if (errs.n > 0) {
+        reply_issues(http, &errs);
+        goto out;
+    }
+    if (fatal_why != NULL) {
+        logt_error(r->mreq.trace_id, "cohort selection failed for %s: %s",
+                   r->mreq.target, fatal_why);
+        c->metrics.mpic_error++;
+        {
+            json_t *o = json_object();
+
+            json_object_set_new(o, "error",
+                                json_string("mpic_error:coordinator:cohort"));
+            json_object_set_new(o, "message", json_string(fatal_why));
+            http_request_reply_json(http, 500, o);
+        }
+        free(fatal_why);
+        goto out;
+    }
+
+    memset(&creq, 0, sizeof(creq));
+    mpic_check_request_from_request(&creq, &r->mreq);
+    r->check_body = mpic_check_request_encode(&creq);
+    mpic_check_request_cleanup(&creq);
+    r->check_body_len = strlen(r->check_body);
+
+    http_request_set_cancel(http, on_cancel, r);
+    mpic_errlist_cleanup(&errs);
+    attempt_start(r); /* may answer at once; r may be gone after this */
+    return;
+
+out:
+    mpic_errlist_cleanup(&errs);
+    req_free(r);
+}

@@ -1,0 +1,98 @@
+/*
+ * mpic-coordinator internals: the daemon state, the POST /mpic handler
+ * (api_mpic.c), the fan-out of one attempt to its cohort (fanout.c) and the
+ * response and audit record (response.c).
+ */
+#ifndef MPIC_COORDINATOR_H
+#define MPIC_COORDINATOR_H
+
+#include <curl/curl.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/buf.h"
+#include "common/config.h"
+#include "common/model.h"
+
+struct ev_loop;
+struct ev_curl;
+struct http_server;
+struct http_request;
+struct coord_req;
+
+/* Largest checker answer we read; more is a remote_check error. */
+#define COORD_MAX_CHECK_RESPONSE (1024 * 1024)
+/* Easy handles kept for reuse. */
+#define COORD_EASY_POOL 256
+
+struct coord_metrics {
+    uint64_t mpic_valid[2];   /* by check type */
+    uint64_t mpic_invalid[2];
+    uint64_t mpic_error;      /* 500s: cohort failures */
+    uint64_t remote_ok;
+    uint64_t remote_failed;
+};
+
+struct coord {
+    const struct mpic_coordinator_config *cfg; /* borrowed */
+    struct ev_loop *loop;
+    struct ev_curl *curl;
+    struct http_server *srv;
+    CURL *pool[COORD_EASY_POOL];
+    size_t n_pool;
+    struct coord_metrics metrics;
+};
+
+/* api_mpic.c: the POST /mpic route handler. */
+void coord_on_mpic(struct http_request *req, void *arg);
+
+/* One perspective's call of an attempt. */
+struct coord_call {
+    struct coord_req *r;     /* back-pointer; the request owns the call */
+    struct coord *c;
+    size_t idx;              /* perspective index in cfg->perspectives */
+    enum mpic_check_type type;
+    const char *method;      /* DCV method wire name (static), or NULL */
+    CURL *easy;              /* NULL once finished */
+    struct curl_slist *hdrs;
+    struct mpic_buf body;
+    char errbuf[CURL_ERROR_SIZE];
+    bool done;
+    uint64_t started_ms;
+    uint64_t elapsed_ms;
+    json_t *check_response; /* the CHECK_RESPONSE (owned), once done */
+    bool passed;
+    bool completed;
+};
+
+/* fanout.c */
+/*
+ * Starts calls[0..n) (each with r, idx set) posting body (borrowed; must
+ * outlive the calls) to the checker URL of the check type.
+ * coord_req_call_done() runs for each call, later, never inside this call.
+ */
+void coord_fanout_start(struct coord *c, struct coord_call *calls, size_t n,
+                        enum mpic_check_type type, const char *method,
+                        const char *body, size_t body_len);
+/* Stops an unfinished call without its completion. */
+void coord_fanout_cancel(struct coord *c, struct coord_call *call);
+/* Frees what a finished or cancelled call still holds. */
+void coord_call_cleanup(struct coord *c, struct coord_call *call);
+/* api_mpic.c: one call has finished (call->check_response is set). */
+void coord_req_call_done(struct coord_call *call);
+
+/*
+ * A CHECK_RESPONSE for a failed remote call (new reference): passed and
+ * completed false, one mpic_error:coordinator:remote_check error. method is
+ * the DCV validation method name (NULL for CAA).
+ */
+json_t *coord_remote_error(enum mpic_check_type type, const char *method,
+                           const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Easy-handle pool. */
+CURL *coord_easy_get(struct coord *c);
+void coord_easy_put(struct coord *c, CURL *easy);
+
+#endif

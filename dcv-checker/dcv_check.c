@@ -1,0 +1,319 @@
+/*
+ * POST /dcv: parses the check request, picks the method, and answers with
+ * one check response once the method has decided. Each request is a
+ * struct dcv_check freed in exactly one place (dcv_check_free), either
+ * after the reply went out or when the HTTP layer cancels the request;
+ * every method keeps its running sub-operation in c->op so that a cancel
+ * can stop it. The reply is sent from a 0 ms timer, never from inside a
+ * library callback, so methods may finish from any callback.
+ */
+#include "dcv-checker/dcv.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/ev.h"
+#include "common/http_server.h"
+#include "common/log.h"
+#include "common/mem.h"
+
+static void dcv_check_free(struct dcv_check *c)
+{
+    if (c == NULL)
+        return;
+    if (c->op_cancel != NULL && c->op != NULL)
+        c->op_cancel(c->op);
+    ev_timer_stop(c->d->loop, c->finish_timer);
+    ev_timer_stop(c->d->loop, c->deadline_timer);
+    mpic_check_request_cleanup(&c->creq);
+    mpic_target_cleanup(&c->target);
+    mpic_errlist_cleanup(&c->errors);
+    json_decref(c->details);
+    free(c);
+}
+
+void dcv_check_error(struct dcv_check *c, const char *type, const char *fmt,
+                     ...)
+{
+    va_list ap;
+    char *msg = NULL;
+
+    va_start(ap, fmt);
+    if (vasprintf(&msg, fmt, ap) < 0)
+        fatalx("%s: out of memory", __func__);
+    va_end(ap);
+    mpic_errlist_add(&c->errors, type, "%s", msg);
+    free(msg);
+}
+
+static json_t *check_response_json(struct dcv_check *c)
+{
+    struct mpic_check_response r;
+    json_t *o;
+
+    memset(&r, 0, sizeof(r));
+    r.check_type = MPIC_CHECK_DCV;
+    r.check_passed = c->passed;
+    r.check_completed = c->completed;
+    r.timestamp_ns = mpic_now_ns();
+    r.errors_present = c->errors.n > 0;
+    r.errors = c->errors;
+    r.details = c->details;
+    o = mpic_check_response_to_json(&r);
+    /* the fields above stay owned by c */
+    return o;
+}
+
+static void on_finish(struct ev_loop *loop, void *arg)
+{
+    struct dcv_check *c = arg;
+    struct dcv_daemon *d = c->d;
+    json_t *body;
+
+    c->finish_timer = NULL;
+    /* BR 3.2.2.4: a pass with errors attached would be ambiguous. */
+    if (c->errors.n > 0)
+        c->passed = false;
+    if (c->passed)
+        d->n_passed++;
+    else if (c->completed)
+        d->n_failed++;
+    else
+        d->n_errors++;
+    logt_info(c->creq.trace_id, "dcv: %s %s: passed=%s completed=%s%s%s",
+              mpic_dcv_method_name(c->creq.dcv.method), c->creq.target,
+              c->passed ? "true" : "false", c->completed ? "true" : "false",
+              c->errors.n > 0 ? " error=" : "",
+              c->errors.n > 0 ? c->errors.items[0].type : "");
+    body = check_response_json(c);
+    if (body == NULL)
+        http_request_reply_error(c->req, 500, "internal",
+                                 "cannot encode the check response");
+    else
+        http_request_reply_json(c->req, 200, body);
+    c->req = NULL;
+    dcv_check_free(c);
+}
+
+void dcv_check_finish(struct dcv_check *c)
+{
+    MPIC_ASSERT(c->finish_timer == NULL);
+    ev_timer_stop(c->d->loop, c->deadline_timer);
+    c->deadline_timer = NULL;
+    c->finish_timer = ev_timer_start(c->d->loop, 0, on_finish, c);
+}
+
+/* Our own deadline fires before the HTTP layer's, so the caller still gets
+ * a check response (not completed) rather than a bare 504. */
+static void on_deadline(struct ev_loop *loop, void *arg)
+{
+    struct dcv_check *c = arg;
+
+    c->deadline_timer = NULL;
+    if (c->op_cancel != NULL && c->op != NULL)
+        c->op_cancel(c->op);
+    c->op = NULL;
+    c->op_cancel = NULL;
+    c->passed = false;
+    c->completed = false;
+    dcv_check_error(c, DCV_ERR_TIMEOUT, "the check did not finish in time");
+    dcv_check_finish(c);
+}
+
+static void on_cancel(struct http_request *req, void *arg)
+{
+    struct dcv_check *c = arg;
+
+    c->req = NULL;
+    dcv_check_free(c);
+}
+
+/* Details with every field null: what an early error reports. */
+static json_t *details_skeleton(enum mpic_dcv_method m)
+{
+    static const char *const dns_keys[] = {"records_seen", "response_code",
+                                           "ad_flag",      "found_at",
+                                           "cname_chain",  NULL};
+    static const char *const http_keys[] = {
+        "response_history", "response_url", "response_status_code",
+        "response_page",    "resolved_ip",  NULL};
+    static const char *const tls_keys[] = {"common_name", NULL};
+    const char *const *keys;
+    json_t *o = json_object();
+    size_t i;
+
+    if (o == NULL)
+        fatalx("%s: out of memory", __func__);
+    switch (m) {
+    case MPIC_DCV_WEBSITE_CHANGE:
+    case MPIC_DCV_ACME_HTTP_01:
+        keys = http_keys;
+        break;
+    case MPIC_DCV_ACME_TLS_ALPN_01:
+        keys = tls_keys;
+        break;
+    default:
+        keys = dns_keys;
+        break;
+    }
+    if (json_object_set_new(o, "validation_method",
+                            json_string(mpic_dcv_method_name(m))) != 0)
+        fatalx("%s: out of memory", __func__);
+    for (i = 0; keys[i] != NULL; i++) {
+        if (json_object_set_new(o, keys[i], json_null()) != 0)
+            fatalx("%s: out of memory", __func__);
+    }
+    return o;
+}
+
+static bool method_takes_ip(enum mpic_dcv_method m)
+{
+    return m == MPIC_DCV_WEBSITE_CHANGE || m == MPIC_DCV_ACME_HTTP_01 ||
+           m == MPIC_DCV_ACME_TLS_ALPN_01 ||
+           m == MPIC_DCV_REVERSE_ADDRESS_LOOKUP;
+}
+
+static void reply_validation(struct http_request *req,
+                             const struct mpic_errlist *errs)
+{
+    json_t *o = json_object();
+    json_t *list = json_array();
+    size_t i;
+
+    if (o == NULL || list == NULL)
+        fatalx("%s: out of memory", __func__);
+    for (i = 0; i < errs->n; i++) {
+        json_t *it = json_object();
+
+        if (it == NULL ||
+            json_object_set_new(it, "issue_type",
+                                json_string(errs->items[i].type)) != 0 ||
+            json_object_set_new(it, "message",
+                                json_string(errs->items[i].message)) != 0 ||
+            json_array_append_new(list, it) != 0)
+            fatalx("%s: out of memory", __func__);
+    }
+    if (json_object_set_new(o, "error",
+                            json_string("request-validation-failed")) != 0 ||
+        json_object_set_new(o, "validation_issues", list) != 0)
+        fatalx("%s: out of memory", __func__);
+    http_request_reply_json(req, 400, o);
+}
+
+static uint64_t check_budget_ms(const struct dcv_daemon *d)
+{
+    const struct mpic_checker_config *cfg = d->cfg;
+    uint64_t dns = (uint64_t)cfg->dns.timeout_ms * (cfg->dns.tries + 1);
+
+    /* HTTP methods: DNS per hop plus the whole-fetch timeout. */
+    return cfg->http_timeout_ms + 2 * dns + 1000;
+}
+
+uint64_t dcv_request_deadline_ms(const struct dcv_daemon *d)
+{
+    return check_budget_ms(d) + 3000;
+}
+
+static void on_dcv(struct http_request *req, void *arg)
+{
+    struct dcv_daemon *d = arg;
+    struct dcv_check *c = NULL;
+    struct mpic_errlist errs;
+    const char *body;
+    size_t len = 0;
+    char *why = NULL;
+    enum mpic_dcv_method m;
+
+    mpic_errlist_init(&errs);
+    if (!http_request_authorized(req, &d->cfg->bearer_tokens, false)) {
+        http_request_reply_error(req, 401, "unauthorized",
+                                 "missing or unknown bearer token");
+        goto out;
+    }
+    c = xcalloc(1, sizeof(*c));
+    c->d = d;
+    mpic_errlist_init(&c->errors);
+    body = http_request_body(req, &len);
+    if (mpic_check_request_parse(body, len, MPIC_CHECK_DCV, &c->creq, &errs) !=
+            MPIC_OK ||
+        errs.n > 0) {
+        if (errs.n == 0)
+            mpic_errlist_add(&errs, "malformed-request", "$: not a request");
+        d->n_bad_requests++;
+        reply_validation(req, &errs);
+        goto out;
+    }
+    if (c->creq.trace_id != NULL)
+        http_request_set_trace_id(req, c->creq.trace_id);
+    m = c->creq.dcv.method;
+    if (mpic_target_parse(c->creq.target, &c->target, &why) != 0) {
+        mpic_errlist_add(&errs, "invalid-target", "$.domain_or_ip_target: %s",
+                         why);
+    } else if (c->target.kind != MPIC_TARGET_DNS && !method_takes_ip(m)) {
+        mpic_errlist_add(&errs, "invalid-target",
+                         "$.domain_or_ip_target: %s needs a domain name",
+                         mpic_dcv_method_name(m));
+    } else if (c->target.kind == MPIC_TARGET_DNS &&
+               m == MPIC_DCV_REVERSE_ADDRESS_LOOKUP) {
+        mpic_errlist_add(&errs, "invalid-target",
+                         "$.domain_or_ip_target: %s needs an IP address",
+                         mpic_dcv_method_name(m));
+    }
+    if (errs.n > 0) {
+        d->n_bad_requests++;
+        reply_validation(req, &errs);
+        goto out;
+    }
+    d->n_checks[m]++;
+    c->req = req;
+    c->details = details_skeleton(m);
+    http_request_set_cancel(req, on_cancel, c);
+    c->deadline_timer =
+        ev_timer_start(d->loop, check_budget_ms(d), on_deadline, c);
+    switch (m) {
+    case MPIC_DCV_WEBSITE_CHANGE:
+    case MPIC_DCV_ACME_HTTP_01:
+        dcv_http_start(c);
+        break;
+    case MPIC_DCV_ACME_TLS_ALPN_01:
+        dcv_tls_alpn_start(c);
+        break;
+    default:
+        dcv_dns_start(c);
+        break;
+    }
+    c = NULL; /* owned by the request now */
+out:
+    free(why);
+    mpic_errlist_cleanup(&errs);
+    if (c != NULL)
+        dcv_check_free(c);
+}
+
+void dcv_routes(struct dcv_daemon *d, struct http_server *srv)
+{
+    http_server_route(srv, "POST", "/dcv", on_dcv, d);
+}
+
+void dcv_metrics(struct mpic_buf *out, void *arg)
+{
+    const struct dcv_daemon *d = arg;
+    int m;
+
+    mpic_buf_append_str(out, "# TYPE mpic_dcv_checks_total counter\n");
+    for (m = 0; m < MPIC_DCV_METHOD_COUNT; m++)
+        mpic_buf_printf(out, "mpic_dcv_checks_total{method=\"%s\"} %lu\n",
+                        mpic_dcv_method_name((enum mpic_dcv_method)m),
+                        d->n_checks[m]);
+    mpic_buf_append_str(out, "# TYPE mpic_dcv_results_total counter\n");
+    mpic_buf_printf(out, "mpic_dcv_results_total{result=\"passed\"} %lu\n",
+                    d->n_passed);
+    mpic_buf_printf(out, "mpic_dcv_results_total{result=\"failed\"} %lu\n",
+                    d->n_failed);
+    mpic_buf_printf(out, "mpic_dcv_results_total{result=\"error\"} %lu\n",
+                    d->n_errors);
+    mpic_buf_printf(out, "mpic_dcv_bad_requests_total %lu\n",
+                    d->n_bad_requests);
+}

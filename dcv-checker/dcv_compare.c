@@ -1,0 +1,265 @@
+/*
+ * Pure comparison rules of the DCV methods: record values against the
+ * expected value, IP addresses and PTR targets, the dns-account-01 label,
+ * and the HTTP redirect policy. Nothing here does I/O.
+ */
+#include "dcv-checker/dcv.h"
+
+#include <arpa/inet.h>
+#include <curl/curl.h>
+#include <netinet/in.h>
+#include <openssl/evp.h>
+#include <openssl/sha.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "common/mem.h"
+
+static int lower(int c)
+{
+    if (c >= 'A' && c <= 'Z')
+        return c - 'A' + 'a';
+    return c;
+}
+
+static bool bytes_equal(const char *a, const char *b, size_t n, bool exact_case)
+{
+    size_t i;
+
+    if (exact_case)
+        return memcmp(a, b, n) == 0;
+    for (i = 0; i < n; i++) {
+        if (lower((unsigned char)a[i]) != lower((unsigned char)b[i]))
+            return false;
+    }
+    return true;
+}
+
+bool dcv_value_matches(const char *rec, size_t rec_len, const char *want,
+                       bool exact_case, bool exact_match)
+{
+    size_t wlen;
+    size_t i;
+
+    if (rec == NULL || want == NULL)
+        return false;
+    wlen = strlen(want);
+    if (exact_match)
+        return rec_len == wlen && bytes_equal(rec, want, wlen, exact_case);
+    /* An empty challenge never proves control. */
+    if (wlen == 0 || wlen > rec_len)
+        return false;
+    for (i = 0; i + wlen <= rec_len; i++) {
+        if (bytes_equal(rec + i, want, wlen, exact_case))
+            return true;
+    }
+    return false;
+}
+
+bool dcv_ip_equal(const char *a, const char *b)
+{
+    unsigned char x[16];
+    unsigned char y[16];
+
+    if (a == NULL || b == NULL)
+        return false;
+    if (inet_pton(AF_INET, a, x) == 1)
+        return inet_pton(AF_INET, b, y) == 1 && memcmp(x, y, 4) == 0;
+    if (inet_pton(AF_INET6, a, x) == 1)
+        return inet_pton(AF_INET6, b, y) == 1 && memcmp(x, y, 16) == 0;
+    return false;
+}
+
+bool dcv_ptr_equal(const char *a, const char *b)
+{
+    size_t la;
+    size_t lb;
+
+    if (a == NULL || b == NULL)
+        return false;
+    la = strlen(a);
+    lb = strlen(b);
+    if (la > 0 && a[la - 1] == '.')
+        la--;
+    if (lb > 0 && b[lb - 1] == '.')
+        lb--;
+    return la > 0 && la == lb && strncasecmp(a, b, la) == 0;
+}
+
+char *dcv_base32_lower(const unsigned char *p, size_t n)
+{
+    static const char alphabet[] = "abcdefghijklmnopqrstuvwxyz234567";
+    char *out = xmalloc((n * 8 + 4) / 5 + 1);
+    size_t o = 0;
+    unsigned acc = 0;
+    int bits = 0;
+    size_t i;
+
+    for (i = 0; i < n; i++) {
+        acc = (acc << 8) | p[i];
+        bits += 8;
+        while (bits >= 5) {
+            out[o++] = alphabet[(acc >> (bits - 5)) & 31];
+            bits -= 5;
+        }
+    }
+    if (bits > 0)
+        out[o++] = alphabet[(acc << (5 - bits)) & 31];
+    out[o] = '\0';
+    return out;
+}
+
+char *dcv_account_label(const char *account_uri)
+{
+    unsigned char md[SHA256_DIGEST_LENGTH];
+
+    /* RFC draft-ietf-acme-dns-account-label: first 10 octets, base32. */
+    SHA256((const unsigned char *)account_uri, strlen(account_uri), md);
+    return dcv_base32_lower(md, 10);
+}
+
+char *dcv_base64(const void *p, size_t n)
+{
+    char *out = xmalloc(4 * ((n + 2) / 3) + 1);
+
+    EVP_EncodeBlock((unsigned char *)out, p, (int)n);
+    return out;
+}
+
+char *dcv_url_build(const char *scheme, const char *host, const char *path)
+{
+    if (strchr(host, ':') != NULL)
+        return xasprintf("%s://[%s]%s", scheme, host, path);
+    return xasprintf("%s://%s%s", scheme, host, path);
+}
+
+size_t dcv_rstrip_len(const char *s, size_t len)
+{
+    while (len > 0 &&
+           (s[len - 1] == ' ' || s[len - 1] == '\t' || s[len - 1] == '\r' ||
+            s[len - 1] == '\n' || s[len - 1] == '\v' || s[len - 1] == '\f'))
+        len--;
+    return len;
+}
+
+bool dcv_redirect_status_ok(long status)
+{
+    return status == 301 || status == 302 || status == 307 || status == 308;
+}
+
+/* Checks scheme, host and port of a parsed URL; reason on failure. */
+static enum mpic_err url_check(CURLU *u, char **host, unsigned *port,
+                               char **why)
+{
+    enum mpic_err rc = MPIC_ERR_INVALID;
+    char *scheme = NULL;
+    char *h = NULL;
+    char *p = NULL;
+    unsigned pn;
+
+    if (curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK) {
+        *why = xstrdup("URL without a scheme");
+        goto out;
+    }
+    if (strcasecmp(scheme, "http") != 0 && strcasecmp(scheme, "https") != 0) {
+        *why = xasprintf("scheme %s is not http or https", scheme);
+        goto out;
+    }
+    if (curl_url_get(u, CURLUPART_HOST, &h, 0) != CURLUE_OK || h[0] == '\0') {
+        *why = xstrdup("URL without a host");
+        goto out;
+    }
+    pn = strcasecmp(scheme, "https") == 0 ? 443 : 80;
+    if (curl_url_get(u, CURLUPART_PORT, &p, 0) == CURLUE_OK) {
+        char *end = NULL;
+        unsigned long v = strtoul(p, &end, 10);
+
+        /* BR 3.2.2.4.18/19: only the authorized ports 80 and 443. */
+        if (end == p || *end != '\0' || (v != 80 && v != 443)) {
+            *why = xasprintf("port %s is not 80 or 443", p);
+            goto out;
+        }
+        pn = (unsigned)v;
+    }
+    if (host != NULL) {
+        size_t hl = strlen(h);
+
+        /* curl keeps IPv6 brackets in the host part */
+        if (hl >= 2 && h[0] == '[' && h[hl - 1] == ']')
+            *host = xstrndup(h + 1, hl - 2);
+        else
+            *host = xstrdup(h);
+    }
+    if (port != NULL)
+        *port = pn;
+    rc = MPIC_OK;
+out:
+    curl_free(scheme);
+    curl_free(h);
+    curl_free(p);
+    return rc;
+}
+
+enum mpic_err dcv_redirect_resolve(const char *base, const char *location,
+                                   char **next, char **why)
+{
+    enum mpic_err rc = MPIC_ERR_INVALID;
+    CURLU *u = NULL;
+    char *full = NULL;
+
+    *next = NULL;
+    *why = NULL;
+    if (location == NULL || location[0] == '\0') {
+        *why = xstrdup("redirect without a Location");
+        goto out;
+    }
+    u = curl_url();
+    if (u == NULL) {
+        *why = xstrdup("curl_url failed");
+        rc = MPIC_ERR_INTERNAL;
+        goto out;
+    }
+    if (curl_url_set(u, CURLUPART_URL, base, 0) != CURLUE_OK) {
+        *why = xasprintf("bad base URL %s", base);
+        goto out;
+    }
+    /* A relative Location is resolved against the current URL (RFC 9110
+     * 10.2.2); non-http schemes are refused below. */
+    if (curl_url_set(u, CURLUPART_URL, location, CURLU_NON_SUPPORT_SCHEME) !=
+        CURLUE_OK) {
+        *why = xasprintf("unparseable Location %s", location);
+        goto out;
+    }
+    if (url_check(u, NULL, NULL, why) != MPIC_OK)
+        goto out;
+    if (curl_url_get(u, CURLUPART_URL, &full, 0) != CURLUE_OK) {
+        *why = xasprintf("unparseable Location %s", location);
+        goto out;
+    }
+    *next = xstrdup(full);
+    rc = MPIC_OK;
+out:
+    curl_free(full);
+    curl_url_cleanup(u);
+    return rc;
+}
+
+enum mpic_err dcv_url_host_port(const char *url, char **host, unsigned *port)
+{
+    enum mpic_err rc = MPIC_ERR_INVALID;
+    CURLU *u = curl_url();
+    char *why = NULL;
+
+    *host = NULL;
+    if (u == NULL)
+        return MPIC_ERR_INTERNAL;
+    if (curl_url_set(u, CURLUPART_URL, url, CURLU_NON_SUPPORT_SCHEME) !=
+        CURLUE_OK)
+        goto out;
+    rc = url_check(u, host, port, &why);
+out:
+    free(why);
+    curl_url_cleanup(u);
+    return rc;
+}

@@ -1,0 +1,473 @@
+/*
+ * The DNS methods of the DCV checker (open-mpic-api.md section 6):
+ * acme-dns-01, dns-account-01, dns-change, contact-*-txt, contact-*-caa
+ * (climbing through common/caa_tree), ip-address, reverse-address-lookup
+ * and dns-persistent. Each sends one lookup through the perspective's own
+ * resolvers and judges the answer with the rules of dcv_compare.c and
+ * dcv_persist.c. Also the host resolver used by the HTTP and TLS-ALPN
+ * methods (A, then AAAA).
+ */
+#include "dcv-checker/dcv.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "common/buf.h"
+#include "common/caa_tree.h"
+#include "common/dns.h"
+#include "common/ev.h"
+#include "common/log.h"
+#include "common/mem.h"
+
+struct dns_op {
+    struct dcv_check *c;
+    char *qname;
+    ldns_rr_type type;
+    struct mpic_dns_query *q;
+    struct caa_lookup *caa;
+};
+
+static void dns_op_free(struct dns_op *op)
+{
+    if (op == NULL)
+        return;
+    free(op->qname);
+    free(op);
+}
+
+static void dns_op_cancel(void *arg)
+{
+    struct dns_op *op = arg;
+
+    mpic_dns_cancel(op->q);
+    caa_tree_lookup_cancel(op->caa);
+    dns_op_free(op);
+}
+
+static void set_details(struct dcv_check *c, const char *key, json_t *v)
+{
+    if (json_object_set_new(c->details, key, v) != 0)
+        fatalx("%s: out of memory", __func__);
+}
+
+/* A JSON string for arbitrary record bytes: the bytes themselves when
+ * they are UTF-8 (NULs kept), else \DDD escapes of the odd bytes. */
+static json_t *record_string(const char *p, size_t n)
+{
+    json_t *s = json_stringn(p, n);
+    struct mpic_buf b;
+    char *esc;
+    json_t *r;
+    size_t i;
+
+    if (s != NULL)
+        return s;
+    mpic_buf_init(&b, n * 4 + 1);
+    for (i = 0; i < n; i++) {
+        unsigned char ch = (unsigned char)p[i];
+
+        if (ch >= 0x20 && ch < 0x7f)
+            mpic_buf_append(&b, &p[i], 1);
+        else
+            mpic_buf_printf(&b, "\\%03u", ch);
+    }
+    esc = mpic_buf_take(&b, NULL);
+    r = json_string(esc != NULL ? esc : "");
+    free(esc);
+    mpic_buf_cleanup(&b);
+    return r;
+}
+
+static bool lower_eq_trim(const char *rec, size_t len, const char *want)
+{
+    while (len > 0 && (rec[0] == ' ' || rec[0] == '\t')) {
+        rec++;
+        len--;
+    }
+    len = dcv_rstrip_len(rec, len);
+    return dcv_value_matches(rec, len, want, false, true);
+}
+
+/* Judges one record's value; `text` is its records_seen form. */
+static bool record_matches(struct dcv_check *c, const ldns_rr *rr,
+                           const char *val, size_t vlen)
+{
+    const struct mpic_dcv_params *p = &c->creq.dcv;
+    size_t l;
+
+    switch (p->method) {
+    case MPIC_DCV_ACME_DNS_01:
+    case MPIC_DCV_DNS_ACCOUNT_01:
+        /* RFC 8555 8.4: the TXT value is exactly the digest */
+        return dcv_value_matches(val, vlen, p->key_authorization_hash, true,
+                                 true);
+    case MPIC_DCV_CONTACT_EMAIL_TXT:
+    case MPIC_DCV_CONTACT_PHONE_TXT:
+    case MPIC_DCV_CONTACT_EMAIL_CAA:
+    case MPIC_DCV_CONTACT_PHONE_CAA:
+        return lower_eq_trim(val, vlen, p->challenge_value);
+    case MPIC_DCV_DNS_CHANGE:
+        if (p->dns_record_type == MPIC_RR_CNAME) {
+            /* compare the target without its trailing dot */
+            l = vlen;
+            if (l > 0 && val[l - 1] == '.')
+                l--;
+            if (dcv_value_matches(val, l, p->challenge_value, false,
+                                  p->require_exact_match))
+                return true;
+            return dcv_value_matches(val, vlen, p->challenge_value, false,
+                                     p->require_exact_match);
+        }
+        return dcv_value_matches(val, vlen, p->challenge_value,
+                                 p->dns_record_type == MPIC_RR_TXT &&
+                                     p->require_exact_case,
+                                 p->require_exact_match);
+    case MPIC_DCV_IP_ADDRESS:
+        return dcv_ip_equal(val, p->challenge_value);
+    case MPIC_DCV_REVERSE_ADDRESS_LOOKUP:
+        return dcv_ptr_equal(val, p->challenge_value);
+    case MPIC_DCV_DNS_PERSISTENT: {
+        enum dcv_persist_verdict v = dcv_persist_evaluate(
+            val, vlen, &p->issuer_domain_names, p->expected_account_uri,
+            c->target.wildcard, (int64_t)time(NULL));
+
+        if (v != DCV_PERSIST_OK)
+            logt_debug(c->creq.trace_id, "dns-persistent: record refused: %s",
+                       dcv_persist_verdict_name(v));
+        return v == DCV_PERSIST_OK;
+    }
+    default:
+        break;
+    }
+    (void)rr;
+    return false;
+}
+
+/* The value of one record as it appears in records_seen (owned). */
+static char *record_value(const ldns_rr *rr, size_t *len)
+{
+    struct caa_record rec;
+    char *s = NULL;
+
+    switch (ldns_rr_get_type(rr)) {
+    case LDNS_RR_TYPE_TXT:
+        return mpic_dns_txt_joined(rr, len);
+    case LDNS_RR_TYPE_CAA:
+        if (caa_record_from_rr(rr, &rec) != 0)
+            return NULL;
+        s = xmemdup(rec.value, rec.value_len);
+        *len = rec.value_len;
+        free(rec.tag);
+        free(rec.value);
+        return s;
+    default:
+        if (ldns_rr_rd_count(rr) < 1)
+            return NULL;
+        {
+            char *t = ldns_rdf2str(ldns_rr_rdf(rr, 0));
+
+            if (t == NULL)
+                return NULL;
+            s = xstrdup(t);
+            LDNS_FREE(t);
+        }
+        *len = strlen(s);
+        return s;
+    }
+}
+
+static void on_answer(const struct mpic_dns_result *res, void *arg)
+{
+    struct dns_op *op = arg;
+    struct dcv_check *c = op->c;
+    struct mpic_strv chain;
+    ldns_rr_list *rrs = NULL;
+    json_t *seen;
+    json_t *jchain;
+    size_t i;
+
+    op->q = NULL;
+    mpic_strv_init(&chain);
+    if (res->status != MPIC_DNS_ANSWER) {
+        /* SERVFAIL, REFUSED, timeouts: records could hide behind it */
+        c->completed = false;
+        dcv_check_error(c, DCV_ERR_LOOKUP,
+                        "There was an error looking up the DCV record %s: %s",
+                        op->qname, res->error != NULL ? res->error : "failed");
+        goto out;
+    }
+    seen = json_array();
+    jchain = json_array();
+    if (seen == NULL || jchain == NULL)
+        fatalx("%s: out of memory", __func__);
+    rrs = mpic_dns_answer_rrs(res->pkt, op->qname, op->type, &chain);
+    for (i = 0; rrs != NULL && i < ldns_rr_list_rr_count(rrs); i++) {
+        const ldns_rr *rr = ldns_rr_list_rr(rrs, i);
+        size_t vlen = 0;
+        char *val = record_value(rr, &vlen);
+
+        if (val == NULL)
+            continue;
+        if (json_array_append_new(seen, record_string(val, vlen)) != 0)
+            fatalx("%s: out of memory", __func__);
+        if (record_matches(c, rr, val, vlen))
+            c->passed = true;
+        free(val);
+    }
+    for (i = 0; i < chain.n; i++) {
+        if (json_array_append_new(jchain, json_string(chain.v[i])) != 0)
+            fatalx("%s: out of memory", __func__);
+    }
+    c->completed = true;
+    set_details(c, "records_seen", seen);
+    set_details(c, "response_code", json_integer(res->rcode));
+    set_details(c, "ad_flag", json_boolean(res->ad));
+    set_details(c, "found_at", json_string(op->qname));
+    set_details(c, "cname_chain", jchain);
+out:
+    ldns_rr_list_deep_free(rrs);
+    mpic_strv_cleanup(&chain);
+    dcv_check_finish(c); /* op is freed with the check */
+}
+
+static bool caa_tag_is(const char *tag, enum mpic_dcv_method m)
+{
+    return strcasecmp(tag, m == MPIC_DCV_CONTACT_EMAIL_CAA
+                               ? "contactemail"
+                               : "contactphone") == 0;
+}
+
+static void on_caa(const struct caa_lookup_result *res, void *arg)
+{
+    struct dns_op *op = arg;
+    struct dcv_check *c = op->c;
+    json_t *seen;
+    size_t i;
+
+    op->caa = NULL;
+    if (res->status == CAA_LOOKUP_ERROR) {
+        c->completed = false;
+        dcv_check_error(c, DCV_ERR_LOOKUP,
+                        "There was an error looking up the CAA records: %s",
+                        res->error != NULL ? res->error : "failed");
+        goto out;
+    }
+    seen = json_array();
+    if (seen == NULL)
+        fatalx("%s: out of memory", __func__);
+    for (i = 0; res->status == CAA_LOOKUP_FOUND && i < res->n_records; i++) {
+        const struct caa_record *r = &res->records[i];
+
+        /* BR 3.2.2.4.13/17: only the contact tag of this method counts */
+        if (!caa_tag_is(r->tag, c->creq.dcv.method))
+            continue;
+        if (json_array_append_new(seen,
+                                  record_string(r->value, r->value_len)) != 0)
+            fatalx("%s: out of memory", __func__);
+        if (lower_eq_trim(r->value, r->value_len, c->creq.dcv.challenge_value))
+            c->passed = true;
+    }
+    c->completed = true;
+    set_details(c, "records_seen", seen);
+    set_details(c, "response_code",
+                res->rcode >= 0 ? json_integer(res->rcode) : json_null());
+    set_details(c, "ad_flag", json_boolean(res->ad));
+    set_details(c, "found_at",
+                res->found_at != NULL ? json_string(res->found_at)
+                                      : json_null());
+    set_details(c, "cname_chain", json_array());
+out:
+    dcv_check_finish(c);
+}
+
+/* The name and type a DNS method queries (owned name). */
+static char *method_query(struct dcv_check *c, ldns_rr_type *type)
+{
+    const struct mpic_dcv_params *p = &c->creq.dcv;
+    const char *dom = c->target.name;
+    char *label;
+    char *name;
+
+    *type = LDNS_RR_TYPE_TXT;
+    switch (p->method) {
+    case MPIC_DCV_ACME_DNS_01:
+        return xasprintf("_acme-challenge.%s", dom); /* RFC 8555 8.4 */
+    case MPIC_DCV_DNS_ACCOUNT_01:
+        label = dcv_account_label(p->account_uri != NULL ? p->account_uri : "");
+        name = xasprintf("_%s._acme-challenge.%s", label, dom);
+        free(label);
+        return name;
+    case MPIC_DCV_CONTACT_EMAIL_TXT:
+        return xasprintf("_validation-contactemail.%s", dom);
+    case MPIC_DCV_CONTACT_PHONE_TXT:
+        return xasprintf("_validation-contactphone.%s", dom);
+    case MPIC_DCV_DNS_PERSISTENT:
+        return xasprintf("_validation-persist.%s", dom);
+    case MPIC_DCV_DNS_CHANGE:
+        *type = (ldns_rr_type)(p->dns_record_type != MPIC_RR_NONE
+                                   ? p->dns_record_type
+                                   : MPIC_RR_TXT);
+        if (p->dns_name_prefix != NULL && p->dns_name_prefix[0] != '\0')
+            return xasprintf("%s.%s", p->dns_name_prefix, dom);
+        return xstrdup(dom);
+    case MPIC_DCV_IP_ADDRESS:
+        *type = p->dns_record_type == MPIC_RR_AAAA ? LDNS_RR_TYPE_AAAA
+                                                   : LDNS_RR_TYPE_A;
+        return xstrdup(dom);
+    case MPIC_DCV_REVERSE_ADDRESS_LOOKUP:
+        *type = LDNS_RR_TYPE_PTR;
+        return mpic_target_reverse_name(&c->target);
+    default:
+        return NULL;
+    }
+}
+
+void dcv_dns_start(struct dcv_check *c)
+{
+    struct dns_op *op = xcalloc(1, sizeof(*op));
+    enum mpic_dcv_method m = c->creq.dcv.method;
+
+    op->c = c;
+    c->op = op;
+    c->op_cancel = dns_op_cancel;
+    if (m == MPIC_DCV_CONTACT_EMAIL_CAA || m == MPIC_DCV_CONTACT_PHONE_CAA) {
+        /* RFC 8659 climbing, shared with the CAA checker */
+        op->caa = caa_tree_lookup_start(c->d->dns, c->target.name, on_caa, op);
+        return;
+    }
+    op->qname = method_query(c, &op->type);
+    if (op->qname == NULL) {
+        c->completed = false;
+        dcv_check_error(c, DCV_ERR_PARAMETER, "no DNS query for method %s",
+                        mpic_dcv_method_name(m));
+        dcv_check_finish(c);
+        return;
+    }
+    op->q = mpic_dns_query(c->d->dns, op->qname, op->type, on_answer, op);
+}
+
+/* ---- host resolution for the HTTP and TLS-ALPN methods ---- */
+
+struct dcv_resolve {
+    struct dcv_daemon *d;
+    char *host;
+    struct mpic_dns_query *q;
+    struct ev_timer *t; /* delivers the result from a fresh iteration */
+    dcv_resolve_fn *cb;
+    void *arg;
+    bool tried_aaaa;
+    enum mpic_err status;
+    char *addr;
+    char *why;
+};
+
+static void resolve_free(struct dcv_resolve *r)
+{
+    free(r->host);
+    free(r->addr);
+    free(r->why);
+    free(r);
+}
+
+void dcv_resolve_cancel(struct dcv_resolve *r)
+{
+    if (r == NULL)
+        return;
+    mpic_dns_cancel(r->q);
+    ev_timer_stop(r->d->loop, r->t);
+    resolve_free(r);
+}
+
+static void on_deliver(struct ev_loop *loop, void *arg)
+{
+    struct dcv_resolve *r = arg;
+
+    r->t = NULL;
+    r->cb(r->status, r->addr, r->why, r->arg);
+    resolve_free(r);
+}
+
+/* Results always reach the owner from the loop, never from inside
+ * mpic_dns_query, so the owner's handle stays valid until then. */
+static void resolve_done(struct dcv_resolve *r, enum mpic_err st, char *addr,
+                         char *why)
+{
+    r->status = st;
+    r->addr = addr;
+    r->why = why;
+    r->t = ev_timer_start(r->d->loop, 0, on_deliver, r);
+}
+
+static void on_host_answer(const struct mpic_dns_result *res, void *arg)
+{
+    struct dcv_resolve *r = arg;
+    ldns_rr_type type = r->tried_aaaa ? LDNS_RR_TYPE_AAAA : LDNS_RR_TYPE_A;
+    ldns_rr_list *rrs = NULL;
+
+    r->q = NULL;
+    if (res->status != MPIC_DNS_ANSWER) {
+        resolve_done(r, MPIC_ERR_DNS, NULL,
+                     xasprintf("lookup of %s %s failed: %s", r->host,
+                               r->tried_aaaa ? "AAAA" : "A",
+                               res->error != NULL ? res->error : "error"));
+        goto out;
+    }
+    rrs = mpic_dns_answer_rrs(res->pkt, r->host, type, NULL);
+    if (rrs != NULL && ldns_rr_list_rr_count(rrs) > 0 &&
+        ldns_rr_rd_count(ldns_rr_list_rr(rrs, 0)) > 0) {
+        char *t = ldns_rdf2str(ldns_rr_rdf(ldns_rr_list_rr(rrs, 0), 0));
+
+        if (t == NULL)
+            fatalx("%s: out of memory", __func__);
+        resolve_done(r, MPIC_OK, xstrdup(t), NULL);
+        LDNS_FREE(t);
+        goto out;
+    }
+    if (!r->tried_aaaa) {
+        r->tried_aaaa = true;
+        r->q = mpic_dns_query(r->d->dns, r->host, LDNS_RR_TYPE_AAAA,
+                              on_host_answer, r);
+        goto out;
+    }
+    resolve_done(r, MPIC_ERR_NOTFOUND, NULL,
+                 xasprintf("%s has no A or AAAA record", r->host));
+out:
+    ldns_rr_list_deep_free(rrs);
+}
+
+struct dcv_resolve *dcv_resolve_start(struct dcv_daemon *d, const char *host,
+                                      dcv_resolve_fn *cb, void *arg)
+{
+    struct dcv_resolve *r = xcalloc(1, sizeof(*r));
+    unsigned char tmp[16];
+
+    r->d = d;
+    r->host = xstrdup(host);
+    r->cb = cb;
+    r->arg = arg;
+    if (inet_pton(AF_INET, host, tmp) == 1 ||
+        inet_pton(AF_INET6, host, tmp) == 1) {
+        resolve_done(r, MPIC_OK, xstrdup(host), NULL);
+        return r;
+    }
+    r->q = mpic_dns_query(d->dns, host, LDNS_RR_TYPE_A, on_host_answer, r);
+    return r;
+}
+
+char *dcv_address_refusal(const struct dcv_daemon *d, const char *addr)
+{
+    const char *block;
+
+    if (d->cfg->allow_private_addresses)
+        return NULL;
+    block = dcv_addr_special_text(addr);
+    if (block == NULL)
+        return NULL;
+    return xasprintf("refusing to connect to %s: special-purpose address "
+                     "%s (targets.allow_private_addresses is false)",
+                     addr, block);
+}

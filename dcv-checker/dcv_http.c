@@ -1,0 +1,489 @@
+/*
+ * The HTTP methods: website-change (BR 3.2.2.4.18 / 3.2.2.5.1) and
+ * acme-http-01 (RFC 8555 8.3, BR 3.2.2.4.19 / 3.2.2.5.6). libcurl runs the
+ * transfers on the ev loop, but redirects are followed by this code, not
+ * by curl: every hop is checked against the redirect policy, its host is
+ * resolved through the perspective's resolvers, refused if it is a
+ * special-purpose address, and the connection is pinned to the address we
+ * resolved (CURLOPT_CONNECT_TO), so no other resolver has a say. Bodies are
+ * read only as far as the decision needs.
+ */
+#include "dcv-checker/dcv.h"
+
+#define PCRE2_CODE_UNIT_WIDTH 8
+
+#include <curl/curl.h>
+#include <pcre2.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "common/buf.h"
+#include "common/ev.h"
+#include "common/ev_curl.h"
+#include "common/log.h"
+#include "common/mem.h"
+
+/* website-change searches this much of the page (BR: "contains"). */
+#define WEBSITE_BODY_MAX (64u * 1024u)
+/* acme-http-01: trailing whitespace allowed after the key authorization */
+#define HTTP01_SLACK 256u
+
+struct http_op {
+    struct dcv_check *c;
+    char *url; /* the URL being fetched now */
+    char *host;
+    unsigned port;
+    struct dcv_resolve *res;
+    CURL *easy;
+    struct curl_slist *headers;
+    struct curl_slist *connect_to;
+    struct mpic_buf body;
+    size_t cap;
+    bool truncated; /* the body went on past cap */
+    char *location; /* Location of the current response */
+    char *reason;   /* reason phrase of the current response */
+    unsigned hops;
+    json_t *history;
+    uint64_t start_ms;
+    char errbuf[CURL_ERROR_SIZE];
+};
+
+static void http_op_release_easy(struct http_op *op)
+{
+    if (op->easy != NULL) {
+        ev_curl_cancel(op->c->d->curl, op->easy);
+        curl_easy_cleanup(op->easy);
+        op->easy = NULL;
+    }
+    curl_slist_free_all(op->headers);
+    op->headers = NULL;
+    curl_slist_free_all(op->connect_to);
+    op->connect_to = NULL;
+    free(op->location);
+    op->location = NULL;
+    free(op->reason);
+    op->reason = NULL;
+    mpic_buf_cleanup(&op->body);
+    op->truncated = false;
+}
+
+static void http_op_cancel(void *arg)
+{
+    struct http_op *op = arg;
+
+    dcv_resolve_cancel(op->res);
+    http_op_release_easy(op);
+    free(op->url);
+    free(op->host);
+    json_decref(op->history);
+    free(op);
+}
+
+static void set_details(struct dcv_check *c, const char *key, json_t *v)
+{
+    if (json_object_set_new(c->details, key, v) != 0)
+        fatalx("%s: out of memory", __func__);
+}
+
+static const char *expected_value(const struct dcv_check *c)
+{
+    const struct mpic_dcv_params *p = &c->creq.dcv;
+
+    if (p->method == MPIC_DCV_ACME_HTTP_01)
+        return p->key_authorization != NULL ? p->key_authorization : "";
+    return p->challenge_value != NULL ? p->challenge_value : "";
+}
+
+static size_t on_body(char *ptr, size_t size, size_t nmemb, void *arg)
+{
+    struct http_op *op = arg;
+    size_t n = size * nmemb;
+    size_t room = op->cap - op->body.len;
+
+    if (n <= room) {
+        mpic_buf_append(&op->body, ptr, n);
+        return n;
+    }
+    /* Keep what fits, then stop reading: we have all we will judge. */
+    mpic_buf_append(&op->body, ptr, room);
+    op->truncated = true;
+    return 0;
+}
+
+static size_t on_header(char *ptr, size_t size, size_t nmemb, void *arg)
+{
+    struct http_op *op = arg;
+    size_t n = size * nmemb;
+    size_t l = dcv_rstrip_len(ptr, n);
+
+    if (l >= 5 && strncmp(ptr, "HTTP/", 5) == 0) {
+        /* a new response (e.g. after 100 Continue): forget the last one */
+        const char *sp = memchr(ptr, ' ', l);
+
+        free(op->location);
+        op->location = NULL;
+        free(op->reason);
+        op->reason = NULL;
+        if (sp != NULL) {
+            const char *sp2 = memchr(sp + 1, ' ', l - (size_t)(sp + 1 - ptr));
+
+            if (sp2 != NULL)
+                op->reason = xstrndup(sp2 + 1, l - (size_t)(sp2 + 1 - ptr));
+        }
+    } else if (l > 9 && strncasecmp(ptr, "location:", 9) == 0) {
+        const char *v = ptr + 9;
+        size_t vl = l - 9;
+
+        while (vl > 0 && (*v == ' ' || *v == '\t')) {
+            v++;
+            vl--;
+        }
+        free(op->location);
+        op->location = xstrndup(v, vl);
+    }
+    return n;
+}
+
+static const char *reason_of(long status)
+{
+    switch (status) {
+    case 200:
+        return "OK";
+    case 301:
+        return "Moved Permanently";
+    case 302:
+        return "Found";
+    case 400:
+        return "Bad Request";
+    case 401:
+        return "Unauthorized";
+    case 403:
+        return "Forbidden";
+    case 404:
+        return "Not Found";
+    case 500:
+        return "Internal Server Error";
+    case 502:
+        return "Bad Gateway";
+    case 503:
+        return "Service Unavailable";
+    default:
+        return "";
+    }
+}
+
+/* Ends the check; the op is freed with it. */
+static void http_finish(struct http_op *op)
+{
+    struct dcv_check *c = op->c;
+
+    set_details(c, "response_history",
+                op->history != NULL ? json_incref(op->history) : json_null());
+    dcv_check_finish(c);
+}
+
+static void http_fail(struct http_op *op, bool completed, const char *type,
+                      const char *msg)
+{
+    op->c->passed = false;
+    op->c->completed = completed;
+    dcv_check_error(op->c, type, "%s", msg);
+    http_finish(op);
+}
+
+static bool regex_matches(struct dcv_check *c, const char *re, const char *subj,
+                          size_t len)
+{
+    pcre2_code *code;
+    pcre2_match_data *md;
+    pcre2_match_context *mctx;
+    int errcode = 0;
+    PCRE2_SIZE erroff = 0;
+    int rc;
+
+    code = pcre2_compile((PCRE2_SPTR)re, PCRE2_ZERO_TERMINATED, PCRE2_UTF,
+                         &errcode, &erroff, NULL);
+    if (code == NULL) {
+        dcv_check_error(c, DCV_ERR_PARAMETER,
+                        "match_regex does not compile (offset %zu)",
+                        (size_t)erroff);
+        return false;
+    }
+    md = pcre2_match_data_create_from_pattern(code, NULL);
+    mctx = pcre2_match_context_create(NULL);
+    if (md == NULL || mctx == NULL)
+        fatalx("%s: out of memory", __func__);
+    /* a hostile pattern must not stall the loop on a 64 KiB page */
+    pcre2_set_match_limit(mctx, 1000000);
+    pcre2_set_depth_limit(mctx, 10000);
+    /* PCRE2_NO_UTF_CHECK is not used: a page that is not UTF-8 fails */
+    rc = pcre2_match(code, (PCRE2_SPTR)subj, len, 0, 0, md, mctx);
+    if (rc < -1)
+        dcv_check_error(c, DCV_ERR_PARAMETER,
+                        "match_regex could not be evaluated (pcre2 %d)", rc);
+    pcre2_match_context_free(mctx);
+    pcre2_match_data_free(md);
+    pcre2_code_free(code);
+    return rc >= 0;
+}
+
+static void judge_page(struct http_op *op, long status)
+{
+    struct dcv_check *c = op->c;
+    const struct mpic_dcv_params *p = &c->creq.dcv;
+    const char *want = expected_value(c);
+    size_t sample = strlen(want) > 100 ? strlen(want) : 100;
+    const char *data = op->body.data != NULL ? op->body.data : "";
+    size_t len = op->body.len;
+    char *b64;
+    char *msg;
+
+    c->completed = true;
+    set_details(c, "response_url", json_string(op->url));
+    set_details(c, "response_status_code", json_integer(status));
+    b64 = dcv_base64(data, len < sample ? len : sample);
+    set_details(c, "response_page", json_string(b64));
+    free(b64);
+    if (status != 200) {
+        msg = xasprintf("An HTTP error occurred: Response status %ld, "
+                        "Response reason: %s",
+                        status,
+                        op->reason != NULL && op->reason[0] != '\0'
+                            ? op->reason
+                            : reason_of(status));
+        http_fail(op, true, DCV_ERR_HTTP, msg);
+        free(msg);
+        return;
+    }
+    if (p->method == MPIC_DCV_ACME_HTTP_01) {
+        /* RFC 8555 8.3: the body, trailing whitespace stripped, equals the
+         * key authorization; a longer body can never be it. */
+        c->passed =
+            !op->truncated && dcv_value_matches(data, dcv_rstrip_len(data, len),
+                                                want, true, true);
+    } else {
+        bool ok = true;
+
+        if (want[0] != '\0')
+            ok = dcv_value_matches(data, len, want, p->require_exact_case,
+                                   false);
+        if (ok && p->match_regex != NULL && p->match_regex[0] != '\0')
+            ok = regex_matches(c, p->match_regex, data, len);
+        else if (want[0] == '\0' &&
+                 (p->match_regex == NULL || p->match_regex[0] == '\0'))
+            ok = false; /* nothing to look for proves nothing */
+        c->passed = ok;
+    }
+    http_finish(op);
+}
+
+static void fetch_hop(struct http_op *op);
+
+static void on_done(CURL *easy, CURLcode result, void *arg)
+{
+    struct http_op *op = arg;
+    struct dcv_check *c = op->c;
+    long status = 0;
+    char *next = NULL;
+    char *why = NULL;
+    char *msg = NULL;
+    json_t *h;
+
+    op->easy = NULL; /* ours again; cleaned up below */
+    if (result != CURLE_OK && !(result == CURLE_WRITE_ERROR && op->truncated)) {
+        msg = xasprintf("fetching %s failed: %s%s%s", op->url,
+                        curl_easy_strerror(result),
+                        op->errbuf[0] != '\0' ? ": " : "", op->errbuf);
+        http_fail(op, false,
+                  result == CURLE_OPERATION_TIMEDOUT ? DCV_ERR_TIMEOUT
+                                                     : DCV_ERR_HTTP,
+                  msg);
+        goto out;
+    }
+    curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &status);
+    if (status >= 300 && status < 400 && op->location != NULL) {
+        if (!dcv_redirect_status_ok(status)) {
+            msg = xasprintf("redirect with status %ld from %s is not allowed",
+                            status, op->url);
+            http_fail(op, true, DCV_ERR_REDIRECT, msg);
+            goto out;
+        }
+        if (op->hops >= c->d->cfg->http_max_redirects) {
+            msg = xasprintf("more than %u redirects",
+                            c->d->cfg->http_max_redirects);
+            http_fail(op, true, DCV_ERR_REDIRECT, msg);
+            goto out;
+        }
+        if (dcv_redirect_resolve(op->url, op->location, &next, &why) !=
+            MPIC_OK) {
+            msg = xasprintf("redirect from %s refused: %s", op->url, why);
+            http_fail(op, true, DCV_ERR_REDIRECT, msg);
+            goto out;
+        }
+        if (op->history == NULL)
+            op->history = json_array();
+        h = json_pack("{s:i,s:s}", "status_code", (json_int_t)status, "url",
+                      op->url);
+        if (op->history == NULL || h == NULL ||
+            json_array_append_new(op->history, h) != 0)
+            fatalx("%s: out of memory", __func__);
+        op->hops++;
+        free(op->url);
+        op->url = next;
+        next = NULL;
+        http_op_release_easy(op);
+        fetch_hop(op);
+        goto out;
+    }
+    judge_page(op, status);
+out:
+    curl_easy_cleanup(easy);
+    free(next);
+    free(why);
+    free(msg);
+}
+
+static void add_request_headers(struct http_op *op)
+{
+    const struct mpic_dcv_params *p = &op->c->creq.dcv;
+    size_t i;
+
+    for (i = 0; p->has_http_headers && i < p->n_http_headers; i++) {
+        const struct mpic_header *h = &p->http_headers[i];
+        char *line;
+
+        /* No header splitting, and no Host override: the Host is the
+         * name being validated (BR 3.2.2.4.18). */
+        if (strpbrk(h->name, "\r\n:") != NULL ||
+            strpbrk(h->value, "\r\n") != NULL || h->name[0] == '\0' ||
+            strcasecmp(h->name, "host") == 0 ||
+            strcasecmp(h->name, "content-length") == 0 ||
+            strcasecmp(h->name, "transfer-encoding") == 0 ||
+            strcasecmp(h->name, "connection") == 0) {
+            logt_warn(op->c->creq.trace_id, "dcv: ignoring header %s", h->name);
+            continue;
+        }
+        line = xasprintf("%s: %s", h->name, h->value);
+        op->headers = curl_slist_append(op->headers, line);
+        free(line);
+        if (op->headers == NULL)
+            fatalx("%s: out of memory", __func__);
+    }
+}
+
+static void on_resolved(enum mpic_err st, const char *addr, const char *why,
+                        void *arg)
+{
+    struct http_op *op = arg;
+    struct dcv_check *c = op->c;
+    const struct mpic_checker_config *cfg = c->d->cfg;
+    uint64_t elapsed = ev_now_ms() - op->start_ms;
+    char *refusal = NULL;
+    char *pin = NULL;
+    CURL *e;
+
+    op->res = NULL;
+    if (st == MPIC_ERR_NOTFOUND) {
+        http_fail(op, true, DCV_ERR_LOOKUP, why);
+        goto out;
+    }
+    if (st != MPIC_OK) {
+        http_fail(op, false, DCV_ERR_LOOKUP, why);
+        goto out;
+    }
+    set_details(c, "resolved_ip", json_string(addr));
+    refusal = dcv_address_refusal(c->d, addr);
+    if (refusal != NULL) {
+        http_fail(op, true, DCV_ERR_PRIVATE, refusal);
+        goto out;
+    }
+    if (elapsed >= cfg->http_timeout_ms) {
+        http_fail(op, false, DCV_ERR_TIMEOUT, "HTTP fetch timed out");
+        goto out;
+    }
+    e = curl_easy_init();
+    if (e == NULL) {
+        http_fail(op, false, DCV_ERR_INTERNAL, "curl_easy_init failed");
+        goto out;
+    }
+    op->easy = e;
+    mpic_buf_init(&op->body, op->cap + 1);
+    op->errbuf[0] = '\0';
+    if (strchr(addr, ':') != NULL)
+        pin = xasprintf("::[%s]:", addr);
+    else
+        pin = xasprintf("::%s:", addr);
+    /* "::ADDR:" connects any host and port of this handle to ADDR at the
+     * same port: the URL's host keeps its SNI and Host header. */
+    op->connect_to = curl_slist_append(NULL, pin);
+    if (op->connect_to == NULL)
+        fatalx("%s: out of memory", __func__);
+    add_request_headers(op);
+    curl_easy_setopt(e, CURLOPT_URL, op->url);
+    curl_easy_setopt(e, CURLOPT_CONNECT_TO, op->connect_to);
+    curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
+    curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(e, CURLOPT_PROXY, "");
+    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(e, CURLOPT_FORBID_REUSE, 1L);
+    curl_easy_setopt(e, CURLOPT_FRESH_CONNECT, 1L);
+    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS,
+                     (long)(cfg->http_timeout_ms - elapsed));
+    curl_easy_setopt(e, CURLOPT_USERAGENT, cfg->http_user_agent);
+    curl_easy_setopt(e, CURLOPT_HTTPHEADER, op->headers);
+    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(e, CURLOPT_WRITEDATA, op);
+    curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
+    curl_easy_setopt(e, CURLOPT_HEADERDATA, op);
+    curl_easy_setopt(e, CURLOPT_ERRORBUFFER, op->errbuf);
+    curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, cfg->http_verify_tls ? 1L : 0L);
+    curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, cfg->http_verify_tls ? 2L : 0L);
+    if (ev_curl_add(c->d->curl, e, on_done, op) != 0) {
+        op->easy = NULL;
+        curl_easy_cleanup(e);
+        http_fail(op, false, DCV_ERR_INTERNAL, "curl refused the transfer");
+        goto out;
+    }
+out:
+    free(refusal);
+    free(pin);
+}
+
+static void fetch_hop(struct http_op *op)
+{
+    free(op->host);
+    op->host = NULL;
+    if (dcv_url_host_port(op->url, &op->host, &op->port) != MPIC_OK) {
+        http_fail(op, true, DCV_ERR_REDIRECT, "URL not allowed");
+        return;
+    }
+    op->res = dcv_resolve_start(op->c->d, op->host, on_resolved, op);
+}
+
+void dcv_http_start(struct dcv_check *c)
+{
+    struct http_op *op = xcalloc(1, sizeof(*op));
+    const struct mpic_dcv_params *p = &c->creq.dcv;
+    char *path;
+
+    op->c = c;
+    op->start_ms = ev_now_ms();
+    c->op = op;
+    c->op_cancel = http_op_cancel;
+    if (p->method == MPIC_DCV_ACME_HTTP_01) {
+        path = xasprintf("/.well-known/acme-challenge/%s",
+                         p->token != NULL ? p->token : "");
+        op->url = dcv_url_build("http", c->target.name, path);
+        op->cap = strlen(expected_value(c)) + HTTP01_SLACK;
+    } else {
+        path = xasprintf("/.well-known/pki-validation/%s",
+                         p->http_token_path != NULL ? p->http_token_path : "");
+        op->url =
+            dcv_url_build(p->url_scheme == MPIC_URL_HTTPS ? "https" : "http",
+                          c->target.name, path);
+        op->cap = WEBSITE_BODY_MAX;
+    }
+    free(path);
+    fetch_hop(op);
+}

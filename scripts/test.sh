@@ -1,0 +1,28 @@
+#!/bin/sh
+# The whole test suite, as CI runs it (README: "Run the tests").
+#   1. install the Debian packages (scripts/install-deps.sh)
+#   2. build with -Werror and run every test (unit + integration) with ctest
+#   3. build again with AddressSanitizer + UndefinedBehaviorSanitizer and
+#      run every test once more
+set -eu
+cd "$(dirname "$0")/.."
+
+jobs=$(nproc 2>/dev/null || echo 2)
+
+./scripts/install-deps.sh
+./scripts/check-src.sh
+
+echo "== build (release, -Werror)"
+cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DMPIC_WERROR=ON
+cmake --build build -j "$jobs"
+echo "== tests"
+(cd build && ctest --output-on-failure -j 1)
+
+echo "== build (ASan + UBSan)"
+cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DMPIC_WERROR=ON \
+    -DMPIC_SANITIZE=ON
+cmake --build build-asan -j "$jobs"
+echo "== tests under ASan + UBSan"
+(cd build-asan && ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 \
+    UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+    ctest --output-on-failure -j 1)

@@ -1,0 +1,555 @@
+#!/usr/bin/env python3
+"""POST /caa straight to mpic-caa-checker: every zone case of
+tests/integration/zones, the reference wire shapes, bad bodies, and lookup
+failures (SERVFAIL, REFUSED, timeouts, garbage, no server)."""
+
+import copy
+import sys
+
+sys.dont_write_bytecode = True
+import mpic_harness as h  # noqa: E402
+from mpic_harness import check, eq  # noqa: E402
+
+R = h.Runner()
+LOOKUP = "mpic_error:caa_checker:lookup"
+REF_ABSENT = h.load_fixture("caa-response-absent.json")
+
+
+class Ctx:
+    def __init__(self):
+        self.cluster = h.Cluster()
+        c = self.cluster
+        # Through unbound -> nsd / stubs.
+        self.main = c.start_checker("us-east-1", name="caa-main")
+        # Straight at the fault server (modes chosen by query name).
+        self.fault = c.start_checker(
+            "eu-west-1", resolvers=["127.0.0.1:%d" % c.dns.fault.port],
+            name="caa-fault")
+        # At a port where nothing listens: no usable nameserver.
+        self.dead = c.start_checker(
+            "ap-northeast-1", resolvers=["127.0.0.1:%d" % h.free_port()],
+            name="caa-dead")
+
+
+def caa(ctx, target, checker=None, params=None, raw=None):
+    d = checker or ctx.main
+    body = raw if raw is not None else {
+        "domain_or_ip_target": target,
+        "trace_identifier": "integ-" + str(target),
+        "caa_check_parameters": params,
+    }
+    return h.post(d.base + "/caa", body)
+
+
+def assert_shape(resp):
+    """Same keys as the reference's check response, right types."""
+    check(isinstance(resp, dict), "response is not a JSON object: %r" % resp)
+    eq(set(resp), set(REF_ABSENT), "response keys")
+    eq(set(resp["details"]), set(REF_ABSENT["details"]), "details keys")
+    eq(resp["check_type"], "caa", "check_type")
+    check(isinstance(resp["check_passed"], bool), "check_passed not bool")
+    check(isinstance(resp["check_completed"], bool), "check_completed not bool")
+    ts = resp["timestamp_ns"]
+    check(isinstance(ts, int) and ts > 10**18, "timestamp_ns %r" % ts)
+    errs = resp["errors"]
+    check(errs is None or isinstance(errs, list), "errors %r" % errs)
+    for e in errs or []:
+        eq(set(e), {"error_type", "error_message"}, "error keys")
+        check(isinstance(e["error_message"], str) and e["error_message"],
+              "empty error_message")
+
+
+def expect(ctx, target, passed, found_at=None, records=None, present=None,
+           params=None, checker=None):
+    """A completed check with the given verdict. present defaults to
+    found_at is not None; records None means "do not compare"."""
+    status, resp = caa(ctx, target, checker, params)
+    eq(status, 200, "HTTP status for %s" % target)
+    assert_shape(resp)
+    det = resp["details"]
+    what = "%s %s" % (target, params)
+    eq(resp["check_completed"], True, what + " check_completed")
+    eq(resp["errors"], None, what + " errors")
+    eq(resp["check_passed"], passed, what + " check_passed (details %r)" % det)
+    if present is None:
+        present = found_at is not None
+    eq(det["caa_record_present"], present, what + " caa_record_present")
+    eq(det["found_at"], found_at, what + " found_at")
+    if not present:
+        check(det["records_seen"] in (None, []),
+              "%s records_seen %r" % (what, det["records_seen"]))
+    elif records is not None:
+        eq(det["records_seen"], records, what + " records_seen")
+    return resp
+
+
+def expect_lookup_error(ctx, target, checker=None, params=None):
+    status, resp = caa(ctx, target, checker, params)
+    eq(status, 200, "HTTP status for %s" % target)
+    assert_shape(resp)
+    eq(resp["check_completed"], False, target + " check_completed")
+    eq(resp["check_passed"], False, target + " check_passed")
+    types = [e["error_type"] for e in resp["errors"] or []]
+    eq(types, [LOOKUP], target + " error types")
+    eq(resp["details"]["caa_record_present"], None, "caa_record_present")
+    return resp
+
+
+Z = "caa.test"
+DENY = ['0 issue "ca.invalid"']
+PERMIT = ['0 issue "ca.example"']
+
+# ---------------------------------------------------------------- basics
+
+
+@R.case
+def test_no_caa_anywhere_passes(ctx):
+    expect(ctx, "empty." + Z, True)
+
+
+@R.case
+def test_nxdomain_without_caa_passes(ctx):
+    expect(ctx, "does-not-exist." + Z, True)
+
+
+@R.case
+def test_deny(ctx):
+    expect(ctx, "deny." + Z, False, "deny." + Z, DENY)
+
+
+@R.case
+def test_permit(ctx):
+    expect(ctx, "permit." + Z, True, "permit." + Z, PERMIT)
+
+
+@R.case
+def test_target_is_case_insensitive(ctx):
+    expect(ctx, "PERMIT.Caa.Test", True, "permit." + Z, PERMIT)
+    expect(ctx, "DENY.CAA.TEST", False, "deny." + Z, DENY)
+
+
+@R.case
+def test_tag_case_is_ignored(ctx):
+    for name, passed in [("deny-uppercase", False), ("permit-uppercase", True),
+                         ("deny-mixedcase", False), ("permit-mixedcase", True)]:
+        resp = expect(ctx, "%s.%s" % (name, Z), passed, "%s.%s" % (name, Z))
+        seen = resp["details"]["records_seen"]
+        eq(len(seen), 1, name + " records_seen")
+        want = ('0 issue "ca.example"' if passed else '0 issue "ca.invalid"')
+        eq(seen[0].lower(), want, name + " record (case-folded)")
+
+
+@R.case
+def test_critical_unknown_tag_denies(ctx):
+    for name in ("critical1", "critical2"):
+        resp = expect(ctx, "%s.%s" % (name, Z), False, "%s.%s" % (name, Z))
+        eq(len(resp["details"]["records_seen"]), 2, name + " records")
+
+
+@R.case
+def test_noncritical_unknown_tag_is_ignored(ctx):
+    expect(ctx, "noncritical." + Z, True, "noncritical." + Z)
+
+
+@R.case
+def test_climbs_to_parent(ctx):
+    expect(ctx, "sub1.deny." + Z, False, "deny." + Z, DENY)
+    expect(ctx, "sub2.sub1.deny." + Z, False, "deny." + Z, DENY)
+    expect(ctx, "nx.sub1.deny." + Z, False, "deny." + Z, DENY)
+
+
+@R.case
+def test_closest_rrset_wins(ctx):
+    expect(ctx, "deny.permit." + Z, False, "deny.permit." + Z, DENY)
+    expect(ctx, "permit.deny." + Z, True, "permit.deny." + Z, PERMIT)
+
+
+@R.case
+def test_nxdomain_climbs_to_apex(ctx):
+    want = ['0 issue "ca.invalid"', '0 iodef "mailto:security@apex.test"']
+    resp = expect(ctx, "nx.deep.apex.test", False, "apex.test")
+    eq(sorted(resp["details"]["records_seen"]), sorted(want), "records")
+    expect(ctx, "apex.test", False, "apex.test")
+
+
+# ---------------------------------------------------------------- aliases
+
+
+@R.case
+def test_cname_to_deny(ctx):
+    expect(ctx, "cname-deny." + Z, False, "cname-deny." + Z, DENY)
+
+
+@R.case
+def test_cname_cname_to_deny(ctx):
+    expect(ctx, "cname-cname-deny." + Z, False, "cname-cname-deny." + Z, DENY)
+
+
+@R.case
+def test_cname_to_permit(ctx):
+    expect(ctx, "cname-permit." + Z, True, "cname-permit." + Z, PERMIT)
+
+
+@R.case
+def test_cname_to_nxdomain_climbs_original_name(ctx):
+    expect(ctx, "cname-nx." + Z, True)
+    expect(ctx, "cname-nx.deny." + Z, False, "deny." + Z, DENY)
+
+
+@R.case
+def test_cname_target_ancestors_are_not_climbed(ctx):
+    # b.other.test has no CAA, other.test denies: RFC 8659 says pass.
+    expect(ctx, "cname-other." + Z, True)
+
+
+@R.case
+def test_name_under_cname_climbs_to_cname_owner(ctx):
+    expect(ctx, "x.cname-deny." + Z, False, "cname-deny." + Z, DENY)
+
+
+@R.case
+def test_dname_rewrites_names_below_owner(ctx):
+    expect(ctx, "www.dname-deny." + Z, False, "www.dname-deny." + Z, DENY)
+
+
+@R.case
+def test_dname_does_not_apply_to_owner(ctx):
+    expect(ctx, "dname-deny." + Z, True)
+
+
+# ---------------------------------------------------------------- values
+
+
+@R.case
+def test_big_rrset_over_tcp(ctx):
+    resp = expect(ctx, "big." + Z, True, "big." + Z)
+    seen = resp["details"]["records_seen"]
+    eq(len(seen), 1000, "records_seen count")
+    check('0 issue "ca.example"' in seen, "ca.example record missing")
+    check('0 issue "ca0500.invalid"' in seen, "ca0500.invalid missing")
+
+
+@R.case
+def test_unparsable_values_permit_nobody(ctx):
+    for name in ("html-in-value", "empty-issuer", "bad-params"):
+        expect(ctx, "%s.%s" % (name, Z), False, "%s.%s" % (name, Z))
+
+
+@R.case
+def test_iodef_only_passes_with_record_present(ctx):
+    expect(ctx, "iodef-only." + Z, True, "iodef-only." + Z,
+           ['0 iodef "mailto:security@caa.test"'])
+
+
+@R.case
+def test_request_caa_domains_override_defaults(ctx):
+    expect(ctx, "deny." + Z, True, "deny." + Z, DENY,
+           params={"caa_domains": ["ca.invalid"]})
+    expect(ctx, "permit." + Z, False, "permit." + Z, PERMIT,
+           params={"caa_domains": ["other-ca.example"]})
+    # Empty list: the checker's defaults.
+    expect(ctx, "permit." + Z, True, "permit." + Z, PERMIT,
+           params={"caa_domains": []})
+
+
+# ---------------------------------------------------------------- wildcards
+
+
+@R.case
+def test_issuewild_permits_wildcard_only(ctx):
+    expect(ctx, "*.wild-permit." + Z, True, "wild-permit." + Z)
+    expect(ctx, "wild-permit." + Z, False, "wild-permit." + Z)
+
+
+@R.case
+def test_issuewild_denies_wildcard_only(ctx):
+    expect(ctx, "*.wild-deny." + Z, False, "wild-deny." + Z)
+    expect(ctx, "wild-deny." + Z, True, "wild-deny." + Z)
+
+
+@R.case
+def test_wildcard_without_issuewild_uses_issue(ctx):
+    expect(ctx, "*.wild-issue-only." + Z, True, "wild-issue-only." + Z)
+    expect(ctx, "*.sub1.deny." + Z, False, "deny." + Z)
+    expect(ctx, "*.empty." + Z, True)
+
+
+# ---------------------------------------------------------------- s-mime
+
+
+@R.case
+def test_smime_uses_issuemail(ctx):
+    smime = {"certificate_type": "s-mime"}
+    expect(ctx, "mail-permit." + Z, True, "mail-permit." + Z, params=smime)
+    expect(ctx, "mail-permit." + Z, False, "mail-permit." + Z)
+    expect(ctx, "mail-deny." + Z, False, "mail-deny." + Z, params=smime)
+    expect(ctx, "mail-deny." + Z, True, "mail-deny." + Z)
+    # No issuemail record at all: s-mime passes whatever issue says.
+    expect(ctx, "deny." + Z, True, "deny." + Z, params=smime)
+
+
+# ---------------------------------------------------------------- RFC 8657
+
+
+@R.case
+def test_accounturi(ctx):
+    name = "accounturi." + Z
+    expect(ctx, name, True, name)
+    expect(ctx, name, True, name,
+           params={"account_uri": "https://ca.example/acct/1"})
+    expect(ctx, name, False, name,
+           params={"account_uri": "https://ca.example/acct/2"})
+
+
+@R.case
+def test_validationmethods(ctx):
+    name = "validationmethods." + Z
+    expect(ctx, name, True, name)
+    expect(ctx, name, False, name,
+           params={"validation_method": "acme-http-01"})
+    expect(ctx, name, True, name,
+           params={"validation_method": "acme-dns-01"})
+
+
+# ---------------------------------------------------------------- targets
+
+
+@R.case
+def test_ip_targets_have_no_caa(ctx):
+    for t in ("192.0.2.1", "2001:db8::1", "[2001:db8::1]"):
+        expect(ctx, t, True)
+
+
+@R.case
+def test_unicode_target_is_encoded(ctx):
+    expect(ctx, "bücher." + Z, False, "xn--bcher-kva." + Z, DENY)
+
+
+# ---------------------------------------------------------------- wire
+
+
+@R.case
+def test_reference_request_fixture_accepted(ctx):
+    body = h.load_fixture("caa-request.json")
+    # The fixture names example.com; tests never leave 127.0.0.0/8.
+    body["domain_or_ip_target"] = "permit." + Z
+    status, resp = caa(ctx, None, raw=body)
+    eq(status, 200, "status")
+    assert_shape(resp)
+    eq(resp["check_passed"], True, "check_passed")
+    eq(resp["details"]["found_at"], "permit." + Z, "found_at")
+    body["domain_or_ip_target"] = "deny." + Z
+    status, resp = caa(ctx, None, raw=body)
+    eq((status, resp["check_passed"]), (200, False), "deny with fixture")
+
+
+@R.case
+def test_reference_minimal_request_fixture_accepted(ctx):
+    body = h.load_fixture("caa-request-minimal.json")
+    eq(body["caa_check_parameters"], None, "fixture")
+    body["domain_or_ip_target"] = "*.wild-permit." + Z
+    status, resp = caa(ctx, None, raw=body)
+    eq(status, 200, "status")
+    assert_shape(resp)
+    eq(resp["check_passed"], True, "check_passed (defaults from config)")
+    body["domain_or_ip_target"] = "*.wild-deny." + Z
+    status, resp = caa(ctx, None, raw=body)
+    eq((status, resp["check_passed"]), (200, False), "wild-deny")
+
+
+@R.case
+def test_reference_coordinator_style_request_accepted(ctx):
+    # The reference coordinator sends every field, defaults filled in.
+    body = {"domain_or_ip_target": "permit." + Z,
+            "trace_identifier": None,
+            "caa_check_parameters": {"certificate_type": "tls-server",
+                                     "caa_domains": None,
+                                     "allow_lookup_failure": False}}
+    status, resp = caa(ctx, None, raw=body)
+    eq((status, resp.get("check_passed")), (200, True), "status, passed")
+
+
+def assert_400(status, resp, what):
+    eq(status, 400, what + " status")
+    check(isinstance(resp, dict), what + ": body not JSON: %r" % (resp,))
+    eq(resp.get("error"), "request-validation-failed", what + " error")
+    issues = resp.get("validation_issues")
+    check(isinstance(issues, list) and issues,
+          what + ": no validation_issues in %r" % resp)
+    for i in issues:
+        check(isinstance(i, dict) and "issue_type" in i and "message" in i,
+              what + ": bad issue %r" % (i,))
+
+
+@R.case
+def test_bad_bodies_are_400(ctx):
+    good = {"domain_or_ip_target": "permit." + Z,
+            "caa_check_parameters": {"certificate_type": "tls-server"}}
+    cases = [("not JSON", b"{not json"),
+             ("array", b"[]"),
+             ("string", b'"permit.caa.test"'),
+             ("empty object", b"{}")]
+    mutations = [
+        ("missing target", lambda b: b.pop("domain_or_ip_target")),
+        ("target a number",
+         lambda b: b.__setitem__("domain_or_ip_target", 42)),
+        ("empty label", lambda b: b.__setitem__("domain_or_ip_target",
+                                                "a..b")),
+        ("label of 64", lambda b: b.__setitem__("domain_or_ip_target",
+                                                "a" * 64 + ".test")),
+        ("bad certificate_type",
+         lambda b: b["caa_check_parameters"].__setitem__(
+             "certificate_type", "code-signing")),
+        ("caa_domains not a list",
+         lambda b: b["caa_check_parameters"].__setitem__(
+             "caa_domains", "ca.example")),
+        ("parameters not an object",
+         lambda b: b.__setitem__("caa_check_parameters", [1])),
+    ]
+    for what, mut in mutations:
+        b = copy.deepcopy(good)
+        mut(b)
+        cases.append((what, b))
+    for what, body in cases:
+        status, resp = caa(ctx, None, raw=body)
+        assert_400(status, resp, what)
+    # and the unmutated body is fine
+    status, resp = caa(ctx, None, raw=good)
+    eq((status, resp.get("check_passed")), (200, True), "good body")
+
+
+@R.case
+def test_wrong_method_and_path(ctx):
+    status, _ = h.http_request(ctx.main.base + "/caa", method="GET")
+    eq(status, 405, "GET /caa")
+    status, _ = h.post(ctx.main.base + "/nope", {"domain_or_ip_target": "x"})
+    eq(status, 404, "POST /nope")
+
+
+@R.case
+def test_configured_by_environment_only(ctx):
+    c = ctx.cluster
+    d = c.start_checker_env({
+        "MPIC_DNS_RESOLVERS": c.dns.resolver,
+        "MPIC_PERSPECTIVE_CODE": "eu-central-1",
+        "MPIC_DEFAULT_CAA_DOMAINS": "other-ca.example|ca.invalid",
+        "MPIC_LOG_LEVEL": "debug"}, name="caa-env")
+    # ca.invalid is a default now: deny permits, permit (ca.example) denies.
+    expect(ctx, "deny." + Z, True, "deny." + Z, DENY, checker=d)
+    expect(ctx, "permit." + Z, False, "permit." + Z, PERMIT, checker=d)
+    eq(c.stop_daemon(d), 0, "exit status on SIGTERM")
+
+
+@R.case
+def test_healthz(ctx):
+    status, body = h.http_request(ctx.main.base + "/healthz")
+    eq((status, body), (200, {"status": "healthy"}), "healthz")
+
+
+# ---------------------------------------------------------------- failures
+
+
+@R.case
+def test_refused_is_lookup_error(ctx):
+    expect_lookup_error(ctx, "x.refused.test")
+    # An ancestor refusing before any record hides the answer too.
+    expect_lookup_error(ctx, "a.b.refused.test")
+
+
+@R.case
+def test_servfail_is_lookup_error(ctx):
+    expect_lookup_error(ctx, "servfail.fault.test")
+    expect_lookup_error(ctx, "x.servfail.fault.test")
+
+
+@R.case
+def test_timeout_through_resolver_is_lookup_error(ctx):
+    expect_lookup_error(ctx, "x.timeout.test")
+
+
+@R.case
+def test_direct_servfail_refused_garbage_truncated(ctx):
+    for mode in ("servfail", "refused", "garbage", "truncated"):
+        expect_lookup_error(ctx, "%s.x.test" % mode, checker=ctx.fault)
+    # Control: the same checker passes when the server answers no data.
+    expect(ctx, "fine.x.test", True, checker=ctx.fault)
+
+
+@R.case
+def test_direct_nxdomain_passes(ctx):
+    expect(ctx, "nxdomain.x.test", True, checker=ctx.fault)
+
+
+@R.case
+def test_timeout_is_lookup_error(ctx):
+    expect_lookup_error(ctx, "blackhole.x.test", checker=ctx.fault)
+
+
+@R.case
+def test_error_at_ancestor_is_lookup_error(ctx):
+    # The name answers (no data) but its parent times out: records could
+    # hide there, so no verdict.
+    expect_lookup_error(ctx, "ok.blackhole.test", checker=ctx.fault)
+    expect_lookup_error(ctx, "ok.servfail.test", checker=ctx.fault)
+
+
+@R.case
+def test_error_above_found_rrset_does_not_matter(ctx):
+    # The closest non-empty RRset wins even if an ancestor fails.
+    expect(ctx, "permit.servfail.test", True, "permit.servfail.test",
+           PERMIT, checker=ctx.fault)
+    expect(ctx, "permit.blackhole.test", True, "permit.blackhole.test",
+           PERMIT, checker=ctx.fault)
+
+
+@R.case
+def test_no_server_is_lookup_error(ctx):
+    expect_lookup_error(ctx, "permit." + Z, checker=ctx.dead)
+
+
+ALLOW = {"allow_lookup_failure": True}
+
+
+@R.case
+def test_allow_lookup_failure_passes_timeout(ctx):
+    status, resp = caa(ctx, "blackhole.x.test", ctx.fault, ALLOW)
+    eq(status, 200, "status")
+    assert_shape(resp)
+    eq(resp["check_passed"], True, "check_passed with allow_lookup_failure")
+
+
+@R.case
+def test_allow_lookup_failure_passes_no_server(ctx):
+    status, resp = caa(ctx, "permit." + Z, ctx.dead, ALLOW)
+    eq(status, 200, "status")
+    assert_shape(resp)
+    eq(resp["check_passed"], True, "check_passed with allow_lookup_failure")
+
+
+@R.case
+def test_allow_lookup_failure_does_not_pass_servfail(ctx):
+    expect_lookup_error(ctx, "servfail.x.test", ctx.fault, ALLOW)
+    expect_lookup_error(ctx, "servfail.fault.test", None, ALLOW)
+
+
+@R.case
+def test_allow_lookup_failure_does_not_pass_refused(ctx):
+    expect_lookup_error(ctx, "refused.x.test", ctx.fault, ALLOW)
+    expect_lookup_error(ctx, "x.refused.test", None, ALLOW)
+
+
+@R.case
+def test_allow_lookup_failure_keeps_deny(ctx):
+    expect(ctx, "deny." + Z, False, "deny." + Z, DENY, params=ALLOW)
+
+
+@R.case
+def test_lookup_error_shape_matches_reference(ctx):
+    ref = h.load_fixture("caa-response-lookup-error.json")
+    resp = expect_lookup_error(ctx, "x.refused.test")
+    eq(set(resp), set(ref), "keys")
+    eq(resp["details"], ref["details"], "details on lookup error")
+
+
+if __name__ == "__main__":
+    sys.exit(R.run(Ctx))

@@ -1,0 +1,435 @@
+/*
+ * Answer extraction and presentation of common/dns.c, on packets built
+ * from zone-file text with ldns and sent through the wire format and back
+ * (the path a real answer takes). No network.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "common/caa_tree.h"
+#include "common/dns.h"
+#include "common/mem.h"
+#include "common/strv.h"
+
+/* Builds an answer packet from records, round-tripped through the wire. */
+static ldns_pkt *answer_pkt(const char *const *rrs, size_t n)
+{
+    ldns_pkt *pkt = ldns_pkt_new();
+    ldns_pkt *parsed = NULL;
+    uint8_t *wire = NULL;
+    size_t len = 0;
+    size_t i;
+
+    assert_non_null(pkt);
+    ldns_pkt_set_qr(pkt, true);
+    ldns_pkt_set_rcode(pkt, LDNS_RCODE_NOERROR);
+    for (i = 0; i < n; i++) {
+        ldns_rr *rr = NULL;
+
+        assert_int_equal(ldns_rr_new_frm_str(&rr, rrs[i], 0, NULL, NULL),
+                         LDNS_STATUS_OK);
+        assert_true(ldns_pkt_push_rr(pkt, LDNS_SECTION_ANSWER, rr));
+    }
+    assert_int_equal(ldns_pkt2wire(&wire, pkt, &len), LDNS_STATUS_OK);
+    assert_int_equal(ldns_wire2pkt(&parsed, wire, len), LDNS_STATUS_OK);
+    LDNS_FREE(wire);
+    ldns_pkt_free(pkt);
+    return parsed;
+}
+
+static ldns_rr *rr_from(const char *s)
+{
+    ldns_rr *rr = NULL;
+
+    assert_int_equal(ldns_rr_new_frm_str(&rr, s, 0, NULL, NULL),
+                     LDNS_STATUS_OK);
+    return rr;
+}
+
+/* The presentation of record i of a list, owned. */
+static char *rr_str(const ldns_rr_list *l, size_t i)
+{
+    return mpic_dns_rr_to_str(ldns_rr_list_rr(l, i));
+}
+
+static void test_answer_rrs_returns_records_at_qname_in_order(void **state)
+{
+    const char *rrs[] = {
+        "example.com. 300 IN CAA 0 issue \"b.example\"",
+        "example.com. 300 IN TXT \"not caa\"",
+        "other.example.com. 300 IN CAA 0 issue \"x.example\"",
+        "example.com. 300 IN CAA 0 issue \"a.example\"",
+    };
+    ldns_pkt *pkt = answer_pkt(rrs, 4);
+    ldns_rr_list *l;
+    char *s;
+
+    (void)state;
+    l = mpic_dns_answer_rrs(pkt, "example.com", LDNS_RR_TYPE_CAA, NULL);
+    assert_non_null(l);
+    assert_int_equal(ldns_rr_list_rr_count(l), 2);
+    s = rr_str(l, 0);
+    assert_string_equal(s, "0 issue \"b.example\"");
+    free(s);
+    s = rr_str(l, 1);
+    assert_string_equal(s, "0 issue \"a.example\"");
+    free(s);
+    ldns_rr_list_deep_free(l);
+    ldns_pkt_free(pkt);
+}
+
+static void test_answer_rrs_owner_match_is_case_insensitive(void **state)
+{
+    const char *rrs[] = {"ExAmPle.COM. 300 IN CAA 0 issue \"ca.example\""};
+    ldns_pkt *pkt = answer_pkt(rrs, 1);
+    ldns_rr_list *l;
+
+    (void)state;
+    l = mpic_dns_answer_rrs(pkt, "example.com.", LDNS_RR_TYPE_CAA, NULL);
+    assert_non_null(l);
+    assert_int_equal(ldns_rr_list_rr_count(l), 1);
+    ldns_rr_list_deep_free(l);
+    ldns_pkt_free(pkt);
+}
+
+static void test_answer_rrs_none_gives_null(void **state)
+{
+    const char *rrs[] = {
+        "example.com. 300 IN TXT \"x\"",
+        "sub.example.com. 300 IN CAA 0 issue \"ca.example\"",
+    };
+    ldns_pkt *pkt = answer_pkt(rrs, 2);
+    struct mpic_strv chain;
+
+    (void)state;
+    mpic_strv_init(&chain);
+    assert_null(
+        mpic_dns_answer_rrs(pkt, "example.com", LDNS_RR_TYPE_CAA, &chain));
+    assert_int_equal(chain.n, 0);
+    assert_null(
+        mpic_dns_answer_rrs(NULL, "example.com", LDNS_RR_TYPE_CAA, NULL));
+    mpic_strv_cleanup(&chain);
+    ldns_pkt_free(pkt);
+}
+
+static void test_answer_rrs_follows_cname_chain(void **state)
+{
+    const char *rrs[] = {
+        "www.example.com. 300 IN CNAME Hop.Example.net.",
+        "hop.example.net. 300 IN CNAME final.example.org.",
+        "final.example.org. 300 IN CAA 0 issue \"ca.example\"",
+        /* a record at the original name behind the alias is ignored */
+        "example.com. 300 IN CAA 0 issue \"wrong.example\"",
+    };
+    ldns_pkt *pkt = answer_pkt(rrs, 4);
+    struct mpic_strv chain;
+    ldns_rr_list *l;
+    char *s;
+
+    (void)state;
+    mpic_strv_init(&chain);
+    l = mpic_dns_answer_rrs(pkt, "www.example.com", LDNS_RR_TYPE_CAA, &chain);
+    assert_non_null(l);
+    assert_int_equal(ldns_rr_list_rr_count(l), 1);
+    s = rr_str(l, 0);
+    assert_string_equal(s, "0 issue \"ca.example\"");
+    free(s);
+    assert_int_equal(chain.n, 2);
+    assert_string_equal(chain.v[0], "Hop.Example.net.");
+    assert_string_equal(chain.v[1], "final.example.org.");
+    ldns_rr_list_deep_free(l);
+    mpic_strv_cleanup(&chain);
+    ldns_pkt_free(pkt);
+}
+
+static void test_answer_rrs_cname_to_nothing_records_chain(void **state)
+{
+    const char *rrs[] = {"a.example. 300 IN CNAME b.other."};
+    ldns_pkt *pkt = answer_pkt(rrs, 1);
+    struct mpic_strv chain;
+
+    (void)state;
+    mpic_strv_init(&chain);
+    assert_null(
+        mpic_dns_answer_rrs(pkt, "a.example", LDNS_RR_TYPE_CAA, &chain));
+    assert_int_equal(chain.n, 1);
+    assert_string_equal(chain.v[0], "b.other.");
+    mpic_strv_cleanup(&chain);
+    ldns_pkt_free(pkt);
+}
+
+static void test_answer_rrs_refuses_cname_loop(void **state)
+{
+    const char *rrs[] = {
+        "a.example. 300 IN CNAME b.example.",
+        "b.example. 300 IN CNAME a.example.",
+        "b.example. 300 IN TXT \"never reached\"",
+    };
+    ldns_pkt *pkt = answer_pkt(rrs, 3);
+
+    (void)state;
+    assert_null(mpic_dns_answer_rrs(pkt, "a.example", LDNS_RR_TYPE_CAA, NULL));
+    ldns_pkt_free(pkt);
+}
+
+static void test_answer_rrs_refuses_self_cname(void **state)
+{
+    const char *rrs[] = {"a.example. 300 IN CNAME A.EXAMPLE."};
+    ldns_pkt *pkt = answer_pkt(rrs, 1);
+
+    (void)state;
+    assert_null(mpic_dns_answer_rrs(pkt, "a.example", LDNS_RR_TYPE_TXT, NULL));
+    ldns_pkt_free(pkt);
+}
+
+/* A chain of `hops` CNAMEs n0 -> n1 -> ... -> n<hops>, with a TXT at the
+ * end. */
+static ldns_pkt *chain_pkt(size_t hops)
+{
+    char *rrs[20];
+    size_t i;
+    ldns_pkt *pkt;
+
+    assert_true(hops + 1 <= 20);
+    for (i = 0; i < hops; i++) {
+        rrs[i] = xasprintf("n%zu.example. 60 IN CNAME n%zu.example.", i, i + 1);
+    }
+    rrs[hops] = xasprintf("n%zu.example. 60 IN TXT \"end\"", hops);
+    pkt = answer_pkt((const char *const *)rrs, hops + 1);
+    for (i = 0; i <= hops; i++)
+        free(rrs[i]);
+    return pkt;
+}
+
+static void test_answer_rrs_follows_sixteen_hops(void **state)
+{
+    ldns_pkt *pkt = chain_pkt(16);
+    struct mpic_strv chain;
+    ldns_rr_list *l;
+
+    (void)state;
+    mpic_strv_init(&chain);
+    l = mpic_dns_answer_rrs(pkt, "n0.example", LDNS_RR_TYPE_TXT, &chain);
+    assert_non_null(l);
+    assert_int_equal(chain.n, 16);
+    ldns_rr_list_deep_free(l);
+    mpic_strv_cleanup(&chain);
+    ldns_pkt_free(pkt);
+}
+
+static void test_answer_rrs_stops_after_sixteen_hops(void **state)
+{
+    ldns_pkt *pkt = chain_pkt(17);
+
+    (void)state;
+    assert_null(mpic_dns_answer_rrs(pkt, "n0.example", LDNS_RR_TYPE_TXT, NULL));
+    ldns_pkt_free(pkt);
+}
+
+static void test_answer_rrs_cname_query_returns_cname(void **state)
+{
+    const char *rrs[] = {
+        "a.example. 300 IN CNAME b.example.",
+        "b.example. 300 IN CNAME c.example.",
+    };
+    ldns_pkt *pkt = answer_pkt(rrs, 2);
+    struct mpic_strv chain;
+    ldns_rr_list *l;
+    char *s;
+
+    (void)state;
+    mpic_strv_init(&chain);
+    l = mpic_dns_answer_rrs(pkt, "a.example", LDNS_RR_TYPE_CNAME, &chain);
+    assert_non_null(l);
+    assert_int_equal(ldns_rr_list_rr_count(l), 1);
+    s = rr_str(l, 0);
+    assert_string_equal(s, "b.example.");
+    free(s);
+    assert_int_equal(chain.n, 0);
+    ldns_rr_list_deep_free(l);
+    mpic_strv_cleanup(&chain);
+    ldns_pkt_free(pkt);
+}
+
+static void test_caa_presentation_plain_and_critical(void **state)
+{
+    ldns_rr *rr = rr_from("x.example. 60 IN CAA 128 tbs \"Unknown\"");
+    char *s = mpic_dns_rr_to_str(rr);
+
+    (void)state;
+    assert_string_equal(s, "128 tbs \"Unknown\"");
+    free(s);
+    ldns_rr_free(rr);
+    rr =
+        rr_from("x.example. 60 IN CAA 0 iodef \"mailto:security@example.com\"");
+    s = mpic_dns_rr_to_str(rr);
+    assert_string_equal(s, "0 iodef \"mailto:security@example.com\"");
+    free(s);
+    ldns_rr_free(rr);
+}
+
+static void
+test_caa_presentation_escapes_quote_backslash_and_bytes(void **state)
+{
+    /* value bytes: a"b\c<TAB>d<0xff>; 10 for the tag length of "issue" */
+    static const uint8_t rdata[] = {0,   5,   'i',  's', 's',  'u', 'e', 'a',
+                                    '"', 'b', '\\', 'c', '\t', 'd', 0xff};
+    ldns_rr *rr = NULL;
+    size_t pos = 0;
+    uint8_t wire[64];
+    size_t n = 0;
+    char *s;
+
+    (void)state;
+    /* owner root, type CAA, class IN, ttl, rdlength, rdata */
+    wire[n++] = 0;
+    wire[n++] = 1;
+    wire[n++] = 1;
+    wire[n++] = 0;
+    wire[n++] = 1;
+    wire[n++] = 0;
+    wire[n++] = 0;
+    wire[n++] = 0;
+    wire[n++] = 60;
+    wire[n++] = 0;
+    wire[n++] = sizeof(rdata);
+    memcpy(wire + n, rdata, sizeof(rdata));
+    n += sizeof(rdata);
+    assert_int_equal(ldns_wire2rr(&rr, wire, n, &pos, LDNS_SECTION_ANSWER),
+                     LDNS_STATUS_OK);
+    s = mpic_dns_rr_to_str(rr);
+    assert_string_equal(s, "0 issue \"a\\\"b\\\\c\\009d\\255\"");
+    free(s);
+    ldns_rr_free(rr);
+}
+
+static void test_caa_presentation_empty_value(void **state)
+{
+    static const uint8_t rdata[] = {0, 5, 'i', 's', 's', 'u', 'e'};
+    uint8_t wire[32] = {0, 1, 1, 0, 1, 0, 0, 0, 60, 0, sizeof(rdata)};
+    ldns_rr *rr = NULL;
+    struct caa_record rec;
+    size_t pos = 0;
+    char *s;
+
+    (void)state;
+    memcpy(wire + 11, rdata, sizeof(rdata));
+    assert_int_equal(
+        ldns_wire2rr(&rr, wire, 11 + sizeof(rdata), &pos, LDNS_SECTION_ANSWER),
+        LDNS_STATUS_OK);
+    s = mpic_dns_rr_to_str(rr);
+    assert_string_equal(s, "0 issue \"\"");
+    free(s);
+    assert_int_equal(caa_record_from_rr(rr, &rec), 0);
+    assert_string_equal(rec.tag, "issue");
+    assert_int_equal(rec.value_len, 0);
+    assert_string_equal(rec.value, "");
+    free(rec.tag);
+    free(rec.value);
+    ldns_rr_free(rr);
+}
+
+static void test_caa_record_from_rr_decodes_fields(void **state)
+{
+    static const uint8_t rdata[] = {128, 9,   'i', 's', 's', 'u', 'e', 'W',
+                                    'i', 'l', 'd', 'c', 'a', 0,   ';'};
+    uint8_t wire[40] = {0, 1, 1, 0, 1, 0, 0, 0, 60, 0, sizeof(rdata)};
+    ldns_rr *rr = NULL;
+    struct caa_record *rec = xcalloc(1, sizeof(*rec));
+    size_t pos = 0;
+
+    (void)state;
+    memcpy(wire + 11, rdata, sizeof(rdata));
+    assert_int_equal(
+        ldns_wire2rr(&rr, wire, 11 + sizeof(rdata), &pos, LDNS_SECTION_ANSWER),
+        LDNS_STATUS_OK);
+    assert_int_equal(caa_record_from_rr(rr, rec), 0);
+    assert_int_equal(rec->flags, 128);
+    assert_string_equal(rec->tag, "issueWild"); /* case preserved */
+    assert_int_equal(rec->value_len, 4);
+    assert_memory_equal(rec->value, "ca\0;", 4);
+    caa_records_free(rec, 1);
+    ldns_rr_free(rr);
+}
+
+static void test_caa_record_from_rr_rejects_other_types(void **state)
+{
+    ldns_rr *rr = rr_from("x.example. 60 IN TXT \"0 issue ca\"");
+    struct caa_record rec;
+
+    (void)state;
+    assert_int_equal(caa_record_from_rr(rr, &rec), -1);
+    assert_null(rec.tag);
+    ldns_rr_free(rr);
+}
+
+static void test_txt_joined_concatenates_strings(void **state)
+{
+    ldns_rr *rr = rr_from("x.example. 60 IN TXT \"abc\" \"\" \"def\"");
+    size_t len = 99;
+    char *s = mpic_dns_txt_joined(rr, &len);
+
+    (void)state;
+    assert_string_equal(s, "abcdef");
+    assert_int_equal(len, 6);
+    free(s);
+    ldns_rr_free(rr);
+}
+
+static void test_txt_joined_keeps_embedded_bytes(void **state)
+{
+    ldns_rr *rr = rr_from("x.example. 60 IN TXT \"a\\000b\" \"\\\"q\"");
+    size_t len = 0;
+    char *s = mpic_dns_txt_joined(rr, &len);
+
+    (void)state;
+    assert_int_equal(len, 5);
+    assert_memory_equal(s, "a\0b\"q", 5);
+    free(s);
+    ldns_rr_free(rr);
+}
+
+static void test_rr_to_str_other_types(void **state)
+{
+    ldns_rr *rr = rr_from("x.example. 60 IN A 192.0.2.7");
+    char *s = mpic_dns_rr_to_str(rr);
+
+    (void)state;
+    assert_string_equal(s, "192.0.2.7");
+    free(s);
+    ldns_rr_free(rr);
+    assert_null(mpic_dns_rr_to_str(NULL));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_answer_rrs_returns_records_at_qname_in_order),
+        cmocka_unit_test(test_answer_rrs_owner_match_is_case_insensitive),
+        cmocka_unit_test(test_answer_rrs_none_gives_null),
+        cmocka_unit_test(test_answer_rrs_follows_cname_chain),
+        cmocka_unit_test(test_answer_rrs_cname_to_nothing_records_chain),
+        cmocka_unit_test(test_answer_rrs_refuses_cname_loop),
+        cmocka_unit_test(test_answer_rrs_refuses_self_cname),
+        cmocka_unit_test(test_answer_rrs_follows_sixteen_hops),
+        cmocka_unit_test(test_answer_rrs_stops_after_sixteen_hops),
+        cmocka_unit_test(test_answer_rrs_cname_query_returns_cname),
+        cmocka_unit_test(test_caa_presentation_plain_and_critical),
+        cmocka_unit_test(
+            test_caa_presentation_escapes_quote_backslash_and_bytes),
+        cmocka_unit_test(test_caa_presentation_empty_value),
+        cmocka_unit_test(test_caa_record_from_rr_decodes_fields),
+        cmocka_unit_test(test_caa_record_from_rr_rejects_other_types),
+        cmocka_unit_test(test_txt_joined_concatenates_strings),
+        cmocka_unit_test(test_txt_joined_keeps_embedded_bytes),
+        cmocka_unit_test(test_rr_to_str_other_types),
+    };
+
+    return cmocka_run_group_tests_name("dns", tests, NULL, NULL);
+}
