@@ -35,6 +35,7 @@ struct mpic_dns {
     bool have_channel;
     struct ev_timer *timer; /* NULL when not armed */
     unsigned tries;
+    unsigned timeout_ms; /* per try, as given to c-ares */
     bool destroying;
 };
 
@@ -52,6 +53,8 @@ struct mpic_dns_query {
     ldns_rr_type type;
     bool in_send;  /* inside ares_send: completion is deferred */
     bool finished; /* completed while in_send */
+    /* Overall deadline (timeout_ms * tries); NULL when not armed. */
+    struct ev_timer *deadline;
 };
 
 static void dns_rearm_timer(struct mpic_dns *dns);
@@ -114,6 +117,8 @@ static void dns_query_free(struct mpic_dns_query *q)
 {
     if (q == NULL)
         return;
+    ev_timer_stop(q->dns->loop, q->deadline);
+    q->deadline = NULL;
     free(q->name);
     free(q);
 }
@@ -136,6 +141,30 @@ static void dns_fail(struct mpic_dns_query *q, enum mpic_dns_status st,
         .status = st, .rcode = -1, .ad = false, .pkt = NULL, .error = msg};
 
     dns_complete(q, &res);
+}
+
+/*
+ * The overall deadline of one query. c-ares 1.18 doubles the per-try
+ * timeout every round over the server list (timeout 2000 ms x 3 tries can
+ * take 14 s), which would outlive the coordinator's remote_timeout_ms and
+ * turn a DNS timeout into a perspective timeout. So we promise
+ * timeout_ms * tries in total: when that passes, the caller gets
+ * MPIC_DNS_TIMEOUT now and the query is detached the way mpic_dns_cancel
+ * does it; c-ares finishes it later and on_ares_answer frees it.
+ */
+static void on_query_deadline(struct ev_loop *loop, void *arg)
+{
+    struct mpic_dns_query *q = arg;
+    char *msg;
+
+    (void)loop;
+    q->deadline = NULL; /* the loop dropped it when it fired */
+    if (q->cb == NULL)
+        return;
+    msg = xasprintf("timed out after %u ms (%u tries) looking up %s",
+                    q->dns->timeout_ms * q->dns->tries, q->dns->tries, q->name);
+    dns_fail(q, MPIC_DNS_TIMEOUT, msg);
+    free(msg);
 }
 
 /* Maps a c-ares failure status (not ARES_SUCCESS) to ours. */
@@ -324,6 +353,7 @@ struct mpic_dns *mpic_dns_new(struct ev_loop *loop,
     dns = xcalloc(1, sizeof(*dns));
     dns->loop = loop;
     dns->tries = settings->tries > 0 ? settings->tries : 3;
+    dns->timeout_ms = settings->timeout_ms > 0 ? settings->timeout_ms : 2000;
 
     memset(&opts, 0, sizeof(opts));
     /*
@@ -336,7 +366,7 @@ struct mpic_dns *mpic_dns_new(struct ev_loop *loop,
      */
     opts.flags = ARES_FLAG_NOSEARCH | ARES_FLAG_NOALIASES | ARES_FLAG_EDNS |
                  ARES_FLAG_NOCHECKRESP;
-    opts.timeout = settings->timeout_ms > 0 ? (int)settings->timeout_ms : 2000;
+    opts.timeout = (int)dns->timeout_ms;
     opts.tries = (int)dns->tries;
     opts.sock_state_cb = on_sock_state;
     opts.sock_state_cb_data = dns;
@@ -455,6 +485,9 @@ struct mpic_dns_query *mpic_dns_query(struct mpic_dns *dns, const char *name,
         dns_query_free(q);
         return NULL;
     }
+    q->deadline =
+        ev_timer_start(dns->loop, (uint64_t)dns->timeout_ms * dns->tries,
+                       on_query_deadline, q);
     dns_rearm_timer(dns);
     return q;
 }

@@ -106,6 +106,10 @@ static int run(const struct mpic_coordinator_config *cfg)
         goto out;
     }
     http_server_route(c.srv, "POST", "/mpic", coord_on_mpic, &c);
+    /* The path under which the Open MPIC API spec's clients and the
+     * reference deployments publish the same API. */
+    http_server_route(c.srv, "POST", "/mpic-coordinator/mpic", coord_on_mpic,
+                      &c);
     log_info("mpic-coordinator %s listening on %s with %zu perspectives",
              MPIC_VERSION, cfg->listen, cfg->n_perspectives);
     rc = http_server_run(c.srv, per_request) == 0 ? 0 : 1;

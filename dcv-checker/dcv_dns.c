@@ -82,19 +82,18 @@ static json_t *record_string(const char *p, size_t n)
     return r;
 }
 
-static bool lower_eq_trim(const char *rec, size_t len, const char *want)
+/*
+ * Contact records (BR 3.2.2.4.13/.14/.16/.17): the value must equal the
+ * contact exactly, ignoring case only. Surrounding whitespace is not
+ * trimmed: a record that is not exactly the contact does not name it.
+ */
+static bool contact_equal(const char *rec, size_t len, const char *want)
 {
-    while (len > 0 && (rec[0] == ' ' || rec[0] == '\t')) {
-        rec++;
-        len--;
-    }
-    len = dcv_rstrip_len(rec, len);
     return dcv_value_matches(rec, len, want, false, true);
 }
 
-/* Judges one record's value; `text` is its records_seen form. */
-static bool record_matches(struct dcv_check *c, const ldns_rr *rr,
-                           const char *val, size_t vlen)
+/* Judges one record's value (as it appears in records_seen). */
+static bool record_matches(struct dcv_check *c, const char *val, size_t vlen)
 {
     const struct mpic_dcv_params *p = &c->creq.dcv;
     size_t l;
@@ -109,7 +108,7 @@ static bool record_matches(struct dcv_check *c, const ldns_rr *rr,
     case MPIC_DCV_CONTACT_PHONE_TXT:
     case MPIC_DCV_CONTACT_EMAIL_CAA:
     case MPIC_DCV_CONTACT_PHONE_CAA:
-        return lower_eq_trim(val, vlen, p->challenge_value);
+        return contact_equal(val, vlen, p->challenge_value);
     case MPIC_DCV_DNS_CHANGE:
         if (p->dns_record_type == MPIC_RR_CNAME) {
             /* compare the target without its trailing dot */
@@ -143,7 +142,6 @@ static bool record_matches(struct dcv_check *c, const ldns_rr *rr,
     default:
         break;
     }
-    (void)rr;
     return false;
 }
 
@@ -214,7 +212,7 @@ static void on_answer(const struct mpic_dns_result *res, void *arg)
             continue;
         if (json_array_append_new(seen, record_string(val, vlen)) != 0)
             fatalx("%s: out of memory", __func__);
-        if (record_matches(c, rr, val, vlen))
+        if (record_matches(c, val, vlen))
             c->passed = true;
         free(val);
     }
@@ -268,7 +266,7 @@ static void on_caa(const struct caa_lookup_result *res, void *arg)
         if (json_array_append_new(seen,
                                   record_string(r->value, r->value_len)) != 0)
             fatalx("%s: out of memory", __func__);
-        if (lower_eq_trim(r->value, r->value_len, c->creq.dcv.challenge_value))
+        if (contact_equal(r->value, r->value_len, c->creq.dcv.challenge_value))
             c->passed = true;
     }
     c->completed = true;

@@ -20,6 +20,9 @@
 #define NAME "mpic-dcv-checker"
 /* POST /dcv bodies are small; the reference's largest is well under. */
 #define MAX_BODY (64u * 1024u)
+/* After SIGTERM, checks still running get this long before they are
+ * cancelled (orchestrators usually allow 10 s or more before SIGKILL). */
+#define GRACE_MS 5000u
 
 static json_t *on_configz(void *arg)
 {
@@ -77,7 +80,10 @@ static int run(const struct mpic_checker_config *cfg)
     log_info(NAME " %s listening on %s (perspective %s)", MPIC_VERSION,
              cfg->listen,
              cfg->perspective_code != NULL ? cfg->perspective_code : "-");
-    rc = http_server_run(srv, hc.deadline_ms) == 0 ? 0 : 1;
+    rc = http_server_run(srv, hc.deadline_ms < GRACE_MS ? hc.deadline_ms
+                                                        : GRACE_MS) == 0
+             ? 0
+             : 1;
     log_info(NAME " stopped");
 out:
     free(err);

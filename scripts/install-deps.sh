@@ -5,6 +5,8 @@
 #   scripts/install-deps.sh            build + runtime + test packages
 #   scripts/install-deps.sh build      only what the build needs
 #   scripts/install-deps.sh runtime    only the shared libraries the daemons load
+#   scripts/install-deps.sh bench      optional tools for bench/ (load generators, plots,
+#                                      profiler); never part of the default list
 set -eu
 
 what=${1:-all}
@@ -16,13 +18,16 @@ runtime_pkgs="ca-certificates libmicrohttpd12 libcurl4 libc-ares2 libldns3
  libjansson4 libyaml-0-2 libidn2-0 libpcre2-8-0 libssl3 libgnutls30"
 test_pkgs="libcmocka-dev unbound nsd nginx-light openssl curl python3
  iproute2 procps"
+bench_pkgs="wrk dnsperf gnuplot-nox linux-perf valgrind nginx-light unbound nsd
+ python3 curl procps"
 
 case "$what" in
 build) pkgs=$build_pkgs ;;
 runtime) pkgs=$runtime_pkgs ;;
+bench) pkgs=$bench_pkgs ;;
 all) pkgs="$build_pkgs $test_pkgs" ;;
 *)
-    echo "usage: $0 [all|build|runtime]" >&2
+    echo "usage: $0 [all|build|runtime|bench]" >&2
     exit 2
     ;;
 esac

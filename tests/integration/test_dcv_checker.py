@@ -37,6 +37,20 @@ REF_HTTP = h.load_fixture("dcv-response-http-passed.json")
 REF_TLS = h.load_fixture("dcv-response-tls-alpn-passed.json")
 
 
+def have_v6_loopback():
+    try:
+        s = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        s.bind(("::1", 80))
+        s.close()
+        return True
+    except OSError:
+        return False
+
+
+HAVE_V6 = have_v6_loopback()
+
+
 def merged_zones(workdir):
     """The harness serves one zones directory: theirs plus ours."""
     d = os.path.join(workdir, "zones")
@@ -124,6 +138,7 @@ http {{
   server {{
     listen 127.0.0.1:80;
     listen 127.0.0.1:443 ssl;
+    {v6listen}
     ssl_certificate {crt};
     ssl_certificate_key {key};
     server_name _;
@@ -165,10 +180,12 @@ http {{
 
 class Ctx:
     def __init__(self):
-        for addr, port in [("127.0.0.1", 80), ("127.0.0.1", 443)] + [
-                ("127.0.0.%d" % i, 443) for i in range(2, 10)]:
+        for addr, port in [("127.0.0.1", 80), ("127.0.0.1", 443),
+                           ("127.0.0.12", 80)] + [
+                ("127.0.0.%d" % i, 443) for i in range(2, 12)]:
             if not port_free(addr, port):
-                raise RuntimeError("%s:%d is taken: the DCV tests need it"
+                raise RuntimeError("cannot bind %s:%d (taken, or not root): "
+                                   "the DCV tests need it"
                                    % (addr, port))
         # Everything lives in the cluster's work directory, which the
         # harness keeps on failure and removes otherwise.
@@ -208,6 +225,11 @@ class Ctx:
             "ap-southeast-2",
             resolvers=["127.0.0.1:%d" % self.blackhole_dns.port],
             timeout_ms=200, tries=1, name="dcv-blackhole")
+        self.hang_tls = HangServer("127.0.0.11", 443)
+        self.hang_http = HangServer("127.0.0.12", 80)
+        self.slow = self.start_dcv(
+            "eu-west-1", extra="http:\n  timeout_ms: 700\n"
+            "targets:\n  allow_private_addresses: true\n", name="dcv-slow")
         self.authed = self.start_dcv(
             "us-east-1", extra=allow + "auth:\n  bearer_tokens: [\"s3cret\"]\n",
             name="dcv-authed")
@@ -229,8 +251,9 @@ class Ctx:
         crt, key = make_cert(w, "web", "web.dcv.test", "DNS:web.dcv.test")
         conf = os.path.join(w, "nginx.conf")
         with open(conf, "w") as f:
-            f.write(NGINX_CONF.format(w=w, crt=crt, key=key,
-                                      root=make_webroot(w), token=TOKEN))
+            f.write(NGINX_CONF.format(
+                w=w, crt=crt, key=key, root=make_webroot(w), token=TOKEN,
+                v6listen="listen [::1]:80;" if HAVE_V6 else ""))
         p = h.Proc("nginx", ["nginx", "-c", conf, "-p", w], w)
         self.cluster.dns.procs.append(p)  # stopped and dumped with DNS
         h.wait_tcp(80, proc=p.proc)
@@ -263,6 +286,35 @@ class Ctx:
             self.cluster.dns.procs.append(p)
         for last, *_ in cases:
             wait_tcp_addr("127.0.0.%d" % last, 443)
+
+
+class HangServer:
+    """Accepts TCP connections and never says a word. `accepted` is set
+    once a client is connected (synchronisation without sleeps)."""
+
+    def __init__(self, addr, port):
+        import threading
+        self.accepted = threading.Event()
+        self.conns = []
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind((addr, port))
+        self.sock.listen(16)
+        threading.Thread(target=self._loop, daemon=True).start()
+
+    def _loop(self):
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            self.conns.append(conn)
+            self.accepted.set()
+
+    def close(self):
+        self.sock.close()
+        for c in self.conns:
+            c.close()
 
 
 def wait_tcp_addr(addr, port):
@@ -498,6 +550,21 @@ def contact_txt_methods(ctx):
 
 
 @R.case
+def contact_values_must_match_exactly(ctx):
+    # whitespace or a NUL around the contact is not the contact
+    p = {"validation_method": "contact-email-txt",
+         "challenge_value": "admin@example.com"}
+    failed(ok_resp(ctx.main, "ws.dcv.test", p))
+    failed(ok_resp(ctx.main, "nul.dcv.test", p))
+    p = {"validation_method": "contact-phone-txt",
+         "challenge_value": "+1 555 0100"}
+    failed(ok_resp(ctx.main, "ws.dcv.test", p))
+    p = {"validation_method": "contact-email-caa",
+         "challenge_value": "admin@example.com"}
+    failed(ok_resp(ctx.main, "ws.dcv.test", p))
+
+
+@R.case
 def contact_email_caa_climbs(ctx):
     body = h.load_fixture("dcv-request-contact-email-caa.json")
     body["domain_or_ip_target"] = "sub.ok.dcv.test"
@@ -654,6 +721,22 @@ def acme_http_01_ip_target(ctx):
 
 
 @R.case
+def acme_http_01_ipv6(ctx):
+    if not HAVE_V6:
+        print("  (skipped: no IPv6 loopback)")
+        return
+    resp = ok_resp(ctx.main, "web6.dcv.test", p_http01())
+    passed(resp)
+    eq(resp["details"]["resolved_ip"], "::1", "AAAA after no A")
+    resp = ok_resp(ctx.main, "[::1]", p_http01())
+    passed(resp)
+    eq(resp["details"]["response_url"],
+       "http://[::1]/.well-known/acme-challenge/" + TOKEN, "bracketed URL")
+    failed(ok_resp(ctx.strict, "::1", p_http01()),
+           "mpic_error:dcv_checker:private_address")
+
+
+@R.case
 def redirects_followed_and_recorded(ctx):
     resp = ok_resp(ctx.main, "web.dcv.test", p_http01("r-ok"))
     passed(resp)
@@ -791,6 +874,48 @@ def tls_alpn_certificate_failures(ctx):
 def tls_alpn_nothing_listening(ctx):
     resp = ok_resp(ctx.main, "127.0.0.10", p_alpn())
     failed(resp, "mpic_error:dcv_checker:tls_alpn", completed=False)
+
+
+@R.case
+def tls_alpn_handshake_timeout(ctx):
+    resp = ok_resp(ctx.slow, "127.0.0.11", p_alpn())
+    failed(resp, "mpic_error:dcv_checker:timeout", completed=False)
+    eq(resp["details"]["common_name"], None, "common_name")
+
+
+@R.case
+def http_fetch_timeout(ctx):
+    resp = ok_resp(ctx.slow, "127.0.0.12", p_http01())
+    failed(resp, "mpic_error:dcv_checker:timeout", completed=False)
+
+
+@R.case
+def sigterm_with_checks_in_flight(ctx):
+    """A check still running at SIGTERM is cancelled cleanly: the daemon
+    exits 0 (and, under ASan, without leaks)."""
+    import threading
+    d = ctx.start_dcv("us-west-2", name="dcv-sigterm",
+                      extra="http:\n  timeout_ms: 20000\n"
+                            "targets:\n  allow_private_addresses: true\n")
+    hang = HangServer("127.0.0.13", 443)
+    got = {}
+
+    def call():
+        try:
+            got["resp"] = dcv(d, "127.0.0.13", p_alpn())
+        except Exception as e:  # the connection may simply close
+            got["exc"] = e
+
+    t = threading.Thread(target=call)
+    t.start()
+    check(hang.accepted.wait(10), "the checker never connected")
+    code = ctx.cluster.stop_daemon(d)
+    t.join(10)
+    hang.close()
+    eq(code, 0, "exit status on SIGTERM")
+    check(not t.is_alive(), "the client never got an answer")
+    if "resp" in got:
+        check(got["resp"][0] in (200, 503), "status %r" % (got["resp"],))
 
 
 # ---------------------------------------------------------------- edges

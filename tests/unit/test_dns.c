@@ -1,7 +1,8 @@
 /*
  * Answer extraction and presentation of common/dns.c, on packets built
  * from zone-file text with ldns and sent through the wire format and back
- * (the path a real answer takes). No network.
+ * (the path a real answer takes). The query deadline tests at the end run
+ * the real client against a silent UDP socket on 127.0.0.1 (port 0).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -12,8 +13,15 @@
 
 #include <cmocka.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include "common/caa_tree.h"
+#include "common/config.h"
 #include "common/dns.h"
+#include "common/ev.h"
 #include "common/mem.h"
 #include "common/strv.h"
 
@@ -407,6 +415,230 @@ static void test_rr_to_str_other_types(void **state)
     assert_null(mpic_dns_rr_to_str(NULL));
 }
 
+/*
+ * The overall query deadline. A UDP socket that reads queries and keeps
+ * them (answering only when a test asks) stands in for a resolver that
+ * does not answer. With timeout_ms 100 and tries 8, c-ares 1.18 alone
+ * would wait 100 * (2^8 - 1) ms = 25.5 s; dns.c must give up after
+ * 100 * 8 ms. The watchdog (10 s) only catches a missing deadline.
+ */
+struct silent {
+    struct ev_loop *loop;
+    int fd;
+    struct mpic_dns *dns;
+    unsigned n_queries;
+    uint8_t last[512]; /* the last query, to answer late */
+    size_t last_len;
+    struct sockaddr_in from;
+    socklen_t from_len;
+    bool auto_answer; /* answer each query as it arrives */
+    unsigned n_called;
+    enum mpic_dns_status status;
+    char *error;
+};
+
+/* Sends the stored query back as a NOERROR answer with no records. */
+static void silent_answer_last(struct silent *s)
+{
+    uint8_t resp[512];
+
+    assert_true(s->last_len >= 12);
+    memcpy(resp, s->last, s->last_len);
+    resp[2] |= 0x80; /* QR */
+    assert_int_equal(sendto(s->fd, resp, s->last_len, 0,
+                            (struct sockaddr *)&s->from, s->from_len),
+                     (ssize_t)s->last_len);
+}
+
+static void on_silent_read(struct ev_loop *loop, int fd, unsigned events,
+                           void *arg)
+{
+    struct silent *s = arg;
+    uint8_t buf[512];
+    ssize_t n;
+
+    (void)loop;
+    (void)events;
+    for (;;) {
+        s->from_len = sizeof(s->from);
+        n = recvfrom(fd, buf, sizeof(buf), MSG_DONTWAIT,
+                     (struct sockaddr *)&s->from, &s->from_len);
+        if (n <= 0)
+            return;
+        s->n_queries++;
+        memcpy(s->last, buf, (size_t)n);
+        s->last_len = (size_t)n;
+        if (s->auto_answer)
+            silent_answer_last(s);
+    }
+}
+
+static void on_silent_watchdog(struct ev_loop *loop, void *arg)
+{
+    (void)loop;
+    (void)arg;
+    fail_msg("the query deadline did not fire");
+}
+
+static void on_stop_loop(struct ev_loop *loop, void *arg)
+{
+    (void)arg;
+    ev_loop_stop(loop);
+}
+
+static void on_silent_result(const struct mpic_dns_result *res, void *arg)
+{
+    struct silent *s = arg;
+
+    s->n_called++;
+    s->status = res->status;
+    free(s->error);
+    s->error = res->error != NULL ? xstrdup(res->error) : NULL;
+    ev_loop_stop(s->loop);
+}
+
+static void silent_start(struct silent *s, unsigned timeout_ms, unsigned tries)
+{
+    struct sockaddr_in sa;
+    socklen_t slen = sizeof(sa);
+    struct mpic_dns_settings set;
+    char *err = NULL;
+
+    memset(s, 0, sizeof(*s));
+    s->loop = ev_loop_new();
+    assert_non_null(s->loop);
+    s->fd = socket(AF_INET, SOCK_DGRAM, 0);
+    assert_true(s->fd >= 0);
+    memset(&sa, 0, sizeof(sa));
+    sa.sin_family = AF_INET;
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    assert_int_equal(bind(s->fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+    assert_int_equal(getsockname(s->fd, (struct sockaddr *)&sa, &slen), 0);
+    assert_int_equal(ev_io_watch(s->loop, s->fd, EV_READ, on_silent_read, s),
+                     0);
+    memset(&set, 0, sizeof(set));
+    mpic_strv_init(&set.resolvers);
+    mpic_strv_push_owned(&set.resolvers,
+                         xasprintf("127.0.0.1:%u", ntohs(sa.sin_port)));
+    set.timeout_ms = timeout_ms;
+    set.tries = tries;
+    s->dns = mpic_dns_new(s->loop, &set, &err);
+    assert_non_null(s->dns);
+    mpic_strv_cleanup(&set.resolvers);
+}
+
+/* Runs the loop until it is stopped, failing after 10 s. */
+static void silent_run(struct silent *s)
+{
+    struct ev_timer *wd =
+        ev_timer_start(s->loop, 10000, on_silent_watchdog, NULL);
+
+    assert_int_equal(ev_loop_run(s->loop), 0);
+    ev_timer_stop(s->loop, wd);
+}
+
+static void silent_stop(struct silent *s)
+{
+    mpic_dns_free(s->dns);
+    ev_io_watch(s->loop, s->fd, 0, NULL, NULL);
+    close(s->fd);
+    ev_loop_free(s->loop);
+    free(s->error);
+}
+
+static void test_query_deadline_is_timeout_times_tries(void **state)
+{
+    struct silent s;
+    uint64_t t0;
+
+    (void)state;
+    silent_start(&s, 100, 8);
+    t0 = ev_now_ms();
+    assert_non_null(mpic_dns_query(s.dns, "slow.example", LDNS_RR_TYPE_CAA,
+                                   on_silent_result, &s));
+    silent_run(&s);
+    assert_int_equal(s.n_called, 1);
+    assert_int_equal(s.status, MPIC_DNS_TIMEOUT);
+    assert_non_null(s.error);
+    assert_non_null(strstr(s.error, "slow.example"));
+    /* Not before the promised 800 ms (the deadline is not early). */
+    assert_true(ev_now_ms() - t0 >= 800);
+    /* c-ares did retry within the deadline (tries 2.. at 100, 300 ms). */
+    assert_true(s.n_queries >= 2);
+    silent_stop(&s);
+}
+
+static void test_query_late_answer_after_deadline_is_dropped(void **state)
+{
+    struct silent s;
+
+    (void)state;
+    silent_start(&s, 100, 8);
+    assert_non_null(mpic_dns_query(s.dns, "late.example", LDNS_RR_TYPE_TXT,
+                                   on_silent_result, &s));
+    silent_run(&s);
+    assert_int_equal(s.n_called, 1);
+    assert_int_equal(s.status, MPIC_DNS_TIMEOUT);
+    /* c-ares still waits for the query; answer it now. The callback must
+     * not run a second time, and the query is freed (ASan checks). */
+    silent_answer_last(&s);
+    ev_timer_start(s.loop, 300, on_stop_loop, NULL);
+    silent_run(&s);
+    assert_int_equal(s.n_called, 1);
+    silent_stop(&s);
+}
+
+static void test_query_answer_before_deadline_wins(void **state)
+{
+    struct silent s;
+
+    (void)state;
+    silent_start(&s, 100, 8);
+    assert_non_null(mpic_dns_query(s.dns, "quick.example", LDNS_RR_TYPE_CAA,
+                                   on_silent_result, &s));
+    s.auto_answer = true;
+    silent_run(&s);
+    assert_int_equal(s.n_called, 1);
+    assert_int_equal(s.status, MPIC_DNS_ANSWER);
+    /* Outlive the deadline: it must have been stopped with the query. */
+    ev_timer_start(s.loop, 1200, on_stop_loop, NULL);
+    silent_run(&s);
+    assert_int_equal(s.n_called, 1);
+    silent_stop(&s);
+}
+
+static void test_query_cancelled_is_not_called_at_deadline(void **state)
+{
+    struct silent s;
+    struct mpic_dns_query *q;
+
+    (void)state;
+    silent_start(&s, 100, 3);
+    q = mpic_dns_query(s.dns, "gone.example", LDNS_RR_TYPE_CAA,
+                       on_silent_result, &s);
+    assert_non_null(q);
+    mpic_dns_cancel(q);
+    ev_timer_start(s.loop, 1000, on_stop_loop, NULL);
+    silent_run(&s);
+    assert_int_equal(s.n_called, 0);
+    silent_stop(&s);
+}
+
+static void test_query_pending_at_free_reports_error_once(void **state)
+{
+    struct silent s;
+
+    (void)state;
+    silent_start(&s, 100, 8);
+    assert_non_null(mpic_dns_query(s.dns, "pending.example", LDNS_RR_TYPE_CAA,
+                                   on_silent_result, &s));
+    mpic_dns_free(s.dns); /* the deadline timer goes with the query */
+    s.dns = NULL;
+    assert_int_equal(s.n_called, 1);
+    assert_int_equal(s.status, MPIC_DNS_ERROR);
+    silent_stop(&s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -429,6 +661,11 @@ int main(void)
         cmocka_unit_test(test_txt_joined_concatenates_strings),
         cmocka_unit_test(test_txt_joined_keeps_embedded_bytes),
         cmocka_unit_test(test_rr_to_str_other_types),
+        cmocka_unit_test(test_query_deadline_is_timeout_times_tries),
+        cmocka_unit_test(test_query_late_answer_after_deadline_is_dropped),
+        cmocka_unit_test(test_query_answer_before_deadline_wins),
+        cmocka_unit_test(test_query_cancelled_is_not_called_at_deadline),
+        cmocka_unit_test(test_query_pending_at_free_reports_error_once),
     };
 
     return cmocka_run_group_tests_name("dns", tests, NULL, NULL);
