@@ -1,0 +1,188 @@
+#!/usr/bin/env python3
+"""Writes the seed corpora of the fuzz targets into tests/fuzz/corpus/.
+
+Run once after changing a seed; the output is checked in. Seeds are small
+valid inputs (from tests/fixtures and the API examples) plus a few edge
+cases; the fuzzer mutates from there. Reproducers of fixed bugs live next
+to the seeds as corpus/<target>/repro-*.
+"""
+import json
+import os
+import struct
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+FIX = os.path.join(HERE, "..", "fixtures")
+WIRE = os.path.join(FIX, "reference-wire")
+
+
+def put(target, name, data):
+    d = os.path.join(HERE, "corpus", target)
+    os.makedirs(d, exist_ok=True)
+    if isinstance(data, str):
+        data = data.encode()
+    with open(os.path.join(d, name), "wb") as f:
+        f.write(data)
+
+
+def fixture(*parts):
+    with open(os.path.join(*parts), "rb") as f:
+        return f.read()
+
+
+def mpic_request():
+    put("mpic_request", "caa.json", json.dumps({
+        "check_type": "caa", "domain_or_ip_target": "example.com",
+        "trace_identifier": "t-1",
+        "orchestration_parameters": {"perspective_count": 3,
+                                     "quorum_count": 2, "max_attempts": 1},
+        "caa_check_parameters": {"certificate_type": "tls-server",
+                                 "caa_domains": ["ca.example"]}}))
+    put("mpic_request", "caa-wildcard-idn.json", json.dumps({
+        "check_type": "caa", "domain_or_ip_target": "*.b\u00fccher.example"}))
+    for f in sorted(os.listdir(WIRE)):
+        if f.startswith("dcv-request-"):
+            body = json.loads(fixture(WIRE, f))
+            body["check_type"] = "dcv"
+            body.pop("trace_identifier", None)
+            put("mpic_request", f, json.dumps(body))
+    put("mpic_request", "bad-type.json", '{"check_type": 7}')
+
+
+def check_request():
+    # The first byte picks the checker: even = caa, odd = dcv.
+    for f in sorted(os.listdir(WIRE)):
+        if f.startswith("caa-request"):
+            put("check_request", f, b"\x00" + fixture(WIRE, f))
+        elif f.startswith("dcv-request"):
+            put("check_request", f, b"\x01" + fixture(WIRE, f))
+
+
+def check_response():
+    for f in sorted(os.listdir(WIRE)):
+        if f.startswith("caa-response"):
+            put("check_response", f, b"\x00" + fixture(WIRE, f))
+        elif f.startswith("dcv-response"):
+            put("check_response", f, b"\x01" + fixture(WIRE, f))
+    put("check_response", "wrong-shape.json", b"\x00[1,2,3]")
+
+
+def name_wire(name):
+    out = b""
+    for label in name.rstrip(".").split("."):
+        out += bytes([len(label)]) + label.encode()
+    return out + b"\x00"
+
+
+def rr(owner, rtype, rdata, ttl=300):
+    return name_wire(owner) + struct.pack(">HHIH", rtype, 1, ttl,
+                                          len(rdata)) + rdata
+
+
+def caa_rdata(flags, tag, value):
+    return bytes([flags, len(tag)]) + tag.encode() + value.encode()
+
+
+def txt_rdata(*strings):
+    out = b""
+    for s in strings:
+        s = s.encode()
+        out += bytes([len(s)]) + s
+    return out
+
+
+def pkt(qname, qtype, answers, rcode=0, flags=0x8180):
+    hdr = struct.pack(">HHHHHH", 0x1234, flags | rcode, 1, len(answers), 0,
+                      0)
+    q = name_wire(qname) + struct.pack(">HH", qtype, 1)
+    return hdr + q + b"".join(answers)
+
+
+def dns_answer():
+    put("dns_answer", "caa.bin", pkt("example.com", 257, [
+        rr("example.com", 257, caa_rdata(0, "issue", "ca.example")),
+        rr("example.com", 257, caa_rdata(128, "tbs", "x")),
+        rr("example.com", 257,
+           caa_rdata(0, "issuewild",
+                     "ca.example; accounturi=https://ca.example/acct/1;"
+                     " validationmethods=dns-01")),
+        rr("example.com", 257, caa_rdata(0, "iodef", "mailto:a@b.example")),
+    ]))
+    put("dns_answer", "cname-txt.bin", pkt("_acme-challenge.example.com", 16, [
+        rr("_acme-challenge.example.com", 5, name_wire("x.example.net")),
+        rr("x.example.net", 16, txt_rdata("abc", "def\x00g")),
+    ]))
+    put("dns_answer", "a-aaaa.bin", pkt("example.com", 1, [
+        rr("example.com", 1, bytes([192, 0, 2, 1])),
+        rr("example.com", 28, bytes(15) + b"\x01"),
+    ]))
+    put("dns_answer", "servfail.bin", pkt("example.com", 257, [], rcode=2))
+    put("dns_answer", "caa-empty-value.bin", pkt("example.com", 257, [
+        rr("example.com", 257, caa_rdata(0, "issue", "")),
+    ]))
+
+
+def caa_rec(flags, tag, value):
+    v = value.encode()
+    return bytes([flags, len(tag)]) + tag.encode() + struct.pack(">H",
+                                                               len(v)) + v
+
+
+def caa_decide():
+    put("caa_decide", "permit.bin", b"\x00" + caa_rec(0, "issue",
+                                                      "ca.example"))
+    put("caa_decide", "params.bin", b"\x0d" + caa_rec(
+        0, "issuewild", "ca.example; accounturi=https://ca.example/acct/1;"
+        " validationmethods=dns-01,http-01") + caa_rec(0, "issue", ";"))
+    put("caa_decide", "critical.bin", b"\x00" + caa_rec(128, "xyz", "1"))
+    put("caa_decide", "smime.bin", b"\x02" + caa_rec(0, "issuemail",
+                                                     "ca.example") +
+        caa_rec(0, "ISSUE", "other.example"))
+    put("caa_decide", "nul.bin", b"\x00" + caa_rec(0, "issue",
+                                                   "ca.example\x00x"))
+
+
+def dcv_persist():
+    put("dcv_persist", "full.txt",
+        "ca.example; accounturi=https://ca.example/acct/1; policy=wildcard;"
+        " persistUntil=1900000000")
+    put("dcv_persist", "min.txt", "ca.example;accounturi=https://a/1")
+    put("dcv_persist", "bad.txt", "ca.example; accounturi=; x")
+
+
+def redirect():
+    put("redirect", "relative.txt", "/other/path?x=1")
+    put("redirect", "absolute.txt", "https://www.example.com/x")
+    put("redirect", "base-and-loc.txt",
+        b"http://[2001:db8::1]:80/a/b\x00../c#frag")
+    put("redirect", "bad-port.txt", "http://example.com:8080/")
+    put("redirect", "scheme.txt", "ftp://example.com/")
+
+
+def config():
+    cfg = os.path.join(FIX, "config")
+    put("config", "coordinator-full.yaml",
+        b"\x00" + fixture(cfg, "coordinator-full.yaml"))
+    put("config", "dcv-full.yaml", b"\x01" + fixture(cfg, "dcv-full.yaml"))
+    put("config", "caa-full.yaml", b"\x02" + fixture(cfg, "caa-full.yaml"))
+    put("config", "syntax-error.yaml",
+        b"\x00" + fixture(cfg, "syntax-error.yaml"))
+    put("config", "anchors.yaml", b"\x02a: &x [1, 2]\nb: *x\ndns: {tries: 9}\n")
+
+
+def target():
+    for i, t in enumerate(["example.com", "*.Example.COM.", "b\u00fccher.de",
+                           "192.0.2.1", "[2001:db8::1]", "::ffff:1.2.3.4",
+                           "xn--bcher-kva.example", "a..b", "_acme.x-y.z"]):
+        put("target", "t%d.txt" % i, t)
+
+
+if __name__ == "__main__":
+    mpic_request()
+    check_request()
+    check_response()
+    dns_answer()
+    caa_decide()
+    dcv_persist()
+    redirect()
+    config()
+    target()
