@@ -30,6 +30,7 @@ struct fx {
     struct ev_curl *ec;
     struct http_server *srv;
     unsigned port;
+    const char *host; /* for URLs; NULL: 127.0.0.1 */
     /* handler side */
     int handled;
     int cancelled;
@@ -107,7 +108,9 @@ static void start(struct resp *r, const char *method, const char *path,
 {
     char url[256];
 
-    snprintf(url, sizeof(url), "http://127.0.0.1:%u%s", r->fx->port, path);
+    snprintf(url, sizeof(url), "http://%s:%u%s",
+             r->fx->host != NULL ? r->fx->host : "127.0.0.1", r->fx->port,
+             path);
     mpic_buf_reset(&r->body);
     mpic_buf_reset(&r->head);
     r->done = false;
@@ -669,6 +672,32 @@ static void test_bad_listen_address_is_refused(void **state)
     ev_loop_free(loop);
 }
 
+static void test_ipv6_listen_address_serves(void **state)
+{
+    struct fx fx = {0};
+    struct http_server_config cfg = {
+        .name = "v6", .listen = "[::1]:0", .max_body = 64, .deadline_ms = 100};
+    char *err = NULL;
+    struct resp r;
+
+    (void)state;
+    fx.loop = ev_loop_new();
+    fx.ec = ev_curl_new(fx.loop);
+    fx.srv = http_server_new(fx.loop, &cfg, &err);
+    assert_null(err);
+    assert_non_null(fx.srv);
+    fx.port = http_server_port(fx.srv);
+    assert_true(fx.port > 0);
+    fx.host = "[::1]";
+    resp_init(&r, &fx);
+    request(&r, "GET", "/healthz", NULL);
+    assert_int_equal(r.status, 200);
+    resp_cleanup(&r);
+    http_server_free(fx.srv);
+    ev_curl_free(fx.ec);
+    ev_loop_free(fx.loop);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -702,6 +731,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(
             test_cancelled_transfer_never_calls_on_done, setup, teardown),
         cmocka_unit_test(test_bad_listen_address_is_refused),
+        cmocka_unit_test(test_ipv6_listen_address_serves),
     };
     int rc;
 
