@@ -76,6 +76,19 @@ def proc_status(pid, key):
     return 0
 
 
+def anon_kib(pid):
+    """Anonymous (private, non-file) memory of a process in KiB, from
+    /proc/PID/smaps_rollup: RSS minus the shared libraries' pages."""
+    try:
+        with open("/proc/%d/smaps_rollup" % pid) as f:
+            for line in f:
+                if line.startswith("Anonymous:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return None
+
+
 def reset_hwm(pid):
     """Resets VmHWM to the current RSS (Linux >= 4.0: write 5 to
     clear_refs). Returns False if not permitted."""
