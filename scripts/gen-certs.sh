@@ -1,7 +1,7 @@
 #!/bin/sh
 # One-shot TLS material for coordinator <-> checker mutual TLS.
 #
-#   scripts/gen-certs.sh [--days N] OUTDIR [CHECKER[=SAN,SAN...] ...]
+#   scripts/gen-certs.sh [--days N] [--chown UID[:GID]] OUTDIR [CHECKER[=SAN,SAN...] ...]
 #
 # Makes, in OUTDIR (created 0700; keys 0600):
 #   checkers-ca.crt/.key       CA that signs the checkers' server certificates;

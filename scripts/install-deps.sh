@@ -17,7 +17,15 @@ build_pkgs="build-essential cmake pkg-config ca-certificates
 runtime_pkgs="ca-certificates libmicrohttpd12 libcurl4 libc-ares2 libldns3
  libjansson4 libyaml-0-2 libidn2-0 libpcre2-8-0 libssl3 libgnutls30"
 test_pkgs="libcmocka-dev unbound nsd nginx-light openssl curl python3
- iproute2 procps"
+ iproute2 procps clang libclang-rt-14-dev valgrind
+ dns-root-data docker-compose python3-yaml systemd"
+# Deployment checks (tests/integration/test_deploy_*.py): kubectl renders the
+# Kustomize overlays, the npm package kubernetes-models holds the Kubernetes
+# schemas they are validated against. Either may come from elsewhere already
+# (another kubectl or node build): only install what is missing.
+command -v kubectl >/dev/null 2>&1 || test_pkgs="$test_pkgs kubernetes-client"
+command -v npm >/dev/null 2>&1 || test_pkgs="$test_pkgs npm"
+k8s_models="kubernetes-models@5.1.0"
 bench_pkgs="wrk dnsperf gnuplot-nox linux-perf valgrind nginx-light unbound nsd
  python3 curl procps"
 
@@ -38,15 +46,20 @@ for p in $pkgs; do
         missing="$missing $p"
     fi
 done
-if [ -z "$missing" ]; then
-    exit 0
-fi
 if [ "$(id -u)" -ne 0 ]; then
     SUDO=sudo
 else
     SUDO=
 fi
-export DEBIAN_FRONTEND=noninteractive
-$SUDO apt-get update -qq
-# shellcheck disable=SC2086
-$SUDO apt-get install -y -qq --no-install-recommends $missing
+if [ -n "$missing" ]; then
+    export DEBIAN_FRONTEND=noninteractive
+    $SUDO apt-get update -qq
+    # shellcheck disable=SC2086
+    $SUDO apt-get install -y -qq --no-install-recommends $missing
+fi
+if [ "$what" = all ]; then
+    npm_root=$(npm root -g 2>/dev/null) || npm_root=
+    if [ -z "$npm_root" ] || [ ! -f "$npm_root/kubernetes-models/package.json" ]; then
+        $SUDO npm install -g --no-audit --no-fund --loglevel=error "$k8s_models"
+    fi
+fi

@@ -1,0 +1,137 @@
+#!/bin/sh
+# Install open-mpic-c on a bare host (EC2 or any systemd machine) from a
+# build: binaries, example configuration, systemd units and, per role, the
+# nginx site (coordinator) or the unbound configuration (perspective).
+#
+#   scripts/install.sh [--role coordinator|perspective|all] [--build-dir DIR]
+#                      [--prefix DIR] [--destdir DIR] [--no-systemctl]
+#
+#   --role        coordinator: mpic-coordinator + nginx site
+#                 perspective: mpic-caa-checker + mpic-dcv-checker + unbound
+#                 all (default): both
+#   --build-dir   a finished build (default: build); binaries from DIR/bin
+#   --prefix      where the binaries go (default /usr/local; the units'
+#                 ExecStart= follows it)
+#   --destdir     stage everything under DIR instead of / (packaging, tests);
+#                 implies --no-systemctl
+#   --no-systemctl  do not run systemctl daemon-reload / enable
+#
+# Never overwrites an existing file under /etc: configuration, keys and
+# environment files that are already there are kept. Units are enabled, not
+# started: put the TLS material in /etc/mpic/tls and the secrets in
+# /etc/mpic/*.env first (README.md, "Bare hosts (EC2)"), then start them.
+set -eu
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+role=all
+build=$ROOT/build
+prefix=/usr/local
+destdir=
+systemctl=1
+
+usage() { sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'; }
+need() { [ $# -ge 2 ] || { usage >&2; exit 2; }; }
+while [ $# -gt 0 ]; do
+    case "$1" in
+    --role) need "$@"; role=$2; shift ;;
+    --build-dir) need "$@"; build=$2; shift ;;
+    --prefix) need "$@"; prefix=$2; shift ;;
+    --destdir) need "$@"; destdir=$2; systemctl=0; shift ;;
+    --no-systemctl) systemctl=0 ;;
+    -h | --help) usage; exit 0 ;;
+    *) usage >&2; exit 2 ;;
+    esac
+    shift
+done
+case "$role" in
+coordinator) bins="mpic-coordinator" ;;
+perspective) bins="mpic-caa-checker mpic-dcv-checker" ;;
+all) bins="mpic-coordinator mpic-caa-checker mpic-dcv-checker" ;;
+*) echo "install: unknown role: $role" >&2; exit 2 ;;
+esac
+case "$prefix" in /*) ;; *) echo "install: --prefix must be absolute" >&2; exit 2 ;; esac
+
+say() { printf 'install: %s\n' "$*"; }
+for b in $bins; do
+    [ -x "$build/bin/$b" ] || { say "$build/bin/$b not built" >&2; exit 1; }
+done
+
+D=$destdir
+etc=$D/etc/mpic
+units=$D/etc/systemd/system
+
+# keep_or_install MODE SRC DST: install unless DST exists.
+keep_or_install() {
+    if [ -e "$3" ]; then
+        say "keeping existing $3"
+    else
+        install -D -m "$1" "$2" "$3"
+        say "installed $3"
+    fi
+}
+
+for b in $bins; do
+    install -D -m 0755 "$build/bin/$b" "$D$prefix/bin/$b"
+    say "installed $D$prefix/bin/$b"
+    unit=$ROOT/deploy/ec2/systemd/$b.service
+    tmp=$(mktemp)
+    sed "s#/usr/local/bin/#$prefix/bin/#g" "$unit" >"$tmp"
+    install -D -m 0644 "$tmp" "$units/$b.service"
+    rm -f "$tmp"
+    say "installed $units/$b.service"
+done
+
+install -d -m 0755 "$etc"
+install -d -m 0750 "$etc/tls"
+keep_or_install 0644 "$ROOT/config/ec2/available_perspectives.yaml" \
+    "$etc/available_perspectives.yaml"
+
+case "$role" in coordinator | all)
+    keep_or_install 0644 "$ROOT/config/ec2/coordinator.yaml" "$etc/coordinator.yaml"
+    if [ ! -e "$etc/coordinator.env" ]; then
+        umask 077
+        {
+            echo "# Secrets of mpic-coordinator (0600 root). Keep MPIC_API_KEYS in"
+            echo "# step with /etc/nginx/mpic-api-keys.map."
+            echo "MPIC_HASH_SECRET=$(openssl rand -hex 32)"
+            echo "MPIC_API_KEYS="
+        } >"$etc/coordinator.env"
+        umask 022
+        chmod 600 "$etc/coordinator.env"
+        say "installed $etc/coordinator.env (new random MPIC_HASH_SECRET)"
+    fi
+    keep_or_install 0644 "$ROOT/deploy/ec2/nginx/mpic-coordinator.conf" \
+        "$D/etc/nginx/sites-available/mpic-coordinator.conf"
+    keep_or_install 0640 "$ROOT/deploy/ec2/nginx/mpic-api-keys.map.example" \
+        "$D/etc/nginx/mpic-api-keys.map"
+    install -d "$D/etc/nginx/sites-enabled"
+    [ -e "$D/etc/nginx/sites-enabled/mpic-coordinator.conf" ] ||
+        ln -s ../sites-available/mpic-coordinator.conf \
+            "$D/etc/nginx/sites-enabled/mpic-coordinator.conf"
+    ;;
+esac
+case "$role" in perspective | all)
+    keep_or_install 0644 "$ROOT/config/ec2/caa-checker.yaml" "$etc/caa-checker.yaml"
+    keep_or_install 0644 "$ROOT/config/ec2/dcv-checker.yaml" "$etc/dcv-checker.yaml"
+    keep_or_install 0644 "$ROOT/deploy/ec2/unbound/mpic-perspective.conf" \
+        "$D/etc/unbound/unbound.conf.d/mpic-perspective.conf"
+    ;;
+esac
+
+if [ "$systemctl" = 1 ] && command -v systemctl >/dev/null 2>&1; then
+    systemctl daemon-reload
+    for b in $bins; do
+        systemctl enable "$b.service"
+    done
+    say "enabled: $bins (not started)"
+fi
+cat <<EOF
+install: next steps
+  1. TLS: put the files named by LoadCredential= in $etc/tls
+     (scripts/gen-certs.sh makes a private PKI for coordinator <-> checkers;
+     the nginx certificate for /mpic is /etc/mpic/tls/api.crt + api.key).
+  2. Secrets: $etc/coordinator.env (MPIC_API_KEYS) and
+     /etc/nginx/mpic-api-keys.map; perspective_code in $etc/*-checker.yaml.
+  3. Check: $prefix/bin/<daemon> --check-config --config $etc/<file>.yaml
+  4. Start: systemctl start $bins
+EOF

@@ -1,0 +1,221 @@
+#!/usr/bin/env python3
+"""Every example configuration passes its daemon's --check-config.
+
+config/*.yaml, config/local/, config/compose/, config/ec2/ and the
+Kubernetes ConfigMap sources under deploy/kubernetes/base/. Files that name
+TLS material are checked twice: as shipped (the only problems reported must
+be the missing TLS files, which shows the paths really are read), and with
+the directories of those paths mapped to a throwaway PKI from
+scripts/gen-certs.sh (then they must be usable). The environment is what
+the deployments provide (MPIC_HASH_SECRET and friends). The resolver
+configurations pass unbound-checkconf."""
+
+import glob
+import os
+import re
+import shutil
+import subprocess
+import sys
+
+sys.dont_write_bytecode = True
+import mpic_harness as h  # noqa: E402
+from mpic_harness import check, eq  # noqa: E402
+import deploy_util as u  # noqa: E402
+
+REPO = h.REPO
+R = h.Runner()
+DEPLOY_ENV = {"MPIC_HASH_SECRET": "check-config-secret",
+              "MPIC_API_KEYS": "k1,k2",
+              "MPIC_DNS_RESOLVERS": "127.0.0.1:5353"}
+TLS_KEY = re.compile(r"^(\s*)(cert_file|key_file|client_ca_file|ca_file):"
+                     r"\s*(\S+)\s*$", re.M)
+
+
+def example_configs():
+    pats = ["config/*.yaml", "config/local/*.yaml", "config/compose/*.yaml",
+            "config/ec2/*.yaml", "deploy/kubernetes/base/*/*.yaml"]
+    out = []
+    for pat in pats:
+        for f in sorted(glob.glob(os.path.join(REPO, pat))):
+            base = os.path.basename(f)
+            if base.startswith("available_perspectives") or \
+                    base == "kustomization.yaml":
+                continue
+            with open(f) as fh:
+                text = fh.read()
+            # Kubernetes manifests are not daemon configurations.
+            if re.search(r"^apiVersion:", text, re.M):
+                continue
+            out.append(f)
+    return out
+
+
+def binary_for(path):
+    base = os.path.basename(path)
+    for kind in ("coordinator", "caa", "dcv"):
+        if kind in base:
+            return "mpic-coordinator" if kind == "coordinator" else \
+                "mpic-%s-checker" % kind
+    raise AssertionError("which daemon reads %s?" % path)
+
+
+def check_config(path, env_extra=None):
+    env = h.clean_env(dict(DEPLOY_ENV, **(env_extra or {})))
+    p = subprocess.run([h.binary(binary_for(path)), "--check-config",
+                        "--config", path], stdout=subprocess.PIPE,
+                       stderr=subprocess.STDOUT, env=env, timeout=60)
+    return p.returncode, p.stdout.decode(errors="replace")
+
+
+class Ctx:
+    def __init__(self):
+        self.cluster = h.Cluster(dns=False)
+        self.w = self.cluster.workdir
+        self.pki = u.gen_certs(os.path.join(self.w, "pki"),
+                               "checker=127.0.0.1,localhost")
+        self.files = example_configs()
+
+    def with_pki(self, path):
+        """A copy of path (next to a copy of its directory's other files)
+        whose TLS paths point into a throwaway PKI."""
+        src_dir = os.path.dirname(path)
+        d = os.path.join(self.w, "cfg", os.path.relpath(src_dir, REPO))
+        if not os.path.isdir(d):
+            shutil.copytree(src_dir, d)
+        with open(path) as f:
+            text = f.read()
+        section = None
+        out = []
+        for line in text.splitlines(True):
+            m = re.match(r"^(\w+):", line)
+            if m:
+                section = m.group(1)
+            km = TLS_KEY.match(line.rstrip("\n"))
+            if km:
+                key, target = km.group(2), km.group(3).strip('"')
+                client = section == "checker_tls"
+                src = {"cert_file": "coordinator.crt" if client else
+                       "checker.crt",
+                       "key_file": "coordinator.key" if client else
+                       "checker.key",
+                       "ca_file": "checkers-ca.crt",
+                       "client_ca_file": "coordinators-ca.crt"}[key]
+                local = os.path.join(self.w, "tlsroot") + target
+                os.makedirs(os.path.dirname(local), exist_ok=True)
+                shutil.copy(os.path.join(self.pki, src), local)
+                line = "%s%s: %s\n" % (km.group(1), key, local)
+            out.append(line)
+        copy = os.path.join(d, os.path.basename(path))
+        with open(copy, "w") as f:
+            f.write("".join(out))
+        return copy
+
+
+def names_tls(path):
+    with open(path) as f:
+        return bool(TLS_KEY.search(f.read()))
+
+
+@R.case
+def test_examples_found(ctx):
+    rel = [os.path.relpath(f, REPO) for f in ctx.files]
+    for want in ("config/coordinator.yaml", "config/caa-checker.yaml",
+                 "config/dcv-checker.yaml", "config/compose/coordinator.yaml",
+                 "config/ec2/coordinator.yaml",
+                 "config/ec2/dcv-checker.yaml",
+                 "deploy/kubernetes/base/coordinator/coordinator.yaml",
+                 "deploy/kubernetes/base/perspective/caa-checker-config.yaml"):
+        check(want in rel, want + " not among " + repr(rel))
+
+
+@R.case
+def test_every_example_passes_check_config(ctx):
+    failures = []
+    for f in ctx.files:
+        target = ctx.with_pki(f) if names_tls(f) else f
+        rc, out = check_config(target)
+        if rc != 0:
+            failures.append("%s: %s" % (os.path.relpath(f, REPO), out))
+    eq(failures, [], "--check-config failures")
+
+
+@R.case
+def test_tls_paths_are_really_checked(ctx):
+    seen = 0
+    for f in ctx.files:
+        if not names_tls(f):
+            continue
+        seen += 1
+        rc, out = check_config(f)
+        eq(rc, 1, "%s as shipped (no TLS files here): %s" % (f, out))
+        problems = [ln for ln in out.splitlines()
+                    if re.match(r"^\S+\.yaml:\d+:", ln)]
+        check(problems, "no located problems: " + out)
+        for ln in problems:
+            check(re.search(r"(cert_file|key_file|ca_file): cannot read", ln),
+                  "%s: a problem other than missing TLS files: %s" % (f, ln))
+    check(seen >= 6, "TLS-using examples: %d" % seen)
+
+
+@R.case
+def test_production_examples_use_five_perspectives(ctx):
+    for f in ("config/coordinator.yaml", "config/ec2/coordinator.yaml",
+              "config/compose/coordinator.yaml",
+              "deploy/kubernetes/base/coordinator/coordinator.yaml"):
+        with open(os.path.join(REPO, f)) as fh:
+            text = fh.read()
+        m = re.search(r"^default_perspective_count:\s*(\d+)", text, re.M)
+        check(m and int(m.group(1)) >= 5, f + " default_perspective_count")
+        check(not re.search(r"^hash_secret:", text, re.M) or
+              f == "config/coordinator.yaml",
+              f + " carries a hash_secret (use MPIC_HASH_SECRET)")
+
+
+@R.case
+def test_broken_config_is_refused(ctx):
+    src = os.path.join(REPO, "config", "ec2", "coordinator.yaml")
+    bad = ctx.with_pki(src).replace(".yaml", "-bad.yaml")
+    with open(ctx.with_pki(src)) as f:
+        text = f.read()
+    with open(bad, "w") as f:
+        f.write(text.replace("- code: us-west-2", "- code: xx-nowhere-1"))
+    rc, out = check_config(bad)
+    eq(rc, 1, "unknown perspective accepted: " + out)
+    check("xx-nowhere-1" in out, out)
+
+
+@R.case
+def test_resolver_configs(ctx):
+    anchor = "/usr/share/dns/root.key"
+    check(os.path.exists(anchor), "dns-root-data not installed")
+    confs = sorted(glob.glob(os.path.join(REPO, "config/compose/unbound/*.conf")))
+    confs += [os.path.join(REPO, "deploy/kubernetes/base/perspective/unbound.conf"),
+              os.path.join(REPO, "deploy/ec2/unbound/mpic-perspective.conf")]
+    d = os.path.join(ctx.w, "unbound")
+    os.makedirs(d)
+    for i, c in enumerate(confs):
+        with open(c) as f:
+            text = f.read()
+        check('module-config: "validator iterator"' in text, c + " validates")
+        check(re.search(r"access-control:\s*0\.0\.0\.0/0\s+refuse", text),
+              c + " refuses by default")
+        key = os.path.join(d, "%d.key" % i)
+        shutil.copy(anchor, key)
+        text = (text.replace("/var/lib/unbound/root.key", key)
+                .replace('"/etc/unbound"', '"%s"' % d)
+                .replace("/run/unbound/unbound.ctl",
+                         os.path.join(d, "%d.ctl" % i)))
+        if "auto-trust-anchor-file" not in text:
+            # The ec2 snippet relies on Debian's root-auto-trust-anchor-file.conf.
+            text = text.replace("server:\n", "server:\n  auto-trust-anchor-file: "
+                                "\"%s\"\n" % key, 1)
+        local = os.path.join(d, "%d.conf" % i)
+        with open(local, "w") as f:
+            f.write(text)
+        p = subprocess.run(["unbound-checkconf", local],
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        eq(p.returncode, 0, "unbound-checkconf %s: %s" % (c, p.stdout))
+
+
+if __name__ == "__main__":
+    sys.exit(R.run(Ctx))
