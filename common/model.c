@@ -1478,8 +1478,13 @@ enum mpic_err mpic_check_response_parse(const char *body, size_t len,
         *why = xstrdup("empty body");
         goto out;
     }
-    root =
-        json_loadb(body, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &jerr);
+    /* JSON_ALLOW_NUL: a record a checker saw may hold a NUL byte (e.g. a
+     * TXT value "x\u0000" in details.records_seen); that is still a
+     * well-formed check response and must not discard the verdict. Strings
+     * read below as C strings are compared by length where it matters. */
+    root = json_loadb(body, len,
+                      JSON_REJECT_DUPLICATES | JSON_DECODE_ANY | JSON_ALLOW_NUL,
+                      &jerr);
     if (root == NULL) {
         *why = xasprintf("not JSON: %s", jerr.text);
         goto out;
@@ -1490,6 +1495,7 @@ enum mpic_err mpic_check_response_parse(const char *body, size_t len,
     }
     v = json_object_get(root, "check_type");
     if (!json_is_string(v) ||
+        json_string_length(v) != strlen(mpic_check_type_name(expected)) ||
         strcmp(json_string_value(v), mpic_check_type_name(expected)) != 0) {
         *why = xasprintf("check_type is not \"%s\"",
                          mpic_check_type_name(expected));

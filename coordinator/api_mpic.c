@@ -8,6 +8,15 @@
  * reply or the cancel callback of the HTTP layer; both free it, and only
  * one of them runs. Each attempt owns an array of calls; calls of earlier
  * attempts are kept (finished) until the reply, for previous_attempt_results.
+ *
+ * Time: every attempt has its own timer (the per-call libcurl timeout plus
+ * a little), and both are cut to what the HTTP layer's request deadline
+ * leaves, minus a margin. So a perspective that does not answer becomes a
+ * remote_check error of its attempt and the caller gets a 200 with the
+ * verdict; the HTTP layer's 504 stays a last resort that a working
+ * coordinator never reaches (the attempt timer also covers a call that
+ * libcurl's per-transfer timeout may not bound, e.g. one queued for a free
+ * connection, or a client that took most of the deadline to send its body).
  */
 #include "coordinator/coordinator.h"
 
@@ -21,6 +30,13 @@
 #include "common/log.h"
 #include "common/mem.h"
 #include "common/target.h"
+
+/* What an attempt keeps free of the HTTP layer's deadline (which has
+ * GRACE_SLACK_MS = 2000 ms of slack beyond the attempts, main.c). */
+#define COORD_DEADLINE_MARGIN_MS 1000
+/* How long after the per-call timeout the attempt timer fires: libcurl's
+ * own timeout normally ends the call first, with its own message. */
+#define COORD_ATTEMPT_SLACK_MS 250
 
 struct coord_attempt {
     size_t cohort;            /* 0-based cohort number */
@@ -36,7 +52,7 @@ struct coord_req {
     struct http_request *http;
     struct mpic_request mreq;
     struct mpic_target target;
-    size_t *eligible;   /* indexes into cfg->perspectives */
+    size_t *eligible; /* indexes into cfg->perspectives */
     size_t n_eligible;
     struct mpic_cohorts cohorts;
     size_t perspective_count;
@@ -47,7 +63,8 @@ struct coord_req {
     size_t check_body_len;
     struct coord_attempt *attempts;
     size_t n_attempts;
-    size_t pending;     /* unfinished calls of the current attempt */
+    size_t pending; /* unfinished calls of the current attempt */
+    struct ev_timer *attempt_timer; /* current attempt's limit, or NULL */
     uint64_t start_ms;
 };
 
@@ -55,6 +72,7 @@ static void req_free(struct coord_req *r)
 {
     if (r == NULL)
         return;
+    ev_timer_stop(r->c->loop, r->attempt_timer);
     for (size_t a = 0; a < r->n_attempts; a++) {
         for (size_t i = 0; i < r->attempts[a].n_calls; i++)
             coord_call_cleanup(r->c, &r->attempts[a].calls[i]);
@@ -77,8 +95,7 @@ static void reply_issues(struct http_request *http, struct mpic_errlist *errs)
     for (size_t i = 0; i < errs->n; i++) {
         json_t *it = json_object();
 
-        json_object_set_new(it, "issue_type",
-                            json_string(errs->items[i].type));
+        json_object_set_new(it, "issue_type", json_string(errs->items[i].type));
         json_object_set_new(it, "message", json_string(errs->items[i].message));
         json_array_append_new(list, it);
     }
@@ -137,8 +154,8 @@ static void req_plan(struct coord_req *r, struct mpic_errlist *errs,
     } else {
         r->quorum = mpic_quorum_default(r->perspective_count);
     }
-    r->max_attempts =
-        mpic_effective_max_attempts(o->max_attempts, cfg->absolute_max_attempts);
+    r->max_attempts = mpic_effective_max_attempts(o->max_attempts,
+                                                  cfg->absolute_max_attempts);
     if (errs->n > 0)
         return;
 
@@ -176,12 +193,34 @@ static void attempt_start(struct coord_req *r);
 
 static void req_finish(struct coord_req *r);
 
+/*
+ * How long the next attempt may take: remote_timeout_ms, or less if the
+ * HTTP layer's deadline for this request is nearer (0: no time left).
+ */
+static uint64_t attempt_budget_ms(const struct coord_req *r)
+{
+    uint64_t limit = r->c->cfg->remote_timeout_ms;
+    uint64_t now = ev_now_ms();
+    uint64_t due;
+
+    if (r->c->deadline_ms == 0)
+        return limit;
+    due = http_request_start_ms(r->http) + r->c->deadline_ms;
+    if (due <= now + COORD_DEADLINE_MARGIN_MS)
+        return 0;
+    return due - now - COORD_DEADLINE_MARGIN_MS < limit
+               ? due - now - COORD_DEADLINE_MARGIN_MS
+               : limit;
+}
+
 static void attempt_judge(struct coord_req *r, struct coord_attempt *a)
 {
     const struct mpic_coordinator_config *cfg = r->c->cfg;
-    enum mpic_rir rirs[64];
+    enum mpic_rir *rirs = xcalloc(a->n_calls ? a->n_calls : 1, sizeof(*rirs));
     size_t n_rirs = 0;
 
+    /* One RIR per passing perspective, sized by the cohort: a fixed array
+     * would under-count the passes of a cohort larger than it. */
     a->n_passed = 0;
     a->n_not_completed = 0;
     for (size_t i = 0; i < a->n_calls; i++) {
@@ -189,29 +228,83 @@ static void attempt_judge(struct coord_req *r, struct coord_attempt *a)
 
         if (call->passed) {
             a->n_passed++;
-            if (n_rirs < sizeof(rirs) / sizeof(rirs[0]))
-                rirs[n_rirs++] = cfg->perspectives[call->idx].rir;
+            rirs[n_rirs++] = cfg->perspectives[call->idx].rir;
         }
         if (!call->completed)
             a->n_not_completed++;
     }
     a->valid = mpic_attempt_valid(rirs, n_rirs, a->n_calls, r->quorum);
+    free(rirs);
+}
+
+/*
+ * The current attempt has no call left running: judge it and say whether
+ * another attempt follows (Open MPIC API 3: stop at the first valid one,
+ * after max_attempts, or when the request's time is up).
+ */
+static bool attempt_over(struct coord_req *r)
+{
+    struct coord_attempt *a = &r->attempts[r->n_attempts - 1];
+
+    ev_timer_stop(r->c->loop, r->attempt_timer);
+    r->attempt_timer = NULL;
+    attempt_judge(r, a);
+    if (a->valid || (long)r->n_attempts >= r->max_attempts)
+        return false;
+    if (attempt_budget_ms(r) == 0) {
+        logt_warn(r->mreq.trace_id,
+                  "mpic request for %s: no time left for attempt %zu",
+                  r->mreq.target, r->n_attempts + 1);
+        return false;
+    }
+    return true;
 }
 
 void coord_req_call_done(struct coord_call *call)
 {
     struct coord_req *r = call->r;
-    struct coord_attempt *a = &r->attempts[r->n_attempts - 1];
 
     MPIC_ASSERT(r->pending > 0);
     if (--r->pending > 0)
         return;
-    attempt_judge(r, a);
-    if (a->valid || (long)r->n_attempts >= r->max_attempts) {
+    if (attempt_over(r))
+        attempt_start(r);
+    else
         req_finish(r);
-        return;
+}
+
+/*
+ * The attempt's time is up: every call still running becomes a
+ * remote_check error (open-mpic-api.md section 3), then the attempt is
+ * judged like any other. Runs from the loop, outside libcurl.
+ */
+static void on_attempt_timeout(struct ev_loop *loop, void *arg)
+{
+    struct coord_req *r = arg;
+    struct coord_attempt *a = &r->attempts[r->n_attempts - 1];
+    uint64_t now = ev_now_ms();
+
+    (void)loop;
+    r->attempt_timer = NULL;
+    for (size_t i = 0; i < a->n_calls; i++) {
+        struct coord_call *call = &a->calls[i];
+
+        if (call->done)
+            continue;
+        coord_fanout_cancel(r->c, call);
+        call->elapsed_ms = now - call->started_ms;
+        call->check_response =
+            coord_remote_error(call->type, call->method,
+                               "no answer from the checker within %llu ms",
+                               (unsigned long long)call->elapsed_ms);
+        call->done = true;
+        r->c->metrics.remote_failed++;
     }
-    attempt_start(r);
+    r->pending = 0;
+    if (attempt_over(r))
+        attempt_start(r);
+    else
+        req_finish(r);
 }
 
 static void attempt_start(struct coord_req *r)
@@ -219,13 +312,17 @@ static void attempt_start(struct coord_req *r)
     struct coord_attempt *a;
     size_t k = r->n_attempts;
     size_t cohort;
+    uint64_t budget;
 
     for (;;) {
         cohort = r->forced_cohort >= 0
                      ? (size_t)r->forced_cohort
                      : mpic_attempt_cohort(k, r->cohorts.n_cohorts);
-        r->attempts = xreallocarray(r->attempts, r->n_attempts + 1,
-                                    sizeof(*r->attempts));
+        budget = attempt_budget_ms(r);
+        if (budget == 0)
+            budget = 1; /* the first attempt always runs */
+        r->attempts =
+            xreallocarray(r->attempts, r->n_attempts + 1, sizeof(*r->attempts));
         a = &r->attempts[r->n_attempts++];
         memset(a, 0, sizeof(*a));
         a->cohort = cohort;
@@ -236,23 +333,26 @@ static void attempt_start(struct coord_req *r)
 
             a->calls[i].r = r;
             a->calls[i].idx = r->eligible[member];
+            a->calls[i].timeout_ms = budget;
         }
-        coord_fanout_start(
-            r->c, a->calls, a->n_calls, r->mreq.check_type,
-            r->mreq.check_type == MPIC_CHECK_DCV
-                ? mpic_dcv_method_name(r->mreq.dcv.method)
-                : NULL,
-            r->check_body, r->check_body_len);
+        coord_fanout_start(r->c, a->calls, a->n_calls, r->mreq.check_type,
+                           r->mreq.check_type == MPIC_CHECK_DCV
+                               ? mpic_dcv_method_name(r->mreq.dcv.method)
+                               : NULL,
+                           r->check_body, r->check_body_len);
         r->pending = 0;
         for (size_t i = 0; i < a->n_calls; i++) {
             if (!a->calls[i].done)
                 r->pending++;
         }
-        if (r->pending > 0)
+        if (r->pending > 0) {
+            r->attempt_timer =
+                ev_timer_start(r->c->loop, budget + COORD_ATTEMPT_SLACK_MS,
+                               on_attempt_timeout, r);
             return;
+        }
         /* Every call failed at setup: judge now, maybe try again. */
-        attempt_judge(r, a);
-        if (a->valid || (long)r->n_attempts >= r->max_attempts) {
+        if (!attempt_over(r)) {
             req_finish(r);
             return;
         }
@@ -278,12 +378,18 @@ static json_t *perspectives_json(const struct coord_req *r,
     return list;
 }
 
-/* The BR 5.4.1 record: one line a CA can retain. */
-static void audit_log(const struct coord_req *r, bool is_valid,
-                      bool completed)
+/*
+ * The BR 5.4.1 record: one line a CA can retain, for every request that
+ * got past validation, whatever its end. outcome: "answered" (200),
+ * "cancelled" (torn down by the HTTP layer: deadline or shutdown) or
+ * "cohort_error" (500, no attempt ran).
+ */
+static void audit_log(const struct coord_req *r, bool is_valid, bool completed,
+                      const char *outcome)
 {
     const struct mpic_coordinator_config *cfg = r->c->cfg;
-    const struct coord_attempt *last = &r->attempts[r->n_attempts - 1];
+    const struct coord_attempt *last =
+        r->n_attempts > 0 ? &r->attempts[r->n_attempts - 1] : NULL;
     json_t *o = json_object();
     json_t *attempts = json_array();
     char quorum[64];
@@ -311,6 +417,8 @@ static void audit_log(const struct coord_req *r, bool is_valid,
                     json_array_append(types, t);
             }
             json_object_set_new(jp, "code", json_string(p->code));
+            json_object_set_new(jp, "answered",
+                                json_boolean(call->check_response != NULL));
             json_object_set_new(jp, "rir", json_string(mpic_rir_name(p->rir)));
             json_object_set_new(jp, "check_passed", json_boolean(call->passed));
             json_object_set_new(jp, "check_completed",
@@ -329,8 +437,14 @@ static void audit_log(const struct coord_req *r, bool is_valid,
         json_object_set_new(jatt, "perspectives", ps);
         json_array_append_new(attempts, jatt);
     }
-    snprintf(quorum, sizeof(quorum), "%zu/%zu", last->n_passed, last->n_calls);
+    snprintf(quorum, sizeof(quorum), "%zu/%zu", last ? last->n_passed : 0,
+             last ? last->n_calls : 0);
     json_object_set_new(o, "event", json_string("mpic_audit"));
+    json_object_set_new(o, "outcome", json_string(outcome));
+    /* Present even when the caller sent none, so every record has it. */
+    json_object_set_new(o, "trace_identifier",
+                        r->mreq.trace_id ? json_string(r->mreq.trace_id)
+                                         : json_null());
     json_object_set_new(o, "target", json_string(r->mreq.target));
     json_object_set_new(o, "check_type",
                         json_string(mpic_check_type_name(r->mreq.check_type)));
@@ -344,15 +458,13 @@ static void audit_log(const struct coord_req *r, bool is_valid,
     }
     json_object_set_new(o, "perspective_count",
                         json_integer((json_int_t)r->perspective_count));
-    json_object_set_new(o, "quorum_count",
-                        json_integer((json_int_t)r->quorum));
+    json_object_set_new(o, "quorum_count", json_integer((json_int_t)r->quorum));
     json_object_set_new(o, "quorum_result", json_string(quorum));
     json_object_set_new(o, "is_valid", json_boolean(is_valid));
     json_object_set_new(o, "mpic_completed", json_boolean(completed));
     json_object_set_new(o, "attempts", attempts);
-    json_object_set_new(
-        o, "duration_ms",
-        json_integer((json_int_t)(ev_now_ms() - r->start_ms)));
+    json_object_set_new(o, "duration_ms",
+                        json_integer((json_int_t)(ev_now_ms() - r->start_ms)));
     mpic_log_json(MPIC_LOG_INFO, r->mreq.trace_id, "mpic audit", o);
     json_decref(o);
 }
@@ -387,9 +499,8 @@ static void req_finish(struct coord_req *r)
     json_object_set_new(o, "actual_orchestration_parameters", actual);
     if (m->check_type == MPIC_CHECK_CAA) {
         json_object_set_new(o, "caa_check_parameters",
-                            m->has_caa_params
-                                ? mpic_caa_params_to_json(&m->caa)
-                                : json_null());
+                            m->has_caa_params ? mpic_caa_params_to_json(&m->caa)
+                                              : json_null());
     } else {
         json_object_set_new(o, "dcv_check_parameters",
                             mpic_dcv_params_to_json(&m->dcv));
@@ -408,19 +519,37 @@ static void req_finish(struct coord_req *r)
         r->c->metrics.mpic_valid[m->check_type]++;
     else
         r->c->metrics.mpic_invalid[m->check_type]++;
-    audit_log(r, is_valid, completed);
+    audit_log(r, is_valid, completed, "answered");
     http_request_reply_json(r->http, 200, o);
     req_free(r);
 }
 
+/*
+ * The HTTP layer tears the request down (its deadline passed, or the
+ * server is stopping) and answers for it. Stop the running calls now, so
+ * no libcurl completion can reach the freed request, and still leave the
+ * audit record of what was asked and what was seen.
+ */
 static void on_cancel(struct http_request *http, void *arg)
 {
     struct coord_req *r = arg;
+    struct coord_attempt *a = &r->attempts[r->n_attempts - 1];
 
     (void)http;
     logt_warn(r->mreq.trace_id,
               "mpic request for %s cancelled before all perspectives answered",
               r->mreq.target);
+    ev_timer_stop(r->c->loop, r->attempt_timer);
+    r->attempt_timer = NULL;
+    for (size_t i = 0; i < a->n_calls; i++) {
+        if (!a->calls[i].done) {
+            coord_fanout_cancel(r->c, &a->calls[i]);
+            a->calls[i].elapsed_ms = ev_now_ms() - a->calls[i].started_ms;
+        }
+    }
+    attempt_judge(r, a);
+    r->c->metrics.mpic_cancelled++;
+    audit_log(r, false, false, "cancelled");
     req_free(r);
 }
 
@@ -472,6 +601,7 @@ void coord_on_mpic(struct http_request *http, void *arg)
         logt_error(r->mreq.trace_id, "cohort selection failed for %s: %s",
                    r->mreq.target, fatal_why);
         c->metrics.mpic_error++;
+        audit_log(r, false, false, "cohort_error");
         {
             json_t *o = json_object();
 

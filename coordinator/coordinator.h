@@ -25,11 +25,14 @@ struct coord_req;
 #define COORD_MAX_CHECK_RESPONSE (1024 * 1024)
 /* Easy handles kept for reuse. */
 #define COORD_EASY_POOL 256
+/* Keep-alive connections the coordinator holds to one checker at most. */
+#define COORD_CONNS_PER_CHECKER 64
 
 struct coord_metrics {
-    uint64_t mpic_valid[2];   /* by check type */
+    uint64_t mpic_valid[2]; /* by check type */
     uint64_t mpic_invalid[2];
-    uint64_t mpic_error;      /* 500s: cohort failures */
+    uint64_t mpic_error;     /* 500s: cohort failures */
+    uint64_t mpic_cancelled; /* torn down unanswered (deadline, shutdown) */
     uint64_t remote_ok;
     uint64_t remote_failed;
 };
@@ -39,6 +42,7 @@ struct coord {
     struct ev_loop *loop;
     struct ev_curl *curl;
     struct http_server *srv;
+    uint64_t deadline_ms; /* the HTTP layer's per-request deadline; 0: none */
     CURL *pool[COORD_EASY_POOL];
     size_t n_pool;
     struct coord_metrics metrics;
@@ -49,12 +53,13 @@ void coord_on_mpic(struct http_request *req, void *arg);
 
 /* One perspective's call of an attempt. */
 struct coord_call {
-    struct coord_req *r;     /* back-pointer; the request owns the call */
+    struct coord_req *r; /* back-pointer; the request owns the call */
     struct coord *c;
-    size_t idx;              /* perspective index in cfg->perspectives */
+    size_t idx; /* perspective index in cfg->perspectives */
     enum mpic_check_type type;
-    const char *method;      /* DCV method wire name (static), or NULL */
-    CURL *easy;              /* NULL once finished */
+    const char *method;  /* DCV method wire name (static), or NULL */
+    uint64_t timeout_ms; /* this call's limit; 0: remote_timeout_ms */
+    CURL *easy;          /* NULL once finished */
     struct curl_slist *hdrs;
     struct mpic_buf body;
     char errbuf[CURL_ERROR_SIZE];

@@ -125,8 +125,9 @@ static void call_judge(struct coord_call *call, CURLcode rc)
     if (call->check_response == NULL) {
         call->passed = false;
         call->completed = false;
-        call->check_response = coord_remote_error(
-            call->type, call->method, "could not re-encode the checker's answer");
+        call->check_response =
+            coord_remote_error(call->type, call->method,
+                               "could not re-encode the checker's answer");
     }
 }
 
@@ -157,6 +158,7 @@ static int call_setup(struct coord *c, struct coord_call *call, CURL *easy,
     const struct mpic_coordinator_config *cfg = c->cfg;
     const struct mpic_perspective *p = &cfg->perspectives[call->idx];
     struct curl_slist *h = NULL, *nh;
+    uint64_t timeout;
     int rc = 0;
 
     nh = curl_slist_append(h, "Content-Type: application/json");
@@ -168,8 +170,8 @@ static int call_setup(struct coord *c, struct coord_call *call, CURL *easy,
         goto fail;
     h = nh;
     for (size_t i = 0; i < p->n_headers; i++) {
-        char *line = xasprintf("%s: %s", p->headers[i].name,
-                               p->headers[i].value);
+        char *line =
+            xasprintf("%s: %s", p->headers[i].name, p->headers[i].value);
 
         nh = curl_slist_append(h, line);
         free(line);
@@ -188,8 +190,13 @@ static int call_setup(struct coord *c, struct coord_call *call, CURL *easy,
     rc |= curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, on_body);
     rc |= curl_easy_setopt(easy, CURLOPT_WRITEDATA, call);
     rc |= curl_easy_setopt(easy, CURLOPT_ERRORBUFFER, call->errbuf);
-    rc |= curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS,
-                           (long)cfg->remote_timeout_ms);
+    /* The request's own deadline may leave less than remote_timeout_ms
+     * (api_mpic.c); 0 would mean "no timeout" to libcurl, so at least 1. */
+    timeout = call->timeout_ms > 0 ? call->timeout_ms
+                                   : (uint64_t)cfg->remote_timeout_ms;
+    if (timeout < 1)
+        timeout = 1;
+    rc |= curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS, (long)timeout);
     rc |= curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
     rc |= curl_easy_setopt(easy, CURLOPT_FOLLOWLOCATION, 0L);
     rc |= curl_easy_setopt(easy, CURLOPT_PROTOCOLS_STR, "http,https");
@@ -198,8 +205,8 @@ static int call_setup(struct coord *c, struct coord_call *call, CURL *easy,
     if (cfg->checker_tls.ca_file != NULL)
         rc |= curl_easy_setopt(easy, CURLOPT_CAINFO, cfg->checker_tls.ca_file);
     if (cfg->checker_tls.cert_file != NULL) {
-        rc |= curl_easy_setopt(easy, CURLOPT_SSLCERT,
-                               cfg->checker_tls.cert_file);
+        rc |=
+            curl_easy_setopt(easy, CURLOPT_SSLCERT, cfg->checker_tls.cert_file);
         rc |= curl_easy_setopt(easy, CURLOPT_SSLKEY, cfg->checker_tls.key_file);
     }
     if (rc != 0)

@@ -31,32 +31,35 @@ static void on_metrics(struct mpic_buf *out, void *arg)
     struct coord *c = arg;
     const struct coord_metrics *m = &c->metrics;
 
-    mpic_buf_printf(out,
-                    "# HELP mpic_requests_total MPIC requests answered, by "
-                    "check type and outcome.\n"
-                    "# TYPE mpic_requests_total counter\n"
-                    "mpic_requests_total{check_type=\"caa\",result=\"valid\"} "
-                    "%llu\n"
-                    "mpic_requests_total{check_type=\"caa\",result=\"invalid\"} "
-                    "%llu\n"
-                    "mpic_requests_total{check_type=\"dcv\",result=\"valid\"} "
-                    "%llu\n"
-                    "mpic_requests_total{check_type=\"dcv\",result=\"invalid\"} "
-                    "%llu\n"
-                    "mpic_requests_total{check_type=\"any\",result=\"error\"} "
-                    "%llu\n"
-                    "# HELP mpic_remote_checks_total Perspective calls, by "
-                    "whether the check passed.\n"
-                    "# TYPE mpic_remote_checks_total counter\n"
-                    "mpic_remote_checks_total{result=\"passed\"} %llu\n"
-                    "mpic_remote_checks_total{result=\"not_passed\"} %llu\n",
-                    (unsigned long long)m->mpic_valid[MPIC_CHECK_CAA],
-                    (unsigned long long)m->mpic_invalid[MPIC_CHECK_CAA],
-                    (unsigned long long)m->mpic_valid[MPIC_CHECK_DCV],
-                    (unsigned long long)m->mpic_invalid[MPIC_CHECK_DCV],
-                    (unsigned long long)m->mpic_error,
-                    (unsigned long long)m->remote_ok,
-                    (unsigned long long)m->remote_failed);
+    mpic_buf_printf(
+        out,
+        "# HELP mpic_requests_total MPIC requests answered, by "
+        "check type and outcome.\n"
+        "# TYPE mpic_requests_total counter\n"
+        "mpic_requests_total{check_type=\"caa\",result=\"valid\"} "
+        "%llu\n"
+        "mpic_requests_total{check_type=\"caa\",result=\"invalid\"} "
+        "%llu\n"
+        "mpic_requests_total{check_type=\"dcv\",result=\"valid\"} "
+        "%llu\n"
+        "mpic_requests_total{check_type=\"dcv\",result=\"invalid\"} "
+        "%llu\n"
+        "mpic_requests_total{check_type=\"any\",result=\"error\"} "
+        "%llu\n"
+        "mpic_requests_total{check_type=\"any\",result="
+        "\"cancelled\"} %llu\n"
+        "# HELP mpic_remote_checks_total Perspective calls, by "
+        "whether the check passed.\n"
+        "# TYPE mpic_remote_checks_total counter\n"
+        "mpic_remote_checks_total{result=\"passed\"} %llu\n"
+        "mpic_remote_checks_total{result=\"not_passed\"} %llu\n",
+        (unsigned long long)m->mpic_valid[MPIC_CHECK_CAA],
+        (unsigned long long)m->mpic_invalid[MPIC_CHECK_CAA],
+        (unsigned long long)m->mpic_valid[MPIC_CHECK_DCV],
+        (unsigned long long)m->mpic_invalid[MPIC_CHECK_DCV],
+        (unsigned long long)m->mpic_error,
+        (unsigned long long)m->mpic_cancelled, (unsigned long long)m->remote_ok,
+        (unsigned long long)m->remote_failed);
 }
 
 static int run(const struct mpic_coordinator_config *cfg)
@@ -79,9 +82,16 @@ static int run(const struct mpic_coordinator_config *cfg)
         log_error("cannot create the libcurl multi handle");
         goto out;
     }
-    /* Keep-alive connections to every checker, several per checker. */
-    curl_multi_setopt(ev_curl_multi(c.curl), CURLMOPT_MAXCONNECTS,
-                      (long)(cfg->n_perspectives * 2 * 16 + 16));
+    /* Keep-alive connections to every checker. The cache must hold as many
+     * connections as calls can be in flight, or every call beyond it closes
+     * an idle connection and opens a new one (bench/: the throughput
+     * collapses). Calls beyond the per-checker cap wait in libcurl for a
+     * free connection, within their own timeout. */
+    curl_multi_setopt(ev_curl_multi(c.curl), CURLMOPT_MAX_HOST_CONNECTIONS,
+                      (long)COORD_CONNS_PER_CHECKER);
+    curl_multi_setopt(
+        ev_curl_multi(c.curl), CURLMOPT_MAXCONNECTS,
+        (long)(cfg->n_perspectives * 2 * COORD_CONNS_PER_CHECKER + 16));
 
     /* Every attempt may take the whole remote timeout. */
     per_request = (uint64_t)cfg->remote_timeout_ms *
@@ -92,6 +102,7 @@ static int run(const struct mpic_coordinator_config *cfg)
     hc.listen = cfg->listen;
     hc.max_body = cfg->max_request_bytes;
     hc.deadline_ms = per_request;
+    c.deadline_ms = per_request; /* api_mpic.c keeps attempts inside it */
     hc.tls_cert_file = cfg->tls.cert_file;
     hc.tls_key_file = cfg->tls.key_file;
     hc.tls_client_ca_file = cfg->tls.client_ca_file;
@@ -148,8 +159,9 @@ int main(int argc, char **argv)
     for (size_t i = 0; i < errs.n; i++)
         fprintf(stderr, "%s\n", errs.items[i].message);
     if (err != MPIC_OK || errs.n > 0) {
-        fprintf(stderr, "mpic-coordinator: configuration is not usable (%zu "
-                        "problem%s)\n",
+        fprintf(stderr,
+                "mpic-coordinator: configuration is not usable (%zu "
+                "problem%s)\n",
                 errs.n, errs.n == 1 ? "" : "s");
         rc = 1;
         goto out;

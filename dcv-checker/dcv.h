@@ -61,6 +61,26 @@ bool dcv_ip_equal(const char *a, const char *b);
 /* PTR targets: case-insensitive, one trailing dot on either side ignored. */
 bool dcv_ptr_equal(const char *a, const char *b);
 /*
+ * Contact records (BR 3.2.2.4.13/.14/.16/.17): rec equals want exactly,
+ * ignoring ASCII case only; no trimming. An empty want never matches.
+ */
+bool dcv_contact_equal(const char *rec, size_t rec_len, const char *want);
+/* contact-email-caa / contact-phone-caa: is `tag` the method's CAA tag
+ * (contactemail / contactphone, case-insensitive)? False for other methods. */
+bool dcv_caa_contact_tag(const char *tag, enum mpic_dcv_method m);
+/*
+ * The per-method rule of the DNS methods (open-mpic-api.md section 6): does
+ * one record value (val, vlen bytes, as it appears in records_seen: TXT
+ * strings joined, the CAA value, a CNAME/PTR target with its trailing dot,
+ * an address in text) satisfy the request p? wildcard_target and now_s
+ * matter only for dns-persistent; when that refuses a record and why is
+ * not NULL, *why names the reason (static string). Methods without a DNS
+ * record rule never match.
+ */
+bool dcv_record_matches(const struct mpic_dcv_params *p, const char *val,
+                        size_t vlen, bool wildcard_target, int64_t now_s,
+                        const char **why);
+/*
  * dns-account-01 label: lower-case unpadded base32 (RFC 4648) of the first
  * 10 bytes of SHA-256(account_uri), 16 characters. Returns an owned string.
  */

@@ -87,6 +87,100 @@ bool dcv_ptr_equal(const char *a, const char *b)
     return la > 0 && la == lb && strncasecmp(a, b, la) == 0;
 }
 
+bool dcv_contact_equal(const char *rec, size_t rec_len, const char *want)
+{
+    /* A record that is not exactly the contact does not name it: no
+     * trimming, case ignored only (BR 3.2.2.4.13/.14/.16/.17). */
+    if (want == NULL || want[0] == '\0')
+        return false;
+    return dcv_value_matches(rec, rec_len, want, false, true);
+}
+
+bool dcv_caa_contact_tag(const char *tag, enum mpic_dcv_method m)
+{
+    if (tag == NULL)
+        return false;
+    if (m == MPIC_DCV_CONTACT_EMAIL_CAA)
+        return strcasecmp(tag, "contactemail") == 0;
+    if (m == MPIC_DCV_CONTACT_PHONE_CAA)
+        return strcasecmp(tag, "contactphone") == 0;
+    return false;
+}
+
+/* dns-change (BR 3.2.2.4.7): TXT honours require_exact_case; CNAME and
+ * CAA values are compared case-insensitively; a CNAME target matches with
+ * or without its trailing dot. */
+static bool dns_change_matches(const struct mpic_dcv_params *p, const char *val,
+                               size_t vlen)
+{
+    size_t l = vlen;
+
+    /* Defence in depth: the API refuses an empty challenge_value, and
+     * an empty expected value proves nothing even as an exact match. */
+    if (p->challenge_value == NULL || p->challenge_value[0] == '\0')
+        return false;
+    if (p->dns_record_type == MPIC_RR_CNAME) {
+        if (l > 0 && val[l - 1] == '.')
+            l--;
+        if (dcv_value_matches(val, l, p->challenge_value, false,
+                              p->require_exact_match))
+            return true;
+        return dcv_value_matches(val, vlen, p->challenge_value, false,
+                                 p->require_exact_match);
+    }
+    return dcv_value_matches(val, vlen, p->challenge_value,
+                             p->dns_record_type != MPIC_RR_CAA &&
+                                 p->dns_record_type != MPIC_RR_CNAME &&
+                                 p->require_exact_case,
+                             p->require_exact_match);
+}
+
+bool dcv_record_matches(const struct mpic_dcv_params *p, const char *val,
+                        size_t vlen, bool wildcard_target, int64_t now_s,
+                        const char **why)
+{
+    enum dcv_persist_verdict v;
+
+    if (p == NULL || val == NULL)
+        return false;
+    switch (p->method) {
+    case MPIC_DCV_ACME_DNS_01:
+    case MPIC_DCV_DNS_ACCOUNT_01:
+        /* RFC 8555 8.4: the TXT value is exactly the digest */
+        if (p->key_authorization_hash == NULL ||
+            p->key_authorization_hash[0] == '\0')
+            return false;
+        return dcv_value_matches(val, vlen, p->key_authorization_hash, true,
+                                 true);
+    case MPIC_DCV_CONTACT_EMAIL_TXT:
+    case MPIC_DCV_CONTACT_PHONE_TXT:
+    case MPIC_DCV_CONTACT_EMAIL_CAA:
+    case MPIC_DCV_CONTACT_PHONE_CAA:
+        return dcv_contact_equal(val, vlen, p->challenge_value);
+    case MPIC_DCV_DNS_CHANGE:
+        return dns_change_matches(p, val, vlen);
+    case MPIC_DCV_IP_ADDRESS:
+        /* a value with a NUL is no address */
+        if (strlen(val) != vlen)
+            return false;
+        return dcv_ip_equal(val, p->challenge_value);
+    case MPIC_DCV_REVERSE_ADDRESS_LOOKUP:
+        if (strlen(val) != vlen)
+            return false;
+        return dcv_ptr_equal(val, p->challenge_value);
+    case MPIC_DCV_DNS_PERSISTENT:
+        v = dcv_persist_evaluate(val, vlen, &p->issuer_domain_names,
+                                 p->expected_account_uri, wildcard_target,
+                                 now_s);
+        if (v != DCV_PERSIST_OK && why != NULL)
+            *why = dcv_persist_verdict_name(v);
+        return v == DCV_PERSIST_OK;
+    default:
+        break;
+    }
+    return false;
+}
+
 char *dcv_base32_lower(const unsigned char *p, size_t n)
 {
     static const char alphabet[] = "abcdefghijklmnopqrstuvwxyz234567";

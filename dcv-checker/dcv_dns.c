@@ -82,67 +82,18 @@ static json_t *record_string(const char *p, size_t n)
     return r;
 }
 
-/*
- * Contact records (BR 3.2.2.4.13/.14/.16/.17): the value must equal the
- * contact exactly, ignoring case only. Surrounding whitespace is not
- * trimmed: a record that is not exactly the contact does not name it.
- */
-static bool contact_equal(const char *rec, size_t len, const char *want)
-{
-    return dcv_value_matches(rec, len, want, false, true);
-}
-
-/* Judges one record's value (as it appears in records_seen). */
+/* Judges one record's value (as it appears in records_seen); the rule of
+ * each method is dcv_record_matches (dcv_compare.c, unit-tested). */
 static bool record_matches(struct dcv_check *c, const char *val, size_t vlen)
 {
-    const struct mpic_dcv_params *p = &c->creq.dcv;
-    size_t l;
+    const char *why = NULL;
+    bool ok = dcv_record_matches(&c->creq.dcv, val, vlen, c->target.wildcard,
+                                 (int64_t)time(NULL), &why);
 
-    switch (p->method) {
-    case MPIC_DCV_ACME_DNS_01:
-    case MPIC_DCV_DNS_ACCOUNT_01:
-        /* RFC 8555 8.4: the TXT value is exactly the digest */
-        return dcv_value_matches(val, vlen, p->key_authorization_hash, true,
-                                 true);
-    case MPIC_DCV_CONTACT_EMAIL_TXT:
-    case MPIC_DCV_CONTACT_PHONE_TXT:
-    case MPIC_DCV_CONTACT_EMAIL_CAA:
-    case MPIC_DCV_CONTACT_PHONE_CAA:
-        return contact_equal(val, vlen, p->challenge_value);
-    case MPIC_DCV_DNS_CHANGE:
-        if (p->dns_record_type == MPIC_RR_CNAME) {
-            /* compare the target without its trailing dot */
-            l = vlen;
-            if (l > 0 && val[l - 1] == '.')
-                l--;
-            if (dcv_value_matches(val, l, p->challenge_value, false,
-                                  p->require_exact_match))
-                return true;
-            return dcv_value_matches(val, vlen, p->challenge_value, false,
-                                     p->require_exact_match);
-        }
-        return dcv_value_matches(val, vlen, p->challenge_value,
-                                 p->dns_record_type == MPIC_RR_TXT &&
-                                     p->require_exact_case,
-                                 p->require_exact_match);
-    case MPIC_DCV_IP_ADDRESS:
-        return dcv_ip_equal(val, p->challenge_value);
-    case MPIC_DCV_REVERSE_ADDRESS_LOOKUP:
-        return dcv_ptr_equal(val, p->challenge_value);
-    case MPIC_DCV_DNS_PERSISTENT: {
-        enum dcv_persist_verdict v = dcv_persist_evaluate(
-            val, vlen, &p->issuer_domain_names, p->expected_account_uri,
-            c->target.wildcard, (int64_t)time(NULL));
-
-        if (v != DCV_PERSIST_OK)
-            logt_debug(c->creq.trace_id, "dns-persistent: record refused: %s",
-                       dcv_persist_verdict_name(v));
-        return v == DCV_PERSIST_OK;
-    }
-    default:
-        break;
-    }
-    return false;
+    if (!ok && why != NULL)
+        logt_debug(c->creq.trace_id, "%s: record refused: %s",
+                   mpic_dcv_method_name(c->creq.dcv.method), why);
+    return ok;
 }
 
 /* The value of one record as it appears in records_seen (owned). */
@@ -232,13 +183,6 @@ out:
     dcv_check_finish(c); /* op is freed with the check */
 }
 
-static bool caa_tag_is(const char *tag, enum mpic_dcv_method m)
-{
-    return strcasecmp(tag, m == MPIC_DCV_CONTACT_EMAIL_CAA
-                               ? "contactemail"
-                               : "contactphone") == 0;
-}
-
 static void on_caa(const struct caa_lookup_result *res, void *arg)
 {
     struct dns_op *op = arg;
@@ -261,12 +205,13 @@ static void on_caa(const struct caa_lookup_result *res, void *arg)
         const struct caa_record *r = &res->records[i];
 
         /* BR 3.2.2.4.13/17: only the contact tag of this method counts */
-        if (!caa_tag_is(r->tag, c->creq.dcv.method))
+        if (!dcv_caa_contact_tag(r->tag, c->creq.dcv.method))
             continue;
         if (json_array_append_new(seen,
                                   record_string(r->value, r->value_len)) != 0)
             fatalx("%s: out of memory", __func__);
-        if (contact_equal(r->value, r->value_len, c->creq.dcv.challenge_value))
+        if (dcv_record_matches(&c->creq.dcv, r->value, r->value_len, false, 0,
+                               NULL))
             c->passed = true;
     }
     c->completed = true;
