@@ -1195,6 +1195,40 @@ static void expect_bad_response(const char *body, enum mpic_check_type ct,
     free(why);
 }
 
+/* A NUL byte inside a string (a record value the checker saw) keeps the
+ * response well-formed; a NUL inside check_type does not pass for the type. */
+static void test_response_nul_in_strings(void **state)
+{
+    static const char body[] =
+        "{\"check_type\":\"dcv\",\"check_passed\":false,"
+        "\"check_completed\":true,\"timestamp_ns\":7,\"errors\":null,"
+        "\"details\":{\"records_seen\":[\"a@example.com\\u0000\"]}}";
+    struct mpic_check_response r;
+    const json_t *seen;
+    char *why = NULL;
+    char *out;
+
+    (void)state;
+    assert_int_equal(parse_resp(body, MPIC_CHECK_DCV, &r, &why), MPIC_OK);
+    assert_null(why);
+    assert_false(r.check_passed);
+    assert_true(r.check_completed);
+    assert_int_equal(r.timestamp_ns, 7);
+    seen = json_array_get(json_object_get(r.details, "records_seen"), 0);
+    assert_true(json_is_string(seen));
+    assert_int_equal(json_string_length(seen), 14);
+    /* Written back with the NUL escaped, not cut short. */
+    out = json_dumps(r.details, JSON_COMPACT);
+    assert_non_null(out);
+    assert_string_equal(out, "{\"records_seen\":[\"a@example.com\\u0000\"]}");
+    free(out);
+    mpic_check_response_cleanup(&r);
+
+    expect_bad_response("{\"check_type\":\"dcv\\u0000x\",\"check_passed\":"
+                        "true,\"check_completed\":true}",
+                        MPIC_CHECK_DCV, "check_type");
+}
+
 static void test_response_strict(void **state)
 {
     (void)state;
@@ -1383,6 +1417,7 @@ int main(void)
         cmocka_unit_test(test_check_request_from_request),
         cmocka_unit_test(test_response_tolerant),
         cmocka_unit_test(test_response_strict),
+        cmocka_unit_test(test_response_nul_in_strings),
         cmocka_unit_test(test_response_build),
         cmocka_unit_test(test_mutations),
         cmocka_unit_test(test_cleanup_null_safe),
