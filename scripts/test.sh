@@ -4,6 +4,8 @@
 #   2. build with -Werror and run every test (unit + integration) with ctest
 #   3. build again with AddressSanitizer + UndefinedBehaviorSanitizer and
 #      run every test once more
+#   4. build the libFuzzer targets with clang (build-fuzz) and run each over
+#      its seed corpus for MPIC_FUZZ_SECONDS (default 60; ctest label fuzz)
 set -eu
 cd "$(dirname "$0")/.."
 
@@ -26,3 +28,9 @@ echo "== tests under ASan + UBSan"
 (cd build-asan && ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 \
     UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
     ctest --output-on-failure -j 1)
+
+echo "== fuzz targets (clang, libFuzzer + ASan + UBSan)"
+CC=clang cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=Debug -DMPIC_FUZZ=ON \
+    -DMPIC_BUILD_TESTS=ON -DMPIC_FUZZ_SECONDS="${MPIC_FUZZ_SECONDS:-60}"
+cmake --build build-fuzz -j "$jobs" --target mpic_fuzz
+(cd build-fuzz && ctest --output-on-failure -L fuzz -j "$jobs")

@@ -33,8 +33,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     type = (data[0] & 1) ? MPIC_CHECK_DCV : MPIC_CHECK_CAA;
     memset(&resp, 0, sizeof(resp));
     memset(&back, 0, sizeof(back));
-    if (mpic_check_response_parse((const char *)data + 1, size - 1, type,
-                                  &resp, &why) != MPIC_OK) {
+    if (mpic_check_response_parse((const char *)data + 1, size - 1, type, &resp,
+                                  &why) != MPIC_OK) {
         FUZZ_CHECK(why != NULL);
         goto out;
     }

@@ -115,9 +115,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     default: {
         struct mpic_checker_config c;
-        enum mpic_daemon_kind kind = data[0] % 3 == 1
-                                         ? MPIC_DAEMON_DCV_CHECKER
-                                         : MPIC_DAEMON_CAA_CHECKER;
+        enum mpic_daemon_kind kind = data[0] % 3 == 1 ? MPIC_DAEMON_DCV_CHECKER
+                                                      : MPIC_DAEMON_CAA_CHECKER;
 
         memset(&c, 0, sizeof(c));
         rc = mpic_checker_config_load(kind, 4, argv, &c, &action, &errs);

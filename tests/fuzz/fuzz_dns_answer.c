@@ -15,7 +15,7 @@
 #include "common/strv.h"
 
 static const ldns_rr_type fuzz_types[] = {
-    LDNS_RR_TYPE_CAA, LDNS_RR_TYPE_TXT,  LDNS_RR_TYPE_A,
+    LDNS_RR_TYPE_CAA,  LDNS_RR_TYPE_TXT,   LDNS_RR_TYPE_A,
     LDNS_RR_TYPE_AAAA, LDNS_RR_TYPE_CNAME, LDNS_RR_TYPE_PTR,
 };
 
