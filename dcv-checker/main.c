@@ -17,7 +17,10 @@
 #include "common/mem.h"
 #include "dcv-checker/dcv.h"
 
-#define NAME "mpic-dcv-checker"
+/* Concurrent outbound HTTP connections of one checker, in all / per host. */
+#define MAX_FETCH_CONNECTIONS          256
+#define MAX_FETCH_CONNECTIONS_PER_HOST 16
+#define NAME                           "mpic-dcv-checker"
 /* POST /dcv bodies are small; the reference's largest is well under. */
 #define MAX_BODY (64u * 1024u)
 /* After SIGTERM, checks still running get this long before they are
@@ -58,6 +61,15 @@ static int run(const struct mpic_checker_config *cfg)
         log_error("cannot create the libcurl multi handle");
         goto out;
     }
+    /*
+     * Bound what requesters can make us fetch at once: at most
+     * MAX_FETCH_CONNECTIONS connections in all and a few per target host;
+     * fetches beyond that wait in libcurl within their own timeout.
+     */
+    curl_multi_setopt(ev_curl_multi(d.curl), CURLMOPT_MAX_TOTAL_CONNECTIONS,
+                      (long)MAX_FETCH_CONNECTIONS);
+    curl_multi_setopt(ev_curl_multi(d.curl), CURLMOPT_MAX_HOST_CONNECTIONS,
+                      (long)MAX_FETCH_CONNECTIONS_PER_HOST);
     memset(&hc, 0, sizeof(hc));
     hc.name = NAME;
     hc.listen = cfg->listen;
