@@ -27,7 +27,9 @@ os.environ.setdefault("MPIC_BUILD_DIR", os.path.join(REPO, "build-bench"))
 
 import mpic_harness as h  # noqa: E402
 
-h.PORT_LO, h.PORT_HI = 21000, 21999
+# BENCH_PORTS="LO-HI" moves every port (default 21000-21999).
+_lo, _hi = os.environ.get("BENCH_PORTS", "21000-21999").split("-")
+h.PORT_LO, h.PORT_HI = int(_lo), int(_hi)
 LOOPBACK = h.LOOPBACK
 WEB_ADDR = "127.0.21.1"
 RESULTS = os.path.join(HERE, "results")
@@ -325,9 +327,19 @@ class Stack:
             for q in ("n%d.bench.test" % i,
                       "_acme-challenge.n%d.bench.test" % i):
                 for t in (h.TYPE_CAA, h.TYPE_TXT):
-                    h.dns_query(self.dns.unbound_port, q, t)
+                    self._query(q, t)
         for q in ("bench.test", "test", "web.bench.test"):
-            h.dns_query(self.dns.unbound_port, q, h.TYPE_CAA)
+            self._query(q, h.TYPE_CAA)
+
+    def _query(self, name, qtype, tries=3):
+        """One warm-up query; a lost UDP datagram on a busy machine is
+        retried rather than failing the whole run."""
+        for attempt in range(tries):
+            try:
+                return h.dns_query(self.dns.unbound_port, name, qtype)
+            except socket.timeout:
+                if attempt == tries - 1:
+                    raise
 
     def start_nginx(self):
         """nginx serving the acme-http-01 token on WEB_ADDR:80. Returns

@@ -1,7 +1,8 @@
 #!/bin/bash
 # Runs every benchmark of bench/ and prints its figures; the JSON, the
 # scaling table and plot land in bench/results/. Traffic stays on 127.0.0.1
-# (ports 21000-21999; the acme-http-01 web server on 127.0.21.1:80).
+# (ports 21000-21999, or BENCH_PORTS=LO-HI; the acme-http-01 web server on
+# 127.0.21.1:80).
 # Nothing here fails on timing: a benchmark fails only if it cannot run.
 #
 #   bench/run-all.sh                  build (RelWithDebInfo) into build-bench/, run all

@@ -29,7 +29,8 @@ struct ev_watch {
     ev_io_fn *fn;
     void *arg;
     unsigned events;
-    uint32_t gen; /* bumped on every new registration of this fd */
+    uint32_t gen;   /* bumped on every new registration of this fd */
+    uint32_t kmask; /* epoll events last registered in the kernel; 0: none */
     bool active;
 };
 
@@ -146,17 +147,14 @@ static void watches_grow(struct ev_loop *loop, int fd)
     loop->nwatches = want;
 }
 
-static int watch_remove(struct ev_loop *loop, int fd)
+/* Drops a registration from the kernel for good. */
+static int watch_forget(struct ev_loop *loop, int fd)
 {
-    struct ev_watch *w;
+    struct ev_watch *w = &loop->watches[fd];
 
-    if ((size_t)fd >= loop->nwatches || !loop->watches[fd].active)
+    if (w->kmask == 0)
         return 0;
-    w = &loop->watches[fd];
-    w->active = false;
-    w->fn = NULL;
-    w->arg = NULL;
-    w->events = 0;
+    w->kmask = 0;
     /* The fd may already be closed (the kernel then dropped it from the
      * epoll set by itself); that is not an error for the caller. */
     if (epoll_ctl(loop->epfd, EPOLL_CTL_DEL, fd, NULL) < 0 && errno != EBADF &&
@@ -165,12 +163,36 @@ static int watch_remove(struct ev_loop *loop, int fd)
     return 0;
 }
 
+/*
+ * Unwatching a read-only watch leaves the kernel registration in place
+ * (lazy removal): libcurl unwatches a connection each time it goes back to
+ * its cache and watches it again when it is reused, and this saves one
+ * epoll_ctl each way. If the fd is closed, the kernel drops it by itself;
+ * if it becomes readable while unwatched, io_dispatch removes it then, once.
+ * A write watch is removed at once (an idle socket is always writable).
+ */
+static int watch_remove(struct ev_loop *loop, int fd)
+{
+    struct ev_watch *w;
+
+    if ((size_t)fd >= loop->nwatches)
+        return 0;
+    w = &loop->watches[fd];
+    w->active = false;
+    w->fn = NULL;
+    w->arg = NULL;
+    w->events = 0;
+    if (w->kmask & EPOLLOUT)
+        return watch_forget(loop, fd);
+    return 0;
+}
+
 int ev_io_watch(struct ev_loop *loop, int fd, unsigned events, ev_io_fn *fn,
                 void *arg)
 {
     struct epoll_event ee;
     struct ev_watch *w;
-    bool was_active;
+    uint32_t mask;
     int rc;
 
     if (fd < 0) {
@@ -181,17 +203,23 @@ int ev_io_watch(struct ev_loop *loop, int fd, unsigned events, ev_io_fn *fn,
         return watch_remove(loop, fd);
     watches_grow(loop, fd);
     w = &loop->watches[fd];
-    was_active = w->active;
-    if (!was_active || w->fn != fn || w->arg != arg)
+    mask = to_epoll(events);
+    /* The same watch again: nothing changes in the kernel. */
+    if (w->active && w->fn == fn && w->arg == arg && w->kmask == mask) {
+        w->events = events;
+        return 0;
+    }
+    if (!w->active || w->fn != fn || w->arg != arg)
         w->gen++;
 
     memset(&ee, 0, sizeof(ee));
-    ee.events = to_epoll(events);
+    ee.events = mask;
     ee.data.u64 = ((uint64_t)w->gen << 32) | (uint32_t)fd;
-    if (was_active) {
+    if (w->kmask != 0) {
+        /* Registered (maybe lazily, after an unwatch). If the old file was
+         * closed and this is a new one with the same number, the kernel
+         * has forgotten it: register it afresh. */
         rc = epoll_ctl(loop->epfd, EPOLL_CTL_MOD, fd, &ee);
-        /* The old fd was closed without an unwatch and this is a new file
-         * with the same number: register it afresh. */
         if (rc < 0 && errno == ENOENT)
             rc = epoll_ctl(loop->epfd, EPOLL_CTL_ADD, fd, &ee);
     } else {
@@ -203,12 +231,15 @@ int ev_io_watch(struct ev_loop *loop, int fd, unsigned events, ev_io_fn *fn,
         w->active = false;
         w->fn = NULL;
         w->arg = NULL;
+        w->events = 0;
+        w->kmask = 0;
         return -1;
     }
     w->active = true;
     w->fn = fn;
     w->arg = arg;
     w->events = events;
+    w->kmask = mask;
     return 0;
 }
 
@@ -472,8 +503,14 @@ static void io_dispatch(struct ev_loop *loop, const struct epoll_event *ee)
     w = &loop->watches[fd];
     /* Unwatched (or re-watched for someone else) by an earlier callback of
      * this same iteration: the event belongs to the old watch. */
-    if (!w->active || w->gen != gen)
+    if (w->gen != gen)
         return;
+    if (!w->active) {
+        /* A lazily kept registration that became ready: drop it now, or
+         * level-triggered epoll would report it on every wait. */
+        watch_forget(loop, fd);
+        return;
+    }
     if (ee->events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))
         events |= EV_READ;
     if (ee->events & EPOLLOUT)

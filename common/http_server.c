@@ -38,9 +38,16 @@
 
 #define DEFAULT_CONN_LIMIT   1024u
 #define DEFAULT_CONN_TIMEOUT 30u
-/* Per-connection pool: request line, headers and our reply headers. The
- * body does not live there (it goes to our capped buffer chunk by chunk). */
-#define CONN_MEMORY_LIMIT (128u * 1024u)
+/*
+ * Per-connection pool: request line, headers, the read buffer and our reply
+ * headers. The body does not live there (it goes to our capped buffer chunk
+ * by chunk), so the pool only bounds the header block (about half of it;
+ * more is answered 431 by libmicrohttpd). Pools above 32 KiB are mmap()ed
+ * and zeroed by libmicrohttpd for every connection, and each munmap() costs
+ * a TLB shootdown on every core: a small pool comes from malloc and is
+ * cheap to set up and tear down, and 1000 connections need 16 MiB.
+ */
+#define CONN_MEMORY_LIMIT (16u * 1024u)
 #define METRICS_MAX       (4u * 1024u * 1024u)
 #define TLS_FILE_MAX      (1024u * 1024u)
 /* After the grace period, how long cancelled replies get to go out. */
@@ -961,7 +968,11 @@ static void arm_mhd_timer(struct http_server *srv)
         return;
     }
     due = ev_now_ms() + (uint64_t)ms;
-    if (srv->mhd_timer != NULL && srv->mhd_timer_due == due)
+    /* A timer already due no later is kept: firing early only costs one
+     * MHD_run that re-arms it, while replacing it before every poll (the
+     * idle timeouts move with each request) costs an allocation and heap
+     * work per iteration. */
+    if (srv->mhd_timer != NULL && srv->mhd_timer_due <= due)
         return;
     ev_timer_stop(srv->loop, srv->mhd_timer);
     srv->mhd_timer = ev_timer_start(srv->loop, ms, on_mhd_timer, srv);
@@ -1169,6 +1180,16 @@ unsigned http_server_port(const struct http_server *srv)
 size_t http_server_inflight(const struct http_server *srv)
 {
     return srv->inflight;
+}
+
+size_t http_server_connections(const struct http_server *srv)
+{
+    const union MHD_DaemonInfo *di;
+
+    if (srv->d == NULL)
+        return 0;
+    di = MHD_get_daemon_info(srv->d, MHD_DAEMON_INFO_CURRENT_CONNECTIONS);
+    return di != NULL ? di->num_connections : 0;
 }
 
 /* Ends the graceful stop: the loop returns to http_server_run. */

@@ -68,6 +68,8 @@ void http_server_route(struct http_server *srv, const char *method,
 unsigned http_server_port(const struct http_server *srv);
 /* Requests received and not yet answered. */
 size_t http_server_inflight(const struct http_server *srv);
+/* Client connections currently open (accepted and not yet closed). */
+size_t http_server_connections(const struct http_server *srv);
 
 /*
  * Installs SIGTERM/SIGINT handlers on the loop and runs it. On a signal:

@@ -435,6 +435,107 @@ static void test_now_is_monotonic(void **state)
     assert_true(b >= a);
 }
 
+/* Runs one loop iteration that does not block (a 0 ms timer stops it). */
+static void run_once(struct ev_loop *loop)
+{
+    ev_timer_start(loop, 0, on_stop, NULL);
+    assert_int_equal(ev_loop_run(loop), 0);
+}
+
+static void test_unwatched_fd_stays_silent_then_rewatch_works(void **state)
+{
+    struct ev_loop *loop = ev_loop_new();
+    struct io io = {0};
+
+    (void)state;
+    assert_int_equal(pipe(io.fds), 0);
+    assert_int_equal(ev_io_watch(loop, io.fds[0], EV_READ, on_readable, &io),
+                     0);
+    assert_int_equal(ev_io_watch(loop, io.fds[0], 0, NULL, NULL), 0);
+    /* Readable while unwatched: never reported, however often we poll. */
+    assert_int_equal(write(io.fds[1], "x", 1), 1);
+    run_once(loop);
+    run_once(loop);
+    run_once(loop);
+    assert_int_equal(io.calls, 0);
+    /* Watched again with the very same arguments: reported. */
+    assert_int_equal(ev_io_watch(loop, io.fds[0], EV_READ, on_readable, &io),
+                     0);
+    assert_int_equal(ev_loop_run(loop), 0);
+    assert_int_equal(io.calls, 1);
+    /* Unwatch, watch, unwatch, watch again with nothing in between. */
+    assert_int_equal(ev_io_watch(loop, io.fds[0], 0, NULL, NULL), 0);
+    assert_int_equal(ev_io_watch(loop, io.fds[0], EV_READ, on_readable, &io),
+                     0);
+    assert_int_equal(write(io.fds[1], "y", 1), 1);
+    assert_int_equal(ev_loop_run(loop), 0);
+    assert_int_equal(io.calls, 2);
+    assert_int_equal(ev_io_watch(loop, io.fds[0], 0, NULL, NULL), 0);
+    close(io.fds[0]);
+    close(io.fds[1]);
+    ev_loop_free(loop);
+}
+
+static void test_unwatched_closed_fd_number_rewatched_same_args(void **state)
+{
+    struct ev_loop *loop = ev_loop_new();
+    struct io io = {0};
+    int old0;
+
+    (void)state;
+    assert_int_equal(pipe(io.fds), 0);
+    old0 = io.fds[0];
+    assert_int_equal(ev_io_watch(loop, io.fds[0], EV_READ, on_readable, &io),
+                     0);
+    /* Unwatch then close, as libcurl and c-ares do. */
+    assert_int_equal(ev_io_watch(loop, io.fds[0], 0, NULL, NULL), 0);
+    close(io.fds[0]);
+    close(io.fds[1]);
+    assert_int_equal(pipe(io.fds), 0);
+    assert_int_equal(io.fds[0], old0); /* the lowest free number again */
+    assert_int_equal(ev_io_watch(loop, io.fds[0], EV_READ, on_readable, &io),
+                     0);
+    assert_int_equal(write(io.fds[1], "z", 1), 1);
+    assert_int_equal(ev_loop_run(loop), 0);
+    assert_int_equal(io.calls, 1);
+    assert_int_equal(ev_io_watch(loop, io.fds[0], 0, NULL, NULL), 0);
+    close(io.fds[0]);
+    close(io.fds[1]);
+    ev_loop_free(loop);
+}
+
+static void test_identical_watch_twice_reports_once(void **state)
+{
+    struct ev_loop *loop = ev_loop_new();
+    struct io io = {0};
+
+    (void)state;
+    assert_int_equal(pipe(io.fds), 0);
+    assert_int_equal(ev_io_watch(loop, io.fds[0], EV_READ, on_readable, &io),
+                     0);
+    assert_int_equal(ev_io_watch(loop, io.fds[0], EV_READ, on_readable, &io),
+                     0);
+    assert_int_equal(write(io.fds[1], "x", 1), 1);
+    assert_int_equal(ev_loop_run(loop), 0);
+    assert_int_equal(io.calls, 1);
+    run_once(loop);
+    assert_int_equal(io.calls, 1);
+    /* A write watch after an unwatch is registered for real. */
+    assert_int_equal(ev_io_watch(loop, io.fds[0], 0, NULL, NULL), 0);
+    assert_int_equal(ev_io_watch(loop, io.fds[1], EV_WRITE, on_writable, &io),
+                     0);
+    io.calls = 0;
+    assert_int_equal(ev_loop_run(loop), 0);
+    assert_int_equal(io.calls, 1);
+    assert_true(io.events & EV_WRITE);
+    assert_int_equal(ev_io_watch(loop, io.fds[1], 0, NULL, NULL), 0);
+    run_once(loop);
+    assert_int_equal(io.calls, 1);
+    close(io.fds[0]);
+    close(io.fds[1]);
+    ev_loop_free(loop);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -444,6 +545,9 @@ int main(void)
         cmocka_unit_test(test_timer_stopped_from_another_timer_callback),
         cmocka_unit_test(test_free_discards_pending_timers),
         cmocka_unit_test(test_io_watch_reports_readable_pipe),
+        cmocka_unit_test(test_unwatched_fd_stays_silent_then_rewatch_works),
+        cmocka_unit_test(test_unwatched_closed_fd_number_rewatched_same_args),
+        cmocka_unit_test(test_identical_watch_twice_reports_once),
         cmocka_unit_test(test_io_watch_rejects_bad_fd),
         cmocka_unit_test(test_unwatch_inside_callback_drops_pending_event),
         cmocka_unit_test(test_closed_fd_number_can_be_watched_again),
