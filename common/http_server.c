@@ -853,7 +853,12 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn,
         req = req_new(srv, conn, url, method);
         *req_cls = req;
         req->in_access = true;
-        if (srv->require_client_cert && !client_cert_verified(conn))
+        /* GET /healthz reveals nothing and is what container and
+         * Kubernetes probes call without a certificate; everything else
+         * needs one when client_ca_file is set. */
+        if (srv->require_client_cert &&
+            !(strcmp(method, "GET") == 0 && strcmp(url, "/healthz") == 0) &&
+            !client_cert_verified(conn))
             http_request_reply_error(req, 403, "forbidden",
                                      "a verified client certificate is "
                                      "required");

@@ -426,11 +426,12 @@ def test_healthchecks_pass(ctx):
 
 @R.case
 def test_healthcheck_fails_when_it_should(ctx):
-    # The mTLS checkers answer 403 to the certificate-less probe: without
-    # "403" accepted the probe must say unhealthy.
-    p = ctx.healthcheck("caa-us-east-1", {"MPIC_HEALTHCHECK_ACCEPT": "200"})
-    eq(p.returncode, 1, "403 not accepted: %s" % p.stdout)
-    check(b"403" in p.stdout, "names the status: %r" % p.stdout)
+    # The probe has no client certificate: any path but /healthz of an mTLS
+    # checker answers 403, which must count as unhealthy.
+    p = ctx.healthcheck("caa-us-east-1", {
+        "MPIC_HEALTHCHECK_URL":
+            "https://127.0.0.1:%d/configz" % ctx.ports["caa-us-east-1"]})
+    eq(p.returncode, 1, "non-200 probe: %s" % p.stdout)
     dead = h.free_port(udp_too=False)
     p = ctx.healthcheck("coordinator", {
         "MPIC_HEALTHCHECK_URL": "http://127.0.0.1:%d/healthz" % dead})

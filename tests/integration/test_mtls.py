@@ -187,6 +187,19 @@ def test_checker_refuses_client_without_certificate(ctx):
 
 
 @R.case
+def test_healthz_needs_no_client_certificate(ctx):
+    # Probes (compose, Kubernetes) have no client certificate: /healthz is
+    # served anyway, every other path still needs one.
+    c = ctx.caa[GOOD[0]]
+    eq(u.request(c.https + "/healthz", ctx=u.tls_context(ctx.ca))[0], 200,
+       "healthz without a client certificate")
+    eq(u.request(c.https + "/configz", ctx=u.tls_context(ctx.ca))[0], 403,
+       "configz without a client certificate")
+    eq(u.request(c.https + "/metrics", ctx=u.tls_context(ctx.ca))[0], 403,
+       "metrics without a client certificate")
+
+
+@R.case
 def test_checker_refuses_certificate_from_another_ca(ctx):
     status, body = direct(ctx, u.tls_context(ctx.ca, *ctx.other_cert))
     eq(status, 403, "status with another CA's certificate (%r)" % (body,))
