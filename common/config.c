@@ -1616,6 +1616,14 @@ static void validate_perspectives(struct loader *ld,
     char *resolved;
 
     MPIC_ASSERT(ai >= 0);
+    if (c->available_perspectives_file == NULL ||
+        c->available_perspectives_file[0] == '\0') {
+        /* `available_perspectives_file:` with no value */
+        issue_key(ld, (size_t)ai, -1, "must name a file");
+        free(c->available_perspectives_file);
+        c->available_perspectives_file = NULL;
+        return;
+    }
     resolved = resolve_relative(c->config_file, c->available_perspectives_file);
     free(c->available_perspectives_file);
     c->available_perspectives_file = resolved;

@@ -1053,6 +1053,27 @@ static void test_coordinator_minimal_valid(void **state)
     free(path);
 }
 
+/* `available_perspectives_file:` with no value (found by fuzz_config). */
+static void test_empty_available_perspectives_file(void **state)
+{
+    struct mpic_coordinator_config c;
+    struct cres r;
+    char *path = NULL;
+
+    (void)state;
+    coord_text("hash_secret: s\n"
+               "available_perspectives_file:\n"
+               "default_perspective_count: 2\n"
+               "perspectives:\n" P_US P_EU,
+               &c, &r, &path);
+    assert_int_equal(r.rc, MPIC_ERR_INVALID);
+    assert_issue(&r.errs, "%s:2: available_perspectives_file: must name a file",
+                 path);
+    mpic_coordinator_config_cleanup(&c);
+    mpic_errlist_cleanup(&r.errs);
+    free(path);
+}
+
 static void test_missing_and_empty_hash_secret(void **state)
 {
     struct mpic_coordinator_config c;
@@ -1667,6 +1688,7 @@ int main(void)
         T(test_yaml_syntax_error_has_line),
         T(test_tls_pairs_and_readability),
         T(test_coordinator_minimal_valid),
+        T(test_empty_available_perspectives_file),
         T(test_missing_and_empty_hash_secret),
         T(test_coordinator_numbers_out_of_range),
         T(test_count_exceeds_perspectives),
