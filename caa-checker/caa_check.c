@@ -282,34 +282,6 @@ static void on_request_cancel(struct http_request *req, void *arg)
     caa_http_req_free(r);
 }
 
-/* 400 in the Open MPIC shape. */
-static void caa_reply_invalid(struct http_request *req,
-                              const struct mpic_errlist *errs)
-{
-    json_t *o = json_object();
-    json_t *issues = json_array();
-    size_t i;
-
-    if (o == NULL || issues == NULL)
-        fatalx("%s: out of memory", __func__);
-    for (i = 0; i < errs->n; i++) {
-        json_t *it = json_object();
-
-        if (it == NULL ||
-            json_object_set_new(it, "issue_type",
-                                json_string(errs->items[i].type)) != 0 ||
-            json_object_set_new(it, "message",
-                                json_string(errs->items[i].message)) != 0 ||
-            json_array_append_new(issues, it) != 0)
-            fatalx("%s: out of memory", __func__);
-    }
-    if (json_object_set_new(o, "error",
-                            json_string("request-validation-failed")) != 0 ||
-        json_object_set_new(o, "validation_issues", issues) != 0)
-        fatalx("%s: out of memory", __func__);
-    http_request_reply_json(req, 400, o);
-}
-
 void caa_on_request(struct http_request *req, void *arg)
 {
     struct caa_checker *ck = arg;
@@ -336,7 +308,7 @@ void caa_on_request(struct http_request *req, void *arg)
         if (errs.n == 0)
             mpic_errlist_add(&errs, "malformed-request", "$: bad request");
         ck->n_rejected++;
-        caa_reply_invalid(req, &errs);
+        http_request_reply_issues(req, &errs);
         goto out;
     }
     if (r->creq.trace_id != NULL)
@@ -347,7 +319,7 @@ void caa_on_request(struct http_request *req, void *arg)
         mpic_errlist_add(&errs, "invalid-domain-or-ip-target",
                          "$.domain_or_ip_target: %s", why);
         ck->n_rejected++;
-        caa_reply_invalid(req, &errs);
+        http_request_reply_issues(req, &errs);
         goto out;
     }
     if (chk == NULL) {

@@ -603,6 +603,32 @@ void http_request_reply_error(struct http_request *req, unsigned status,
     http_request_reply_json(req, status, o);
 }
 
+void http_request_reply_issues(struct http_request *req,
+                               const struct mpic_errlist *errs)
+{
+    json_t *o = json_object();
+    json_t *list = json_array();
+
+    if (o == NULL || list == NULL)
+        fatalx("%s: out of memory", __func__);
+    for (size_t i = 0; i < errs->n; i++) {
+        json_t *it = json_object();
+
+        if (it == NULL ||
+            json_object_set_new(it, "issue_type",
+                                json_string(errs->items[i].type)) != 0 ||
+            json_object_set_new(it, "message",
+                                json_string(errs->items[i].message)) != 0 ||
+            json_array_append_new(list, it) != 0)
+            fatalx("%s: out of memory", __func__);
+    }
+    if (json_object_set_new(o, "error",
+                            json_string("request-validation-failed")) != 0 ||
+        json_object_set_new(o, "validation_issues", list) != 0)
+        fatalx("%s: out of memory", __func__);
+    http_request_reply_json(req, 400, o);
+}
+
 /*
  * Tears down an unanswered request: the owner drops it (cancel callback),
  * then we answer for it.

@@ -17,6 +17,7 @@
 #include <stdint.h>
 
 #include "common/buf.h"
+#include "common/err.h"
 #include "common/strv.h"
 
 struct ev_loop;
@@ -38,11 +39,11 @@ typedef json_t *http_configz_fn(void *arg);
 typedef void http_metrics_fn(struct mpic_buf *out, void *arg);
 
 struct http_server_config {
-    const char *name;      /* daemon name, for logs and metrics */
-    const char *listen;    /* "HOST:PORT", "[v6]:PORT" */
-    size_t max_body;       /* bytes; larger bodies get 413 */
-    uint64_t deadline_ms;  /* max time a request may stay unanswered */
-    unsigned conn_limit;   /* 0: default (1024) */
+    const char *name;        /* daemon name, for logs and metrics */
+    const char *listen;      /* "HOST:PORT", "[v6]:PORT" */
+    size_t max_body;         /* bytes; larger bodies get 413 */
+    uint64_t deadline_ms;    /* max time a request may stay unanswered */
+    unsigned conn_limit;     /* 0: default (1024) */
     unsigned conn_timeout_s; /* idle/read timeout; 0: default (30) */
     /* optional HTTPS (INTERFACE.md tls:); all NULL means plain HTTP */
     const char *tls_cert_file;
@@ -114,5 +115,11 @@ void http_request_reply(struct http_request *req, unsigned status,
 /* {"error": code, "message": msg} with the given status. */
 void http_request_reply_error(struct http_request *req, unsigned status,
                               const char *code, const char *msg);
+/*
+ * 400 {"error": "request-validation-failed", "validation_issues":
+ * [{"issue_type", "message"}, ...]} (Open MPIC API); errs is borrowed.
+ */
+void http_request_reply_issues(struct http_request *req,
+                               const struct mpic_errlist *errs);
 
 #endif

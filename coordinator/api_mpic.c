@@ -87,23 +87,6 @@ static void req_free(struct coord_req *r)
     free(r);
 }
 
-static void reply_issues(struct http_request *http, struct mpic_errlist *errs)
-{
-    json_t *o = json_object();
-    json_t *list = json_array();
-
-    for (size_t i = 0; i < errs->n; i++) {
-        json_t *it = json_object();
-
-        json_object_set_new(it, "issue_type", json_string(errs->items[i].type));
-        json_object_set_new(it, "message", json_string(errs->items[i].message));
-        json_array_append_new(list, it);
-    }
-    json_object_set_new(o, "error", json_string("request-validation-failed"));
-    json_object_set_new(o, "validation_issues", list);
-    http_request_reply_json(http, 400, o);
-}
-
 /*
  * Checks what needs the configuration (open-mpic-api.md section 3) and
  * fills the orchestration of r. Problems go to errs (400); a cohort that
@@ -579,7 +562,7 @@ void coord_on_mpic(struct http_request *http, void *arg)
     body = http_request_body(http, &len);
     if (mpic_request_parse(body, len, &r->mreq, &errs) != MPIC_OK ||
         errs.n > 0) {
-        reply_issues(http, &errs);
+        http_request_reply_issues(http, &errs);
         goto out;
     }
     if (r->mreq.trace_id != NULL)
@@ -589,12 +572,12 @@ void coord_on_mpic(struct http_request *http, void *arg)
         mpic_errlist_add(&errs, "invalid-domain-or-ip-target",
                          "$.domain_or_ip_target: %s", why ? why : "invalid");
         free(why);
-        reply_issues(http, &errs);
+        http_request_reply_issues(http, &errs);
         goto out;
     }
     req_plan(r, &errs, &fatal_why);
     if (errs.n > 0) {
-        reply_issues(http, &errs);
+        http_request_reply_issues(http, &errs);
         goto out;
     }
     if (fatal_why != NULL) {

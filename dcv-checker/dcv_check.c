@@ -175,33 +175,6 @@ static bool method_takes_ip(enum mpic_dcv_method m)
            m == MPIC_DCV_REVERSE_ADDRESS_LOOKUP;
 }
 
-static void reply_validation(struct http_request *req,
-                             const struct mpic_errlist *errs)
-{
-    json_t *o = json_object();
-    json_t *list = json_array();
-    size_t i;
-
-    if (o == NULL || list == NULL)
-        fatalx("%s: out of memory", __func__);
-    for (i = 0; i < errs->n; i++) {
-        json_t *it = json_object();
-
-        if (it == NULL ||
-            json_object_set_new(it, "issue_type",
-                                json_string(errs->items[i].type)) != 0 ||
-            json_object_set_new(it, "message",
-                                json_string(errs->items[i].message)) != 0 ||
-            json_array_append_new(list, it) != 0)
-            fatalx("%s: out of memory", __func__);
-    }
-    if (json_object_set_new(o, "error",
-                            json_string("request-validation-failed")) != 0 ||
-        json_object_set_new(o, "validation_issues", list) != 0)
-        fatalx("%s: out of memory", __func__);
-    http_request_reply_json(req, 400, o);
-}
-
 static uint64_t check_budget_ms(const struct dcv_daemon *d)
 {
     const struct mpic_checker_config *cfg = d->cfg;
@@ -242,7 +215,7 @@ static void on_dcv(struct http_request *req, void *arg)
         if (errs.n == 0)
             mpic_errlist_add(&errs, "malformed-request", "$: not a request");
         d->n_bad_requests++;
-        reply_validation(req, &errs);
+        http_request_reply_issues(req, &errs);
         goto out;
     }
     if (c->creq.trace_id != NULL)
@@ -263,7 +236,7 @@ static void on_dcv(struct http_request *req, void *arg)
     }
     if (errs.n > 0) {
         d->n_bad_requests++;
-        reply_validation(req, &errs);
+        http_request_reply_issues(req, &errs);
         goto out;
     }
     d->n_checks[m]++;
