@@ -20,9 +20,10 @@
  */
 #include "common/cohort.h"
 
-#include <limits.h>
+#include <openssl/core_names.h>
 #include <openssl/evp.h>
-#include <openssl/hmac.h>
+#include <openssl/params.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -96,9 +97,21 @@ bool mpic_perspectives_too_close(const struct mpic_perspective *a,
 }
 
 /*
+ * HMAC, fetched from the default provider once per process: a fetch per call
+ * (what the one-shot HMAC() does) costs more than the MACs themselves.
+ */
+static EVP_MAC *hmac_alg;
+static pthread_once_t hmac_once = PTHREAD_ONCE_INIT;
+
+static void hmac_fetch(void)
+{
+    hmac_alg = EVP_MAC_fetch(NULL, "HMAC", NULL);
+}
+
+/*
  * Ranks the perspectives by keyed hash. The NUL separator keeps (target,
  * code) pairs from colliding ("a" + "bc" vs "ab" + "c"); neither may contain
- * a NUL.
+ * a NUL. The key is set once; each MAC re-initialises the context with it.
  */
 static enum mpic_err rank_perspectives(const struct mpic_perspective *ps,
                                        size_t n_ps, const char *secret,
@@ -106,36 +119,43 @@ static enum mpic_err rank_perspectives(const struct mpic_perspective *ps,
 {
     enum mpic_err rc = MPIC_ERR_INTERNAL;
     struct rank_ent *ents = NULL;
-    unsigned char *msg = NULL;
+    unsigned char *lower = NULL;
+    EVP_MAC_CTX *ctx = NULL;
+    OSSL_PARAM params[2];
     size_t tlen = strlen(target);
-    size_t slen = strlen(secret);
     size_t i;
 
-    if (slen > INT_MAX) {
+    pthread_once(&hmac_once, hmac_fetch);
+    if (hmac_alg == NULL)
         goto out;
+    ctx = EVP_MAC_CTX_new(hmac_alg);
+    if (ctx == NULL)
+        goto out;
+    params[0] = OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST,
+                                                 (char *)"SHA256", 0);
+    params[1] = OSSL_PARAM_construct_end();
+    if (!EVP_MAC_init(ctx, (const unsigned char *)secret, strlen(secret),
+                      params))
+        goto out;
+    /* The target is case-insensitive; normalise ASCII letters. The
+     * separator NUL goes with it. */
+    lower = xmalloc(tlen + 1);
+    for (i = 0; i < tlen; i++) {
+        unsigned char ch = (unsigned char)target[i];
+        lower[i] = (ch >= 'A' && ch <= 'Z') ? (unsigned char)(ch + 32) : ch;
     }
+    lower[tlen] = 0x00;
     ents = xcalloc(n_ps, sizeof(*ents));
     for (i = 0; i < n_ps; i++) {
         const char *code = ps[i].code != NULL ? ps[i].code : "";
-        size_t clen = strlen(code);
-        size_t mlen = tlen + 1 + clen;
-        unsigned int maclen = 0;
-        size_t j;
+        size_t maclen = 0;
 
-        free(msg);
-        msg = xmalloc(mlen);
-        /* The target is case-insensitive; normalise ASCII letters. */
-        for (j = 0; j < tlen; j++) {
-            unsigned char ch = (unsigned char)target[j];
-            msg[j] = (ch >= 'A' && ch <= 'Z') ? (unsigned char)(ch + 32) : ch;
-        }
-        msg[tlen] = 0x00;
-        memcpy(msg + tlen + 1, code, clen);
-        if (HMAC(EVP_sha256(), secret, (int)slen, msg, mlen, ents[i].mac,
-                 &maclen) == NULL ||
-            maclen != COHORT_MAC_LEN) {
+        if ((i > 0 && !EVP_MAC_init(ctx, NULL, 0, NULL)) ||
+            !EVP_MAC_update(ctx, lower, tlen + 1) ||
+            !EVP_MAC_update(ctx, (const unsigned char *)code, strlen(code)) ||
+            !EVP_MAC_final(ctx, ents[i].mac, &maclen, sizeof(ents[i].mac)) ||
+            maclen != COHORT_MAC_LEN)
             goto out;
-        }
         ents[i].idx = i;
     }
     qsort(ents, n_ps, sizeof(*ents), rank_cmp);
@@ -144,7 +164,8 @@ static enum mpic_err rank_perspectives(const struct mpic_perspective *ps,
     }
     rc = MPIC_OK;
 out:
-    free(msg);
+    EVP_MAC_CTX_free(ctx);
+    free(lower);
     free(ents);
     return rc;
 }

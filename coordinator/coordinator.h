@@ -37,6 +37,12 @@ struct coord_metrics {
     uint64_t remote_failed;
 };
 
+/* Calls to one checker: running in libcurl, and waiting for a connection. */
+struct coord_queue {
+    size_t running;
+    struct coord_call *head, *tail;
+};
+
 struct coord {
     const struct mpic_coordinator_config *cfg; /* borrowed */
     struct ev_loop *loop;
@@ -45,6 +51,10 @@ struct coord {
     uint64_t deadline_ms; /* the HTTP layer's per-request deadline; 0: none */
     CURL *pool[COORD_EASY_POOL];
     size_t n_pool;
+    struct curl_slist **hdrs;   /* per perspective, built on first call */
+    struct coord_queue *queues; /* per perspective and check type */
+    bool pump_pending;          /* a queue may start calls */
+    bool pump_hooked;           /* the before-poll hook is registered */
     struct coord_metrics metrics;
 };
 
@@ -57,10 +67,13 @@ struct coord_call {
     struct coord *c;
     size_t idx; /* perspective index in cfg->perspectives */
     enum mpic_check_type type;
-    const char *method;  /* DCV method wire name (static), or NULL */
-    uint64_t timeout_ms; /* this call's limit; 0: remote_timeout_ms */
-    CURL *easy;          /* NULL once finished */
-    struct curl_slist *hdrs;
+    const char *method;   /* DCV method wire name (static), or NULL */
+    uint64_t timeout_ms;  /* this call's limit; 0: remote_timeout_ms */
+    const char *req_body; /* the check request (the request owns it) */
+    size_t req_body_len;
+    bool queued; /* waiting for a connection (fanout.c) */
+    struct coord_call *qprev, *qnext;
+    CURL *easy; /* NULL once finished */
     struct mpic_buf body;
     char errbuf[CURL_ERROR_SIZE];
     bool done;
@@ -99,5 +112,7 @@ json_t *coord_remote_error(enum mpic_check_type type, const char *method,
 /* Easy-handle pool. */
 CURL *coord_easy_get(struct coord *c);
 void coord_easy_put(struct coord *c, CURL *easy);
+/* Frees the pool and the per-perspective header lists. */
+void coord_fanout_cleanup(struct coord *c);
 
 #endif

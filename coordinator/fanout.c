@@ -18,11 +18,47 @@
 #include "common/log.h"
 #include "common/mem.h"
 
+static size_t on_body(char *data, size_t size, size_t nmemb, void *arg);
+static void on_pump(struct ev_loop *loop, void *arg);
+
+/*
+ * Options every call has; set once when a handle is made, since handles
+ * only ever go back to the pool from here. A call sets the rest.
+ */
+static int easy_setup_fixed(const struct coord *c, CURL *easy)
+{
+    const struct mpic_coordinator_config *cfg = c->cfg;
+    int rc = 0;
+
+    rc |= curl_easy_setopt(easy, CURLOPT_POST, 1L);
+    rc |= curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, on_body);
+    rc |= curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
+    rc |= curl_easy_setopt(easy, CURLOPT_FOLLOWLOCATION, 0L);
+    rc |= curl_easy_setopt(easy, CURLOPT_PROTOCOLS_STR, "http,https");
+    rc |= curl_easy_setopt(easy, CURLOPT_TCP_NODELAY, 1L);
+    rc |= curl_easy_setopt(easy, CURLOPT_TCP_KEEPALIVE, 1L);
+    if (cfg->checker_tls.ca_file != NULL)
+        rc |= curl_easy_setopt(easy, CURLOPT_CAINFO, cfg->checker_tls.ca_file);
+    if (cfg->checker_tls.cert_file != NULL) {
+        rc |=
+            curl_easy_setopt(easy, CURLOPT_SSLCERT, cfg->checker_tls.cert_file);
+        rc |= curl_easy_setopt(easy, CURLOPT_SSLKEY, cfg->checker_tls.key_file);
+    }
+    return rc == 0 ? 0 : -1;
+}
+
 CURL *coord_easy_get(struct coord *c)
 {
+    CURL *easy;
+
     if (c->n_pool > 0)
         return c->pool[--c->n_pool];
-    return curl_easy_init();
+    easy = curl_easy_init();
+    if (easy != NULL && easy_setup_fixed(c, easy) != 0) {
+        curl_easy_cleanup(easy);
+        easy = NULL;
+    }
+    return easy;
 }
 
 void coord_easy_put(struct coord *c, CURL *easy)
@@ -30,11 +66,72 @@ void coord_easy_put(struct coord *c, CURL *easy)
     if (easy == NULL)
         return;
     if (c->n_pool < COORD_EASY_POOL) {
-        curl_easy_reset(easy);
+        /* Drop what points into the finished call and request. */
+        curl_easy_setopt(easy, CURLOPT_ERRORBUFFER, NULL);
+        curl_easy_setopt(easy, CURLOPT_WRITEDATA, NULL);
+        curl_easy_setopt(easy, CURLOPT_POSTFIELDS, NULL);
         c->pool[c->n_pool++] = easy;
         return;
     }
     curl_easy_cleanup(easy);
+}
+
+/*
+ * The request headers of the calls to perspective i, built on first use and
+ * kept until coord_fanout_cleanup(): Content-Type, an empty Expect (no
+ * 100-continue round trip), then the perspective's configured headers.
+ */
+static struct curl_slist *perspective_headers(struct coord *c, size_t i)
+{
+    const struct mpic_perspective *p = &c->cfg->perspectives[i];
+    struct curl_slist *h = NULL, *nh;
+
+    if (c->hdrs == NULL)
+        c->hdrs = xcalloc(c->cfg->n_perspectives, sizeof(*c->hdrs));
+    if (c->hdrs[i] != NULL)
+        return c->hdrs[i];
+    nh = curl_slist_append(h, "Content-Type: application/json");
+    if (nh == NULL)
+        return NULL;
+    h = nh;
+    nh = curl_slist_append(h, "Expect:");
+    if (nh == NULL)
+        goto fail;
+    h = nh;
+    for (size_t k = 0; k < p->n_headers; k++) {
+        char *line =
+            xasprintf("%s: %s", p->headers[k].name, p->headers[k].value);
+
+        nh = curl_slist_append(h, line);
+        free(line);
+        if (nh == NULL)
+            goto fail;
+        h = nh;
+    }
+    c->hdrs[i] = h;
+    return h;
+
+fail:
+    curl_slist_free_all(h);
+    return NULL;
+}
+
+void coord_fanout_cleanup(struct coord *c)
+{
+    if (c->pump_hooked)
+        ev_before_poll_remove(c->loop, on_pump, c);
+    c->pump_hooked = false;
+    free(c->queues);
+    c->queues = NULL;
+    for (size_t i = 0; i < c->n_pool; i++)
+        curl_easy_cleanup(c->pool[i]);
+    c->n_pool = 0;
+    if (c->hdrs != NULL) {
+        for (size_t i = 0; i < c->cfg->n_perspectives; i++)
+            curl_slist_free_all(c->hdrs[i]);
+        free(c->hdrs);
+        c->hdrs = NULL;
+    }
 }
 
 json_t *coord_remote_error(enum mpic_check_type type, const char *method,
@@ -131,6 +228,65 @@ static void call_judge(struct coord_call *call, CURLcode rc)
     }
 }
 
+/*
+ * Calls to one checker beyond COORD_CONNS_PER_CHECKER wait here, in start
+ * order, not in libcurl: libcurl 7.88 scans its whole pending list whenever
+ * a transfer is removed, so thousands of waiting calls made every finished
+ * call cost O(waiting) (bench/: a third of the coordinator's CPU at 1000
+ * requests in flight). A queue per perspective and check type, since each
+ * has its own checker URL.
+ */
+static struct coord_queue *call_queue(struct coord *c,
+                                      const struct coord_call *call)
+{
+    if (c->queues == NULL)
+        c->queues = xcalloc(c->cfg->n_perspectives * 2, sizeof(*c->queues));
+    return &c->queues[call->idx * 2 + (call->type == MPIC_CHECK_DCV)];
+}
+
+static void queue_push(struct coord_queue *q, struct coord_call *call)
+{
+    call->qprev = q->tail;
+    call->qnext = NULL;
+    if (q->tail != NULL)
+        q->tail->qnext = call;
+    else
+        q->head = call;
+    q->tail = call;
+    call->queued = true;
+}
+
+static void queue_unlink(struct coord_queue *q, struct coord_call *call)
+{
+    if (call->qprev != NULL)
+        call->qprev->qnext = call->qnext;
+    else
+        q->head = call->qnext;
+    if (call->qnext != NULL)
+        call->qnext->qprev = call->qprev;
+    else
+        q->tail = call->qprev;
+    call->qnext = call->qprev = NULL;
+    call->queued = false;
+}
+
+/* A connection to call's checker is free again; waiting calls start from
+ * the loop, never from inside libcurl or a caller's cancel loop. */
+static void call_slot_freed(struct coord *c, struct coord_call *call)
+{
+    struct coord_queue *q = call_queue(c, call);
+
+    MPIC_ASSERT(q->running > 0);
+    q->running--;
+    if (q->head != NULL && !c->pump_pending) {
+        c->pump_pending = true;
+        if (!c->pump_hooked) {
+            ev_before_poll(c->loop, on_pump, c);
+            c->pump_hooked = true;
+        }
+    }
+}
+
 static void on_call_done(CURL *easy, CURLcode rc, void *arg)
 {
     struct coord_call *call = arg;
@@ -144,78 +300,115 @@ static void on_call_done(CURL *easy, CURLcode rc, void *arg)
         call->c->metrics.remote_failed++;
     coord_easy_put(call->c, call->easy);
     call->easy = NULL;
-    curl_slist_free_all(call->hdrs);
-    call->hdrs = NULL;
+    call_slot_freed(call->c, call);
     mpic_buf_cleanup(&call->body);
     call->done = true;
     coord_req_call_done(call);
 }
 
-/* Configures one easy handle; returns 0 or -1 with a reason. */
+/* Sets the per-call options of one easy handle; returns 0 or -1. */
 static int call_setup(struct coord *c, struct coord_call *call, CURL *easy,
-                      const char *url, const char *body, size_t body_len)
+                      const char *url, uint64_t timeout)
 {
-    const struct mpic_coordinator_config *cfg = c->cfg;
-    const struct mpic_perspective *p = &cfg->perspectives[call->idx];
-    struct curl_slist *h = NULL, *nh;
-    uint64_t timeout;
+    struct curl_slist *h = perspective_headers(c, call->idx);
     int rc = 0;
 
-    nh = curl_slist_append(h, "Content-Type: application/json");
-    if (nh == NULL)
+    if (h == NULL)
         return -1;
-    h = nh;
-    nh = curl_slist_append(h, "Expect:");
-    if (nh == NULL)
-        goto fail;
-    h = nh;
-    for (size_t i = 0; i < p->n_headers; i++) {
-        char *line =
-            xasprintf("%s: %s", p->headers[i].name, p->headers[i].value);
-
-        nh = curl_slist_append(h, line);
-        free(line);
-        if (nh == NULL)
-            goto fail;
-        h = nh;
-    }
-    call->hdrs = h;
-
     rc |= curl_easy_setopt(easy, CURLOPT_URL, url);
-    rc |= curl_easy_setopt(easy, CURLOPT_POST, 1L);
-    rc |= curl_easy_setopt(easy, CURLOPT_POSTFIELDS, body);
+    rc |= curl_easy_setopt(easy, CURLOPT_POSTFIELDS, call->req_body);
     rc |= curl_easy_setopt(easy, CURLOPT_POSTFIELDSIZE_LARGE,
-                           (curl_off_t)body_len);
+                           (curl_off_t)call->req_body_len);
     rc |= curl_easy_setopt(easy, CURLOPT_HTTPHEADER, h);
-    rc |= curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, on_body);
     rc |= curl_easy_setopt(easy, CURLOPT_WRITEDATA, call);
     rc |= curl_easy_setopt(easy, CURLOPT_ERRORBUFFER, call->errbuf);
-    /* The request's own deadline may leave less than remote_timeout_ms
-     * (api_mpic.c); 0 would mean "no timeout" to libcurl, so at least 1. */
-    timeout = call->timeout_ms > 0 ? call->timeout_ms
-                                   : (uint64_t)cfg->remote_timeout_ms;
-    if (timeout < 1)
-        timeout = 1;
     rc |= curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS, (long)timeout);
-    rc |= curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
-    rc |= curl_easy_setopt(easy, CURLOPT_FOLLOWLOCATION, 0L);
-    rc |= curl_easy_setopt(easy, CURLOPT_PROTOCOLS_STR, "http,https");
-    rc |= curl_easy_setopt(easy, CURLOPT_TCP_NODELAY, 1L);
-    rc |= curl_easy_setopt(easy, CURLOPT_TCP_KEEPALIVE, 1L);
-    if (cfg->checker_tls.ca_file != NULL)
-        rc |= curl_easy_setopt(easy, CURLOPT_CAINFO, cfg->checker_tls.ca_file);
-    if (cfg->checker_tls.cert_file != NULL) {
-        rc |=
-            curl_easy_setopt(easy, CURLOPT_SSLCERT, cfg->checker_tls.cert_file);
-        rc |= curl_easy_setopt(easy, CURLOPT_SSLKEY, cfg->checker_tls.key_file);
-    }
-    if (rc != 0)
-        return -1;
-    return 0;
+    return rc == 0 ? 0 : -1;
+}
 
-fail:
-    curl_slist_free_all(h);
-    return -1;
+/*
+ * Hands call to libcurl with timeout ms left. 0, or -1 with the call done
+ * (its check_response the reason).
+ */
+static int call_launch(struct coord *c, struct coord_call *call,
+                       uint64_t timeout)
+{
+    const struct mpic_perspective *p = &c->cfg->perspectives[call->idx];
+    const char *url = call->type == MPIC_CHECK_CAA ? p->caa_url : p->dcv_url;
+    CURL *easy = coord_easy_get(c);
+
+    if (easy == NULL || url == NULL ||
+        call_setup(c, call, easy, url, timeout) != 0) {
+        coord_easy_put(c, easy);
+        call->check_response = coord_remote_error(
+            call->type, call->method, "could not set up the call to %s",
+            url ? url : "(no checker URL)");
+        call->done = true;
+        return -1;
+    }
+    call->easy = easy;
+    if (ev_curl_add(c->curl, easy, on_call_done, call) != 0) {
+        coord_easy_put(c, easy);
+        call->easy = NULL;
+        call->check_response = coord_remote_error(call->type, call->method,
+                                                  "libcurl refused the call");
+        call->done = true;
+        return -1;
+    }
+    call_queue(c, call)->running++;
+    return 0;
+}
+
+/* The call's whole time limit: the request's own deadline may leave less
+ * than remote_timeout_ms (api_mpic.c); 0 would mean "no timeout" to
+ * libcurl, so at least 1. */
+static uint64_t call_timeout(const struct coord *c,
+                             const struct coord_call *call)
+{
+    uint64_t t = call->timeout_ms > 0 ? call->timeout_ms
+                                      : (uint64_t)c->cfg->remote_timeout_ms;
+
+    return t < 1 ? 1 : t;
+}
+
+/* Starts waiting calls where their checker has a free connection. */
+static void on_pump(struct ev_loop *loop, void *arg)
+{
+    struct coord *c = arg;
+    size_t nq = c->cfg->n_perspectives * 2;
+
+    (void)loop;
+    if (!c->pump_pending)
+        return;
+    c->pump_pending = false;
+    for (size_t i = 0; i < nq; i++) {
+        struct coord_queue *q = &c->queues[i];
+
+        /* A finished call may start a new attempt that queues more calls,
+         * or free a request whose calls leave the queue: re-read the head
+         * every time. */
+        while (q->head != NULL && q->running < COORD_CONNS_PER_CHECKER) {
+            struct coord_call *call = q->head;
+            uint64_t waited = ev_now_ms() - call->started_ms;
+            uint64_t limit = call_timeout(c, call);
+
+            queue_unlink(q, call);
+            if (waited < limit && call_launch(c, call, limit - waited) == 0)
+                continue;
+            if (!call->done) {
+                call->check_response = coord_remote_error(
+                    call->type, call->method,
+                    "no answer from the checker within %llu ms (no free "
+                    "connection to it)",
+                    (unsigned long long)limit);
+                call->done = true;
+            }
+            call->elapsed_ms = waited;
+            c->metrics.remote_failed++;
+            mpic_buf_cleanup(&call->body);
+            coord_req_call_done(call);
+        }
+    }
 }
 
 void coord_fanout_start(struct coord *c, struct coord_call *calls, size_t n,
@@ -224,50 +417,34 @@ void coord_fanout_start(struct coord *c, struct coord_call *calls, size_t n,
 {
     for (size_t i = 0; i < n; i++) {
         struct coord_call *call = &calls[i];
-        const struct mpic_perspective *p = &c->cfg->perspectives[call->idx];
-        const char *url = type == MPIC_CHECK_CAA ? p->caa_url : p->dcv_url;
-        CURL *easy;
+        struct coord_queue *q;
 
         call->c = c;
         call->type = type;
         call->method = method;
+        call->req_body = body;
+        call->req_body_len = body_len;
         call->started_ms = ev_now_ms();
         call->errbuf[0] = '\0';
         mpic_buf_init(&call->body, COORD_MAX_CHECK_RESPONSE);
-        easy = coord_easy_get(c);
-        if (easy == NULL || url == NULL ||
-            call_setup(c, call, easy, url, body, body_len) != 0) {
-            coord_easy_put(c, easy);
-            curl_slist_free_all(call->hdrs);
-            call->hdrs = NULL;
-            call->check_response = coord_remote_error(
-                type, method, "could not set up the call to %s",
-                url ? url : "(no checker URL)");
-            call->done = true;
-            continue; /* the caller sees it done already */
-        }
-        call->easy = easy;
-        if (ev_curl_add(c->curl, easy, on_call_done, call) != 0) {
-            coord_easy_put(c, easy);
-            call->easy = NULL;
-            curl_slist_free_all(call->hdrs);
-            call->hdrs = NULL;
-            call->check_response =
-                coord_remote_error(type, method, "libcurl refused the call");
-            call->done = true;
-        }
+        q = call_queue(c, call);
+        if (q->running < COORD_CONNS_PER_CHECKER && q->head == NULL)
+            (void)call_launch(c, call, call_timeout(c, call));
+        else
+            queue_push(q, call); /* the caller sees it running */
     }
 }
 
 void coord_fanout_cancel(struct coord *c, struct coord_call *call)
 {
+    if (call->queued)
+        queue_unlink(call_queue(c, call), call);
     if (call->easy != NULL) {
         ev_curl_cancel(c->curl, call->easy);
         coord_easy_put(c, call->easy);
         call->easy = NULL;
+        call_slot_freed(c, call);
     }
-    curl_slist_free_all(call->hdrs);
-    call->hdrs = NULL;
     mpic_buf_cleanup(&call->body);
 }
 

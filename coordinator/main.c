@@ -85,8 +85,9 @@ static int run(const struct mpic_coordinator_config *cfg)
     /* Keep-alive connections to every checker. The cache must hold as many
      * connections as calls can be in flight, or every call beyond it closes
      * an idle connection and opens a new one (bench/: the throughput
-     * collapses). Calls beyond the per-checker cap wait in libcurl for a
-     * free connection, within their own timeout. */
+     * collapses). Calls beyond the per-checker cap wait in fanout.c's
+     * queue for a free connection, within their own timeout; the libcurl
+     * cap below is only a backstop (two perspectives on one checker). */
     curl_multi_setopt(ev_curl_multi(c.curl), CURLMOPT_MAX_HOST_CONNECTIONS,
                       (long)COORD_CONNS_PER_CHECKER);
     curl_multi_setopt(
@@ -129,8 +130,7 @@ static int run(const struct mpic_coordinator_config *cfg)
 out:
     http_server_free(c.srv);
     ev_curl_free(c.curl);
-    for (size_t i = 0; i < c.n_pool; i++)
-        curl_easy_cleanup(c.pool[i]);
+    coord_fanout_cleanup(&c);
     ev_loop_free(c.loop);
     return rc;
 }

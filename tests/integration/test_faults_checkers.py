@@ -66,6 +66,8 @@ class FaultChecker:
         self.port = h.free_port(udp_too=False)
         self.stop = threading.Event()
         self.conns = 0
+        self.active = 0      # connections being served now
+        self.max_active = 0  # the most at once
         self.lock = threading.Lock()
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -118,6 +120,9 @@ class FaultChecker:
         c.sendall(head.encode() + body)
 
     def _serve(self, c, mode):
+        with self.lock:
+            self.active += 1
+            self.max_active = max(self.max_active, self.active)
         try:
             c.settimeout(60)
             if mode == "reset":
@@ -156,6 +161,8 @@ class FaultChecker:
                 c.close()
             except OSError:
                 pass
+            with self.lock:
+                self.active -= 1
 
     def close(self):
         self.stop.set()
@@ -329,6 +336,79 @@ def test_healthz_answered_while_a_call_is_pending(ctx):
     finally:
         ctx.fault.mode = "ok"
         t.join()
+
+
+# ------------------------------------------------- calls beyond the cap
+
+CONNS_PER_CHECKER = 64  # COORD_CONNS_PER_CHECKER (coordinator.h)
+
+
+def burst(coord, n, count):
+    """n concurrent /mpic calls; returns [(status, resp, elapsed)]."""
+    out = [None] * n
+
+    def one(i):
+        try:
+            out[i] = mpic(coord, count=count, timeout=60)
+        except Exception as e:  # noqa: BLE001 (recorded, asserted)
+            out[i] = ("error", repr(e), 0)
+
+    ts = [threading.Thread(target=one, args=(i,)) for i in range(n)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join(90)
+    check(not any(t.is_alive() for t in ts), "requests still hanging")
+    return out
+
+
+@R.case
+def test_calls_beyond_the_connection_cap_wait_and_pass(ctx):
+    # 150 requests at once, each calling a checker that answers after
+    # 0.25 s: at most 64 connections to it at a time, the rest wait for a
+    # free one and still pass well within remote_timeout_ms.
+    slow = FaultChecker()
+    slow.slow_s = 0.25
+    slow.mode = "slow"
+    try:
+        urls = [(CODES[0], slow.url())] + ctx.urls[1:3]
+        coord = ctx.cluster.start_coordinator(
+            urls, name="coord-cap", default_count=3,
+            remote_timeout_ms=TIMEOUT_MS)
+        out = burst(coord, 150, 3)
+        eq([r[0] for r in out if r[0] != 200], [], "failed requests")
+        for status, resp, el in out:
+            eq(by_code(resp)[CODES[0]]["check_passed"], True,
+               "slow perspective passed (waited for a connection)")
+            eq(resp["is_valid"], True, "is_valid")
+        check(slow.max_active <= CONNS_PER_CHECKER,
+              "%d connections at once to one checker" % slow.max_active)
+        check(slow.max_active >= 8, "calls were not concurrent (%d)"
+              % slow.max_active)
+        print("     150 requests at once: at most %d connections to the "
+              "slow checker, slowest answer %.2fs"
+              % (slow.max_active, max(r[2] for r in out)))
+    finally:
+        slow.close()
+
+
+@R.case
+def test_waiting_calls_to_a_hung_checker_end_at_the_deadline(ctx):
+    # 100 requests at once on a hung perspective: 64 calls hold every
+    # connection, the other 36 wait for one that never frees in time. All
+    # 100 end as remote_check errors within the deadline. (A hung server
+    # never sees the coordinator close, so its connection count says
+    # nothing here; the cap is checked above.)
+    ctx.fault.mode = "hang"
+    try:
+        out = burst(ctx.one, 100, 6)
+        eq([r[0] for r in out if r[0] != 200], [], "failed requests")
+        for status, resp, el in out:
+            assert_faulty(resp, [CODES[0]], True, el, "waiting call")
+        print("     100 requests on a hung checker: slowest answer %.2fs"
+              % max(r[2] for r in out))
+    finally:
+        ctx.fault.mode = "ok"
 
 
 # ---------------------------------------------------------------- load
