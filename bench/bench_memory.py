@@ -1,7 +1,10 @@
 #!/usr/bin/env python3
 """Benchmark 4: memory and start-up.
 
-- RSS of each daemon idle (started, warm DNS, no traffic).
+- RSS of each daemon idle (started, warm DNS, no traffic), with its Pss
+  (shared pages divided among the processes mapping them) and its private
+  memory (Private_Clean + Private_Dirty: pages no other process maps,
+  anonymous memory included), from /proc/PID/smaps_rollup.
 - Peak RSS (VmHWM, reset before the run) with 1000 concurrent MPIC requests
   (wrk -c1000 at 3 perspectives, CAA), with the coordinator's own
   mpic_http_requests_in_flight gauge sampled to show what was in flight.
@@ -26,6 +29,24 @@ import benchlib as b  # noqa: E402
 
 DUR = int(os.environ.get("BENCH_DURATION", "8"))
 START_RUNS = 7
+
+
+def rollup_kib(pid):
+    """Pss and private memory (Private_Clean + Private_Dirty) of a process
+    in KiB, from /proc/PID/smaps_rollup; (None, None) if unreadable."""
+    fields = {}
+    try:
+        with open("/proc/%d/smaps_rollup" % pid) as f:
+            for line in f:
+                parts = line.split()
+                if len(parts) == 3 and parts[2] == "kB":
+                    fields[parts[0].rstrip(":")] = int(parts[1])
+    except OSError:
+        return None, None
+    if "Pss" not in fields:
+        return None, None
+    return fields["Pss"], (fields.get("Private_Clean", 0) +
+                           fields.get("Private_Dirty", 0))
 
 
 def healthz_once(port):
@@ -85,6 +106,9 @@ def main():
         for k, d in daemons.items():
             res["idle_kib"][k] = b.proc_status(d.proc.pid, "VmRSS")
             res.setdefault("idle_anon_kib", {})[k] = b.anon_kib(d.proc.pid)
+            pss, private = rollup_kib(d.proc.pid)
+            res.setdefault("idle_pss_kib", {})[k] = pss
+            res.setdefault("idle_private_kib", {})[k] = private
         hwm_ok = all(b.reset_hwm(d.proc.pid) for d in st.cluster.daemons)
         res["hwm_reset"] = hwm_ok
         samples, stop = [], threading.Event()
@@ -129,10 +153,14 @@ def main():
 
 def report(res):
     print("== 4. memory and start-up ==")
+    def mib(x):
+        return "%.1f MiB" % (x / 1024.0) if x else "n/a"
+
     for k, v in res["idle_kib"].items():
-        a = res["idle_anon_kib"].get(k)
-        print("idle RSS %-24s %7.1f MiB (anonymous %s)" % (
-            k, v / 1024.0, "%.1f MiB" % (a / 1024.0) if a else "n/a"))
+        print("idle RSS %-24s %7.1f MiB (anonymous %s, Pss %s, private %s)" % (
+            k, v / 1024.0, mib(res["idle_anon_kib"].get(k)),
+            mib(res.get("idle_pss_kib", {}).get(k)),
+            mib(res.get("idle_private_kib", {}).get(k))))
     r = res["load"]
     print("load: wrk -c1000, %d requests, %.0f/s, ok/bad %d/%d, p99 %s; "
           "coordinator in flight: max %s, median %s" % (
