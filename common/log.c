@@ -1,11 +1,14 @@
 /*
- * JSON-lines logger. Lines are built with jansson (which escapes whatever a
- * peer or a request put in a message) and written with one write(2).
+ * JSON-lines logger. Lines are written with jansson (which escapes whatever
+ * a peer or a request put in a message) into a stack buffer, without a
+ * json_t copy of the caller's fields, and go out in one write(2). Strings
+ * that need no escaping (printable ASCII) are copied as they are.
  */
 #include "common/log.h"
 
 #include <errno.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -53,16 +56,45 @@ void mpic_log_set_fd(int fd)
     log_fd = fd;
 }
 
-static void log_timestamp(char *out, size_t n)
+/*
+ * "YYYY-MM-DDTHH:MM:SS.uuuuuuZ" (UTC) into out[LOG_TS_MAX]; returns its
+ * length. The part up to the seconds changes once a second, so it is kept
+ * from the previous line (per thread) instead of going through gmtime_r and
+ * strftime every time.
+ */
+#define LOG_TS_MAX 64
+
+static size_t log_timestamp(char *out)
 {
+    static _Thread_local time_t cached_sec = (time_t)-1;
+    static _Thread_local char cached[20];
     struct timespec ts;
     struct tm tm;
     char base[32];
+    long usec;
 
     clock_gettime(CLOCK_REALTIME, &ts);
-    gmtime_r(&ts.tv_sec, &tm);
-    strftime(base, sizeof(base), "%Y-%m-%dT%H:%M:%S", &tm);
-    snprintf(out, n, "%s.%06ldZ", base, ts.tv_nsec / 1000);
+    usec = ts.tv_nsec / 1000;
+    if (ts.tv_sec != cached_sec) {
+        gmtime_r(&ts.tv_sec, &tm);
+        base[0] = '\0';
+        if (strftime(base, sizeof(base), "%Y-%m-%dT%H:%M:%S", &tm) != 19) {
+            /* Not a four-digit year: the general format, uncached. */
+            cached_sec = (time_t)-1;
+            return (size_t)snprintf(out, LOG_TS_MAX, "%s.%06ldZ", base, usec);
+        }
+        memcpy(cached, base, 19);
+        cached_sec = ts.tv_sec;
+    }
+    memcpy(out, cached, 19);
+    out[19] = '.';
+    for (int i = 25; i >= 20; i--) {
+        out[i] = (char)('0' + usec % 10);
+        usec /= 10;
+    }
+    out[26] = 'Z';
+    out[27] = '\0';
+    return 27;
 }
 
 /* A JSON string of s; bytes that are not valid UTF-8 become '?'. */
@@ -83,54 +115,224 @@ static json_t *log_string(const char *s)
     return j;
 }
 
-static void log_write(enum mpic_log_level l, const char *trace_id,
-                      const char *msg, json_t *fields)
-{
-    char ts[64];
-    json_t *o;
-    char *line;
+/*
+ * One line being built: in a stack buffer, moved to the heap only if a line
+ * outgrows it (an audit record of many perspectives).
+ */
+struct log_line {
+    char *data;
     size_t len;
+    size_t cap;
+    char stack[4096];
+};
 
-    log_timestamp(ts, sizeof(ts));
-    o = fields != NULL ? json_deep_copy(fields) : json_object();
+static void line_init(struct log_line *b)
+{
+    b->data = b->stack;
+    b->len = 0;
+    b->cap = sizeof(b->stack);
+}
+
+static void line_cleanup(struct log_line *b)
+{
+    if (b->data != b->stack)
+        free(b->data);
+}
+
+/* A json_dump_callback_t. */
+static int line_put(const char *s, size_t n, void *arg)
+{
+    struct log_line *b = arg;
+
+    if (n > b->cap - b->len) {
+        size_t cap = b->cap;
+
+        while (n > cap - b->len) {
+            if (cap > SIZE_MAX / 2)
+                return -1;
+            cap *= 2;
+        }
+        if (b->data == b->stack) {
+            b->data = xmalloc(cap);
+            memcpy(b->data, b->stack, b->len);
+        } else {
+            b->data = xrealloc(b->data, cap);
+        }
+        b->cap = cap;
+    }
+    memcpy(b->data + b->len, s, n);
+    b->len += n;
+    return 0;
+}
+
+#define LINE_LIT(b, lit) line_put((lit), sizeof(lit) - 1, (b))
+
+#define LOG_DUMP_FLAGS (JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_ENSURE_ASCII)
+
+/*
+ * True if jansson would write s (with JSON_ENSURE_ASCII) as the bytes of s
+ * between quotes: printable ASCII without '"' and '\\'. Such strings, most
+ * messages, skip the json_t round trip; anything else goes through jansson.
+ */
+static bool log_plain(const char *s, size_t *len)
+{
+    const unsigned char *p = (const unsigned char *)s;
+
+    for (; *p != '\0'; p++) {
+        if (*p < 0x20 || *p >= 0x7f || *p == '"' || *p == '\\')
+            return false;
+    }
+    *len = (size_t)(p - (const unsigned char *)s);
+    return true;
+}
+
+/*
+ * Appends ,"key":value for the string s. A string jansson refuses (invalid
+ * UTF-8 in a trace identifier) leaves the field out, as a failed
+ * json_object_set_new did. msg is made valid instead (log_string).
+ * Returns -1 if the line cannot be completed.
+ */
+static int line_field(struct log_line *b, const char *key, size_t key_len,
+                      const char *s, bool lossy)
+{
+    json_t *j;
+    size_t n;
+    int rc;
+
+    if (log_plain(s, &n)) {
+        if (line_put(key, key_len, b) != 0 || LINE_LIT(b, "\"") != 0 ||
+            line_put(s, n, b) != 0 || LINE_LIT(b, "\"") != 0)
+            return -1;
+        return 0;
+    }
+    j = lossy ? log_string(s) : json_string(s);
+    if (j == NULL)
+        return 0;
+    rc = line_put(key, key_len, b);
+    if (rc == 0)
+        rc = json_dump_callback(j, line_put, b,
+                                LOG_DUMP_FLAGS | JSON_ENCODE_ANY);
+    json_decref(j);
+    return rc;
+}
+
+/*
+ * The line is `fields` followed by ts, level, msg and trace_identifier, as
+ * if they were set on a copy of `fields` (an existing key keeps its place
+ * and takes the new value). In the usual case none of them is in `fields`,
+ * or trace_identifier already holds trace_id, and the caller's object is
+ * dumped in place (JSON_EMBED) without a copy.
+ */
+static bool fields_in_place(const json_t *fields, const char *trace_id)
+{
+    const json_t *t;
+
+    if (fields == NULL)
+        return true;
+    if (!json_is_object(fields) || json_object_get(fields, "ts") != NULL ||
+        json_object_get(fields, "level") != NULL ||
+        json_object_get(fields, "msg") != NULL)
+        return false;
+    t = json_object_get(fields, "trace_identifier");
+    if (t == NULL || trace_id == NULL)
+        return true;
+    return json_is_string(t) && json_string_length(t) == strlen(trace_id) &&
+           memcmp(json_string_value(t), trace_id, strlen(trace_id)) == 0;
+}
+
+/* The general case: a copy of fields with the four keys set on it. */
+static int line_from_copy(struct log_line *b, enum mpic_log_level l,
+                          const char *trace_id, const char *msg,
+                          const json_t *fields, const char *ts)
+{
+    json_t *o = json_deep_copy(fields);
+    int rc;
+
     if (o == NULL)
-        return;
+        return -1;
     json_object_set_new(o, "ts", json_string(ts));
     json_object_set_new(o, "level", json_string(mpic_log_level_name(l)));
     json_object_set_new(o, "msg", log_string(msg));
     if (trace_id != NULL)
         json_object_set_new(o, "trace_identifier", json_string(trace_id));
-    line = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER |
-                             JSON_ENSURE_ASCII);
+    rc = json_dump_callback(o, line_put, b, LOG_DUMP_FLAGS);
     json_decref(o);
-    if (line == NULL)
-        return;
-    len = strlen(line);
-    line[len] = '\n'; /* replaces the NUL; we write len + 1 bytes */
-    if (write(log_fd, line, len + 1) < 0) {
-        /* nowhere left to report it */
-    }
-    free(line);
+    return rc;
 }
 
+static void log_write(enum mpic_log_level l, const char *trace_id,
+                      const char *msg, const json_t *fields)
+{
+    char ts[LOG_TS_MAX];
+    size_t ts_len = log_timestamp(ts);
+    const char *level = mpic_log_level_name(l);
+    struct log_line b;
+    int rc = 0;
+
+    line_init(&b);
+    if (!fields_in_place(fields, trace_id)) {
+        rc = line_from_copy(&b, l, trace_id, msg, fields, ts);
+    } else {
+        rc |= LINE_LIT(&b, "{");
+        if (fields != NULL && json_object_size(fields) > 0) {
+            rc |= json_dump_callback(fields, line_put, &b,
+                                     LOG_DUMP_FLAGS | JSON_EMBED);
+            rc |= LINE_LIT(&b, ",");
+        }
+        rc |= LINE_LIT(&b, "\"ts\":\"");
+        rc |= line_put(ts, ts_len, &b);
+        rc |= LINE_LIT(&b, "\",\"level\":\"");
+        rc |= line_put(level, strlen(level), &b);
+        rc |= LINE_LIT(&b, "\"");
+        rc |= line_field(&b, ",\"msg\":", 7, msg, true);
+        if (trace_id != NULL &&
+            (fields == NULL ||
+             json_object_get(fields, "trace_identifier") == NULL))
+            rc |= line_field(&b, ",\"trace_identifier\":", 20, trace_id, false);
+        rc |= LINE_LIT(&b, "}");
+    }
+    rc |= LINE_LIT(&b, "\n");
+    if (rc == 0 && write(log_fd, b.data, b.len) < 0) {
+        /* nowhere left to report it */
+    }
+    line_cleanup(&b);
+}
+
+/* Formats into a stack buffer; only a long message is allocated. */
 static void log_vemit(enum mpic_log_level l, const char *trace_id,
                       const char *suffix, const char *fmt, va_list ap)
 {
-    char *msg = NULL;
+    char stack[512];
+    char *msg = stack;
+    char *heap = NULL;
     char *full = NULL;
+    va_list ap2;
+    int n;
 
-    if (vasprintf(&msg, fmt, ap) < 0)
-        return;
-    if (suffix != NULL && asprintf(&full, "%s: %s", msg, suffix) >= 0) {
-        free(msg);
-        msg = full;
+    va_copy(ap2, ap);
+    n = vsnprintf(stack, sizeof(stack), fmt, ap);
+    if (n < 0)
+        goto out;
+    if ((size_t)n >= sizeof(stack)) {
+        heap = xmalloc((size_t)n + 1);
+        if (vsnprintf(heap, (size_t)n + 1, fmt, ap2) != n)
+            goto out;
+        msg = heap;
+    }
+    if (suffix != NULL) {
+        if (asprintf(&full, "%s: %s", msg, suffix) >= 0)
+            msg = full;
+        else
+            full = NULL; /* undefined after a failure */
     }
     log_write(l, trace_id, msg, NULL);
-    free(msg);
+out:
+    va_end(ap2);
+    free(heap);
+    free(full);
 }
 
-void mpic_log(enum mpic_log_level l, const char *trace_id, const char *fmt,
-              ...)
+void mpic_log(enum mpic_log_level l, const char *trace_id, const char *fmt, ...)
 {
     int saved = errno;
     va_list ap;
@@ -153,8 +355,8 @@ void mpic_log_errno(enum mpic_log_level l, const char *trace_id,
     errno = saved;
 }
 
-void mpic_log_json(enum mpic_log_level l, const char *trace_id,
-                   const char *msg, json_t *fields)
+void mpic_log_json(enum mpic_log_level l, const char *trace_id, const char *msg,
+                   json_t *fields)
 {
     int saved = errno;
 

@@ -1205,6 +1205,38 @@ void mpic_check_request_from_request(struct mpic_check_request *out,
 
 /* ---- encoders ---- */
 
+/*
+ * Output up to this size is written on the stack and copied once; larger
+ * output is dumped a second time into an allocation of its exact size.
+ */
+#define DUMP_STACK 8192
+
+char *mpic_json_dumps(const json_t *j, size_t flags, size_t *len)
+{
+    char stack[DUMP_STACK];
+    size_t n;
+    char *s;
+
+    if (len != NULL)
+        *len = 0;
+    n = json_dumpb(j, stack, sizeof(stack), flags);
+    if (n == 0)
+        return NULL;
+    if (n <= sizeof(stack)) {
+        s = xmemdup(stack, n);
+    } else {
+        s = xmalloc(n + 1);
+        if (json_dumpb(j, s, n, flags) != n) {
+            free(s);
+            return NULL;
+        }
+        s[n] = '\0';
+    }
+    if (len != NULL)
+        *len = n;
+    return s;
+}
+
 /* json_string(NULL) fails, so a missing string must become null. */
 static json_t *str_or_null(const char *s)
 {
@@ -1232,25 +1264,28 @@ json_t *mpic_caa_params_to_json(const struct mpic_caa_params *p)
 
     if (o == NULL)
         return NULL;
-    if (json_object_set_new(o, "certificate_type",
-                            json_string(p->certificate_type == MPIC_CERT_SMIME
-                                            ? "s-mime"
-                                            : "tls-server")) != 0)
+    if (json_object_set_new_nocheck(
+            o, "certificate_type",
+            json_string_nocheck(p->certificate_type == MPIC_CERT_SMIME
+                                    ? "s-mime"
+                                    : "tls-server")) != 0)
         goto fail;
-    if (json_object_set_new(o, "caa_domains",
-                            p->caa_domains.n > 0 ? strv_to_json(&p->caa_domains)
-                                                 : json_null()) != 0)
+    if (json_object_set_new_nocheck(o, "caa_domains",
+                                    p->caa_domains.n > 0
+                                        ? strv_to_json(&p->caa_domains)
+                                        : json_null()) != 0)
         goto fail;
-    if (json_object_set_new(o, "allow_lookup_failure",
-                            json_boolean(p->allow_lookup_failure)) != 0)
+    if (json_object_set_new_nocheck(o, "allow_lookup_failure",
+                                    json_boolean(p->allow_lookup_failure)) != 0)
         goto fail;
     /* RFC 8657 extensions: only when given, so the reference shape holds. */
     if (p->account_uri != NULL &&
-        json_object_set_new(o, "account_uri", json_string(p->account_uri)) != 0)
+        json_object_set_new_nocheck(o, "account_uri",
+                                    json_string(p->account_uri)) != 0)
         goto fail;
     if (p->validation_method != NULL &&
-        json_object_set_new(o, "validation_method",
-                            json_string(p->validation_method)) != 0)
+        json_object_set_new_nocheck(o, "validation_method",
+                                    json_string(p->validation_method)) != 0)
         goto fail;
     return o;
 fail:
@@ -1286,7 +1321,8 @@ static json_t *dcv_field_to_json(const struct mpic_dcv_params *p,
     case F_TOKEN_PATH:
         return str_or_null(p->http_token_path);
     case F_URL_SCHEME:
-        return json_string(p->url_scheme == MPIC_URL_HTTPS ? "https" : "http");
+        return json_string_nocheck(p->url_scheme == MPIC_URL_HTTPS ? "https"
+                                                                   : "http");
     case F_HEADERS:
         return headers_to_json(p);
     case F_REGEX:
@@ -1302,7 +1338,7 @@ static json_t *dcv_field_to_json(const struct mpic_dcv_params *p,
     case F_RRTYPE:
         return p->dns_record_type == MPIC_RR_NONE
                    ? json_null()
-                   : json_string(mpic_rrtype_name(p->dns_record_type));
+                   : json_string_nocheck(mpic_rrtype_name(p->dns_record_type));
     case F_EXACT_MATCH:
         return json_boolean(p->require_exact_match);
     case F_ISSUERS:
@@ -1326,15 +1362,16 @@ json_t *mpic_dcv_params_to_json(const struct mpic_dcv_params *p)
     o = json_object();
     if (o == NULL)
         return NULL;
-    if (json_object_set_new(o, "validation_method",
-                            json_string(method_names[p->method])) != 0)
+    if (json_object_set_new_nocheck(
+            o, "validation_method",
+            json_string_nocheck(method_names[p->method])) != 0)
         goto fail;
-    if (json_object_set_new(o, "require_exact_case",
-                            json_boolean(p->require_exact_case)) != 0)
+    if (json_object_set_new_nocheck(o, "require_exact_case",
+                                    json_boolean(p->require_exact_case)) != 0)
         goto fail;
     for (const enum dcv_field *f = rules[p->method].fields; *f != F_END; f++) {
-        if (json_object_set_new(o, field_keys[*f], dcv_field_to_json(p, *f)) !=
-            0)
+        if (json_object_set_new_nocheck(o, field_keys[*f],
+                                        dcv_field_to_json(p, *f)) != 0)
             goto fail;
     }
     return o;
@@ -1347,7 +1384,7 @@ static int set_orch(json_t *o, const char *key, long v)
 {
     if (v < 0)
         return 0;
-    return json_object_set_new(o, key, json_integer(v));
+    return json_object_set_new_nocheck(o, key, json_integer(v));
 }
 
 json_t *mpic_orch_params_to_json(const struct mpic_orch_params *p)
@@ -1378,23 +1415,23 @@ char *mpic_check_request_encode(const struct mpic_check_request *r)
 
     if (o == NULL)
         return NULL;
-    if (json_object_set_new(o, "domain_or_ip_target", str_or_null(r->target)) !=
-        0)
+    if (json_object_set_new_nocheck(o, "domain_or_ip_target",
+                                    str_or_null(r->target)) != 0)
         goto out;
-    if (json_object_set_new(o, "trace_identifier", str_or_null(r->trace_id)) !=
-        0)
+    if (json_object_set_new_nocheck(o, "trace_identifier",
+                                    str_or_null(r->trace_id)) != 0)
         goto out;
     if (r->check_type == MPIC_CHECK_CAA) {
         params =
             r->has_caa_params ? mpic_caa_params_to_json(&r->caa) : json_null();
-        if (json_object_set_new(o, "caa_check_parameters", params) != 0)
+        if (json_object_set_new_nocheck(o, "caa_check_parameters", params) != 0)
             goto out;
     } else {
         params = mpic_dcv_params_to_json(&r->dcv);
-        if (json_object_set_new(o, "dcv_check_parameters", params) != 0)
+        if (json_object_set_new_nocheck(o, "dcv_check_parameters", params) != 0)
             goto out;
     }
-    s = json_dumps(o, JSON_COMPACT);
+    s = mpic_json_dumps(o, JSON_COMPACT, NULL);
 out:
     json_decref(o);
     return s;
@@ -1415,10 +1452,11 @@ static json_t *errors_to_json(const struct mpic_check_response *r)
         json_t *e = json_object();
 
         if (json_array_append_new(a, e) != 0 ||
-            json_object_set_new(e, "error_type",
-                                json_string(r->errors.items[i].type)) != 0 ||
-            json_object_set_new(e, "error_message",
-                                json_string(r->errors.items[i].message)) != 0) {
+            json_object_set_new_nocheck(
+                e, "error_type", json_string(r->errors.items[i].type)) != 0 ||
+            json_object_set_new_nocheck(
+                e, "error_message", json_string(r->errors.items[i].message)) !=
+                0) {
             json_decref(a);
             return NULL;
         }
@@ -1432,19 +1470,20 @@ json_t *mpic_check_response_to_json(const struct mpic_check_response *r)
 
     if (o == NULL)
         return NULL;
-    if (json_object_set_new(o, "check_completed",
-                            json_boolean(r->check_completed)) != 0 ||
-        json_object_set_new(o, "check_passed", json_boolean(r->check_passed)) !=
+    if (json_object_set_new_nocheck(o, "check_completed",
+                                    json_boolean(r->check_completed)) != 0 ||
+        json_object_set_new_nocheck(o, "check_passed",
+                                    json_boolean(r->check_passed)) != 0 ||
+        json_object_set_new_nocheck(o, "errors", errors_to_json(r)) != 0 ||
+        json_object_set_new_nocheck(
+            o, "timestamp_ns", json_integer((json_int_t)r->timestamp_ns)) !=
             0 ||
-        json_object_set_new(o, "errors", errors_to_json(r)) != 0 ||
-        json_object_set_new(o, "timestamp_ns",
-                            json_integer((json_int_t)r->timestamp_ns)) != 0 ||
-        json_object_set_new(o, "check_type",
-                            json_string(mpic_check_type_name(r->check_type))) !=
-            0 ||
-        json_object_set_new(o, "details",
-                            r->details != NULL ? json_incref(r->details)
-                                               : json_null()) != 0) {
+        json_object_set_new_nocheck(
+            o, "check_type",
+            json_string_nocheck(mpic_check_type_name(r->check_type))) != 0 ||
+        json_object_set_new_nocheck(o, "details",
+                                    r->details != NULL ? json_incref(r->details)
+                                                       : json_null()) != 0) {
         json_decref(o);
         return NULL;
     }

@@ -107,10 +107,10 @@ struct mpic_dcv_params {
 };
 
 struct mpic_orch_params {
-    bool present;                  /* the object was given and not null */
-    long perspective_count;        /* -1: absent */
-    long quorum_count;             /* -1: absent */
-    long max_attempts;             /* -1: absent */
+    bool present;                   /* the object was given and not null */
+    long perspective_count;         /* -1: absent */
+    long quorum_count;              /* -1: absent */
+    long max_attempts;              /* -1: absent */
     long cohort_for_single_attempt; /* -1: absent */
 };
 
@@ -141,7 +141,7 @@ struct mpic_check_response {
     bool check_passed;
     bool check_completed;
     int64_t timestamp_ns;
-    bool errors_present;       /* false: "errors": null */
+    bool errors_present;        /* false: "errors": null */
     struct mpic_errlist errors; /* issue.type = error_type */
     json_t *details;            /* owned reference; NULL: null */
 };
@@ -172,6 +172,13 @@ enum mpic_err mpic_check_request_parse(const char *body, size_t len,
                                        enum mpic_check_type expected,
                                        struct mpic_check_request *out,
                                        struct mpic_errlist *errs);
+
+/*
+ * json_dumps() with fewer copies: the text is built on the stack and copied
+ * once into an owned string (free()); *len (if not NULL) gets its length.
+ * NULL where json_dumps() fails.
+ */
+char *mpic_json_dumps(const json_t *j, size_t flags, size_t *len);
 
 /* Echo objects with every default filled in (new references). */
 json_t *mpic_caa_params_to_json(const struct mpic_caa_params *p);

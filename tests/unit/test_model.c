@@ -1375,6 +1375,92 @@ static void test_mutations(void **state)
     }
 }
 
+/* mpic_json_dumps writes exactly what json_dumps writes, in every case. */
+static void expect_same_dump(const json_t *j, size_t flags)
+{
+    char *want = json_dumps(j, flags);
+    size_t len = 1;
+    char *got = mpic_json_dumps(j, flags, &len);
+
+    assert_non_null(want);
+    assert_non_null(got);
+    assert_string_equal(got, want);
+    assert_int_equal(len, strlen(want));
+    free(want);
+    free(got);
+}
+
+static void test_json_dumps_matches_jansson(void **state)
+{
+    static const char *const files[] = {
+        "caa-request.json",
+        "caa-response-denied.json",
+        "dcv-request-website-change.json",
+        "dcv-response-http-passed.json",
+        "dcv-response-tls-alpn-passed.json",
+    };
+    static const size_t flags[] = {
+        JSON_COMPACT,
+        0,
+        JSON_INDENT(2) | JSON_SORT_KEYS,
+        JSON_COMPACT | JSON_ENSURE_ASCII,
+    };
+
+    (void)state;
+    for (size_t f = 0; f < sizeof(files) / sizeof(files[0]); f++) {
+        size_t len;
+        char *body = slurp(MPIC_SHARED_FIXTURES_DIR, files[f], &len);
+        json_error_t jerr;
+        json_t *j = json_loadb(body, len, 0, &jerr);
+
+        assert_non_null(j);
+        for (size_t k = 0; k < sizeof(flags) / sizeof(flags[0]); k++)
+            expect_same_dump(j, flags[k]);
+        json_decref(j);
+        free(body);
+    }
+}
+
+/* Output beyond the stack buffer takes the second, exact-size pass. */
+static void test_json_dumps_large(void **state)
+{
+    json_t *a = json_array();
+    char *s;
+    size_t len = 0;
+
+    (void)state;
+    for (int i = 0; i < 3000; i++)
+        assert_int_equal(json_array_append_new(a, json_string("caf\xc3\xa9")),
+                         0);
+    expect_same_dump(a, JSON_COMPACT);
+    expect_same_dump(a, JSON_COMPACT | JSON_ENSURE_ASCII);
+    s = mpic_json_dumps(a, JSON_COMPACT | JSON_ENSURE_ASCII, &len);
+    assert_non_null(s);
+    assert_true(len > 8192);
+    assert_int_equal(len, 2 + 3000 * 11 + 2999); /* [, ], commas */
+    free(s);
+    json_decref(a);
+}
+
+static void test_json_dumps_refuses_what_jansson_refuses(void **state)
+{
+    json_t *str = json_string("x");
+    size_t len = 7;
+    char *s;
+
+    (void)state;
+    /* A bare string needs JSON_ENCODE_ANY, as with json_dumps. */
+    assert_null(json_dumps(str, JSON_COMPACT));
+    assert_null(mpic_json_dumps(str, JSON_COMPACT, &len));
+    assert_int_equal(len, 0);
+    s = mpic_json_dumps(str, JSON_COMPACT | JSON_ENCODE_ANY, NULL);
+    assert_non_null(s);
+    assert_string_equal(s, "\"x\"");
+    free(s);
+    assert_null(mpic_json_dumps(NULL, JSON_COMPACT, NULL));
+    json_decref(str);
+}
+
 static void test_cleanup_null_safe(void **state)
 {
     (void)state;
@@ -1420,6 +1506,9 @@ int main(void)
         cmocka_unit_test(test_response_nul_in_strings),
         cmocka_unit_test(test_response_build),
         cmocka_unit_test(test_mutations),
+        cmocka_unit_test(test_json_dumps_matches_jansson),
+        cmocka_unit_test(test_json_dumps_large),
+        cmocka_unit_test(test_json_dumps_refuses_what_jansson_refuses),
         cmocka_unit_test(test_cleanup_null_safe),
     };
 
