@@ -54,21 +54,22 @@ static json_t *caa_details(const struct caa_lookup_result *res)
                                       json_string(res->records_seen[i])) != 0)
                 fatalx("%s: out of memory", __func__);
         }
-        if (json_object_set_new(d, "caa_record_present", json_true()) != 0 ||
-            json_object_set_new(d, "found_at", json_string(res->found_at)) !=
+        if (json_object_set_new_nocheck(d, "caa_record_present", json_true()) !=
                 0 ||
-            json_object_set_new(d, "records_seen", seen) != 0)
+            json_object_set_new_nocheck(d, "found_at",
+                                        json_string(res->found_at)) != 0 ||
+            json_object_set_new_nocheck(d, "records_seen", seen) != 0)
             fatalx("%s: out of memory", __func__);
         return d;
     }
     /* Absent (reference: false, null, null) or unknown (null, null,
      * null). */
-    if (json_object_set_new(d, "caa_record_present",
-                            res != NULL && res->status == CAA_LOOKUP_NONE
-                                ? json_false()
-                                : json_null()) != 0 ||
-        json_object_set_new(d, "found_at", json_null()) != 0 ||
-        json_object_set_new(d, "records_seen", json_null()) != 0)
+    if (json_object_set_new_nocheck(
+            d, "caa_record_present",
+            res != NULL && res->status == CAA_LOOKUP_NONE ? json_false()
+                                                          : json_null()) != 0 ||
+        json_object_set_new_nocheck(d, "found_at", json_null()) != 0 ||
+        json_object_set_new_nocheck(d, "records_seen", json_null()) != 0)
         fatalx("%s: out of memory", __func__);
     return d;
 }
@@ -96,10 +97,12 @@ void caa_check_build_response(const struct caa_checker *ck,
         out->check_completed = true;
         out->details = json_object();
         if (out->details == NULL ||
-            json_object_set_new(out->details, "caa_record_present",
-                                json_false()) != 0 ||
-            json_object_set_new(out->details, "found_at", json_null()) != 0 ||
-            json_object_set_new(out->details, "records_seen", json_null()) != 0)
+            json_object_set_new_nocheck(out->details, "caa_record_present",
+                                        json_false()) != 0 ||
+            json_object_set_new_nocheck(out->details, "found_at",
+                                        json_null()) != 0 ||
+            json_object_set_new_nocheck(out->details, "records_seen",
+                                        json_null()) != 0)
             fatalx("%s: out of memory", __func__);
         return;
     }

@@ -1,15 +1,17 @@
 /*
  * DNS for the checkers: c-ares (1.18) sends the queries to the configured
- * resolvers on the ev loop; answers are parsed with ldns. Queries carry
- * RD and AD (so a validating resolver reports AD) and EDNS0; truncated UDP
- * answers are retried over TCP by c-ares. Each query gets its own result;
- * there is no cache of ours (the perspective's resolver is the cache).
+ * resolvers on the ev loop; answers are parsed with ldns. Queries carry a
+ * random ID, RD and AD (so a validating resolver reports AD) and EDNS0;
+ * truncated UDP answers are retried over TCP by c-ares. Each query gets its own
+ * result; there is no cache of ours (the perspective's resolver is the cache).
  */
 #ifndef MPIC_COMMON_DNS_H
 #define MPIC_COMMON_DNS_H
 
 #include <ldns/ldns.h>
 #include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
 
 #include "common/strv.h"
 
@@ -23,15 +25,15 @@ enum mpic_dns_status {
     MPIC_DNS_SERVFAIL,
     MPIC_DNS_REFUSED,
     MPIC_DNS_TIMEOUT,
-    MPIC_DNS_NO_SERVER, /* no resolver could be reached */
+    MPIC_DNS_NO_SERVER,    /* no resolver could be reached */
     MPIC_DNS_BAD_RESPONSE, /* FORMERR, NOTIMP, other RCODEs, garbage */
-    MPIC_DNS_ERROR,     /* anything else (a bad name, out of memory) */
+    MPIC_DNS_ERROR,        /* anything else (a bad name, out of memory) */
 };
 
 struct mpic_dns_result {
     enum mpic_dns_status status;
-    int rcode;         /* RCODE of the response; -1 if none was parsed */
-    bool ad;           /* AD bit of the response */
+    int rcode;           /* RCODE of the response; -1 if none was parsed */
+    bool ad;             /* AD bit of the response */
     const ldns_pkt *pkt; /* borrowed: valid during the callback only */
     const char *error;   /* human-readable when status != ANSWER */
 };
@@ -63,6 +65,15 @@ struct mpic_dns_query *mpic_dns_query(struct mpic_dns *dns, const char *name,
 void mpic_dns_cancel(struct mpic_dns_query *q);
 
 /*
+ * Writes the query mpic_dns_query sends for (name, type, IN) with the given
+ * ID into out (cap bytes; 512 always suffice): RD, AD (RFC 6840 5.7) and
+ * EDNS0 with a 1232-byte UDP payload, the name as ldns reads it. Returns 0
+ * with the length in *len, or -1 if name is not a valid domain name.
+ */
+int mpic_dns_wire_query(const char *name, ldns_rr_type type, uint16_t id,
+                        uint8_t *out, size_t cap, size_t *len);
+
+/*
  * Answer extraction. Starting at qname, follows CNAMEs in the answer
  * section (at most 16 hops, loops refused), appending each target with its
  * trailing dot to cname_chain (may be NULL), and returns a cloned list of
@@ -75,7 +86,7 @@ ldns_rr_list *mpic_dns_answer_rrs(const ldns_pkt *pkt, const char *qname,
                                   struct mpic_strv *cname_chain);
 
 /* Presentation of an rdata field / record; owned strings. */
-char *mpic_dns_rr_to_str(const ldns_rr *rr);       /* "0 issue \"ca\"" */
+char *mpic_dns_rr_to_str(const ldns_rr *rr); /* "0 issue \"ca\"" */
 char *mpic_dns_txt_joined(const ldns_rr *rr, size_t *len); /* no separator */
 
 #endif

@@ -158,11 +158,11 @@ static json_t *details_skeleton(enum mpic_dcv_method m)
         keys = dns_keys;
         break;
     }
-    if (json_object_set_new(o, "validation_method",
-                            json_string(mpic_dcv_method_name(m))) != 0)
+    if (json_object_set_new_nocheck(o, "validation_method",
+                                    json_string(mpic_dcv_method_name(m))) != 0)
         fatalx("%s: out of memory", __func__);
     for (i = 0; keys[i] != NULL; i++) {
-        if (json_object_set_new(o, keys[i], json_null()) != 0)
+        if (json_object_set_new_nocheck(o, keys[i], json_null()) != 0)
             fatalx("%s: out of memory", __func__);
     }
     return o;

@@ -8,6 +8,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -416,6 +417,135 @@ static void test_rr_to_str_other_types(void **state)
 }
 
 /*
+ * The query on the wire. The reference is what ldns writes for the same
+ * question (the way queries were built before ares_create_query); every
+ * name must give the same bytes, and a name ldns refuses must be refused.
+ */
+static int ldns_reference_query(const char *name, ldns_rr_type type,
+                                uint16_t id, uint8_t **wire, size_t *len)
+{
+    ldns_rdf *qname = ldns_dname_new_frm_str(name);
+    ldns_pkt *pkt;
+    ldns_status st;
+
+    *wire = NULL;
+    if (qname == NULL)
+        return -1;
+    pkt = ldns_pkt_query_new(qname, type, LDNS_RR_CLASS_IN, LDNS_RD | LDNS_AD);
+    assert_non_null(pkt);
+    ldns_pkt_set_id(pkt, id);
+    ldns_pkt_set_edns_udp_size(pkt, 1232);
+    st = ldns_pkt2wire(wire, pkt, len);
+    ldns_pkt_free(pkt);
+    return st == LDNS_STATUS_OK ? 0 : -1;
+}
+
+static void check_wire_query_like_ldns(const char *name, ldns_rr_type type,
+                                       uint16_t id)
+{
+    uint8_t got[512];
+    size_t glen = 0;
+    uint8_t *want = NULL;
+    size_t wlen = 0;
+    int wrc = ldns_reference_query(name, type, id, &want, &wlen);
+    int grc = mpic_dns_wire_query(name, type, id, got, sizeof(got), &glen);
+
+    if (wrc != grc)
+        fail_msg("\"%s\": ldns %d, ours %d", name, wrc, grc);
+    if (wrc == 0) {
+        if (wlen != glen || memcmp(want, got, wlen) != 0)
+            fail_msg("\"%s\" type %d: bytes differ from ldns", name, (int)type);
+    }
+    LDNS_FREE(want);
+}
+
+static void test_wire_query_is_byte_for_byte_ldns(void **state)
+{
+    static const char *const names[] = {
+        "example.com",
+        "Example.COM.",
+        "_acme-challenge.n1.bench.test",
+        "_validation-persist.MiXeD.example",
+        "*.wild.example",
+        "xn--bcher-kva.example",
+        "a b.example",
+        "caf\xc3\xa9.example",
+        "under_score.example",
+        "com",
+        "x.onion",
+        "x.ONION.",
+        "onion",
+        "a..b.example",
+        ".a.example",
+        "..",
+        ".",
+        "",
+        "\\065bc.example",
+        "a\\.b.example",
+        "trailing\\",
+        /* 63-octet label (fine), 64-octet label (refused) */
+        "abcdefghijabcdefghijabcdefghijabcdefghijabcdefghijabcdefghij123"
+        ".example",
+        "abcdefghijabcdefghijabcdefghijabcdefghijabcdefghijabcdefghij1234"
+        ".example",
+    };
+    static const ldns_rr_type types[] = {
+        LDNS_RR_TYPE_A,   LDNS_RR_TYPE_AAAA,  LDNS_RR_TYPE_TXT,
+        LDNS_RR_TYPE_CAA, LDNS_RR_TYPE_CNAME, LDNS_RR_TYPE_PTR,
+    };
+    char longname[300];
+    size_t i, j, n;
+
+    (void)state;
+    for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+        for (j = 0; j < sizeof(types) / sizeof(types[0]); j++)
+            check_wire_query_like_ldns(names[i], types[j],
+                                       (uint16_t)(0x1234 + i * 7 + j));
+    }
+    /* Lengths around the 255-octet limit: labels of 9 and a dot. */
+    for (n = 230; n <= 280; n++) {
+        for (i = 0; i < n; i++)
+            longname[i] = (i % 10 == 9) ? '.' : 'a';
+        longname[n] = '\0';
+        check_wire_query_like_ldns(longname, LDNS_RR_TYPE_CAA, 0xbeef);
+        longname[n] = '.';
+        longname[n + 1] = '\0';
+        check_wire_query_like_ldns(longname, LDNS_RR_TYPE_CAA, 0xbeef);
+    }
+}
+
+static void test_wire_query_header_id_rd_ad_edns(void **state)
+{
+    uint8_t q[512];
+    size_t len = 0;
+
+    (void)state;
+    assert_int_equal(mpic_dns_wire_query("ca.example", LDNS_RR_TYPE_CAA, 0xa55a,
+                                         q, sizeof(q), &len),
+                     0);
+    /* header 12 + name 12 + type/class 4 + OPT 11 */
+    assert_int_equal(len, 39);
+    assert_int_equal(q[0], 0xa5);
+    assert_int_equal(q[1], 0x5a);
+    assert_int_equal(q[2], 0x01); /* QUERY, RD */
+    assert_int_equal(q[3], 0x20); /* AD */
+    assert_int_equal(q[5], 1);    /* QDCOUNT */
+    assert_int_equal(q[7] | q[9], 0);
+    assert_int_equal(q[11], 1); /* ARCOUNT: the OPT record */
+    assert_int_equal(q[24] << 8 | q[25], LDNS_RR_TYPE_CAA);
+    assert_int_equal(q[26] << 8 | q[27], LDNS_RR_CLASS_IN);
+    assert_int_equal(q[28], 0); /* OPT owner: root */
+    assert_int_equal(q[29] << 8 | q[30], LDNS_RR_TYPE_OPT);
+    assert_int_equal(q[31] << 8 | q[32], 1232); /* UDP payload size */
+    assert_int_equal(
+        mpic_dns_wire_query("a..b", LDNS_RR_TYPE_A, 1, q, sizeof(q), &len), -1);
+    /* too small a buffer is a refusal, not an overflow */
+    assert_int_equal(
+        mpic_dns_wire_query("ca.example", LDNS_RR_TYPE_CAA, 1, q, 20, &len),
+        -1);
+}
+
+/*
  * The overall query deadline. A UDP socket that reads queries and keeps
  * them (answering only when a test asks) stands in for a resolver that
  * does not answer. With timeout_ms 100 and tries 8, c-ares 1.18 alone
@@ -432,6 +562,8 @@ struct silent {
     struct sockaddr_in from;
     socklen_t from_len;
     bool auto_answer; /* answer each query as it arrives */
+    uint16_t ids[64]; /* IDs of the first queries received */
+    unsigned n_ids;
     unsigned n_called;
     enum mpic_dns_status status;
     char *error;
@@ -466,6 +598,8 @@ static void on_silent_read(struct ev_loop *loop, int fd, unsigned events,
         if (n <= 0)
             return;
         s->n_queries++;
+        if (n >= 2 && s->n_ids < sizeof(s->ids) / sizeof(s->ids[0]))
+            s->ids[s->n_ids++] = (uint16_t)(buf[0] << 8 | buf[1]);
         memcpy(s->last, buf, (size_t)n);
         s->last_len = (size_t)n;
         if (s->auto_answer)
@@ -639,6 +773,87 @@ static void test_query_pending_at_free_reports_error_once(void **state)
     silent_stop(&s);
 }
 
+/* Answers the stored query after flipping the case of its first name
+ * octet (upper) or replacing it (other), then runs the loop. */
+static void answer_with_question_changed(struct silent *s, bool same_name)
+{
+    uint8_t *first = &s->last[13]; /* header 12, then the label length */
+
+    assert_true(s->last_len > 14);
+    if (same_name)
+        *first = (uint8_t)(*first - 'a' + 'A');
+    else
+        *first = (uint8_t)(*first == 'z' ? 'y' : *first + 1);
+    silent_answer_last(s);
+}
+
+/* RFC 5452 9.1 and RFC 4343: the question must come back, in any case. */
+static void test_query_answer_question_case_is_ignored(void **state)
+{
+    struct silent s;
+
+    (void)state;
+    silent_start(&s, 2000, 1);
+    assert_non_null(mpic_dns_query(s.dns, "casey.example", LDNS_RR_TYPE_TXT,
+                                   on_silent_result, &s));
+    ev_timer_start(s.loop, 100, on_stop_loop, NULL);
+    silent_run(&s);
+    assert_int_equal(s.n_queries, 1);
+    answer_with_question_changed(&s, true);
+    silent_run(&s);
+    assert_int_equal(s.n_called, 1);
+    assert_int_equal(s.status, MPIC_DNS_ANSWER);
+    silent_stop(&s);
+}
+
+/* c-ares drops it already (it compares the question too); the query then
+ * times out like an unanswered one. */
+static void test_query_answer_to_other_question_is_refused(void **state)
+{
+    struct silent s;
+
+    (void)state;
+    silent_start(&s, 300, 1);
+    assert_non_null(mpic_dns_query(s.dns, "other.example", LDNS_RR_TYPE_TXT,
+                                   on_silent_result, &s));
+    ev_timer_start(s.loop, 100, on_stop_loop, NULL);
+    silent_run(&s);
+    assert_int_equal(s.n_queries, 1);
+    answer_with_question_changed(&s, false);
+    silent_run(&s);
+    assert_int_equal(s.n_called, 1);
+    assert_int_equal(s.status, MPIC_DNS_TIMEOUT);
+    silent_stop(&s);
+}
+
+/* RFC 5452 9.2: every query leaves with an unpredictable ID. */
+static void test_query_ids_on_the_wire_are_random(void **state)
+{
+    struct silent s;
+    unsigned i, j, distinct = 0;
+    char name[64];
+
+    (void)state;
+    silent_start(&s, 2000, 1);
+    for (i = 0; i < 48; i++) {
+        snprintf(name, sizeof(name), "q%u.example", i);
+        assert_non_null(mpic_dns_query(s.dns, name, LDNS_RR_TYPE_TXT,
+                                       on_silent_result, &s));
+    }
+    ev_timer_start(s.loop, 300, on_stop_loop, NULL);
+    silent_run(&s);
+    assert_int_equal(s.n_ids, 48);
+    for (i = 0; i < s.n_ids; i++) {
+        for (j = 0; j < i && s.ids[j] != s.ids[i]; j++)
+            ;
+        if (j == i)
+            distinct++;
+    }
+    /* 48 random 16-bit IDs: a repeat or two is possible, a pattern not. */
+    assert_true(distinct >= 44);
+    silent_stop(&s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -661,6 +876,11 @@ int main(void)
         cmocka_unit_test(test_txt_joined_concatenates_strings),
         cmocka_unit_test(test_txt_joined_keeps_embedded_bytes),
         cmocka_unit_test(test_rr_to_str_other_types),
+        cmocka_unit_test(test_wire_query_is_byte_for_byte_ldns),
+        cmocka_unit_test(test_wire_query_header_id_rd_ad_edns),
+        cmocka_unit_test(test_query_ids_on_the_wire_are_random),
+        cmocka_unit_test(test_query_answer_question_case_is_ignored),
+        cmocka_unit_test(test_query_answer_to_other_question_is_refused),
         cmocka_unit_test(test_query_deadline_is_timeout_times_tries),
         cmocka_unit_test(test_query_late_answer_after_deadline_is_dropped),
         cmocka_unit_test(test_query_answer_before_deadline_wins),
