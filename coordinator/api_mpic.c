@@ -352,7 +352,7 @@ static json_t *perspectives_json(const struct coord_req *r,
     for (size_t i = 0; i < a->n_calls; i++) {
         json_t *p = json_object();
 
-        json_object_set_new(
+        json_object_set_new_nocheck(
             p, "perspective_code",
             json_string(cfg->perspectives[a->calls[i].idx].code));
         json_object_set(p, "check_response", a->calls[i].check_response);
@@ -399,55 +399,61 @@ static void audit_log(const struct coord_req *r, bool is_valid, bool completed,
                 if (json_is_string(t))
                     json_array_append(types, t);
             }
-            json_object_set_new(jp, "code", json_string(p->code));
-            json_object_set_new(jp, "answered",
-                                json_boolean(call->check_response != NULL));
-            json_object_set_new(jp, "rir", json_string(mpic_rir_name(p->rir)));
-            json_object_set_new(jp, "check_passed", json_boolean(call->passed));
-            json_object_set_new(jp, "check_completed",
-                                json_boolean(call->completed));
-            json_object_set_new(jp, "error_types", types);
-            json_object_set_new(jp, "duration_ms",
-                                json_integer((json_int_t)call->elapsed_ms));
+            json_object_set_new_nocheck(jp, "code", json_string(p->code));
+            json_object_set_new_nocheck(
+                jp, "answered", json_boolean(call->check_response != NULL));
+            json_object_set_new_nocheck(jp, "rir",
+                                        json_string(mpic_rir_name(p->rir)));
+            json_object_set_new_nocheck(jp, "check_passed",
+                                        json_boolean(call->passed));
+            json_object_set_new_nocheck(jp, "check_completed",
+                                        json_boolean(call->completed));
+            json_object_set_new_nocheck(jp, "error_types", types);
+            json_object_set_new_nocheck(
+                jp, "duration_ms", json_integer((json_int_t)call->elapsed_ms));
             json_array_append_new(ps, jp);
         }
         snprintf(q, sizeof(q), "%zu/%zu", a->n_passed, a->n_calls);
-        json_object_set_new(jatt, "attempt", json_integer((json_int_t)k + 1));
-        json_object_set_new(jatt, "cohort",
-                            json_integer((json_int_t)a->cohort + 1));
-        json_object_set_new(jatt, "quorum_result", json_string(q));
-        json_object_set_new(jatt, "is_valid", json_boolean(a->valid));
-        json_object_set_new(jatt, "perspectives", ps);
+        json_object_set_new_nocheck(jatt, "attempt",
+                                    json_integer((json_int_t)k + 1));
+        json_object_set_new_nocheck(jatt, "cohort",
+                                    json_integer((json_int_t)a->cohort + 1));
+        json_object_set_new_nocheck(jatt, "quorum_result", json_string(q));
+        json_object_set_new_nocheck(jatt, "is_valid", json_boolean(a->valid));
+        json_object_set_new_nocheck(jatt, "perspectives", ps);
         json_array_append_new(attempts, jatt);
     }
     snprintf(quorum, sizeof(quorum), "%zu/%zu", last ? last->n_passed : 0,
              last ? last->n_calls : 0);
-    json_object_set_new(o, "event", json_string("mpic_audit"));
-    json_object_set_new(o, "outcome", json_string(outcome));
+    json_object_set_new_nocheck(o, "event", json_string("mpic_audit"));
+    json_object_set_new_nocheck(o, "outcome", json_string(outcome));
     /* Present even when the caller sent none, so every record has it. */
-    json_object_set_new(o, "trace_identifier",
-                        r->mreq.trace_id ? json_string(r->mreq.trace_id)
-                                         : json_null());
-    json_object_set_new(o, "target", json_string(r->mreq.target));
-    json_object_set_new(o, "check_type",
-                        json_string(mpic_check_type_name(r->mreq.check_type)));
+    json_object_set_new_nocheck(o, "trace_identifier",
+                                r->mreq.trace_id ? json_string(r->mreq.trace_id)
+                                                 : json_null());
+    json_object_set_new_nocheck(o, "target", json_string(r->mreq.target));
+    json_object_set_new_nocheck(
+        o, "check_type", json_string(mpic_check_type_name(r->mreq.check_type)));
     if (r->mreq.check_type == MPIC_CHECK_DCV) {
-        json_object_set_new(
+        json_object_set_new_nocheck(
             o, "validation_method",
             json_string(mpic_dcv_method_name(r->mreq.dcv.method)));
     } else {
-        json_object_set_new(o, "allow_lookup_failure",
-                            json_boolean(r->mreq.caa.allow_lookup_failure));
+        json_object_set_new_nocheck(
+            o, "allow_lookup_failure",
+            json_boolean(r->mreq.caa.allow_lookup_failure));
     }
-    json_object_set_new(o, "perspective_count",
-                        json_integer((json_int_t)r->perspective_count));
-    json_object_set_new(o, "quorum_count", json_integer((json_int_t)r->quorum));
-    json_object_set_new(o, "quorum_result", json_string(quorum));
-    json_object_set_new(o, "is_valid", json_boolean(is_valid));
-    json_object_set_new(o, "mpic_completed", json_boolean(completed));
-    json_object_set_new(o, "attempts", attempts);
-    json_object_set_new(o, "duration_ms",
-                        json_integer((json_int_t)(ev_now_ms() - r->start_ms)));
+    json_object_set_new_nocheck(o, "perspective_count",
+                                json_integer((json_int_t)r->perspective_count));
+    json_object_set_new_nocheck(o, "quorum_count",
+                                json_integer((json_int_t)r->quorum));
+    json_object_set_new_nocheck(o, "quorum_result", json_string(quorum));
+    json_object_set_new_nocheck(o, "is_valid", json_boolean(is_valid));
+    json_object_set_new_nocheck(o, "mpic_completed", json_boolean(completed));
+    json_object_set_new_nocheck(o, "attempts", attempts);
+    json_object_set_new_nocheck(
+        o, "duration_ms",
+        json_integer((json_int_t)(ev_now_ms() - r->start_ms)));
     mpic_log_json(MPIC_LOG_INFO, r->mreq.trace_id, "mpic audit", o);
     json_decref(o);
 }
@@ -463,32 +469,34 @@ static void req_finish(struct coord_req *r)
     json_t *actual = json_object();
     json_t *prev;
 
-    json_object_set_new(o, "check_type",
-                        json_string(mpic_check_type_name(m->check_type)));
-    json_object_set_new(o, "domain_or_ip_target", json_string(m->target));
-    json_object_set_new(o, "trace_identifier",
-                        m->trace_id ? json_string(m->trace_id) : json_null());
-    json_object_set_new(o, "is_valid", json_boolean(is_valid));
-    json_object_set_new(o, "mpic_completed", json_boolean(completed));
-    json_object_set_new(o, "request_orchestration_parameters",
-                        m->orch.present ? mpic_orch_params_to_json(&m->orch)
-                                        : json_null());
-    json_object_set_new(actual, "perspective_count",
-                        json_integer((json_int_t)r->perspective_count));
-    json_object_set_new(actual, "quorum_count",
-                        json_integer((json_int_t)r->quorum));
-    json_object_set_new(actual, "attempt_count",
-                        json_integer((json_int_t)r->n_attempts));
-    json_object_set_new(o, "actual_orchestration_parameters", actual);
+    json_object_set_new_nocheck(
+        o, "check_type", json_string(mpic_check_type_name(m->check_type)));
+    json_object_set_new_nocheck(o, "domain_or_ip_target",
+                                json_string(m->target));
+    json_object_set_new_nocheck(o, "trace_identifier",
+                                m->trace_id ? json_string(m->trace_id)
+                                            : json_null());
+    json_object_set_new_nocheck(o, "is_valid", json_boolean(is_valid));
+    json_object_set_new_nocheck(o, "mpic_completed", json_boolean(completed));
+    json_object_set_new_nocheck(
+        o, "request_orchestration_parameters",
+        m->orch.present ? mpic_orch_params_to_json(&m->orch) : json_null());
+    json_object_set_new_nocheck(actual, "perspective_count",
+                                json_integer((json_int_t)r->perspective_count));
+    json_object_set_new_nocheck(actual, "quorum_count",
+                                json_integer((json_int_t)r->quorum));
+    json_object_set_new_nocheck(actual, "attempt_count",
+                                json_integer((json_int_t)r->n_attempts));
+    json_object_set_new_nocheck(o, "actual_orchestration_parameters", actual);
     if (m->check_type == MPIC_CHECK_CAA) {
-        json_object_set_new(o, "caa_check_parameters",
-                            m->has_caa_params ? mpic_caa_params_to_json(&m->caa)
-                                              : json_null());
+        json_object_set_new_nocheck(
+            o, "caa_check_parameters",
+            m->has_caa_params ? mpic_caa_params_to_json(&m->caa) : json_null());
     } else {
-        json_object_set_new(o, "dcv_check_parameters",
-                            mpic_dcv_params_to_json(&m->dcv));
+        json_object_set_new_nocheck(o, "dcv_check_parameters",
+                                    mpic_dcv_params_to_json(&m->dcv));
     }
-    json_object_set_new(o, "perspectives", perspectives_json(r, last));
+    json_object_set_new_nocheck(o, "perspectives", perspectives_json(r, last));
     if (r->n_attempts > 1) {
         prev = json_array();
         for (size_t k = 0; k + 1 < r->n_attempts; k++)
@@ -496,7 +504,7 @@ static void req_finish(struct coord_req *r)
     } else {
         prev = json_null();
     }
-    json_object_set_new(o, "previous_attempt_results", prev);
+    json_object_set_new_nocheck(o, "previous_attempt_results", prev);
 
     if (is_valid)
         r->c->metrics.mpic_valid[m->check_type]++;
@@ -588,9 +596,9 @@ void coord_on_mpic(struct http_request *http, void *arg)
         {
             json_t *o = json_object();
 
-            json_object_set_new(o, "error",
-                                json_string("mpic_error:coordinator:cohort"));
-            json_object_set_new(o, "message", json_string(fatal_why));
+            json_object_set_new_nocheck(
+                o, "error", json_string("mpic_error:coordinator:cohort"));
+            json_object_set_new_nocheck(o, "message", json_string(fatal_why));
             http_request_reply_json(http, 500, o);
         }
         free(fatal_why);

@@ -148,27 +148,28 @@ json_t *coord_remote_error(enum mpic_check_type type, const char *method,
 
     details = json_object();
     if (type == MPIC_CHECK_CAA) {
-        json_object_set_new(details, "caa_record_present", json_null());
-        json_object_set_new(details, "found_at", json_null());
-        json_object_set_new(details, "records_seen", json_null());
+        json_object_set_new_nocheck(details, "caa_record_present", json_null());
+        json_object_set_new_nocheck(details, "found_at", json_null());
+        json_object_set_new_nocheck(details, "records_seen", json_null());
     } else if (method != NULL) {
-        json_object_set_new(details, "validation_method", json_string(method));
+        json_object_set_new_nocheck(details, "validation_method",
+                                    json_string(method));
     }
     err = json_object();
-    json_object_set_new(err, "error_type",
-                        json_string("mpic_error:coordinator:remote_check"));
-    json_object_set_new(err, "error_message", json_string(msg));
+    json_object_set_new_nocheck(
+        err, "error_type", json_string("mpic_error:coordinator:remote_check"));
+    json_object_set_new_nocheck(err, "error_message", json_string(msg));
     errors = json_array();
     json_array_append_new(errors, err);
 
     o = json_object();
-    json_object_set_new(o, "check_type",
-                        json_string(mpic_check_type_name(type)));
-    json_object_set_new(o, "check_passed", json_false());
-    json_object_set_new(o, "check_completed", json_false());
-    json_object_set_new(o, "timestamp_ns", json_integer(mpic_now_ns()));
-    json_object_set_new(o, "errors", errors);
-    json_object_set_new(o, "details", details);
+    json_object_set_new_nocheck(o, "check_type",
+                                json_string(mpic_check_type_name(type)));
+    json_object_set_new_nocheck(o, "check_passed", json_false());
+    json_object_set_new_nocheck(o, "check_completed", json_false());
+    json_object_set_new_nocheck(o, "timestamp_ns", json_integer(mpic_now_ns()));
+    json_object_set_new_nocheck(o, "errors", errors);
+    json_object_set_new_nocheck(o, "details", details);
     free(msg);
     return o;
 }
