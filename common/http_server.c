@@ -14,7 +14,6 @@
 
 #include <arpa/inet.h>
 #include <ares.h>
-#include <curl/curl.h>
 #include <errno.h>
 #include <gnutls/gnutls.h>
 #include <gnutls/x509.h>
@@ -35,6 +34,7 @@
 #include "common/ev.h"
 #include "common/log.h"
 #include "common/mem.h"
+#include "common/model.h"
 
 #define DEFAULT_CONN_LIMIT   1024u
 #define DEFAULT_CONN_TIMEOUT 30u
@@ -122,6 +122,7 @@ struct http_server {
     void *configz_arg;
     http_metrics_fn *metrics;
     void *metrics_arg;
+    const char *curl_version; /* borrowed; NULL: not linked */
 
     int epoll_fd;
     struct ev_timer *mhd_timer;
@@ -578,16 +579,18 @@ void http_request_reply_json(struct http_request *req, unsigned status,
                              json_t *body)
 {
     char *s = NULL;
+    size_t len = 0;
 
     if (body != NULL)
-        s = json_dumps(body, JSON_COMPACT);
+        s = mpic_json_dumps(body, JSON_COMPACT, &len);
     json_decref(body);
     if (s == NULL) {
         s = xstrdup("{\"error\":\"internal-error\","
                     "\"message\":\"cannot encode the reply\"}");
+        len = strlen(s);
         status = 500;
     }
-    http_request_reply(req, status, "application/json", s, strlen(s));
+    http_request_reply(req, status, "application/json", s, len);
 }
 
 void http_request_reply_error(struct http_request *req, unsigned status,
@@ -672,15 +675,27 @@ static void serve_healthz(struct http_request *req)
     http_request_reply_json(req, 200, json_pack("{s:s}", "status", "healthy"));
 }
 
-static json_t *library_versions(void)
+static json_t *library_versions(const struct http_server *srv)
 {
-    const curl_version_info_data *cv = curl_version_info(CURLVERSION_NOW);
+    json_t *o = json_pack("{s:s}", "microhttpd", MHD_get_version());
 
-    return json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "microhttpd",
-                     MHD_get_version(), "curl", cv->version, "c-ares",
-                     ares_version(NULL), "ldns", ldns_version(), "jansson",
-                     jansson_version_str(), "openssl",
-                     OpenSSL_version(OPENSSL_VERSION));
+    /* Only the daemons that make HTTP requests link libcurl. */
+    if (o != NULL && srv->curl_version != NULL &&
+        json_object_set_new(o, "curl", json_string(srv->curl_version)) != 0)
+        goto fail;
+    if (o == NULL ||
+        json_object_set_new(o, "c-ares", json_string(ares_version(NULL))) !=
+            0 ||
+        json_object_set_new(o, "ldns", json_string(ldns_version())) != 0 ||
+        json_object_set_new(o, "jansson", json_string(jansson_version_str())) !=
+            0 ||
+        json_object_set_new(o, "openssl",
+                            json_string(OpenSSL_version(OPENSSL_VERSION))) != 0)
+        goto fail;
+    return o;
+fail:
+    json_decref(o);
+    return NULL;
 }
 
 static void serve_configz(struct http_request *req)
@@ -694,7 +709,7 @@ static void serve_configz(struct http_request *req)
         o = json_object();
     if (o == NULL || !json_is_object(o) ||
         json_object_set_new(o, "version", json_string(MPIC_VERSION)) != 0 ||
-        json_object_set_new(o, "libraries", library_versions()) != 0) {
+        json_object_set_new(o, "libraries", library_versions(srv)) != 0) {
         json_decref(o);
         http_request_reply_error(req, 500, "internal-error",
                                  "cannot build the configuration view");
@@ -1127,6 +1142,7 @@ struct http_server *http_server_new(struct ev_loop *loop,
     srv->configz = cfg->configz;
     srv->configz_arg = cfg->configz_arg;
     srv->metrics = cfg->metrics;
+    srv->curl_version = cfg->curl_version;
     srv->metrics_arg = cfg->metrics_arg;
     srv->epoll_fd = -1;
     if (load_tls(srv, cfg, errmsg) < 0)

@@ -53,6 +53,9 @@ struct http_server_config {
     void *configz_arg;
     http_metrics_fn *metrics;
     void *metrics_arg;
+    /* libcurl's version for /configz "libraries" (borrowed, static); NULL
+     * where the daemon does not use libcurl */
+    const char *curl_version;
 };
 
 /*

@@ -301,6 +301,10 @@ static void log_write(enum mpic_log_level l, const char *trace_id,
 /* Formats into a stack buffer; only a long message is allocated. */
 static void log_vemit(enum mpic_log_level l, const char *trace_id,
                       const char *suffix, const char *fmt, va_list ap)
+    __attribute__((format(printf, 4, 0)));
+
+static void log_vemit(enum mpic_log_level l, const char *trace_id,
+                      const char *suffix, const char *fmt, va_list ap)
 {
     char stack[512];
     char *msg = stack;

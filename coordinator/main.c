@@ -111,6 +111,7 @@ static int run(const struct mpic_coordinator_config *cfg)
     hc.configz_arg = &c;
     hc.metrics = on_metrics;
     hc.metrics_arg = &c;
+    hc.curl_version = curl_version_info(CURLVERSION_NOW)->version;
     c.srv = http_server_new(c.loop, &hc, &err);
     if (c.srv == NULL) {
         log_error("cannot listen on %s: %s", cfg->listen, err ? err : "?");

@@ -82,6 +82,7 @@ static int run(const struct mpic_checker_config *cfg)
     hc.configz_arg = (void *)(uintptr_t)cfg;
     hc.metrics = dcv_metrics;
     hc.metrics_arg = &d;
+    hc.curl_version = curl_version_info(CURLVERSION_NOW)->version;
     srv = http_server_new(loop, &hc, &err);
     if (srv == NULL) {
         log_error("cannot listen on %s: %s", cfg->listen,

@@ -250,7 +250,9 @@ static void metrics_cb(struct mpic_buf *out, void *arg)
     mpic_buf_append_str(out, "mpic_test_gauge 42\n");
 }
 
-static struct fx *fx_new(uint64_t deadline_ms, size_t max_body)
+/* curl_version: what the daemon reports for libcurl (NULL: not linked). */
+static struct fx *fx_new_lib(uint64_t deadline_ms, size_t max_body,
+                             const char *curl_version)
 {
     struct fx *fx = xcalloc(1, sizeof(*fx));
     struct http_server_config cfg = {
@@ -264,6 +266,7 @@ static struct fx *fx_new(uint64_t deadline_ms, size_t max_body)
     char *err = NULL;
 
     cfg.metrics_arg = fx;
+    cfg.curl_version = curl_version;
     fx->loop = ev_loop_new();
     assert_non_null(fx->loop);
     fx->ec = ev_curl_new(fx->loop);
@@ -280,6 +283,12 @@ static struct fx *fx_new(uint64_t deadline_ms, size_t max_body)
     http_server_route(fx->srv, "POST", "/never", h_never, fx);
     http_server_route(fx->srv, "GET", "/auth", h_auth, fx);
     return fx;
+}
+
+static struct fx *fx_new(uint64_t deadline_ms, size_t max_body)
+{
+    return fx_new_lib(deadline_ms, max_body,
+                      curl_version_info(CURLVERSION_NOW)->version);
 }
 
 static void fx_free(struct fx *fx)
@@ -444,7 +453,8 @@ static void test_configz_has_versions_and_callback_fields(void **state)
     libs = json_object_get(j, "libraries");
     assert_true(json_is_object(libs));
     assert_true(json_is_string(json_object_get(libs, "microhttpd")));
-    assert_true(json_is_string(json_object_get(libs, "curl")));
+    assert_string_equal(json_string_value(json_object_get(libs, "curl")),
+                        curl_version_info(CURLVERSION_NOW)->version);
     assert_true(json_is_string(json_object_get(libs, "c-ares")));
     assert_true(json_is_string(json_object_get(libs, "ldns")));
     assert_true(json_is_string(json_object_get(libs, "jansson")));
@@ -488,6 +498,27 @@ static void test_metrics_count_requests_with_bounded_paths(void **state)
     assert_non_null(strstr(body_str(&r), "mpic_test_gauge 42\n"));
     assert_int_equal(fx->metrics_cb_calls, 1);
     resp_cleanup(&r);
+}
+
+static void test_configz_lists_no_curl_where_not_linked(void **state)
+{
+    struct fx *fx = fx_new_lib(5000, 1024, NULL);
+    struct resp r;
+    json_t *j, *libs;
+
+    (void)state;
+    resp_init(&r, fx);
+    request(&r, "GET", "/configz", NULL);
+    assert_int_equal(r.status, 200);
+    j = body_json(&r);
+    libs = json_object_get(j, "libraries");
+    assert_true(json_is_object(libs));
+    assert_null(json_object_get(libs, "curl"));
+    assert_true(json_is_string(json_object_get(libs, "microhttpd")));
+    assert_true(json_is_string(json_object_get(libs, "openssl")));
+    json_decref(j);
+    resp_cleanup(&r);
+    fx_free(fx);
 }
 
 static void test_unanswered_request_gets_504_and_cancel(void **state)
@@ -1012,6 +1043,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_healthz, setup, teardown),
         cmocka_unit_test_setup_teardown(
             test_configz_has_versions_and_callback_fields, setup, teardown),
+        cmocka_unit_test(test_configz_lists_no_curl_where_not_linked),
         cmocka_unit_test_setup_teardown(
             test_metrics_count_requests_with_bounded_paths, setup, teardown),
         cmocka_unit_test(test_unanswered_request_gets_504_and_cancel),

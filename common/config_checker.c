@@ -1,0 +1,188 @@
+/*
+ * The checkers' configuration (DCV and CAA, see config.h): their key table,
+ * defaults and loader. One table serves both daemons; each key is marked
+ * with the checkers that use it, and the other checker's keys are warned
+ * about and ignored. Default resolvers come from resolv.conf.
+ */
+#include "common/config_int.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/mem.h"
+
+#ifndef MPIC_VERSION
+#define MPIC_VERSION "0.0.0"
+#endif
+
+static const char *resolv_conf_path = "/etc/resolv.conf";
+
+void mpic_config_set_resolv_conf(const char *path)
+{
+    resolv_conf_path = path != NULL ? path : "/etc/resolv.conf";
+}
+
+#define CK(f) offsetof(struct mpic_checker_config, f)
+
+static const struct cfg_key checker_keys[] = {
+    {"perspective_code", K_STR, CK(perspective_code), 0, 0, KF_CHECKERS,
+     CHK_NONE, "MPIC_PERSPECTIVE_CODE", NULL},
+    {"listen", K_STR, CK(listen), 0, 0, KF_CHECKERS, CHK_LISTEN, "MPIC_LISTEN",
+     NULL},
+    {"log_level", K_LOGLEVEL, CK(log_level), 0, 0, KF_CHECKERS, CHK_NONE,
+     "MPIC_LOG_LEVEL", NULL},
+    {"dns.resolvers", K_STRV, CK(dns.resolvers), 0, 0, KF_CHECKERS,
+     CHK_RESOLVERS, "MPIC_DNS_RESOLVERS", ","},
+    {"dns.timeout_ms", K_UINT, CK(dns.timeout_ms), 1, 600000, KF_CHECKERS,
+     CHK_NONE, NULL, NULL},
+    {"dns.tries", K_UINT, CK(dns.tries), 1, 10, KF_CHECKERS, CHK_NONE, NULL,
+     NULL},
+    {"http.timeout_ms", K_UINT, CK(http_timeout_ms), 1, 600000, KF_DCV,
+     CHK_NONE, NULL, NULL},
+    {"http.verify_tls", K_BOOL, CK(http_verify_tls), 0, 0, KF_DCV, CHK_NONE,
+     NULL, NULL},
+    {"http.max_redirects", K_UINT, CK(http_max_redirects), 0, 50, KF_DCV,
+     CHK_NONE, NULL, NULL},
+    {"http.user_agent", K_STR, CK(http_user_agent), 0, 0, KF_DCV, CHK_NONEMPTY,
+     NULL, NULL},
+    {"targets.allow_private_addresses", K_BOOL, CK(allow_private_addresses), 0,
+     0, KF_CHECKERS, CHK_NONE, NULL, NULL},
+    {"caa.default_caa_domains", K_STRV, CK(default_caa_domains), 0, 0, KF_CAA,
+     CHK_NONEMPTY, "MPIC_DEFAULT_CAA_DOMAINS", ",|"},
+    {"auth.bearer_tokens", K_STRV, CK(bearer_tokens), 0, 0,
+     KF_CHECKERS | KF_SECRET, CHK_NONEMPTY, NULL, NULL},
+    {"tls.cert_file", K_STR, CK(tls.cert_file), 0, 0, KF_CHECKERS, CHK_FILE,
+     NULL, NULL},
+    {"tls.key_file", K_STR, CK(tls.key_file), 0, 0, KF_CHECKERS, CHK_FILE, NULL,
+     NULL},
+    {"tls.client_ca_file", K_STR, CK(tls.client_ca_file), 0, 0, KF_CHECKERS,
+     CHK_FILE, NULL, NULL},
+};
+
+#define N_CHECKER_KEYS (sizeof(checker_keys) / sizeof(checker_keys[0]))
+
+static void checker_defaults(struct mpic_checker_config *c,
+                             enum mpic_daemon_kind kind)
+{
+    memset(c, 0, sizeof(*c));
+    c->kind = kind;
+    c->listen = xstrdup("0.0.0.0:8080");
+    c->log_level = MPIC_LOG_INFO;
+    c->dns.timeout_ms = 2000;
+    c->dns.tries = 3;
+    c->http_timeout_ms = 10000;
+    c->http_verify_tls = false;
+    c->http_max_redirects = 20;
+    c->http_user_agent = xstrdup("open-mpic-c/" MPIC_VERSION);
+    c->allow_private_addresses = false;
+}
+
+/* "nameserver X" lines of resolv.conf that parse as addresses. */
+static void resolvers_from_resolv_conf(struct mpic_strv *out)
+{
+    FILE *f = fopen(resolv_conf_path, "r");
+    char line[512];
+
+    if (f == NULL)
+        return;
+    while (fgets(line, sizeof(line), f) != NULL) {
+        char *p = line, *e;
+
+        while (*p == ' ' || *p == '\t')
+            p++;
+        if (strncmp(p, "nameserver", 10) != 0 ||
+            (p[10] != ' ' && p[10] != '\t'))
+            continue;
+        p += 10;
+        while (*p == ' ' || *p == '\t')
+            p++;
+        e = p + strcspn(p, " \t\r\n#;");
+        *e = '\0';
+        if (*p == '\0')
+            continue;
+        if (mpic_cfg_check_resolver(p) == NULL)
+            mpic_strv_push(out, p);
+        else
+            log_debug("%s: nameserver '%s' skipped (not usable)",
+                      resolv_conf_path, p);
+    }
+    fclose(f);
+}
+
+enum mpic_err mpic_checker_config_load(enum mpic_daemon_kind kind, int argc,
+                                       char **argv,
+                                       struct mpic_checker_config *out,
+                                       enum mpic_cli_action *action,
+                                       struct mpic_errlist *errs)
+{
+    struct cfg_loader ld;
+    struct cfg_cli cli;
+    size_t errs_before = errs->n;
+    long ri;
+
+    MPIC_ASSERT(kind == MPIC_DAEMON_DCV_CHECKER ||
+                kind == MPIC_DAEMON_CAA_CHECKER);
+    checker_defaults(out, kind);
+    mpic_cfg_parse_cli(argc, argv, &cli, errs);
+    *action = cli.action;
+    if (cli.action == MPIC_CLI_HELP || cli.action == MPIC_CLI_VERSION)
+        return MPIC_OK;
+
+    mpic_cfg_loader_init(&ld, checker_keys, N_CHECKER_KEYS,
+                         kind == MPIC_DAEMON_DCV_CHECKER ? KF_DCV : KF_CAA, out,
+                         errs);
+    mpic_cfg_apply_layers(&ld, &cli, &out->config_file);
+
+    ri = mpic_cfg_key_index(&ld, "dns.resolvers");
+    MPIC_ASSERT(ri >= 0);
+    if (out->dns.resolvers.n == 0) {
+        resolvers_from_resolv_conf(&out->dns.resolvers);
+        mpic_cfg_origin_set(&ld.origins[ri], resolv_conf_path, 0);
+        if (out->dns.resolvers.n == 0)
+            mpic_cfg_issue(errs, ld.file != NULL ? ld.file : "configuration", 0,
+                           "dns.resolvers",
+                           "none configured and %s lists no usable nameserver",
+                           resolv_conf_path);
+    }
+    mpic_cfg_validate_keys(&ld);
+    mpic_cfg_validate_tls_pair(&ld, "tls", &out->tls);
+    mpic_cfg_loader_cleanup(&ld);
+    return errs->n == errs_before ? MPIC_OK : MPIC_ERR_INVALID;
+}
+
+void mpic_checker_config_cleanup(struct mpic_checker_config *c)
+{
+    if (c == NULL)
+        return;
+    free(c->config_file);
+    free(c->perspective_code);
+    free(c->listen);
+    mpic_strv_cleanup(&c->dns.resolvers);
+    free(c->http_user_agent);
+    mpic_strv_cleanup(&c->default_caa_domains);
+    mpic_strv_cleanup(&c->bearer_tokens);
+    free(c->tls.cert_file);
+    free(c->tls.key_file);
+    free(c->tls.client_ca_file);
+    free(c->tls.ca_file);
+    memset(c, 0, sizeof(*c));
+}
+
+json_t *mpic_checker_config_to_json(const struct mpic_checker_config *c)
+{
+    json_t *o = mpic_cfg_table_json(checker_keys, N_CHECKER_KEYS,
+                                    c->kind == MPIC_DAEMON_DCV_CHECKER ? KF_DCV
+                                                                       : KF_CAA,
+                                    c, c->config_file, NULL);
+
+    if (o != NULL &&
+        json_object_set_new(o, "daemon",
+                            json_string(c->kind == MPIC_DAEMON_DCV_CHECKER
+                                            ? "mpic-dcv-checker"
+                                            : "mpic-caa-checker")) != 0) {
+        json_decref(o);
+        return NULL;
+    }
+    return o;
+}

@@ -1,0 +1,768 @@
+/*
+ * The coordinator's configuration (see config.h): its key table, defaults
+ * and loader, the perspectives list with each checker's URLs and headers,
+ * and available_perspectives.yaml (codes, names, RIRs, too_close_codes),
+ * cross-checked against each other. Checker URLs are checked with
+ * libcurl's URL parser, the one that will use them, which is why this file
+ * belongs to libmpic_curl and not to what the checkers link.
+ */
+#include "common/config_int.h"
+
+#include <curl/curl.h>
+#include <libgen.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "common/mem.h"
+
+/* ---- RIRs ---------------------------------------------------------------- */
+
+static const char *const rir_names[MPIC_RIR_COUNT] = {
+    [MPIC_RIR_ARIN] = "arin",       [MPIC_RIR_RIPE_NCC] = "ripe ncc",
+    [MPIC_RIR_APNIC] = "apnic",     [MPIC_RIR_LACNIC] = "lacnic",
+    [MPIC_RIR_AFRINIC] = "afrinic",
+};
+
+int mpic_rir_from_name(const char *s, enum mpic_rir *out)
+{
+    if (s == NULL)
+        return -1;
+    for (int i = 0; i < MPIC_RIR_COUNT; i++) {
+        if (strcasecmp(s, rir_names[i]) == 0) {
+            *out = (enum mpic_rir)i;
+            return 0;
+        }
+    }
+    /* Spellings of RIPE NCC seen in operators' files. */
+    if (strcasecmp(s, "ripe-ncc") == 0 || strcasecmp(s, "ripe_ncc") == 0 ||
+        strcasecmp(s, "ripencc") == 0) {
+        *out = MPIC_RIR_RIPE_NCC;
+        return 0;
+    }
+    return -1;
+}
+
+const char *mpic_rir_name(enum mpic_rir r)
+{
+    if ((int)r < 0 || r >= MPIC_RIR_COUNT)
+        return "unknown";
+    return rir_names[r];
+}
+
+/* ---- the key table ------------------------------------------------------- */
+
+#define OK_(f) offsetof(struct mpic_coordinator_config, f)
+
+static const struct cfg_key coordinator_keys[] = {
+    {"listen", K_STR, OK_(listen), 0, 0, 0, CHK_LISTEN, "MPIC_LISTEN", NULL},
+    {"log_level", K_LOGLEVEL, OK_(log_level), 0, 0, 0, CHK_NONE,
+     "MPIC_LOG_LEVEL", NULL},
+    {"available_perspectives_file", K_STR, OK_(available_perspectives_file), 0,
+     0, 0, CHK_NONEMPTY, NULL, NULL},
+    {"perspectives", K_PERSPECTIVES, OK_(perspectives), 0, 0, 0, CHK_NONE, NULL,
+     NULL},
+    {"default_perspective_count", K_LONG, OK_(default_perspective_count), 2,
+     1000, 0, CHK_NONE, NULL, NULL},
+    {"absolute_max_attempts", K_LONG, OK_(absolute_max_attempts), 1, 100, 0,
+     CHK_NONE, NULL, NULL},
+    {"hash_secret", K_STR, OK_(hash_secret), 0, 0, KF_SECRET | KF_REQUIRED,
+     CHK_NONEMPTY, "MPIC_HASH_SECRET", NULL},
+    {"remote_timeout_ms", K_UINT, OK_(remote_timeout_ms), 1, 600000, 0,
+     CHK_NONE, NULL, NULL},
+    {"api_keys", K_STRV, OK_(api_keys), 0, 0, KF_SECRET, CHK_NONEMPTY,
+     "MPIC_API_KEYS", ","},
+    {"max_request_bytes", K_SIZE, OK_(max_request_bytes), 1024,
+     16L * 1024 * 1024, 0, CHK_NONE, NULL, NULL},
+    {"tls.cert_file", K_STR, OK_(tls.cert_file), 0, 0, 0, CHK_FILE, NULL, NULL},
+    {"tls.key_file", K_STR, OK_(tls.key_file), 0, 0, 0, CHK_FILE, NULL, NULL},
+    {"tls.client_ca_file", K_STR, OK_(tls.client_ca_file), 0, 0, 0, CHK_FILE,
+     NULL, NULL},
+    {"checker_tls.ca_file", K_STR, OK_(checker_tls.ca_file), 0, 0, 0, CHK_FILE,
+     NULL, NULL},
+    {"checker_tls.cert_file", K_STR, OK_(checker_tls.cert_file), 0, 0, 0,
+     CHK_FILE, NULL, NULL},
+    {"checker_tls.key_file", K_STR, OK_(checker_tls.key_file), 0, 0, 0,
+     CHK_FILE, NULL, NULL},
+};
+
+#define N_COORDINATOR_KEYS                                                     \
+    (sizeof(coordinator_keys) / sizeof(coordinator_keys[0]))
+
+/* ---- perspectives -------------------------------------------------------- */
+
+static void perspective_cleanup(struct mpic_perspective *p)
+{
+    free(p->code);
+    free(p->name);
+    mpic_strv_cleanup(&p->too_close_codes);
+    free(p->dcv_url);
+    free(p->caa_url);
+    for (size_t i = 0; i < p->n_headers; i++) {
+        free(p->headers[i].name);
+        free(p->headers[i].value);
+    }
+    free(p->headers);
+    memset(p, 0, sizeof(*p));
+}
+
+static void perspectives_free(struct mpic_perspective *v, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        perspective_cleanup(&v[i]);
+    free(v);
+}
+
+/* A string member of a perspective mapping. */
+static bool persp_string(struct cfg_loader *ld, yaml_node_t *v, const char *key,
+                         char **dst)
+{
+    const char *s = cfg_scalar(v);
+
+    if (s == NULL || cfg_is_null(v)) {
+        mpic_cfg_issue_at(ld, v, key, "expected a string, got %s",
+                          s == NULL ? cfg_node_kind(v) : "null");
+        return false;
+    }
+    free(*dst);
+    *dst = xstrdup(s);
+    return true;
+}
+
+static bool header_seen(const struct mpic_perspective *p, const char *name)
+{
+    for (size_t i = 0; i < p->n_headers; i++) {
+        if (strcasecmp(p->headers[i].name, name) == 0)
+            return true;
+    }
+    return false;
+}
+
+static bool persp_headers(struct cfg_loader *ld, yaml_node_t *v,
+                          const char *key, struct mpic_perspective *p)
+{
+    bool ok = true;
+    size_t n;
+
+    if (cfg_is_null(v))
+        return true;
+    if (v->type != YAML_MAPPING_NODE) {
+        mpic_cfg_issue_at(ld, v, key,
+                          "expected a mapping of header names to values, "
+                          "got %s",
+                          cfg_node_kind(v));
+        return false;
+    }
+    n = (size_t)(v->data.mapping.pairs.top - v->data.mapping.pairs.start);
+    p->headers = xcalloc(n ? n : 1, sizeof(*p->headers));
+    for (size_t j = 0; j < n; j++) {
+        yaml_node_pair_t *pair = &v->data.mapping.pairs.start[j];
+        yaml_node_t *hk = cfg_node(ld->doc, pair->key);
+        yaml_node_t *hv = cfg_node(ld->doc, pair->value);
+        const char *name = cfg_scalar(hk), *value = cfg_scalar(hv);
+        char *hkey = xasprintf("%s.%s", key, name != NULL ? name : "?");
+
+        if (name == NULL || cfg_is_null(hk)) {
+            mpic_cfg_issue_at(ld, hk, hkey, "header name must be a string");
+            ok = false;
+        } else if (value == NULL || cfg_is_null(hv)) {
+            mpic_cfg_issue_at(ld, hv, hkey,
+                              "header value must be a string, got %s",
+                              value == NULL ? cfg_node_kind(hv) : "null");
+            ok = false;
+        } else if (name[strspn(name, "!#$%&'*+-.^_`|~0123456789"
+                                     "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                                     "abcdefghijklmnopqrstuvwxyz")] != '\0') {
+            mpic_cfg_issue_at(ld, hk, hkey, "not a valid HTTP header name");
+            ok = false;
+        } else if (strpbrk(value, "\r\n") != NULL) {
+            mpic_cfg_issue_at(ld, hv, hkey,
+                              "header value must not contain CR or LF");
+            ok = false;
+        } else if (header_seen(p, name)) {
+            mpic_cfg_issue_at(ld, hk, hkey, "duplicate header");
+            ok = false;
+        } else {
+            p->headers[p->n_headers].name = xstrdup(name);
+            p->headers[p->n_headers].value = xstrdup(value);
+            p->n_headers++;
+        }
+        free(hkey);
+    }
+    return ok;
+}
+
+static void parse_perspectives(struct cfg_loader *ld, size_t i, yaml_node_t *v)
+{
+    struct mpic_coordinator_config *c = ld->base;
+    struct mpic_perspective *ps = NULL;
+    struct cfg_persp_lines *pl = NULL;
+    size_t n = 0;
+
+    if (cfg_is_null(v))
+        goto done;
+    if (v->type != YAML_SEQUENCE_NODE) {
+        mpic_cfg_issue_at(ld, v, "perspectives", "expected a list, got %s",
+                          cfg_node_kind(v));
+        return;
+    }
+    n = (size_t)(v->data.sequence.items.top - v->data.sequence.items.start);
+    ps = xcalloc(n ? n : 1, sizeof(*ps));
+    pl = xcalloc(n ? n : 1, sizeof(*pl));
+    for (size_t j = 0; j < n; j++) {
+        yaml_node_t *item = cfg_node(ld->doc, v->data.sequence.items.start[j]);
+        char *base = xasprintf("perspectives[%zu]", j);
+
+        pl[j].item = cfg_line_of(item);
+        if (item->type != YAML_MAPPING_NODE) {
+            mpic_cfg_issue_at(ld, item, base, "expected a mapping, got %s",
+                              cfg_node_kind(item));
+            free(base);
+            continue;
+        }
+        for (yaml_node_pair_t *pair = item->data.mapping.pairs.start;
+             pair < item->data.mapping.pairs.top; pair++) {
+            yaml_node_t *kn = cfg_node(ld->doc, pair->key);
+            yaml_node_t *vn = cfg_node(ld->doc, pair->value);
+            const char *name = cfg_scalar(kn);
+            char *key = xasprintf("%s.%s", base, name != NULL ? name : "?");
+
+            if (name == NULL) {
+                mpic_cfg_issue_at(ld, kn, key, "keys must be strings");
+            } else if (mpic_cfg_duplicate_key(ld, item, pair, key)) {
+                /* reported */
+            } else if (strcmp(name, "code") == 0) {
+                if (persp_string(ld, vn, key, &ps[j].code))
+                    pl[j].code = cfg_line_of(vn);
+            } else if (strcmp(name, "dcv_url") == 0) {
+                if (cfg_is_null(vn)) {
+                    free(ps[j].dcv_url);
+                    ps[j].dcv_url = NULL;
+                } else if (persp_string(ld, vn, key, &ps[j].dcv_url)) {
+                    pl[j].dcv = cfg_line_of(vn);
+                }
+            } else if (strcmp(name, "caa_url") == 0) {
+                if (cfg_is_null(vn)) {
+                    free(ps[j].caa_url);
+                    ps[j].caa_url = NULL;
+                } else if (persp_string(ld, vn, key, &ps[j].caa_url)) {
+                    pl[j].caa = cfg_line_of(vn);
+                }
+            } else if (strcmp(name, "headers") == 0) {
+                pl[j].headers = cfg_line_of(vn);
+                persp_headers(ld, vn, key, &ps[j]);
+            } else {
+                log_warn("%s:%u: %s: unknown key (ignored)", ld->file,
+                         cfg_line_of(kn), key);
+            }
+            free(key);
+        }
+        if (ps[j].code == NULL)
+            mpic_cfg_issue_at(ld, item, base, "code is required");
+        free(base);
+    }
+done:
+    perspectives_free(c->perspectives, c->n_perspectives);
+    free(ld->plines);
+    c->perspectives = ps;
+    c->n_perspectives = n;
+    ld->plines = pl;
+    ld->n_plines = n;
+    mpic_cfg_origin_set(&ld->origins[i], ld->file, cfg_line_of(v));
+}
+
+/* ---- available_perspectives.yaml ----------------------------------------- */
+
+struct avail {
+    char *code;
+    char *name;
+    enum mpic_rir rir;
+    struct mpic_strv too_close;
+    unsigned line;
+};
+
+static void avail_free(struct avail *a, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        free(a[i].code);
+        free(a[i].name);
+        mpic_strv_cleanup(&a[i].too_close);
+    }
+    free(a);
+}
+
+/* Parses entry j of available_regions into all[j]; all[0..j) are done. */
+static void avail_region(struct cfg_loader *ld, yaml_node_t *item, size_t j,
+                         struct avail *all)
+{
+    struct avail *a = &all[j];
+    bool have_rir = false;
+
+    a->line = cfg_line_of(item);
+    for (yaml_node_pair_t *pair = item->data.mapping.pairs.start;
+         pair < item->data.mapping.pairs.top; pair++) {
+        yaml_node_t *kn = cfg_node(ld->doc, pair->key);
+        yaml_node_t *vn = cfg_node(ld->doc, pair->value);
+        const char *name = cfg_scalar(kn), *s = cfg_scalar(vn);
+        char *key = xasprintf("available_regions[%zu].%s", j,
+                              name != NULL ? name : "?");
+
+        if (name == NULL) {
+            mpic_cfg_issue_at(ld, kn, key, "keys must be strings");
+        } else if (mpic_cfg_duplicate_key(ld, item, pair, key)) {
+            /* reported */
+        } else if (strcmp(name, "code") == 0) {
+            if (s == NULL || cfg_is_null(vn) || *s == '\0') {
+                mpic_cfg_issue_at(ld, vn, key, "expected a non-empty string");
+            } else {
+                for (size_t k = 0; k < j; k++) {
+                    if (all[k].code != NULL && strcmp(all[k].code, s) == 0)
+                        mpic_cfg_issue_at(
+                            ld, vn, key,
+                            "duplicate region code '%s' (first at line "
+                            "%u)",
+                            s, all[k].line);
+                }
+                free(a->code);
+                a->code = xstrdup(s);
+            }
+        } else if (strcmp(name, "name") == 0) {
+            if (s == NULL)
+                mpic_cfg_issue_at(ld, vn, key, "expected a string, got %s",
+                                  cfg_node_kind(vn));
+            else if (!cfg_is_null(vn))
+                a->name = xstrdup(s);
+        } else if (strcmp(name, "rir") == 0) {
+            have_rir = true;
+            if (s == NULL || mpic_rir_from_name(s, &a->rir) != 0)
+                mpic_cfg_issue_at(
+                    ld, vn, key,
+                    "unknown RIR '%s' (expected ARIN, RIPE NCC, APNIC, "
+                    "LACNIC or AFRINIC)",
+                    s != NULL ? s : cfg_node_kind(vn));
+        } else if (strcmp(name, "too_close_codes") == 0) {
+            if (cfg_is_null(vn)) {
+                /* none */
+            } else if (vn->type != YAML_SEQUENCE_NODE) {
+                mpic_cfg_issue_at(ld, vn, key,
+                                  "expected a list of strings, got %s",
+                                  cfg_node_kind(vn));
+            } else {
+                for (yaml_node_item_t *it = vn->data.sequence.items.start;
+                     it < vn->data.sequence.items.top; it++) {
+                    yaml_node_t *e = cfg_node(ld->doc, *it);
+                    const char *es = cfg_scalar(e);
+
+                    if (es == NULL || cfg_is_null(e)) {
+                        char *ek = xasprintf(
+                            "%s[%ld]", key,
+                            (long)(it - vn->data.sequence.items.start));
+                        mpic_cfg_issue_at(ld, e, ek, "expected a string");
+                        free(ek);
+                    } else {
+                        mpic_strv_push(&a->too_close, es);
+                    }
+                }
+            }
+        } else {
+            log_warn("%s:%u: %s: unknown key (ignored)", ld->file,
+                     cfg_line_of(kn), key);
+        }
+        free(key);
+    }
+    if (a->code == NULL) {
+        char *key = xasprintf("available_regions[%zu].code", j);
+        mpic_cfg_issue_at(ld, item, key, "required");
+        free(key);
+    }
+    if (!have_rir) {
+        char *key = xasprintf("available_regions[%zu].rir", j);
+        mpic_cfg_issue_at(ld, item, key, "required");
+        free(key);
+    }
+}
+
+/*
+ * Loads the available perspectives file into *out (owned). Problems go to
+ * ld->errs against that file. Returns false if the file could not be used.
+ */
+static bool load_available(struct cfg_loader *parent, const char *path,
+                           struct avail **out, size_t *n_out)
+{
+    struct cfg_loader ld = *parent;
+    yaml_document_t doc;
+    yaml_node_t *root, *regions = NULL;
+    struct avail *a = NULL;
+    size_t n = 0, errs_before = parent->errs->n;
+
+    *out = NULL;
+    *n_out = 0;
+    if (mpic_cfg_yaml_load(path, &doc, parent->errs) != 0)
+        return false;
+    ld.file = path;
+    ld.doc = &doc;
+    root = yaml_document_get_root_node(&doc);
+    if (root == NULL || root->type != YAML_MAPPING_NODE) {
+        mpic_cfg_issue_at(&ld, root, "available_regions",
+                          "expected a mapping with key available_regions");
+        goto out;
+    }
+    for (yaml_node_pair_t *pair = root->data.mapping.pairs.start;
+         pair < root->data.mapping.pairs.top; pair++) {
+        const char *name = cfg_scalar(cfg_node(&doc, pair->key));
+
+        if (name != NULL && strcmp(name, "available_regions") == 0)
+            regions = cfg_node(&doc, pair->value);
+    }
+    if (regions == NULL) {
+        mpic_cfg_issue_at(&ld, root, "available_regions", "required");
+        goto out;
+    }
+    if (regions->type != YAML_SEQUENCE_NODE) {
+        mpic_cfg_issue_at(&ld, regions, "available_regions",
+                          "expected a list, got %s", cfg_node_kind(regions));
+        goto out;
+    }
+    n = (size_t)(regions->data.sequence.items.top -
+                 regions->data.sequence.items.start);
+    a = xcalloc(n ? n : 1, sizeof(*a));
+    for (size_t j = 0; j < n; j++) {
+        yaml_node_t *item =
+            cfg_node(&doc, regions->data.sequence.items.start[j]);
+
+        if (item->type != YAML_MAPPING_NODE) {
+            char *key = xasprintf("available_regions[%zu]", j);
+            mpic_cfg_issue_at(&ld, item, key, "expected a mapping, got %s",
+                              cfg_node_kind(item));
+            free(key);
+            continue;
+        }
+        avail_region(&ld, item, j, a);
+    }
+    for (size_t j = 0; j < n; j++) {
+        for (size_t k = 0; k < a[j].too_close.n; k++) {
+            bool known = false;
+
+            for (size_t m = 0; m < n && !known; m++)
+                known = a[m].code != NULL &&
+                        strcmp(a[m].code, a[j].too_close.v[k]) == 0;
+            if (!known)
+                log_warn("%s:%u: available_regions[%zu].too_close_codes: "
+                         "'%s' is not defined in this file",
+                         path, a[j].line, j, a[j].too_close.v[k]);
+        }
+    }
+out:
+    yaml_document_delete(&doc);
+    if (parent->errs->n != errs_before) {
+        avail_free(a, n);
+        return false;
+    }
+    *out = a;
+    *n_out = n;
+    return true;
+}
+
+/* ---- checker URLs -------------------------------------------------------- */
+
+/* An absolute http:// or https:// URL with a host. */
+static const char *check_url(const char *s)
+{
+    CURLU *u = curl_url();
+    char *scheme = NULL, *host = NULL, *user = NULL;
+    const char *why = NULL;
+
+    if (u == NULL)
+        return "cannot parse URLs (libcurl)";
+    /* libcurl tolerates "http:/h" and "http:///h"; be strict here. */
+    if (strncasecmp(s, "http://", 7) != 0 &&
+        strncasecmp(s, "https://", 8) != 0) {
+        why = "must be an absolute http:// or https:// URL";
+        goto out;
+    }
+    if (s[strcspn(s, ":") + 3] == '/') {
+        why = "URL has no host";
+        goto out;
+    }
+    if (curl_url_set(u, CURLUPART_URL, s, 0) != CURLUE_OK) {
+        why = "not a valid absolute URL";
+        goto out;
+    }
+    if (curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
+        (strcasecmp(scheme, "http") != 0 && strcasecmp(scheme, "https") != 0)) {
+        why = "URL scheme must be http or https";
+        goto out;
+    }
+    if (curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK ||
+        host[0] == '\0') {
+        why = "URL has no host";
+        goto out;
+    }
+    if (curl_url_get(u, CURLUPART_USER, &user, 0) == CURLUE_OK) {
+        why = "credentials in the URL are not allowed (use headers)";
+        goto out;
+    }
+out:
+    curl_free(scheme);
+    curl_free(host);
+    curl_free(user);
+    curl_url_cleanup(u);
+    return why;
+}
+
+/* ---- the loader ---------------------------------------------------------- */
+
+static void coordinator_defaults(struct mpic_coordinator_config *c)
+{
+    memset(c, 0, sizeof(*c));
+    c->listen = xstrdup("0.0.0.0:8000");
+    c->log_level = MPIC_LOG_INFO;
+    c->available_perspectives_file = xstrdup("available_perspectives.yaml");
+    c->default_perspective_count = 3;
+    c->absolute_max_attempts = 3;
+    c->remote_timeout_ms = 12000;
+    c->max_request_bytes = 65536;
+}
+
+/* Resolves a relative path against the directory of the config file. */
+static char *resolve_relative(const char *config_file, const char *path)
+{
+    char *copy, *dir, *res;
+
+    if (path[0] == '/' || config_file == NULL)
+        return xstrdup(path);
+    copy = xstrdup(config_file);
+    dir = dirname(copy);
+    res = xasprintf("%s/%s", dir, path);
+    free(copy);
+    return res;
+}
+
+static void validate_perspectives(struct cfg_loader *ld,
+                                  struct mpic_coordinator_config *c)
+{
+    const char *src = ld->file;
+    struct avail *a = NULL;
+    size_t n_a = 0;
+    bool have_avail = false;
+    long ai = mpic_cfg_key_index(ld, "available_perspectives_file");
+    char *resolved;
+
+    MPIC_ASSERT(ai >= 0);
+    if (c->available_perspectives_file == NULL ||
+        c->available_perspectives_file[0] == '\0') {
+        /* `available_perspectives_file:` with no value */
+        mpic_cfg_issue_key(ld, (size_t)ai, -1, "must name a file");
+        free(c->available_perspectives_file);
+        c->available_perspectives_file = NULL;
+        return;
+    }
+    resolved = resolve_relative(c->config_file, c->available_perspectives_file);
+    free(c->available_perspectives_file);
+    c->available_perspectives_file = resolved;
+    if (c->n_perspectives > 0 || ld->origins[ai].set)
+        have_avail = load_available(ld, resolved, &a, &n_a);
+
+    for (size_t i = 0; i < c->n_perspectives; i++) {
+        struct mpic_perspective *p = &c->perspectives[i];
+        const struct cfg_persp_lines *pl = &ld->plines[i];
+        char key[64];
+        const char *why;
+
+        if (p->code == NULL)
+            continue; /* reported while parsing */
+        snprintf(key, sizeof(key), "perspectives[%zu].code", i);
+        for (size_t j = 0; j < i; j++) {
+            if (c->perspectives[j].code != NULL &&
+                strcmp(c->perspectives[j].code, p->code) == 0) {
+                mpic_cfg_issue(
+                    ld->errs, src, pl->code, key,
+                    "duplicate perspective code '%s' (first at line %u)",
+                    p->code, ld->plines[j].code);
+                break;
+            }
+        }
+        if (p->dcv_url == NULL && p->caa_url == NULL) {
+            snprintf(key, sizeof(key), "perspectives[%zu]", i);
+            mpic_cfg_issue(ld->errs, src, pl->item, key,
+                           "needs dcv_url or caa_url (or both)");
+        }
+        if (p->dcv_url != NULL) {
+            why = check_url(p->dcv_url);
+            snprintf(key, sizeof(key), "perspectives[%zu].dcv_url", i);
+            if (why != NULL)
+                mpic_cfg_issue(ld->errs, src, pl->dcv, key, "'%s': %s",
+                               p->dcv_url, why);
+        }
+        if (p->caa_url != NULL) {
+            why = check_url(p->caa_url);
+            snprintf(key, sizeof(key), "perspectives[%zu].caa_url", i);
+            if (why != NULL)
+                mpic_cfg_issue(ld->errs, src, pl->caa, key, "'%s': %s",
+                               p->caa_url, why);
+        }
+        if (!have_avail)
+            continue;
+        snprintf(key, sizeof(key), "perspectives[%zu].code", i);
+        for (size_t j = 0; j <= n_a; j++) {
+            if (j == n_a) {
+                mpic_cfg_issue(ld->errs, src, pl->code, key,
+                               "perspective '%s' is not defined in %s", p->code,
+                               resolved);
+                break;
+            }
+            if (a[j].code == NULL || strcmp(a[j].code, p->code) != 0)
+                continue;
+            p->rir = a[j].rir;
+            free(p->name);
+            p->name = a[j].name != NULL ? xstrdup(a[j].name) : NULL;
+            mpic_strv_cleanup(&p->too_close_codes);
+            mpic_strv_copy(&p->too_close_codes, &a[j].too_close);
+            break;
+        }
+    }
+    avail_free(a, n_a);
+
+    if (c->default_perspective_count > (long)c->n_perspectives) {
+        long di = mpic_cfg_key_index(ld, "default_perspective_count");
+
+        MPIC_ASSERT(di >= 0);
+        mpic_cfg_issue_key(
+            ld, (size_t)di, -1,
+            "%ld exceeds the number of perspectives configured (%zu)",
+            c->default_perspective_count, c->n_perspectives);
+    }
+    if (have_avail && c->n_perspectives > 1) {
+        bool distinct = false;
+
+        for (size_t i = 1; i < c->n_perspectives; i++)
+            distinct |= c->perspectives[i].rir != c->perspectives[0].rir;
+        if (!distinct)
+            log_warn("%s: perspectives: all perspectives are in one RIR; "
+                     "no cohort can span two RIRs",
+                     src != NULL ? src : "configuration");
+    }
+}
+
+enum mpic_err mpic_coordinator_config_load(int argc, char **argv,
+                                           struct mpic_coordinator_config *out,
+                                           enum mpic_cli_action *action,
+                                           struct mpic_errlist *errs)
+{
+    struct cfg_loader ld;
+    struct cfg_cli cli;
+    size_t errs_before = errs->n;
+
+    coordinator_defaults(out);
+    mpic_cfg_parse_cli(argc, argv, &cli, errs);
+    *action = cli.action;
+    if (cli.action == MPIC_CLI_HELP || cli.action == MPIC_CLI_VERSION)
+        return MPIC_OK;
+
+    mpic_cfg_loader_init(&ld, coordinator_keys, N_COORDINATOR_KEYS, 0, out,
+                         errs);
+    ld.parse_perspectives = parse_perspectives;
+    mpic_cfg_apply_layers(&ld, &cli, &out->config_file);
+
+    mpic_cfg_validate_keys(&ld);
+    mpic_cfg_validate_tls_pair(&ld, "tls", &out->tls);
+    mpic_cfg_validate_tls_pair(&ld, "checker_tls", &out->checker_tls);
+    validate_perspectives(&ld, out);
+    mpic_cfg_loader_cleanup(&ld);
+    return errs->n == errs_before ? MPIC_OK : MPIC_ERR_INVALID;
+}
+
+void mpic_coordinator_config_cleanup(struct mpic_coordinator_config *c)
+{
+    if (c == NULL)
+        return;
+    free(c->config_file);
+    free(c->listen);
+    free(c->available_perspectives_file);
+    perspectives_free(c->perspectives, c->n_perspectives);
+    free(c->hash_secret);
+    mpic_strv_cleanup(&c->api_keys);
+    free(c->tls.cert_file);
+    free(c->tls.key_file);
+    free(c->tls.client_ca_file);
+    free(c->tls.ca_file);
+    free(c->checker_tls.cert_file);
+    free(c->checker_tls.key_file);
+    free(c->checker_tls.client_ca_file);
+    free(c->checker_tls.ca_file);
+    memset(c, 0, sizeof(*c));
+}
+
+/* ---- /configz ------------------------------------------------------------ */
+
+static bool header_is_secret(const char *name)
+{
+    static const char *const words[] = {"authorization", "token",  "key",
+                                        "secret",        "cookie", "password"};
+
+    for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); i++) {
+        if (strcasestr(name, words[i]) != NULL)
+            return true;
+    }
+    return false;
+}
+
+static json_t *perspectives_json(const void *base)
+{
+    const struct mpic_coordinator_config *c = base;
+    json_t *a = json_array();
+
+    if (a == NULL)
+        return NULL;
+    for (size_t i = 0; i < c->n_perspectives; i++) {
+        const struct mpic_perspective *p = &c->perspectives[i];
+        json_t *o = json_object(), *h = json_object();
+
+        if (json_array_append_new(a, o) != 0 ||
+            json_object_set_new(o, "headers", h) != 0) {
+            json_decref(h);
+            goto fail;
+        }
+        for (size_t j = 0; j < p->n_headers; j++) {
+            const char *v = header_is_secret(p->headers[j].name)
+                                ? CFG_REDACTED
+                                : p->headers[j].value;
+
+            if (json_object_set_new(h, p->headers[j].name, json_string(v)) != 0)
+                goto fail;
+        }
+        if (json_object_set_new(o, "code", json_string(p->code)) != 0 ||
+            json_object_set_new(
+                o, "name", p->name ? json_string(p->name) : json_null()) != 0 ||
+            json_object_set_new(o, "rir", json_string(mpic_rir_name(p->rir))) !=
+                0 ||
+            json_object_set_new(
+                o, "too_close_codes",
+                mpic_cfg_strv_json(&p->too_close_codes, false)) != 0 ||
+            json_object_set_new(o, "dcv_url",
+                                p->dcv_url ? json_string(p->dcv_url)
+                                           : json_null()) != 0 ||
+            json_object_set_new(o, "caa_url",
+                                p->caa_url ? json_string(p->caa_url)
+                                           : json_null()) != 0)
+            goto fail;
+    }
+    return a;
+fail:
+    json_decref(a);
+    return NULL;
+}
+
+json_t *mpic_coordinator_config_to_json(const struct mpic_coordinator_config *c)
+{
+    json_t *o = mpic_cfg_table_json(coordinator_keys, N_COORDINATOR_KEYS, 0, c,
+                                    c->config_file, perspectives_json);
+
+    if (o != NULL && json_object_set_new(
+                         o, "daemon", json_string("mpic-coordinator")) != 0) {
+        json_decref(o);
+        return NULL;
+    }
+    return o;
+}
