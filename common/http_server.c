@@ -8,20 +8,18 @@
  * not answered when its handler returns is suspended with a deadline timer;
  * a later reply stores the response and resumes the connection, and the
  * next MHD_run queues it. This file does not parse request bodies: routes
- * get the raw, capped body.
+ * get the raw, capped body. It holds the server itself (listen address,
+ * start, the access and completion callbacks, the loop integration, the
+ * graceful stop); the request, routing, metrics and TLS parts are in
+ * http_request.c, http_server_routes.c, http_server_metrics.c and
+ * http_server_tls.c.
  */
-#include "common/http_server.h"
+#include "common/http_server_int.h"
 
 #include <arpa/inet.h>
-#include <ares.h>
 #include <errno.h>
-#include <gnutls/gnutls.h>
-#include <gnutls/x509.h>
-#include <inttypes.h>
-#include <ldns/ldns.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
-#include <openssl/crypto.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -34,7 +32,6 @@
 #include "common/ev.h"
 #include "common/log.h"
 #include "common/mem.h"
-#include "common/model.h"
 
 #define DEFAULT_CONN_LIMIT   1024u
 #define DEFAULT_CONN_TIMEOUT 30u
@@ -48,255 +45,10 @@
  * cheap to set up and tear down, and 1000 connections need 16 MiB.
  */
 #define CONN_MEMORY_LIMIT (16u * 1024u)
-#define METRICS_MAX       (4u * 1024u * 1024u)
-#define TLS_FILE_MAX      (1024u * 1024u)
 /* After the grace period, how long cancelled replies get to go out. */
-#define FLUSH_MS   2000u
-#define PATH_OTHER "other"
-
-static const double duration_buckets[] = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
-                                          0.5,   1,    2.5,   5,    10,  30};
-#define NBUCKETS (sizeof(duration_buckets) / sizeof(duration_buckets[0]))
-
-/* Methods that may appear as a metrics label; anything else is "other". */
-static const char *const known_methods[] = {
-    "GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS",
-};
-
-static const char *const builtin_paths[] = {"/healthz", "/configz", "/metrics"};
-
-struct route {
-    const char *method; /* borrowed literals */
-    const char *path;
-    http_handler_fn *fn;
-    void *arg;
-};
-
-struct counter {
-    const char *path; /* borrowed: a route literal or a static string */
-    const char *method;
-    unsigned status;
-    uint64_t n;
-};
-
-struct histogram {
-    const char *path;
-    uint64_t buckets[NBUCKETS];
-    uint64_t count;
-    double sum;
-};
-
-struct http_request {
-    struct http_server *srv;
-    struct MHD_Connection *conn;
-    char *method; /* owned copies */
-    char *path;
-    char *trace_id;
-    struct mpic_buf body;
-    uint64_t start_ms;
-
-    http_cancel_fn *cancel;
-    void *cancel_arg;
-    struct ev_timer *deadline;
-
-    bool in_access;    /* inside our MHD access handler for this conn */
-    bool handled;      /* the route handler (or a built-in) was called */
-    bool answered;     /* a reply exists (queued or stored) */
-    bool suspended;    /* MHD_suspend_connection is in effect */
-    bool queue_failed; /* MHD_queue_response refused: close */
-    struct MHD_Response *resp; /* stored reply of a suspended request */
-    unsigned resp_status;
-
-    struct http_request *prev; /* in srv->suspended while suspended */
-    struct http_request *next;
-};
-
-struct http_server {
-    struct ev_loop *loop;
-    struct MHD_Daemon *d;
-    char *name;
-    size_t max_body;
-    uint64_t deadline_ms;
-    uint64_t grace_ms;
-    http_configz_fn *configz;
-    void *configz_arg;
-    http_metrics_fn *metrics;
-    void *metrics_arg;
-    const char *curl_version; /* borrowed; NULL: not linked */
-
-    int epoll_fd;
-    struct ev_timer *mhd_timer;
-    uint64_t mhd_timer_due;
-    bool need_run; /* something resumed: MHD_run before the next poll */
-    bool hook_added;
-
-    struct route *routes;
-    size_t nroutes;
-
-    size_t inflight; /* received, not answered */
-    size_t live;     /* request objects not yet completed by MHD */
-    struct http_request *suspended;
-
-    bool stopping;
-    bool finished;
-    struct ev_timer *grace_timer;
-    struct ev_timer *flush_timer;
-
-    struct counter *counters;
-    size_t ncounters;
-    struct histogram *hists;
-    size_t nhists;
-
-    char *tls_cert; /* PEM, owned; MHD keeps pointers into these */
-    char *tls_key;
-    char *tls_trust;
-    bool require_client_cert;
-};
+#define FLUSH_MS 2000u
 
 static void server_check_stopped(struct http_server *srv);
-
-/* ---- small helpers ---- */
-
-static const char *method_label(const char *m)
-{
-    size_t i;
-
-    for (i = 0; i < sizeof(known_methods) / sizeof(known_methods[0]); i++) {
-        if (strcmp(m, known_methods[i]) == 0)
-            return known_methods[i];
-    }
-    return PATH_OTHER;
-}
-
-/* The metrics label of a path: a registered or built-in path, else
- * "other", so that clients cannot create unbounded label sets. */
-static const char *path_label(const struct http_server *srv, const char *p)
-{
-    size_t i;
-
-    for (i = 0; i < srv->nroutes; i++) {
-        if (strcmp(p, srv->routes[i].path) == 0)
-            return srv->routes[i].path;
-    }
-    for (i = 0; i < sizeof(builtin_paths) / sizeof(builtin_paths[0]); i++) {
-        if (strcmp(p, builtin_paths[i]) == 0)
-            return builtin_paths[i];
-    }
-    return PATH_OTHER;
-}
-
-static void metrics_record(struct http_server *srv,
-                           const struct http_request *req, unsigned status,
-                           uint64_t dur_ms)
-{
-    const char *path = path_label(srv, req->path);
-    const char *method = method_label(req->method);
-    struct histogram *h = NULL;
-    double secs = (double)dur_ms / 1000.0;
-    size_t i;
-
-    for (i = 0; i < srv->ncounters; i++) {
-        struct counter *c = &srv->counters[i];
-
-        if (c->path == path && c->method == method && c->status == status) {
-            c->n++;
-            break;
-        }
-    }
-    if (i == srv->ncounters) {
-        srv->counters = xreallocarray(srv->counters, srv->ncounters + 1,
-                                      sizeof(*srv->counters));
-        srv->counters[i].path = path;
-        srv->counters[i].method = method;
-        srv->counters[i].status = status;
-        srv->counters[i].n = 1;
-        srv->ncounters++;
-    }
-    for (i = 0; i < srv->nhists; i++) {
-        if (srv->hists[i].path == path) {
-            h = &srv->hists[i];
-            break;
-        }
-    }
-    if (h == NULL) {
-        srv->hists =
-            xreallocarray(srv->hists, srv->nhists + 1, sizeof(*srv->hists));
-        h = &srv->hists[srv->nhists++];
-        memset(h, 0, sizeof(*h));
-        h->path = path;
-    }
-    for (i = 0; i < NBUCKETS; i++) {
-        if (secs <= duration_buckets[i])
-            h->buckets[i]++;
-    }
-    h->count++;
-    h->sum += secs;
-}
-
-/* Prometheus label value escaping: backslash, double quote, newline. */
-static void prom_label(struct mpic_buf *b, const char *v)
-{
-    for (; *v != '\0'; v++) {
-        if (*v == '\\')
-            mpic_buf_append_str(b, "\\\\");
-        else if (*v == '"')
-            mpic_buf_append_str(b, "\\\"");
-        else if (*v == '\n')
-            mpic_buf_append_str(b, "\\n");
-        else
-            mpic_buf_append(b, v, 1);
-    }
-}
-
-static void metrics_render(const struct http_server *srv, struct mpic_buf *b)
-{
-    size_t i, j;
-
-    mpic_buf_append_str(b, "# HELP mpic_http_requests_total HTTP requests "
-                           "answered, by path, method and status.\n"
-                           "# TYPE mpic_http_requests_total counter\n");
-    for (i = 0; i < srv->ncounters; i++) {
-        const struct counter *c = &srv->counters[i];
-
-        mpic_buf_append_str(b, "mpic_http_requests_total{path=\"");
-        prom_label(b, c->path);
-        mpic_buf_printf(b, "\",method=\"%s\",status=\"%u\"} %" PRIu64 "\n",
-                        c->method, c->status, c->n);
-    }
-    mpic_buf_append_str(b, "# HELP mpic_http_request_duration_seconds Time "
-                           "from request to reply, by path.\n"
-                           "# TYPE mpic_http_request_duration_seconds "
-                           "histogram\n");
-    for (i = 0; i < srv->nhists; i++) {
-        const struct histogram *h = &srv->hists[i];
-
-        for (j = 0; j < NBUCKETS; j++) {
-            mpic_buf_append_str(
-                b, "mpic_http_request_duration_seconds_bucket{path=\"");
-            prom_label(b, h->path);
-            mpic_buf_printf(b, "\",le=\"%g\"} %" PRIu64 "\n",
-                            duration_buckets[j], h->buckets[j]);
-        }
-        mpic_buf_append_str(
-            b, "mpic_http_request_duration_seconds_bucket{path=\"");
-        prom_label(b, h->path);
-        mpic_buf_printf(b, "\",le=\"+Inf\"} %" PRIu64 "\n", h->count);
-        mpic_buf_append_str(b,
-                            "mpic_http_request_duration_seconds_sum{path=\"");
-        prom_label(b, h->path);
-        mpic_buf_printf(b, "\"} %.6f\n", h->sum);
-        mpic_buf_append_str(b,
-                            "mpic_http_request_duration_seconds_count{path=\"");
-        prom_label(b, h->path);
-        mpic_buf_printf(b, "\"} %" PRIu64 "\n", h->count);
-    }
-    mpic_buf_printf(b,
-                    "# HELP mpic_http_requests_in_flight Requests received "
-                    "and not yet answered.\n"
-                    "# TYPE mpic_http_requests_in_flight gauge\n"
-                    "mpic_http_requests_in_flight %zu\n",
-                    srv->inflight);
-}
 
 /* ---- listen address ---- */
 
@@ -376,466 +128,6 @@ static int parse_listen(const char *listen, struct sockaddr_storage *ss,
     return 0;
 }
 
-/* ---- requests ---- */
-
-static struct http_request *req_new(struct http_server *srv,
-                                    struct MHD_Connection *conn,
-                                    const char *url, const char *method)
-{
-    struct http_request *req = xcalloc(1, sizeof(*req));
-
-    req->srv = srv;
-    req->conn = conn;
-    req->method = xstrdup(method);
-    req->path = xstrdup(url);
-    req->start_ms = ev_now_ms();
-    mpic_buf_init(&req->body, srv->max_body);
-    srv->inflight++;
-    srv->live++;
-    return req;
-}
-
-static void suspended_unlink(struct http_server *srv, struct http_request *r)
-{
-    if (r->prev != NULL)
-        r->prev->next = r->next;
-    else
-        srv->suspended = r->next;
-    if (r->next != NULL)
-        r->next->prev = r->prev;
-    r->prev = NULL;
-    r->next = NULL;
-}
-
-static void req_free(struct http_request *req)
-{
-    struct http_server *srv = req->srv;
-
-    /* MHD never completes a suspended connection (and we never stop the
-     * daemon with one), so a request here is no longer referenced. */
-    MPIC_ASSERT(!req->suspended);
-    ev_timer_stop(srv->loop, req->deadline);
-    if (req->resp != NULL)
-        MHD_destroy_response(req->resp);
-    if (!req->answered)
-        srv->inflight--;
-    srv->live--;
-    mpic_buf_cleanup(&req->body);
-    free(req->method);
-    free(req->path);
-    free(req->trace_id);
-    free(req);
-}
-
-const char *http_request_method(const struct http_request *req)
-{
-    return req->method;
-}
-
-const char *http_request_path(const struct http_request *req)
-{
-    return req->path;
-}
-
-const char *http_request_body(const struct http_request *req, size_t *len)
-{
-    if (len != NULL)
-        *len = req->body.len;
-    return req->body.data != NULL ? req->body.data : "";
-}
-
-const char *http_request_header(const struct http_request *req,
-                                const char *name)
-{
-    return MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, name);
-}
-
-uint64_t http_request_start_ms(const struct http_request *req)
-{
-    return req->start_ms;
-}
-
-void http_request_set_cancel(struct http_request *req, http_cancel_fn *fn,
-                             void *arg)
-{
-    req->cancel = fn;
-    req->cancel_arg = arg;
-}
-
-void http_request_set_trace_id(struct http_request *req, const char *tid)
-{
-    free(req->trace_id);
-    req->trace_id = tid != NULL ? xstrdup(tid) : NULL;
-}
-
-/* Compares without an early exit on the content; the length of a presented
- * token is not secret. */
-static bool token_equal(const char *given, size_t glen, const char *key)
-{
-    size_t klen = strlen(key);
-    size_t n = glen < klen ? glen : klen;
-    int diff = CRYPTO_memcmp(given, key, n);
-
-    return (glen == klen) & (diff == 0) & (klen > 0);
-}
-
-bool http_request_authorized(const struct http_request *req,
-                             const struct mpic_strv *keys,
-                             bool allow_api_key_header)
-{
-    const char *auth, *apikey, *bearer = NULL;
-    size_t blen = 0, alen = 0, i;
-    bool ok = false;
-
-    if (keys == NULL || keys->n == 0)
-        return true;
-    auth = http_request_header(req, "Authorization");
-    if (auth != NULL && strncasecmp(auth, "Bearer ", 7) == 0) {
-        bearer = auth + 7;
-        while (*bearer == ' ')
-            bearer++;
-        blen = strlen(bearer);
-    }
-    apikey =
-        allow_api_key_header ? http_request_header(req, "x-api-key") : NULL;
-    if (apikey != NULL)
-        alen = strlen(apikey);
-    /* Every key is compared, whether or not an earlier one matched. */
-    for (i = 0; i < keys->n; i++) {
-        if (bearer != NULL && blen > 0)
-            ok |= token_equal(bearer, blen, keys->v[i]);
-        if (apikey != NULL && alen > 0)
-            ok |= token_equal(apikey, alen, keys->v[i]);
-    }
-    return ok;
-}
-
-/* ---- replies ---- */
-
-static void reply_response(struct http_request *req, unsigned status,
-                           struct MHD_Response *resp)
-{
-    struct http_server *srv = req->srv;
-    uint64_t dur = ev_now_ms() - req->start_ms;
-
-    req->answered = true;
-    srv->inflight--;
-    ev_timer_stop(srv->loop, req->deadline);
-    req->deadline = NULL;
-    req->cancel = NULL;
-    metrics_record(srv, req, status, dur);
-    logt_debug(req->trace_id, "%s: %s %.256s %u %" PRIu64 " ms", srv->name,
-               req->method, req->path, status, dur);
-    if (srv->stopping)
-        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
-
-    if (req->in_access) {
-        /* Synchronous: we are inside the access handler. */
-        if (MHD_queue_response(req->conn, status, resp) != MHD_YES)
-            req->queue_failed = true;
-        MHD_destroy_response(resp);
-        return;
-    }
-    /* Asynchronous: the connection is suspended. Keep the reply, resume,
-     * and let the access handler queue it on the next MHD_run. */
-    MPIC_ASSERT(req->suspended);
-    req->resp = resp;
-    req->resp_status = status;
-    req->suspended = false;
-    suspended_unlink(srv, req);
-    MHD_resume_connection(req->conn);
-    srv->need_run = true;
-}
-
-void http_request_reply(struct http_request *req, unsigned status,
-                        const char *content_type, char *body, size_t len)
-{
-    struct MHD_Response *resp;
-
-    if (req->answered) {
-        log_error("%s: second reply to %s %.256s dropped", __func__,
-                  req->method, req->path);
-        free(body);
-        return;
-    }
-    if (body == NULL)
-        len = 0;
-    resp = MHD_create_response_from_buffer(len, body, MHD_RESPMEM_MUST_FREE);
-    if (resp == NULL) {
-        /* Still ours on failure. */
-        free(body);
-        resp = MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT);
-        if (resp == NULL)
-            fatalx("%s: MHD_create_response_from_buffer failed", __func__);
-        status = 500;
-    } else if (content_type != NULL) {
-        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
-                                content_type);
-    }
-    reply_response(req, status, resp);
-}
-
-void http_request_reply_json(struct http_request *req, unsigned status,
-                             json_t *body)
-{
-    char *s = NULL;
-    size_t len = 0;
-
-    if (body != NULL)
-        s = mpic_json_dumps(body, JSON_COMPACT, &len);
-    json_decref(body);
-    if (s == NULL) {
-        s = xstrdup("{\"error\":\"internal-error\","
-                    "\"message\":\"cannot encode the reply\"}");
-        len = strlen(s);
-        status = 500;
-    }
-    http_request_reply(req, status, "application/json", s, len);
-}
-
-void http_request_reply_error(struct http_request *req, unsigned status,
-                              const char *code, const char *msg)
-{
-    json_t *o = json_object();
-
-    if (o == NULL || json_object_set_new(o, "error", json_string(code)) != 0 ||
-        json_object_set_new(o, "message", json_string(msg ? msg : "")) != 0) {
-        json_decref(o);
-        o = NULL;
-    }
-    http_request_reply_json(req, status, o);
-}
-
-void http_request_reply_issues(struct http_request *req,
-                               const struct mpic_errlist *errs)
-{
-    json_t *o = json_object();
-    json_t *list = json_array();
-
-    if (o == NULL || list == NULL)
-        fatalx("%s: out of memory", __func__);
-    for (size_t i = 0; i < errs->n; i++) {
-        json_t *it = json_object();
-
-        if (it == NULL ||
-            json_object_set_new(it, "issue_type",
-                                json_string(errs->items[i].type)) != 0 ||
-            json_object_set_new(it, "message",
-                                json_string(errs->items[i].message)) != 0 ||
-            json_array_append_new(list, it) != 0)
-            fatalx("%s: out of memory", __func__);
-    }
-    if (json_object_set_new(o, "error",
-                            json_string("request-validation-failed")) != 0 ||
-        json_object_set_new(o, "validation_issues", list) != 0)
-        fatalx("%s: out of memory", __func__);
-    http_request_reply_json(req, 400, o);
-}
-
-/*
- * Tears down an unanswered request: the owner drops it (cancel callback),
- * then we answer for it.
- */
-static void req_abort(struct http_request *req, unsigned status,
-                      const char *code, const char *msg)
-{
-    http_cancel_fn *cancel = req->cancel;
-    void *arg = req->cancel_arg;
-
-    req->cancel = NULL;
-    if (cancel != NULL)
-        cancel(req, arg);
-    if (!req->answered)
-        http_request_reply_error(req, status, code, msg);
-}
-
-static void on_deadline(struct ev_loop *loop, void *arg)
-{
-    struct http_request *req = arg;
-
-    (void)loop;
-    req->deadline = NULL;
-    logt_warn(req->trace_id, "%s: %s %.256s: deadline passed", req->srv->name,
-              req->method, req->path);
-    req_abort(req, 504, "deadline-exceeded",
-              "the request was not answered in time");
-}
-
-static void cancel_suspended(struct http_server *srv)
-{
-    while (srv->suspended != NULL)
-        req_abort(srv->suspended, 503, "shutting-down",
-                  "the server is shutting down");
-}
-
-/* ---- built-in routes ---- */
-
-static void serve_healthz(struct http_request *req)
-{
-    http_request_reply_json(req, 200, json_pack("{s:s}", "status", "healthy"));
-}
-
-static json_t *library_versions(const struct http_server *srv)
-{
-    json_t *o = json_pack("{s:s}", "microhttpd", MHD_get_version());
-
-    /* Only the daemons that make HTTP requests link libcurl. */
-    if (o != NULL && srv->curl_version != NULL &&
-        json_object_set_new(o, "curl", json_string(srv->curl_version)) != 0)
-        goto fail;
-    if (o == NULL ||
-        json_object_set_new(o, "c-ares", json_string(ares_version(NULL))) !=
-            0 ||
-        json_object_set_new(o, "ldns", json_string(ldns_version())) != 0 ||
-        json_object_set_new(o, "jansson", json_string(jansson_version_str())) !=
-            0 ||
-        json_object_set_new(o, "openssl",
-                            json_string(OpenSSL_version(OPENSSL_VERSION))) != 0)
-        goto fail;
-    return o;
-fail:
-    json_decref(o);
-    return NULL;
-}
-
-static void serve_configz(struct http_request *req)
-{
-    struct http_server *srv = req->srv;
-    json_t *o = NULL;
-
-    if (srv->configz != NULL)
-        o = srv->configz(srv->configz_arg);
-    if (o == NULL)
-        o = json_object();
-    if (o == NULL || !json_is_object(o) ||
-        json_object_set_new(o, "version", json_string(MPIC_VERSION)) != 0 ||
-        json_object_set_new(o, "libraries", library_versions(srv)) != 0) {
-        json_decref(o);
-        http_request_reply_error(req, 500, "internal-error",
-                                 "cannot build the configuration view");
-        return;
-    }
-    http_request_reply_json(req, 200, o);
-}
-
-static void serve_metrics(struct http_request *req)
-{
-    struct http_server *srv = req->srv;
-    struct mpic_buf b;
-    char *s;
-    size_t len;
-
-    mpic_buf_init(&b, METRICS_MAX);
-    metrics_render(srv, &b);
-    if (srv->metrics != NULL)
-        srv->metrics(&b, srv->metrics_arg);
-    if (b.overflowed) {
-        mpic_buf_cleanup(&b);
-        http_request_reply_error(req, 500, "internal-error",
-                                 "metrics too large");
-        return;
-    }
-    s = mpic_buf_take(&b, &len);
-    if (s == NULL)
-        s = xstrdup("");
-    http_request_reply(req, 200, "text/plain; version=0.0.4; charset=utf-8", s,
-                       len);
-}
-
-static void reply_405(struct http_request *req, const char *allow)
-{
-    json_t *o;
-    char *s;
-    struct MHD_Response *resp;
-
-    o = json_pack("{s:s, s:s}", "error", "method-not-allowed", "message",
-                  "method not allowed for this path");
-    s = o != NULL ? json_dumps(o, JSON_COMPACT) : NULL;
-    json_decref(o);
-    if (s == NULL)
-        s = xstrdup("{\"error\":\"method-not-allowed\"}");
-    resp = MHD_create_response_from_buffer(strlen(s), s, MHD_RESPMEM_MUST_FREE);
-    if (resp == NULL) {
-        free(s);
-        http_request_reply_error(req, 500, "internal-error", "no memory");
-        return;
-    }
-    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
-                            "application/json");
-    MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, allow);
-    reply_response(req, 405, resp);
-}
-
-/* Exact-path routing: a registered route wins over a built-in. */
-static void dispatch(struct http_request *req)
-{
-    struct http_server *srv = req->srv;
-    struct mpic_buf allow;
-    bool path_known = false;
-    size_t i;
-
-    req->handled = true;
-    for (i = 0; i < srv->nroutes; i++) {
-        const struct route *r = &srv->routes[i];
-
-        if (strcmp(r->path, req->path) != 0)
-            continue;
-        path_known = true;
-        if (strcmp(r->method, req->method) == 0) {
-            r->fn(req, r->arg);
-            return;
-        }
-    }
-    if (path_known) {
-        mpic_buf_init(&allow, 1024);
-        for (i = 0; i < srv->nroutes; i++) {
-            if (strcmp(srv->routes[i].path, req->path) != 0)
-                continue;
-            if (allow.len > 0)
-                mpic_buf_append_str(&allow, ", ");
-            mpic_buf_append_str(&allow, srv->routes[i].method);
-        }
-        reply_405(req, allow.data != NULL ? allow.data : "");
-        mpic_buf_cleanup(&allow);
-        return;
-    }
-    for (i = 0; i < sizeof(builtin_paths) / sizeof(builtin_paths[0]); i++) {
-        if (strcmp(req->path, builtin_paths[i]) != 0)
-            continue;
-        if (strcmp(req->method, "GET") != 0) {
-            reply_405(req, "GET");
-            return;
-        }
-        if (i == 0)
-            serve_healthz(req);
-        else if (i == 1)
-            serve_configz(req);
-        else
-            serve_metrics(req);
-        return;
-    }
-    http_request_reply_error(req, 404, "not-found", "no such path");
-}
-
-/* ---- TLS client certificates ---- */
-
-static bool client_cert_verified(struct MHD_Connection *conn)
-{
-    const union MHD_ConnectionInfo *ci;
-    gnutls_session_t session;
-    unsigned status = 0;
-
-    ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_GNUTLS_SESSION);
-    if (ci == NULL || ci->tls_session == NULL)
-        return false;
-    session = (gnutls_session_t)ci->tls_session;
-    if (gnutls_certificate_type_get(session) != GNUTLS_CRT_X509)
-        return false;
-    if (gnutls_certificate_verify_peers2(session, &status) != GNUTLS_E_SUCCESS)
-        return false;
-    return status == 0;
-}
-
 /* ---- MHD callbacks ---- */
 
 static bool content_length_too_big(struct http_request *req)
@@ -862,23 +154,6 @@ static void reply_413(struct http_request *req)
     free(msg);
 }
 
-static void suspend(struct http_request *req)
-{
-    struct http_server *srv = req->srv;
-    uint64_t now = ev_now_ms();
-    uint64_t due = req->start_ms + srv->deadline_ms;
-
-    MHD_suspend_connection(req->conn);
-    req->suspended = true;
-    req->next = srv->suspended;
-    if (srv->suspended != NULL)
-        srv->suspended->prev = req;
-    srv->suspended = req;
-    /* A suspended connection never times out by itself (microhttpd.h). */
-    req->deadline =
-        ev_timer_start(srv->loop, due > now ? due - now : 0, on_deadline, req);
-}
-
 static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn,
                                  const char *url, const char *method,
                                  const char *version, const char *upload_data,
@@ -891,7 +166,7 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn,
     (void)version;
     if (req == NULL) {
         /* Headers are in; state lives until on_completed. */
-        req = req_new(srv, conn, url, method);
+        req = mpic_http_req_new(srv, conn, url, method);
         *req_cls = req;
         req->in_access = true;
         /* GET /healthz reveals nothing and is what container and
@@ -899,7 +174,7 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn,
          * needs one when client_ca_file is set. */
         if (srv->require_client_cert &&
             !(strcmp(method, "GET") == 0 && strcmp(url, "/healthz") == 0) &&
-            !client_cert_verified(conn))
+            !mpic_http_client_cert_verified(conn))
             http_request_reply_error(req, 403, "forbidden",
                                      "a verified client certificate is "
                                      "required");
@@ -935,9 +210,9 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn,
         goto out;
     }
     if (!req->handled) {
-        dispatch(req);
+        mpic_http_dispatch(req);
         if (!req->answered)
-            suspend(req);
+            mpic_http_req_suspend(req);
     }
 out:
     req->in_access = false;
@@ -959,7 +234,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
     if (toe != MHD_REQUEST_TERMINATED_COMPLETED_OK)
         logt_debug(req->trace_id, "%s: %s %.256s: terminated (%d)", srv->name,
                    req->method, req->path, (int)toe);
-    req_free(req);
+    mpic_http_req_free(req);
 }
 
 __attribute__((format(printf, 2, 0))) static void
@@ -1043,72 +318,6 @@ static void on_before_poll(struct ev_loop *loop, void *arg)
         server_check_stopped(srv);
 }
 
-/* ---- TLS files ---- */
-
-static char *read_pem(const char *path, char **errmsg)
-{
-    struct mpic_buf b;
-    char chunk[4096];
-    FILE *f;
-    size_t n;
-    char *out = NULL;
-
-    f = fopen(path, "re");
-    if (f == NULL) {
-        *errmsg = xasprintf("%s: %s", path, strerror(errno));
-        return NULL;
-    }
-    mpic_buf_init(&b, TLS_FILE_MAX);
-    while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0) {
-        if (mpic_buf_append(&b, chunk, n) < 0) {
-            *errmsg = xasprintf("%s: file too large", path);
-            goto out;
-        }
-    }
-    if (ferror(f)) {
-        *errmsg = xasprintf("%s: read error", path);
-        goto out;
-    }
-    if (b.len == 0) {
-        *errmsg = xasprintf("%s: empty file", path);
-        goto out;
-    }
-    out = mpic_buf_take(&b, NULL);
-out:
-    mpic_buf_cleanup(&b);
-    fclose(f);
-    return out;
-}
-
-static int load_tls(struct http_server *srv,
-                    const struct http_server_config *cfg, char **errmsg)
-{
-    if (cfg->tls_cert_file == NULL && cfg->tls_key_file == NULL &&
-        cfg->tls_client_ca_file == NULL)
-        return 0;
-    if (cfg->tls_cert_file == NULL || cfg->tls_key_file == NULL) {
-        *errmsg = xstrdup("tls: cert_file and key_file must both be set");
-        return -1;
-    }
-    if (MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES) {
-        *errmsg = xstrdup("tls: libmicrohttpd was built without TLS");
-        return -1;
-    }
-    srv->tls_cert = read_pem(cfg->tls_cert_file, errmsg);
-    if (srv->tls_cert == NULL)
-        return -1;
-    srv->tls_key = read_pem(cfg->tls_key_file, errmsg);
-    if (srv->tls_key == NULL)
-        return -1;
-    if (cfg->tls_client_ca_file != NULL) {
-        srv->tls_trust = read_pem(cfg->tls_client_ca_file, errmsg);
-        if (srv->tls_trust == NULL)
-            return -1;
-        srv->require_client_cert = true;
-    }
-    return 0;
-}
-
 /* ---- server ---- */
 
 struct http_server *http_server_new(struct ev_loop *loop,
@@ -1145,7 +354,7 @@ struct http_server *http_server_new(struct ev_loop *loop,
     srv->curl_version = cfg->curl_version;
     srv->metrics_arg = cfg->metrics_arg;
     srv->epoll_fd = -1;
-    if (load_tls(srv, cfg, errmsg) < 0)
+    if (mpic_http_tls_load(srv, cfg, errmsg) < 0)
         goto fail;
 
     flags = MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
@@ -1278,7 +487,7 @@ static void on_grace_timeout(struct ev_loop *loop, void *arg)
     if (srv->inflight > 0)
         log_warn("%s: grace period over; cancelling %zu request(s)", srv->name,
                  srv->inflight);
-    cancel_suspended(srv);
+    mpic_http_cancel_suspended(srv);
     srv->flush_timer = ev_timer_start(loop, FLUSH_MS, on_flush_timeout, srv);
 }
 
@@ -1319,7 +528,7 @@ static void server_stop_daemon(struct http_server *srv)
     if (srv->d == NULL)
         return;
     srv->stopping = true;
-    cancel_suspended(srv);
+    mpic_http_cancel_suspended(srv);
     while (srv->need_run) {
         srv->need_run = false;
         MHD_run(srv->d);

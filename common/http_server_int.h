@@ -1,0 +1,144 @@
+/*
+ * Internals of the HTTP layer, shared by the files that make it up and by
+ * nothing else: http_server.c (the server: listen address, libmicrohttpd
+ * callbacks, the loop integration, start, graceful stop), http_request.c
+ * (one request: accessors, authorization, replies, suspension, deadline and
+ * cancel), http_server_routes.c (routing and the built-in /healthz,
+ * /configz and /metrics), http_server_metrics.c (the Prometheus counters
+ * and histograms) and http_server_tls.c (certificate files, client
+ * certificate checks). The public interface is http_server.h.
+ */
+#ifndef MPIC_COMMON_HTTP_SERVER_INT_H
+#define MPIC_COMMON_HTTP_SERVER_INT_H
+
+#include <microhttpd.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/buf.h"
+#include "common/http_server.h"
+
+#define PATH_OTHER "other"
+
+struct route {
+    const char *method; /* borrowed literals */
+    const char *path;
+    http_handler_fn *fn;
+    void *arg;
+};
+
+/* Per request; freed only by mpic_http_req_free (NOTIFY_COMPLETED). */
+struct http_request {
+    struct http_server *srv;
+    struct MHD_Connection *conn;
+    char *method; /* owned copies */
+    char *path;
+    char *trace_id;
+    struct mpic_buf body;
+    uint64_t start_ms;
+
+    http_cancel_fn *cancel;
+    void *cancel_arg;
+    struct ev_timer *deadline;
+
+    bool in_access;    /* inside our MHD access handler for this conn */
+    bool handled;      /* the route handler (or a built-in) was called */
+    bool answered;     /* a reply exists (queued or stored) */
+    bool suspended;    /* MHD_suspend_connection is in effect */
+    bool queue_failed; /* MHD_queue_response refused: close */
+    struct MHD_Response *resp; /* stored reply of a suspended request */
+    unsigned resp_status;
+
+    struct http_request *prev; /* in srv->suspended while suspended */
+    struct http_request *next;
+};
+
+struct http_server {
+    struct ev_loop *loop;
+    struct MHD_Daemon *d;
+    char *name;
+    size_t max_body;
+    uint64_t deadline_ms;
+    uint64_t grace_ms;
+    http_configz_fn *configz;
+    void *configz_arg;
+    http_metrics_fn *metrics;
+    void *metrics_arg;
+    const char *curl_version; /* borrowed; NULL: not linked */
+
+    int epoll_fd;
+    struct ev_timer *mhd_timer;
+    uint64_t mhd_timer_due;
+    bool need_run; /* something resumed: MHD_run before the next poll */
+    bool hook_added;
+
+    struct route *routes;
+    size_t nroutes;
+
+    size_t inflight; /* received, not answered */
+    size_t live;     /* request objects not yet completed by MHD */
+    struct http_request *suspended;
+
+    bool stopping;
+    bool finished;
+    struct ev_timer *grace_timer;
+    struct ev_timer *flush_timer;
+
+    struct counter *counters; /* both defined in http_server_metrics.c */
+    size_t ncounters;
+    struct histogram *hists;
+    size_t nhists;
+
+    char *tls_cert; /* PEM, owned; MHD keeps pointers into these */
+    char *tls_key;
+    char *tls_trust;
+    bool require_client_cert;
+};
+
+/* ---- http_request.c ---- */
+
+/* A request whose headers are in; counted in flight until answered. */
+struct http_request *mpic_http_req_new(struct http_server *srv,
+                                       struct MHD_Connection *conn,
+                                       const char *url, const char *method);
+/* Frees req and what it owns; never while suspended. */
+void mpic_http_req_free(struct http_request *req);
+/* Suspends an unanswered request and starts its deadline timer. */
+void mpic_http_req_suspend(struct http_request *req);
+/* Sends resp (taken: destroyed here or stored until resumed). */
+void mpic_http_reply_response(struct http_request *req, unsigned status,
+                              struct MHD_Response *resp);
+/* Cancels and answers (503) every suspended request. */
+void mpic_http_cancel_suspended(struct http_server *srv);
+
+/* ---- http_server_routes.c ---- */
+
+/* Routes req to a handler or a built-in, or answers 404/405. */
+void mpic_http_dispatch(struct http_request *req);
+/* The metrics label of path p (borrowed, static or a route literal). */
+const char *mpic_http_path_label(const struct http_server *srv, const char *p);
+
+/* ---- http_server_metrics.c ---- */
+
+/* Counts one answered request by path, method, status and duration. */
+void mpic_http_metrics_record(struct http_server *srv,
+                              const struct http_request *req, unsigned status,
+                              uint64_t dur_ms);
+/* Appends the layer's Prometheus lines to b. */
+void mpic_http_metrics_render(const struct http_server *srv,
+                              struct mpic_buf *b);
+
+/* ---- http_server_tls.c ---- */
+
+/*
+ * Reads the certificate, key and client CA files of cfg into srv (owned
+ * PEM strings). Returns 0 (also when TLS is off), or -1 with an owned
+ * message in *errmsg.
+ */
+int mpic_http_tls_load(struct http_server *srv,
+                       const struct http_server_config *cfg, char **errmsg);
+/* True if conn presented a client certificate that verifies. */
+bool mpic_http_client_cert_verified(struct MHD_Connection *conn);
+
+#endif
