@@ -37,16 +37,13 @@ void mpic_errlist_init(struct mpic_errlist *l)
     memset(l, 0, sizeof(*l));
 }
 
-void mpic_errlist_add(struct mpic_errlist *l, const char *type,
-                      const char *fmt, ...)
+void mpic_errlist_vadd(struct mpic_errlist *l, const char *type,
+                       const char *fmt, va_list ap)
 {
-    va_list ap;
     char *msg = NULL;
 
-    va_start(ap, fmt);
     if (vasprintf(&msg, fmt, ap) < 0)
         fatalx("out of memory (errlist)");
-    va_end(ap);
     if (l->n == l->cap) {
         l->cap = l->cap ? l->cap * 2 : 8;
         l->items = xreallocarray(l->items, l->cap, sizeof(*l->items));
@@ -54,6 +51,16 @@ void mpic_errlist_add(struct mpic_errlist *l, const char *type,
     l->items[l->n].type = xstrdup(type);
     l->items[l->n].message = msg;
     l->n++;
+}
+
+void mpic_errlist_add(struct mpic_errlist *l, const char *type, const char *fmt,
+                      ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    mpic_errlist_vadd(l, type, fmt, ap);
+    va_end(ap);
 }
 
 void mpic_errlist_cleanup(struct mpic_errlist *l)

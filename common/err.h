@@ -6,6 +6,7 @@
 #ifndef MPIC_COMMON_ERR_H
 #define MPIC_COMMON_ERR_H
 
+#include <stdarg.h>
 #include <stddef.h>
 
 enum mpic_err {
@@ -39,9 +40,11 @@ struct mpic_errlist {
 };
 
 void mpic_errlist_init(struct mpic_errlist *l);
-void mpic_errlist_add(struct mpic_errlist *l, const char *type,
-                      const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
+void mpic_errlist_add(struct mpic_errlist *l, const char *type, const char *fmt,
+                      ...) __attribute__((format(printf, 3, 4)));
+void mpic_errlist_vadd(struct mpic_errlist *l, const char *type,
+                       const char *fmt, va_list ap)
+    __attribute__((format(printf, 3, 0)));
 void mpic_errlist_cleanup(struct mpic_errlist *l);
 
 #endif

@@ -169,15 +169,11 @@ void mpic_check_response_add_error(struct mpic_check_response *r,
                                    const char *type, const char *fmt, ...)
 {
     va_list ap;
-    char *msg = NULL;
 
     va_start(ap, fmt);
-    if (vasprintf(&msg, fmt, ap) < 0)
-        fatalx("out of memory (check response error)");
+    mpic_errlist_vadd(&r->errors, type, fmt, ap);
     va_end(ap);
     r->errors_present = true;
-    mpic_errlist_add(&r->errors, type, "%s", msg);
-    free(msg);
 }
 
 int64_t mpic_now_ns(void)
