@@ -372,6 +372,35 @@ static uint64_t call_timeout(const struct coord *c,
     return t < 1 ? 1 : t;
 }
 
+/* Starts q's waiting calls while its checker has free connections. */
+static void queue_pump(struct coord *c, struct coord_queue *q)
+{
+    /* A finished call may start a new attempt that queues more calls, or
+     * free a request whose calls leave the queue: re-read the head every
+     * time. */
+    while (q->head != NULL && q->running < COORD_CONNS_PER_CHECKER) {
+        struct coord_call *call = q->head;
+        uint64_t waited = ev_now_ms() - call->started_ms;
+        uint64_t limit = call_timeout(c, call);
+
+        queue_unlink(q, call);
+        if (waited < limit && call_launch(c, call, limit - waited) == 0)
+            continue;
+        if (!call->done) {
+            call->check_response = coord_remote_error(
+                call->type, call->method,
+                "no answer from the checker within %llu ms (no free "
+                "connection to it)",
+                (unsigned long long)limit);
+            call->done = true;
+        }
+        call->elapsed_ms = waited;
+        c->metrics.remote_failed++;
+        mpic_buf_cleanup(&call->body);
+        coord_req_call_done(call);
+    }
+}
+
 /* Starts waiting calls where their checker has a free connection. */
 static void on_pump(struct ev_loop *loop, void *arg)
 {
@@ -379,36 +408,11 @@ static void on_pump(struct ev_loop *loop, void *arg)
     size_t nq = c->cfg->n_perspectives * 2;
 
     (void)loop;
-    if (!c->pump_pending)
-        return;
-    c->pump_pending = false;
-    for (size_t i = 0; i < nq; i++) {
-        struct coord_queue *q = &c->queues[i];
-
-        /* A finished call may start a new attempt that queues more calls,
-         * or free a request whose calls leave the queue: re-read the head
-         * every time. */
-        while (q->head != NULL && q->running < COORD_CONNS_PER_CHECKER) {
-            struct coord_call *call = q->head;
-            uint64_t waited = ev_now_ms() - call->started_ms;
-            uint64_t limit = call_timeout(c, call);
-
-            queue_unlink(q, call);
-            if (waited < limit && call_launch(c, call, limit - waited) == 0)
-                continue;
-            if (!call->done) {
-                call->check_response = coord_remote_error(
-                    call->type, call->method,
-                    "no answer from the checker within %llu ms (no free "
-                    "connection to it)",
-                    (unsigned long long)limit);
-                call->done = true;
-            }
-            call->elapsed_ms = waited;
-            c->metrics.remote_failed++;
-            mpic_buf_cleanup(&call->body);
-            coord_req_call_done(call);
-        }
+    /* Again if a connection freed up meanwhile: the loop may block next. */
+    while (c->pump_pending) {
+        c->pump_pending = false;
+        for (size_t i = 0; i < nq; i++)
+            queue_pump(c, &c->queues[i]);
     }
 }
 
