@@ -264,6 +264,14 @@ static enum mpic_err url_check(CURLU *u, char **host, unsigned *port,
         *why = xstrdup("URL without a host");
         goto out;
     }
+    /* libcurl takes "///%7f" as the host "\x7f" and then writes the URL
+     * without it: no control characters or spaces in a host. */
+    for (const char *c = h; *c != '\0'; c++) {
+        if ((unsigned char)*c <= 0x20 || (unsigned char)*c == 0x7f) {
+            *why = xstrdup("URL with a control character in its host");
+            goto out;
+        }
+    }
     pn = strcasecmp(scheme, "https") == 0 ? 443 : 80;
     if (curl_url_get(u, CURLUPART_PORT, &p, 0) == CURLUE_OK) {
         char *end = NULL;
@@ -301,6 +309,8 @@ enum mpic_err dcv_redirect_resolve(const char *base, const char *location,
     enum mpic_err rc = MPIC_ERR_INVALID;
     CURLU *u = NULL;
     char *full = NULL;
+    char *host = NULL;
+    unsigned port = 0;
 
     *next = NULL;
     *why = NULL;
@@ -331,9 +341,16 @@ enum mpic_err dcv_redirect_resolve(const char *base, const char *location,
         *why = xasprintf("unparseable Location %s", location);
         goto out;
     }
+    /* What we follow is the URL as written out: it must parse back to an
+     * http(s) URL with a host and an authorized port. */
+    if (dcv_url_host_port(full, &host, &port) != MPIC_OK) {
+        *why = xasprintf("unparseable Location %s", location);
+        goto out;
+    }
     *next = xstrdup(full);
     rc = MPIC_OK;
 out:
+    free(host);
     curl_free(full);
     curl_url_cleanup(u);
     return rc;

@@ -214,6 +214,20 @@ static void test_redirect_refuses_bad_scheme_and_port(void **state)
     refuse_redirect("http://example.com/x", NULL);
 }
 
+/* Found by fuzz_redirect: libcurl reads "///%7f" as the host "\x7f" and
+ * writes the URL back as "http:///". Hosts with control characters are
+ * refused, and what is followed must parse back to a host and port. */
+static void test_redirect_refuses_control_characters_in_host(void **state)
+{
+    (void)state;
+    refuse_redirect("http://example.com/x", "///%7f");
+    refuse_redirect("http://example.com/x", "//%7f");
+    refuse_redirect("http://example.com/x", "http://%7f/");
+    refuse_redirect("http://example.com/x", "http://a%01b.example/");
+    refuse_redirect("http://example.com/x", "http://a%20b.example/");
+    expect_redirect("http://example.com/x", "///y", "http://y/");
+}
+
 static void test_url_host_port(void **state)
 {
     char *h = NULL;
@@ -256,6 +270,7 @@ int main(void)
         cmocka_unit_test(test_redirect_status),
         cmocka_unit_test(test_redirect_relative_is_resolved),
         cmocka_unit_test(test_redirect_refuses_bad_scheme_and_port),
+        cmocka_unit_test(test_redirect_refuses_control_characters_in_host),
         cmocka_unit_test(test_url_host_port),
     };
     return cmocka_run_group_tests_name("dcv_compare", tests, NULL, NULL);
