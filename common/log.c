@@ -1,8 +1,9 @@
 /*
  * JSON-lines logger. Lines are written with jansson (which escapes whatever
- * a peer or a request put in a message) into a stack buffer, without a
- * json_t copy of the caller's fields, and go out in one write(2). Strings
- * that need no escaping (printable ASCII) are copied as they are.
+ * a peer or a request put in a message) into one buffer reused from line to
+ * line, without a json_t copy of the caller's fields, and go out in one
+ * write(2). Strings that need no escaping (printable ASCII) are copied as
+ * they are.
  */
 #include "common/log.h"
 
@@ -16,6 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/buf.h"
 #include "common/mem.h"
 
 enum mpic_log_level mpic_log_threshold = MPIC_LOG_INFO;
@@ -116,53 +118,18 @@ static json_t *log_string(const char *s)
 }
 
 /*
- * One line being built: in a stack buffer, moved to the heap only if a line
- * outgrows it (an audit record of many perspectives).
+ * The line being built, kept between lines (per thread): once it has grown
+ * to the usual line size, writing a line allocates nothing. A buffer grown
+ * past LINE_KEEP_MAX by an unusual line is let go afterwards.
  */
-struct log_line {
-    char *data;
-    size_t len;
-    size_t cap;
-    char stack[4096];
-};
+#define LINE_KEEP_MAX (64 * 1024)
 
-static void line_init(struct log_line *b)
-{
-    b->data = b->stack;
-    b->len = 0;
-    b->cap = sizeof(b->stack);
-}
+static _Thread_local struct mpic_buf line_buf;
 
-static void line_cleanup(struct log_line *b)
-{
-    if (b->data != b->stack)
-        free(b->data);
-}
-
-/* A json_dump_callback_t. */
+/* A json_dump_callback_t appending to an mpic_buf. */
 static int line_put(const char *s, size_t n, void *arg)
 {
-    struct log_line *b = arg;
-
-    if (n > b->cap - b->len) {
-        size_t cap = b->cap;
-
-        while (n > cap - b->len) {
-            if (cap > SIZE_MAX / 2)
-                return -1;
-            cap *= 2;
-        }
-        if (b->data == b->stack) {
-            b->data = xmalloc(cap);
-            memcpy(b->data, b->stack, b->len);
-        } else {
-            b->data = xrealloc(b->data, cap);
-        }
-        b->cap = cap;
-    }
-    memcpy(b->data + b->len, s, n);
-    b->len += n;
-    return 0;
+    return mpic_buf_append(arg, s, n);
 }
 
 #define LINE_LIT(b, lit) line_put((lit), sizeof(lit) - 1, (b))
@@ -192,7 +159,7 @@ static bool log_plain(const char *s, size_t *len)
  * json_object_set_new did. msg is made valid instead (log_string).
  * Returns -1 if the line cannot be completed.
  */
-static int line_field(struct log_line *b, const char *key, size_t key_len,
+static int line_field(struct mpic_buf *b, const char *key, size_t key_len,
                       const char *s, bool lossy)
 {
     json_t *j;
@@ -241,7 +208,7 @@ static bool fields_in_place(const json_t *fields, const char *trace_id)
 }
 
 /* The general case: a copy of fields with the four keys set on it. */
-static int line_from_copy(struct log_line *b, enum mpic_log_level l,
+static int line_from_copy(struct mpic_buf *b, enum mpic_log_level l,
                           const char *trace_id, const char *msg,
                           const json_t *fields, const char *ts)
 {
@@ -266,36 +233,39 @@ static void log_write(enum mpic_log_level l, const char *trace_id,
     char ts[LOG_TS_MAX];
     size_t ts_len = log_timestamp(ts);
     const char *level = mpic_log_level_name(l);
-    struct log_line b;
+    struct mpic_buf *b = &line_buf;
     int rc = 0;
 
-    line_init(&b);
+    if (b->max == 0)
+        mpic_buf_init(b, SIZE_MAX / 2);
+    mpic_buf_reset(b);
     if (!fields_in_place(fields, trace_id)) {
-        rc = line_from_copy(&b, l, trace_id, msg, fields, ts);
+        rc = line_from_copy(b, l, trace_id, msg, fields, ts);
     } else {
-        rc |= LINE_LIT(&b, "{");
+        rc |= LINE_LIT(b, "{");
         if (fields != NULL && json_object_size(fields) > 0) {
-            rc |= json_dump_callback(fields, line_put, &b,
+            rc |= json_dump_callback(fields, line_put, b,
                                      LOG_DUMP_FLAGS | JSON_EMBED);
-            rc |= LINE_LIT(&b, ",");
+            rc |= LINE_LIT(b, ",");
         }
-        rc |= LINE_LIT(&b, "\"ts\":\"");
-        rc |= line_put(ts, ts_len, &b);
-        rc |= LINE_LIT(&b, "\",\"level\":\"");
-        rc |= line_put(level, strlen(level), &b);
-        rc |= LINE_LIT(&b, "\"");
-        rc |= line_field(&b, ",\"msg\":", 7, msg, true);
+        rc |= LINE_LIT(b, "\"ts\":\"");
+        rc |= line_put(ts, ts_len, b);
+        rc |= LINE_LIT(b, "\",\"level\":\"");
+        rc |= line_put(level, strlen(level), b);
+        rc |= LINE_LIT(b, "\"");
+        rc |= line_field(b, ",\"msg\":", 7, msg, true);
         if (trace_id != NULL &&
             (fields == NULL ||
              json_object_get(fields, "trace_identifier") == NULL))
-            rc |= line_field(&b, ",\"trace_identifier\":", 20, trace_id, false);
-        rc |= LINE_LIT(&b, "}");
+            rc |= line_field(b, ",\"trace_identifier\":", 20, trace_id, false);
+        rc |= LINE_LIT(b, "}");
     }
-    rc |= LINE_LIT(&b, "\n");
-    if (rc == 0 && write(log_fd, b.data, b.len) < 0) {
+    rc |= LINE_LIT(b, "\n");
+    if (rc == 0 && write(log_fd, b->data, b->len) < 0) {
         /* nowhere left to report it */
     }
-    line_cleanup(&b);
+    if (b->cap > LINE_KEEP_MAX)
+        mpic_buf_cleanup(b); /* mpic_buf_init again next time */
 }
 
 /* Formats into a stack buffer; only a long message is allocated. */
