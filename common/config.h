@@ -96,6 +96,7 @@ struct mpic_coordinator_config {
     long absolute_max_attempts;     /* default 3 */
     char *hash_secret;              /* required; secret */
     unsigned remote_timeout_ms;     /* default 12000 */
+    unsigned straggler_timeout_ms;  /* default 2000; 0: wait for every call */
     struct mpic_strv api_keys;      /* secret */
     size_t max_request_bytes;       /* default 65536 */
     struct mpic_tls_files tls;

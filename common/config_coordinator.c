@@ -71,6 +71,8 @@ static const struct cfg_key coordinator_keys[] = {
      CHK_NONEMPTY, "MPIC_HASH_SECRET", NULL},
     {"remote_timeout_ms", K_UINT, OK_(remote_timeout_ms), 1, 600000, 0,
      CHK_NONE, NULL, NULL},
+    {"straggler_timeout_ms", K_UINT, OK_(straggler_timeout_ms), 0, 600000, 0,
+     CHK_NONE, NULL, NULL},
     {"api_keys", K_STRV, OK_(api_keys), 0, 0, KF_SECRET, CHK_NONEMPTY,
      "MPIC_API_KEYS", ","},
     {"max_request_bytes", K_SIZE, OK_(max_request_bytes), 1024,
@@ -522,6 +524,7 @@ static void coordinator_defaults(struct mpic_coordinator_config *c)
     c->default_perspective_count = 3;
     c->absolute_max_attempts = 3;
     c->remote_timeout_ms = 12000;
+    c->straggler_timeout_ms = 2000;
     c->max_request_bytes = 65536;
 }
 

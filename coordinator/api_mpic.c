@@ -17,6 +17,11 @@
  * coordinator never reaches (the attempt timer also covers a call that
  * libcurl's per-transfer timeout may not bound, e.g. one queued for a free
  * connection, or a client that took most of the deadline to send its body).
+ *
+ * Stragglers: once the calls that finished decide the attempt (quorum met
+ * with the RIR rule, or quorum out of reach), the calls still out get
+ * straggler_timeout_ms more, then become not_awaited errors, so one slow or
+ * far-away perspective does not set every request's latency.
  */
 #include "coordinator/coordinator.h"
 
@@ -44,6 +49,7 @@ struct coord_attempt {
     size_t n_calls;
     size_t n_passed;
     size_t n_not_completed;
+    size_t n_not_awaited; /* calls cut off as stragglers */
     bool valid;
 };
 
@@ -65,6 +71,7 @@ struct coord_req {
     size_t n_attempts;
     size_t pending; /* unfinished calls of the current attempt */
     struct ev_timer *attempt_timer; /* current attempt's limit, or NULL */
+    struct ev_timer *straggler_timer; /* set once the attempt is decided */
     uint64_t start_ms;
 };
 
@@ -73,6 +80,7 @@ static void req_free(struct coord_req *r)
     if (r == NULL)
         return;
     ev_timer_stop(r->c->loop, r->attempt_timer);
+    ev_timer_stop(r->c->loop, r->straggler_timer);
     for (size_t a = 0; a < r->n_attempts; a++) {
         for (size_t i = 0; i < r->attempts[a].n_calls; i++)
             coord_call_cleanup(r->c, &r->attempts[a].calls[i]);
@@ -225,12 +233,19 @@ static void attempt_judge(struct coord_req *r, struct coord_attempt *a)
  * another attempt follows (Open MPIC API 3: stop at the first valid one,
  * after max_attempts, or when the request's time is up).
  */
+static void attempt_timers_stop(struct coord_req *r)
+{
+    ev_timer_stop(r->c->loop, r->attempt_timer);
+    r->attempt_timer = NULL;
+    ev_timer_stop(r->c->loop, r->straggler_timer);
+    r->straggler_timer = NULL;
+}
+
 static bool attempt_over(struct coord_req *r)
 {
     struct coord_attempt *a = &r->attempts[r->n_attempts - 1];
 
-    ev_timer_stop(r->c->loop, r->attempt_timer);
-    r->attempt_timer = NULL;
+    attempt_timers_stop(r);
     attempt_judge(r, a);
     if (a->valid || (long)r->n_attempts >= r->max_attempts)
         return false;
@@ -243,13 +258,40 @@ static bool attempt_over(struct coord_req *r)
     return true;
 }
 
+/*
+ * Whether the calls of a that finished already decide it: valid (passes
+ * reach quorum with the RIR rule met), or quorum out of reach even if every
+ * call still out passed.
+ */
+static bool attempt_decided(struct coord_req *r, struct coord_attempt *a)
+{
+    size_t n_failed = 0;
+
+    attempt_judge(r, a); /* unfinished calls have not passed (yet) */
+    if (a->valid)
+        return true;
+    for (size_t i = 0; i < a->n_calls; i++) {
+        if (a->calls[i].done && !a->calls[i].passed)
+            n_failed++;
+    }
+    return a->n_calls - n_failed < r->quorum;
+}
+
+static void on_straggler_timeout(struct ev_loop *loop, void *arg);
+
 void coord_req_call_done(struct coord_call *call)
 {
     struct coord_req *r = call->r;
+    unsigned wait = r->c->cfg->straggler_timeout_ms;
 
     MPIC_ASSERT(r->pending > 0);
-    if (--r->pending > 0)
+    if (--r->pending > 0) {
+        if (wait > 0 && r->straggler_timer == NULL &&
+            attempt_decided(r, &r->attempts[r->n_attempts - 1]))
+            r->straggler_timer =
+                ev_timer_start(r->c->loop, wait, on_straggler_timeout, r);
         return;
+    }
     if (attempt_over(r))
         attempt_start(r);
     else
@@ -257,18 +299,16 @@ void coord_req_call_done(struct coord_call *call)
 }
 
 /*
- * The attempt's time is up: every call still running becomes a
- * remote_check error (open-mpic-api.md section 3), then the attempt is
- * judged like any other. Runs from the loop, outside libcurl.
+ * Ends every call of the current attempt still running: as a remote_check
+ * error when the attempt's time is up, as not_awaited when it was decided
+ * and the straggler wait is over (open-mpic-api.md section 3). Then the
+ * attempt is judged like any other. Runs from the loop, outside libcurl.
  */
-static void on_attempt_timeout(struct ev_loop *loop, void *arg)
+static void attempt_cut(struct coord_req *r, bool stragglers)
 {
-    struct coord_req *r = arg;
     struct coord_attempt *a = &r->attempts[r->n_attempts - 1];
     uint64_t now = ev_now_ms();
 
-    (void)loop;
-    r->attempt_timer = NULL;
     for (size_t i = 0; i < a->n_calls; i++) {
         struct coord_call *call = &a->calls[i];
 
@@ -276,18 +316,48 @@ static void on_attempt_timeout(struct ev_loop *loop, void *arg)
             continue;
         coord_fanout_cancel(r->c, call);
         call->elapsed_ms = now - call->started_ms;
-        call->check_response =
-            coord_remote_error(call->type, call->method,
-                               "no answer from the checker within %llu ms",
-                               (unsigned long long)call->elapsed_ms);
+        if (stragglers) {
+            call->check_response = coord_not_awaited_error(
+                call->type, call->method,
+                "not awaited: the attempt's outcome was decided and the "
+                "checker had not answered %u ms later (%llu ms after the "
+                "call started)",
+                r->c->cfg->straggler_timeout_ms,
+                (unsigned long long)call->elapsed_ms);
+            a->n_not_awaited++;
+            r->c->metrics.remote_not_awaited++;
+        } else {
+            call->check_response =
+                coord_remote_error(call->type, call->method,
+                                   "no answer from the checker within %llu ms",
+                                   (unsigned long long)call->elapsed_ms);
+            r->c->metrics.remote_failed++;
+        }
         call->done = true;
-        r->c->metrics.remote_failed++;
     }
     r->pending = 0;
     if (attempt_over(r))
         attempt_start(r);
     else
         req_finish(r);
+}
+
+static void on_attempt_timeout(struct ev_loop *loop, void *arg)
+{
+    struct coord_req *r = arg;
+
+    (void)loop;
+    r->attempt_timer = NULL;
+    attempt_cut(r, false);
+}
+
+static void on_straggler_timeout(struct ev_loop *loop, void *arg)
+{
+    struct coord_req *r = arg;
+
+    (void)loop;
+    r->straggler_timer = NULL;
+    attempt_cut(r, true);
 }
 
 static void attempt_start(struct coord_req *r)
@@ -419,6 +489,8 @@ static void audit_log(const struct coord_req *r, bool is_valid, bool completed,
         json_object_set_new_nocheck(jatt, "cohort",
                                     json_integer((json_int_t)a->cohort + 1));
         json_object_set_new_nocheck(jatt, "quorum_result", json_string(q));
+        json_object_set_new_nocheck(
+            jatt, "not_awaited", json_integer((json_int_t)a->n_not_awaited));
         json_object_set_new_nocheck(jatt, "is_valid", json_boolean(a->valid));
         json_object_set_new_nocheck(jatt, "perspectives", ps);
         json_array_append_new(attempts, jatt);
@@ -530,8 +602,7 @@ static void on_cancel(struct http_request *http, void *arg)
     logt_warn(r->mreq.trace_id,
               "mpic request for %s cancelled before all perspectives answered",
               r->mreq.target);
-    ev_timer_stop(r->c->loop, r->attempt_timer);
-    r->attempt_timer = NULL;
+    attempt_timers_stop(r);
     for (size_t i = 0; i < a->n_calls; i++) {
         if (!a->calls[i].done) {
             coord_fanout_cancel(r->c, &a->calls[i]);

@@ -21,6 +21,9 @@ struct http_server;
 struct http_request;
 struct coord_req;
 
+#define COORD_ERR_REMOTE_CHECK "mpic_error:coordinator:remote_check"
+#define COORD_ERR_NOT_AWAITED  "mpic_error:coordinator:not_awaited"
+
 /* Largest checker answer we read; more is a remote_check error. */
 #define COORD_MAX_CHECK_RESPONSE (1024 * 1024)
 /* Easy handles kept for reuse. */
@@ -35,6 +38,7 @@ struct coord_metrics {
     uint64_t mpic_cancelled; /* torn down unanswered (deadline, shutdown) */
     uint64_t remote_ok;
     uint64_t remote_failed;
+    uint64_t remote_not_awaited; /* cut off as stragglers */
 };
 
 /* Calls to one checker: running in libcurl, and waiting for a connection. */
@@ -107,6 +111,14 @@ void coord_req_call_done(struct coord_call *call);
  */
 json_t *coord_remote_error(enum mpic_check_type type, const char *method,
                            const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/*
+ * The same for a call the coordinator stopped waiting for once its
+ * attempt's outcome was decided (straggler_timeout_ms): error type
+ * mpic_error:coordinator:not_awaited.
+ */
+json_t *coord_not_awaited_error(enum mpic_check_type type, const char *method,
+                                const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
 /* Easy-handle pool. */

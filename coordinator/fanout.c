@@ -134,17 +134,14 @@ void coord_fanout_cleanup(struct coord *c)
     }
 }
 
-json_t *coord_remote_error(enum mpic_check_type type, const char *method,
-                           const char *fmt, ...)
+static json_t *call_error(enum mpic_check_type type, const char *method,
+                          const char *error_type, const char *fmt, va_list ap)
 {
-    va_list ap;
     char *msg = NULL;
     json_t *o, *details, *errors, *err;
 
-    va_start(ap, fmt);
     if (vasprintf(&msg, fmt, ap) < 0)
         fatalx("out of memory");
-    va_end(ap);
 
     details = json_object();
     if (type == MPIC_CHECK_CAA) {
@@ -156,8 +153,7 @@ json_t *coord_remote_error(enum mpic_check_type type, const char *method,
                                     json_string(method));
     }
     err = json_object();
-    json_object_set_new_nocheck(
-        err, "error_type", json_string("mpic_error:coordinator:remote_check"));
+    json_object_set_new_nocheck(err, "error_type", json_string(error_type));
     json_object_set_new_nocheck(err, "error_message", json_string(msg));
     errors = json_array();
     json_array_append_new(errors, err);
@@ -171,6 +167,30 @@ json_t *coord_remote_error(enum mpic_check_type type, const char *method,
     json_object_set_new_nocheck(o, "errors", errors);
     json_object_set_new_nocheck(o, "details", details);
     free(msg);
+    return o;
+}
+
+json_t *coord_remote_error(enum mpic_check_type type, const char *method,
+                           const char *fmt, ...)
+{
+    va_list ap;
+    json_t *o;
+
+    va_start(ap, fmt);
+    o = call_error(type, method, COORD_ERR_REMOTE_CHECK, fmt, ap);
+    va_end(ap);
+    return o;
+}
+
+json_t *coord_not_awaited_error(enum mpic_check_type type, const char *method,
+                                const char *fmt, ...)
+{
+    va_list ap;
+    json_t *o;
+
+    va_start(ap, fmt);
+    o = call_error(type, method, COORD_ERR_NOT_AWAITED, fmt, ap);
+    va_end(ap);
     return o;
 }
 

@@ -49,17 +49,20 @@ static void on_metrics(struct mpic_buf *out, void *arg)
         "mpic_requests_total{check_type=\"any\",result="
         "\"cancelled\"} %llu\n"
         "# HELP mpic_remote_checks_total Perspective calls, by "
-        "whether the check passed.\n"
+        "whether the check passed (not_awaited: cut off once the "
+        "attempt was decided).\n"
         "# TYPE mpic_remote_checks_total counter\n"
         "mpic_remote_checks_total{result=\"passed\"} %llu\n"
-        "mpic_remote_checks_total{result=\"not_passed\"} %llu\n",
+        "mpic_remote_checks_total{result=\"not_passed\"} %llu\n"
+        "mpic_remote_checks_total{result=\"not_awaited\"} %llu\n",
         (unsigned long long)m->mpic_valid[MPIC_CHECK_CAA],
         (unsigned long long)m->mpic_invalid[MPIC_CHECK_CAA],
         (unsigned long long)m->mpic_valid[MPIC_CHECK_DCV],
         (unsigned long long)m->mpic_invalid[MPIC_CHECK_DCV],
         (unsigned long long)m->mpic_error,
         (unsigned long long)m->mpic_cancelled, (unsigned long long)m->remote_ok,
-        (unsigned long long)m->remote_failed);
+        (unsigned long long)m->remote_failed,
+        (unsigned long long)m->remote_not_awaited);
 }
 
 static int run(const struct mpic_coordinator_config *cfg)

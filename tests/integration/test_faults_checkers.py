@@ -32,6 +32,7 @@ R = h.Runner()
 Z = "caa.test"
 CODES = [c for c, _, _ in h.PERSPECTIVES]
 REMOTE = "mpic_error:coordinator:remote_check"
+NOT_AWAITED = "mpic_error:coordinator:not_awaited"
 TIMEOUT_MS = 2000
 SLACK_S = 3.0
 
@@ -191,6 +192,9 @@ class Ctx:
     def start(self, key, repl, **kw):
         urls = [(c, repl.get(c, u)) for c, u in self.urls]
         kw.setdefault("remote_timeout_ms", TIMEOUT_MS)
+        # These cases test the remote_check path: wait for every call. The
+        # straggler cutoff has its own cases below.
+        kw.setdefault("extra", "straggler_timeout_ms: 0\n")
         return self.cluster.start_coordinator(urls, name="coord-" + key,
                                               **kw)
 
@@ -414,6 +418,153 @@ def test_waiting_calls_to_a_hung_checker_end_at_the_deadline(ctx):
               % max(r[2] for r in out))
     finally:
         ctx.fault.mode = "ok"
+
+
+# ---------------------------------------------------------------- stragglers
+
+# A remote timeout far above the straggler wait: an answer long before the
+# remote timeout can only come from the straggler cutoff.
+STRAGGLER_REMOTE_MS = 30000
+STRAGGLER_MS = 300
+
+
+def audit_of(coord, trace):
+    for line in coord.read_log().splitlines():
+        try:
+            o = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(o, dict) and o.get("event") == "mpic_audit" and \
+                o.get("trace_identifier") == trace:
+            return o
+    return None
+
+
+def straggler_coordinator(ctx, key, repl, wait_ms=STRAGGLER_MS):
+    return ctx.start(key, repl, remote_timeout_ms=STRAGGLER_REMOTE_MS,
+                     extra="straggler_timeout_ms: %d\n" % wait_ms)
+
+
+def mpic_traced(coord, trace, count=6):
+    body = {"check_type": "caa", "domain_or_ip_target": "permit." + Z,
+            "trace_identifier": trace,
+            "orchestration_parameters": {"perspective_count": count}}
+    t0 = time.monotonic()
+    status, resp = h.post(coord.base + "/mpic", body, timeout=60)
+    return status, resp, time.monotonic() - t0
+
+
+def metric(coord, name):
+    status, text = h.http_request(coord.base + "/metrics")
+    eq(status, 200, "/metrics status")
+    if isinstance(text, (bytes, bytearray)):
+        text = text.decode()
+    for line in text.splitlines():
+        if line.startswith(name + " "):
+            return float(line.split()[1])
+    raise AssertionError("metric %s missing" % name)
+
+
+@R.case
+def test_straggler_cut_once_quorum_is_met(ctx):
+    # 5 of 6 pass at once, quorum 4 is met with 3 RIRs: the hung sixth is
+    # waited for STRAGGLER_MS, then recorded as not awaited, and the answer
+    # comes long before the 30 s remote timeout.
+    ctx.fault.mode = "hang"
+    coord = straggler_coordinator(ctx, "straggler", {CODES[0]: ctx.fault.url()})
+    try:
+        status, resp, el = mpic_traced(coord, "straggler-1")
+        eq(status, 200, "status")
+        eq(resp["is_valid"], True, "is_valid")
+        eq(resp["mpic_completed"], True, "mpic_completed")
+        crs = by_code(resp)
+        cr = crs[CODES[0]]
+        eq((cr["check_passed"], cr["check_completed"]), (False, False),
+           "straggler passed/completed")
+        eq([e["error_type"] for e in cr["errors"]], [NOT_AWAITED],
+           "straggler error")
+        check("not awaited" in cr["errors"][0]["error_message"],
+              "message: %r" % cr["errors"][0]["error_message"])
+        for c in CODES[1:]:
+            eq(crs[c]["check_passed"], True, c + " passed")
+        check(el < STRAGGLER_REMOTE_MS / 2000.0,
+              "answered after %.1fs: the straggler was waited for" % el)
+        a = audit_of(coord, "straggler-1")
+        check(a is not None, "no audit line")
+        eq(a["quorum_result"], "5/6", "audit quorum (the straggler counts "
+           "as attempted)")
+        eq(a["attempts"][0]["not_awaited"], 1, "audit not_awaited")
+        types = {p["code"]: p["error_types"]
+                 for p in a["attempts"][0]["perspectives"]}
+        eq(types[CODES[0]], [NOT_AWAITED], "audit error types")
+        eq(metric(coord, 'mpic_remote_checks_total{result="not_awaited"}'),
+           1.0, "not_awaited metric")
+        print("     one hung perspective of 6: answered in %.2fs" % el)
+    finally:
+        ctx.fault.mode = "ok"
+        ctx.cluster.stop_daemon(coord)
+
+
+@R.case
+def test_straggler_cut_once_quorum_is_out_of_reach(ctx):
+    # Three perspectives fail at once (500 without a check response), so 4
+    # of 6 can no longer pass: the outcome (not valid) is decided and the
+    # hung one is not waited for beyond the straggler wait.
+    fake = h.FakeChecker()
+    repl = {c: fake.url("/error500") for c in CODES[:3]}
+    repl[CODES[3]] = fake.url("/hang")
+    coord = straggler_coordinator(ctx, "straggler-invalid", repl)
+    try:
+        status, resp, el = mpic_traced(coord, "straggler-2")
+        eq(status, 200, "status")
+        eq(resp["is_valid"], False, "is_valid")
+        eq(resp["mpic_completed"], False, "mpic_completed")
+        crs = by_code(resp)
+        for c in CODES[:3]:
+            eq([e["error_type"] for e in crs[c]["errors"]], [REMOTE], c)
+        eq([e["error_type"] for e in crs[CODES[3]]["errors"]], [NOT_AWAITED],
+           "the hung perspective")
+        check(el < STRAGGLER_REMOTE_MS / 2000.0,
+              "answered after %.1fs: the straggler was waited for" % el)
+    finally:
+        ctx.cluster.stop_daemon(coord)
+        fake.close()
+
+
+@R.case
+def test_straggler_within_the_wait_is_counted(ctx):
+    # A perspective that answers within the straggler wait is awaited and
+    # its result counts: "wait at most", not "cut at once".
+    ctx.fault.mode = "slow"
+    ctx.fault.slow_s = 0.5
+    coord = straggler_coordinator(ctx, "straggler-slow",
+                                  {CODES[0]: ctx.fault.url()}, wait_ms=10000)
+    try:
+        status, resp, el = mpic_traced(coord, "straggler-3")
+        eq(status, 200, "status")
+        eq(resp["is_valid"], True, "is_valid")
+        for c, cr in by_code(resp).items():
+            eq((cr["check_passed"], cr["errors"]), (True, None), c)
+    finally:
+        ctx.fault.mode = "ok"
+        ctx.fault.slow_s = TIMEOUT_MS / 1000.0 + 2
+        ctx.cluster.stop_daemon(coord)
+
+
+@R.case
+def test_straggler_wait_zero_waits_for_every_call(ctx):
+    # straggler_timeout_ms: 0 (the other cases' coordinators): a slow
+    # perspective answering after the others is still awaited and passes.
+    ctx.fault.mode = "slow"
+    ctx.fault.slow_s = 1.0
+    try:
+        status, resp, el = mpic(ctx.one)
+        eq(status, 200, "status")
+        eq(by_code(resp)[CODES[0]]["check_passed"], True, "slow one passed")
+        check(el >= 1.0, "answered after %.2fs, before the slow one" % el)
+    finally:
+        ctx.fault.mode = "ok"
+        ctx.fault.slow_s = TIMEOUT_MS / 1000.0 + 2
 
 
 # ---------------------------------------------------------------- load
