@@ -4,6 +4,7 @@
  * loop, libcurl and the HTTP layer together; see api_mpic.c and fanout.c.
  */
 #include <curl/curl.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,6 +25,64 @@ static json_t *on_configz(void *arg)
     struct coord *c = arg;
 
     return mpic_coordinator_config_to_json(c->cfg);
+}
+
+/* One sample per checker: {perspective="code",check_type="caa"}. */
+static void metric_per_checker(struct mpic_buf *out, const struct coord *c,
+                               const char *name, const char *extra_label,
+                               size_t field)
+{
+    for (size_t qi = 0; qi < c->cfg->n_perspectives * 2; qi++) {
+        const struct coord_queue *q = &c->queues[qi];
+        uint64_t v;
+
+        if (coord_queue_url(c, qi) == NULL)
+            continue;
+        memcpy(&v, (const char *)&q->stats + field, sizeof(v));
+        mpic_buf_printf(out, "%s{perspective=\"", name);
+        /* The text format's label escapes: backslash, quote, newline. */
+        for (const char *s = c->cfg->perspectives[qi / 2].code; *s; s++) {
+            if (*s == '\\' || *s == '"')
+                mpic_buf_printf(out, "\\%c", *s);
+            else if (*s == '\n')
+                mpic_buf_printf(out, "\\n");
+            else
+                mpic_buf_printf(out, "%c", *s);
+        }
+        mpic_buf_printf(out, "\",check_type=\"%s\"%s} %llu\n",
+                        qi % 2 == 0 ? "caa" : "dcv", extra_label,
+                        (unsigned long long)v);
+    }
+}
+
+static void metrics_connections(struct mpic_buf *out, const struct coord *c)
+{
+    if (c->queues == NULL)
+        return;
+    mpic_buf_printf(out, "# HELP mpic_checker_connections_total New "
+                         "connections to each checker (calls and keep-alive "
+                         "pings).\n"
+                         "# TYPE mpic_checker_connections_total counter\n");
+    metric_per_checker(out, c, "mpic_checker_connections_total", "",
+                       offsetof(struct coord_conn_stats, new_conns));
+    mpic_buf_printf(out, "# HELP mpic_checker_tls_handshakes_total TLS "
+                         "handshakes with each checker: full, or a resumed "
+                         "session.\n"
+                         "# TYPE mpic_checker_tls_handshakes_total counter\n");
+    metric_per_checker(out, c, "mpic_checker_tls_handshakes_total",
+                       ",kind=\"full\"",
+                       offsetof(struct coord_conn_stats, tls_full));
+    metric_per_checker(out, c, "mpic_checker_tls_handshakes_total",
+                       ",kind=\"resumed\"",
+                       offsetof(struct coord_conn_stats, tls_resumed));
+    mpic_buf_printf(out, "# HELP mpic_checker_pings_total Keep-alive pings "
+                         "(GET /healthz) to idle checkers.\n"
+                         "# TYPE mpic_checker_pings_total counter\n");
+    metric_per_checker(out, c, "mpic_checker_pings_total", ",result=\"ok\"",
+                       offsetof(struct coord_conn_stats, pings_ok));
+    metric_per_checker(out, c, "mpic_checker_pings_total",
+                       ",result=\"failed\"",
+                       offsetof(struct coord_conn_stats, pings_failed));
 }
 
 static void on_metrics(struct mpic_buf *out, void *arg)
@@ -63,6 +122,7 @@ static void on_metrics(struct mpic_buf *out, void *arg)
         (unsigned long long)m->mpic_cancelled, (unsigned long long)m->remote_ok,
         (unsigned long long)m->remote_failed,
         (unsigned long long)m->remote_not_awaited);
+    metrics_connections(out, c);
 }
 
 static int run(const struct mpic_coordinator_config *cfg)
@@ -121,6 +181,8 @@ static int run(const struct mpic_coordinator_config *cfg)
         free(err);
         goto out;
     }
+    if (coord_warm_start(&c) != 0)
+        goto out;
     http_server_route(c.srv, "POST", "/mpic", coord_on_mpic, &c);
     /* The path under which the Open MPIC API spec's clients and the
      * reference deployments publish the same API. */
@@ -135,6 +197,7 @@ out:
     http_server_free(c.srv);
     ev_curl_free(c.curl);
     coord_fanout_cleanup(&c);
+    coord_warm_cleanup(&c);
     ev_loop_free(c.loop);
     return rc;
 }
