@@ -172,8 +172,45 @@ def config():
 def target():
     for i, t in enumerate(["example.com", "*.Example.COM.", "b\u00fccher.de",
                            "192.0.2.1", "[2001:db8::1]", "::ffff:1.2.3.4",
-                           "xn--bcher-kva.example", "a..b", "_acme.x-y.z"]):
+                           "xn--bcher-kva.example", "a..b", "_acme.x-y.z",
+                           "2130706433", "0x7f000001", "0x7f.0.0.1", "127.1",
+                           "0177.0.0.1", "1.2.0.192.in-addr.arpa",
+                           "*.IP6.ARPA.", "x\u3002in-addr\u3002arpa",
+                           "example.0xg1"]):
         put("target", "t%d.txt" % i, t)
+
+
+def token_path():
+    # Byte 0: even = website-change (http_token_path), odd = acme-http-01.
+    for i, v in enumerate(["fileauth.txt", "../x", "a?b", "a#b", "%2e%2e",
+                           ".", "..;", "a;b", "X!$&'()*+,=:@~", "a\\b",
+                           "\u00e9.txt"]):
+        put("token_path", "p%d.txt" % i, b"\x00" + v.encode())
+    for i, v in enumerate(["LoqXcYV8q5ONbJQxbmR7SCTNo3tiAXDfowyjxAjEuX0",
+                           "../x", "a.b", "a="]):
+        put("token_path", "t%d.txt" % i, b"\x01" + v.encode())
+
+
+def dcv_targets_per_method():
+    """POST /mpic and /dcv bodies with targets the method refuses."""
+    base = json.loads(fixture(WIRE, "dcv-request-acme-http-01.json"))
+    for name, target in [("wildcard-http01", "*.example.com"),
+                         ("ip-http01", "192.0.2.1")]:
+        body = dict(base, domain_or_ip_target=target)
+        put("check_request", "dcv-" + name + ".json",
+            b"\x01" + json.dumps(body).encode())
+        body["check_type"] = "dcv"
+        body.pop("trace_identifier", None)
+        put("mpic_request", "dcv-" + name + ".json", json.dumps(body))
+    dns01 = json.loads(fixture(WIRE, "dcv-request-acme-dns-01.json"))
+    for name, target in [("wildcard-dns01", "*.example.com"),
+                         ("ip-dns01", "192.0.2.1")]:
+        body = dict(dns01, domain_or_ip_target=target)
+        put("check_request", "dcv-" + name + ".json",
+            b"\x01" + json.dumps(body).encode())
+        body["check_type"] = "dcv"
+        body.pop("trace_identifier", None)
+        put("mpic_request", "dcv-" + name + ".json", json.dumps(body))
 
 
 if __name__ == "__main__":
@@ -186,3 +223,5 @@ if __name__ == "__main__":
     redirect()
     config()
     target()
+    token_path()
+    dcv_targets_per_method()

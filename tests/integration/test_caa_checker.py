@@ -397,6 +397,18 @@ def test_bad_bodies_are_400(ctx):
                                                 "a..b")),
         ("label of 64", lambda b: b.__setitem__("domain_or_ip_target",
                                                 "a" * 64 + ".test")),
+        # BR 4.2.2, and numeric forms some resolvers read as IPv4.
+        ("in-addr.arpa name",
+         lambda b: b.__setitem__("domain_or_ip_target",
+                                 "1.2.0.192.in-addr.arpa")),
+        ("ip6.arpa wildcard",
+         lambda b: b.__setitem__("domain_or_ip_target", "*.IP6.ARPA.")),
+        ("decimal IPv4 form",
+         lambda b: b.__setitem__("domain_or_ip_target", "2130706433")),
+        ("hex IPv4 form",
+         lambda b: b.__setitem__("domain_or_ip_target", "0x7f000001")),
+        ("'_' in the name",
+         lambda b: b.__setitem__("domain_or_ip_target", "_x.permit." + Z)),
         ("bad certificate_type",
          lambda b: b["caa_check_parameters"].__setitem__(
              "certificate_type", "code-signing")),
