@@ -150,8 +150,7 @@ enum mpic_err mpic_checker_config_load(enum mpic_daemon_kind kind, int argc,
     }
     mpic_cfg_validate_keys(&ld);
     ri = mpic_cfg_key_index(&ld, "caa.rfc8657");
-    MPIC_ASSERT(ri >= 0);
-    if (kind == MPIC_DAEMON_CAA_CHECKER &&
+    if (kind == MPIC_DAEMON_CAA_CHECKER && ri >= 0 &&
         (out->caa_rfc8657 == NULL ||
          (strcmp(out->caa_rfc8657, "strict") != 0 &&
           strcmp(out->caa_rfc8657, "lenient") != 0)))
