@@ -63,19 +63,19 @@ static const struct {
     const char *method;
     const char *label;
 } caa_method_labels[] = {
-    {"acme-http-01", "http-01"},            /* BR 3.2.2.4.19 */
-    {"acme-dns-01", "dns-01"},              /* BR 3.2.2.4.7 */
-    {"acme-tls-alpn-01", "tls-alpn-01"},    /* BR 3.2.2.4.20 */
-    {"dns-account-01", "dns-account-01"},   /* BR 3.2.2.4.21 */
-    {"dns-persistent", "dns-persist-01"},   /* BR 3.2.2.4.22 */
-    {"website-change", "ca-tbr-18"},        /* BR 3.2.2.4.18 */
-    {"dns-change", "ca-tbr-7"},             /* BR 3.2.2.4.7 */
-    {"ip-address", "ca-tbr-8"},             /* BR 3.2.2.4.8 */
-    {"contact-email-caa", "ca-tbr-13"},     /* BR 3.2.2.4.13 */
-    {"contact-email-txt", "ca-tbr-14"},     /* BR 3.2.2.4.14 */
-    {"contact-phone-txt", "ca-tbr-16"},     /* BR 3.2.2.4.16 */
-    {"contact-phone-caa", "ca-tbr-17"},     /* BR 3.2.2.4.17 */
-    {"reverse-address-lookup", NULL},       /* BR 3.2.2.5.3: none */
+    {"acme-http-01", "http-01"},          /* BR 3.2.2.4.19 */
+    {"acme-dns-01", "dns-01"},            /* BR 3.2.2.4.7 */
+    {"acme-tls-alpn-01", "tls-alpn-01"},  /* BR 3.2.2.4.20 */
+    {"dns-account-01", "dns-account-01"}, /* BR 3.2.2.4.21 */
+    {"dns-persistent", "dns-persist-01"}, /* BR 3.2.2.4.22 */
+    {"website-change", "ca-tbr-18"},      /* BR 3.2.2.4.18 */
+    {"dns-change", "ca-tbr-7"},           /* BR 3.2.2.4.7 */
+    {"ip-address", "ca-tbr-8"},           /* BR 3.2.2.4.8 */
+    {"contact-email-caa", "ca-tbr-13"},   /* BR 3.2.2.4.13 */
+    {"contact-email-txt", "ca-tbr-14"},   /* BR 3.2.2.4.14 */
+    {"contact-phone-txt", "ca-tbr-16"},   /* BR 3.2.2.4.16 */
+    {"contact-phone-caa", "ca-tbr-17"},   /* BR 3.2.2.4.17 */
+    {"reverse-address-lookup", NULL},     /* BR 3.2.2.5.3: none */
 };
 
 static bool caa_is_wsp(char c)

@@ -975,8 +975,8 @@ static void test_critical_nul_tag_denies(void **state)
 static void test_non_alnum_tags_are_unknown(void **state)
 {
     static const char *const tags[] = {
-        "is-sue", "issue ", " issue", "iss_ue", "issue.", "issu\xc3\xa9",
-        "issue\t", "ISSUE\x7f", "",
+        "is-sue",       "issue ",  " issue",    "iss_ue", "issue.",
+        "issu\xc3\xa9", "issue\t", "ISSUE\x7f", "",
     };
     struct ca ca;
 
@@ -1351,21 +1351,21 @@ static void test_validationmethods_other_labels_compare_exactly(void **state)
     /* BR methods: SC-098 labels "ca-tbr-<3.2.2.4 subsection>" */
     assert_true(decide_methods(
         "ca.example; validationmethods=ca-tbr-18,ca-tbr-7", "dns-change"));
-    assert_true(decide_methods("ca.example; validationmethods=CA-TBR-7",
-                               "dns-change"));
+    assert_true(
+        decide_methods("ca.example; validationmethods=CA-TBR-7", "dns-change"));
     assert_false(decide_methods("ca.example; validationmethods=ca-tbr-7",
                                 "website-change"));
-    assert_false(decide_methods("ca.example; validationmethods=ca-tbr-7",
-                                "ca-tbr-71"));
+    assert_false(
+        decide_methods("ca.example; validationmethods=ca-tbr-7", "ca-tbr-71"));
     /* Open MPIC names in the record are not labels */
     assert_false(decide_methods(
         "ca.example; validationmethods=website-change,dns-change",
         "dns-change"));
     /* a raw label in the request is taken as given */
-    assert_true(decide_methods("ca.example; validationmethods=ca-tbr-7",
-                               "ca-tbr-7"));
-    assert_true(decide_methods("ca.example; validationmethods=future-01",
-                               "FUTURE-01"));
+    assert_true(
+        decide_methods("ca.example; validationmethods=ca-tbr-7", "ca-tbr-7"));
+    assert_true(
+        decide_methods("ca.example; validationmethods=future-01", "FUTURE-01"));
     assert_false(decide_methods("ca.example; validationmethods=dns-change",
                                 "dns-chang"));
 }
@@ -1390,16 +1390,15 @@ static void test_method_label_table(void **state)
 
     (void)state;
     for (size_t i = 0; i < N_OF(map); i++) {
-        char *v = xasprintf("ca.example; validationmethods=http-01,%s",
-                            map[i][1]);
+        char *v =
+            xasprintf("ca.example; validationmethods=http-01,%s", map[i][1]);
 
         assert_string_equal(caa_method_label(map[i][0]), map[i][1]);
         /* through the decision: listed permits, unlisted denies */
         if (!decide_methods(v, map[i][0]))
             fail_msg("%s should be permitted by \"%s\"", map[i][0], v);
         if (strcmp(map[i][1], "http-01") != 0 &&
-            decide_methods("ca.example; validationmethods=http-01",
-                           map[i][0]))
+            decide_methods("ca.example; validationmethods=http-01", map[i][0]))
             fail_msg("%s should not be permitted by http-01", map[i][0]);
         free(v);
     }

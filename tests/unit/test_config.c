@@ -370,8 +370,7 @@ static void test_caa_rfc8657_setting(void **state)
     mpic_errlist_cleanup(&r.errs);
     free(path);
 
-    checker_text(MPIC_DAEMON_CAA_CHECKER,
-                 "dns:\n  resolvers: [127.0.0.1]\n",
+    checker_text(MPIC_DAEMON_CAA_CHECKER, "dns:\n  resolvers: [127.0.0.1]\n",
                  &c, &r, &path);
     assert_int_equal(r.rc, MPIC_OK);
     j = mpic_checker_config_to_json(&c);

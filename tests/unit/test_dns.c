@@ -257,9 +257,8 @@ static void test_answer_rrs_checked_loop_and_length(void **state)
 
     (void)state;
     pkt = answer_pkt(loop, 2);
-    assert_int_equal(mpic_dns_answer_rrs_checked(pkt, "a.example",
-                                                 LDNS_RR_TYPE_CAA, NULL, &l,
-                                                 &why),
+    assert_int_equal(mpic_dns_answer_rrs_checked(
+                         pkt, "a.example", LDNS_RR_TYPE_CAA, NULL, &l, &why),
                      -1);
     assert_non_null(strstr(why, "CNAME loop"));
     assert_non_null(strstr(why, "a.example"));
@@ -268,18 +267,16 @@ static void test_answer_rrs_checked_loop_and_length(void **state)
     ldns_pkt_free(pkt);
 
     pkt = answer_pkt(self, 1);
-    assert_int_equal(mpic_dns_answer_rrs_checked(pkt, "a.example",
-                                                 LDNS_RR_TYPE_TXT, NULL, &l,
-                                                 &why),
+    assert_int_equal(mpic_dns_answer_rrs_checked(
+                         pkt, "a.example", LDNS_RR_TYPE_TXT, NULL, &l, &why),
                      -1);
     free(why);
     why = NULL;
     ldns_pkt_free(pkt);
 
     pkt = chain_pkt(17);
-    assert_int_equal(mpic_dns_answer_rrs_checked(pkt, "n0.example",
-                                                 LDNS_RR_TYPE_TXT, NULL, &l,
-                                                 &why),
+    assert_int_equal(mpic_dns_answer_rrs_checked(
+                         pkt, "n0.example", LDNS_RR_TYPE_TXT, NULL, &l, &why),
                      -1);
     assert_non_null(strstr(why, "longer than 16"));
     free(why);
@@ -288,9 +285,8 @@ static void test_answer_rrs_checked_loop_and_length(void **state)
 
     pkt = chain_pkt(16);
     l = NULL;
-    assert_int_equal(mpic_dns_answer_rrs_checked(pkt, "n0.example",
-                                                 LDNS_RR_TYPE_TXT, NULL, &l,
-                                                 &why),
+    assert_int_equal(mpic_dns_answer_rrs_checked(
+                         pkt, "n0.example", LDNS_RR_TYPE_TXT, NULL, &l, &why),
                      0);
     assert_non_null(l);
     assert_null(why);
@@ -299,9 +295,8 @@ static void test_answer_rrs_checked_loop_and_length(void **state)
 
     pkt = answer_pkt(to_nothing, 1);
     l = NULL;
-    assert_int_equal(mpic_dns_answer_rrs_checked(pkt, "a.example",
-                                                 LDNS_RR_TYPE_CAA, NULL, &l,
-                                                 &why),
+    assert_int_equal(mpic_dns_answer_rrs_checked(
+                         pkt, "a.example", LDNS_RR_TYPE_CAA, NULL, &l, &why),
                      0);
     assert_null(l);
     ldns_pkt_free(pkt);
@@ -437,8 +432,8 @@ static void test_caa_record_from_rr_decodes_fields(void **state)
  * valid tag, so it can never be read as "issue". */
 static void test_caa_record_from_rr_keeps_nul_in_tag(void **state)
 {
-    static const uint8_t rdata[] = {128, 6,   'i', 's', 's', 'u', 'e', 0,
-                                    'c', 'a', '.', 'e', 'x'};
+    static const uint8_t rdata[] = {128, 6,   'i', 's', 's', 'u', 'e',
+                                    0,   'c', 'a', '.', 'e', 'x'};
     uint8_t wire[40] = {0, 1, 1, 0, 1, 0, 0, 0, 60, 0, sizeof(rdata)};
     ldns_rr *rr = NULL;
     struct caa_record rec;
