@@ -121,6 +121,8 @@ void caa_check_build_response(const struct caa_checker *ck,
                                               : &ck->cfg->default_caa_domains;
         in.account_uri = p->account_uri;
         in.validation_method = p->validation_method;
+        in.rfc8657_lenient = ck->cfg->caa_rfc8657 != NULL &&
+                             strcmp(ck->cfg->caa_rfc8657, "lenient") == 0;
         out->check_passed =
             caa_decide(res->records, res->n_records, &in, &reason);
         out->check_completed = true;

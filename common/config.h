@@ -70,6 +70,7 @@ struct mpic_checker_config {
     char *http_user_agent;        /* default "open-mpic-c/<version>" */
     bool allow_private_addresses; /* default false */
     struct mpic_strv default_caa_domains;
+    char *caa_rfc8657;              /* "strict" (default) or "lenient" */
     struct mpic_strv bearer_tokens; /* secret */
     struct mpic_tls_files tls;
 };

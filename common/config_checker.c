@@ -50,6 +50,7 @@ static const struct cfg_key checker_keys[] = {
      0, KF_CHECKERS, CHK_NONE, NULL, NULL},
     {"caa.default_caa_domains", K_STRV, CK(default_caa_domains), 0, 0, KF_CAA,
      CHK_NONEMPTY, "MPIC_DEFAULT_CAA_DOMAINS", ",|"},
+    {"caa.rfc8657", K_STR, CK(caa_rfc8657), 0, 0, KF_CAA, CHK_NONE, NULL, NULL},
     {"auth.bearer_tokens", K_STRV, CK(bearer_tokens), 0, 0,
      KF_CHECKERS | KF_SECRET, CHK_NONEMPTY, NULL, NULL},
     {"tls.cert_file", K_STR, CK(tls.cert_file), 0, 0, KF_CHECKERS, CHK_FILE,
@@ -76,6 +77,7 @@ static void checker_defaults(struct mpic_checker_config *c,
     c->http_max_redirects = 20;
     c->http_user_agent = xstrdup("open-mpic-c/" MPIC_VERSION);
     c->allow_private_addresses = false;
+    c->caa_rfc8657 = xstrdup("strict");
 }
 
 /* "nameserver X" lines of resolv.conf that parse as addresses. */
@@ -146,6 +148,14 @@ enum mpic_err mpic_checker_config_load(enum mpic_daemon_kind kind, int argc,
                            resolv_conf_path);
     }
     mpic_cfg_validate_keys(&ld);
+    ri = mpic_cfg_key_index(&ld, "caa.rfc8657");
+    if (kind == MPIC_DAEMON_CAA_CHECKER && ri >= 0 &&
+        (out->caa_rfc8657 == NULL ||
+         (strcmp(out->caa_rfc8657, "strict") != 0 &&
+          strcmp(out->caa_rfc8657, "lenient") != 0)))
+        mpic_cfg_issue_key(&ld, (size_t)ri, -1,
+                           "'%s': must be strict or lenient",
+                           out->caa_rfc8657 != NULL ? out->caa_rfc8657 : "");
     mpic_cfg_validate_tls_pair(&ld, "tls", &out->tls);
     mpic_cfg_loader_cleanup(&ld);
     return errs->n == errs_before ? MPIC_OK : MPIC_ERR_INVALID;
@@ -161,6 +171,7 @@ void mpic_checker_config_cleanup(struct mpic_checker_config *c)
     mpic_strv_cleanup(&c->dns.resolvers);
     free(c->http_user_agent);
     mpic_strv_cleanup(&c->default_caa_domains);
+    free(c->caa_rfc8657);
     mpic_strv_cleanup(&c->bearer_tokens);
     free(c->tls.cert_file);
     free(c->tls.key_file);

@@ -675,9 +675,18 @@ static const ldns_rdf *dns_cname_at(const ldns_rr_list *ans,
     return NULL;
 }
 
-ldns_rr_list *mpic_dns_answer_rrs(const ldns_pkt *pkt, const char *qname,
-                                  ldns_rr_type type,
-                                  struct mpic_strv *cname_chain)
+/*
+ * The CNAME walk behind mpic_dns_answer_rrs and mpic_dns_answer_rrs_checked.
+ * *fault gets 0, or DNS_CHAIN_LOOP / DNS_CHAIN_TOO_LONG when the chain in
+ * the answer loops or goes on past DNS_MAX_CNAME_HOPS (the records are then
+ * unknown, and NULL is returned).
+ */
+#define DNS_CHAIN_LOOP     1
+#define DNS_CHAIN_TOO_LONG 2
+
+static ldns_rr_list *dns_answer_walk(const ldns_pkt *pkt, const char *qname,
+                                     ldns_rr_type type,
+                                     struct mpic_strv *cname_chain, int *fault)
 {
     const ldns_rr_list *ans;
     const ldns_rdf *seen[DNS_MAX_CNAME_HOPS + 1];
@@ -687,6 +696,7 @@ ldns_rr_list *mpic_dns_answer_rrs(const ldns_pkt *pkt, const char *qname,
     size_t hops = 0;
     size_t i;
 
+    *fault = 0;
     if (pkt == NULL || qname == NULL)
         return NULL;
     ans = ldns_pkt_answer(pkt);
@@ -704,12 +714,16 @@ ldns_rr_list *mpic_dns_answer_rrs(const ldns_pkt *pkt, const char *qname,
         target = dns_cname_at(ans, cur);
         if (target == NULL)
             break;
-        if (hops == DNS_MAX_CNAME_HOPS)
-            break; /* too long a chain: treat as no records */
+        if (hops == DNS_MAX_CNAME_HOPS) {
+            *fault = DNS_CHAIN_TOO_LONG;
+            break;
+        }
         seen[hops++] = cur;
         for (i = 0; i < hops; i++) {
-            if (ldns_dname_compare(seen[i], target) == 0)
-                goto out; /* loop */
+            if (ldns_dname_compare(seen[i], target) == 0) {
+                *fault = DNS_CHAIN_LOOP;
+                goto out;
+            }
         }
         if (cname_chain != NULL) {
             s = ldns_rdf2str(target);
@@ -723,6 +737,36 @@ ldns_rr_list *mpic_dns_answer_rrs(const ldns_pkt *pkt, const char *qname,
 out:
     ldns_rdf_deep_free(start);
     return out;
+}
+
+ldns_rr_list *mpic_dns_answer_rrs(const ldns_pkt *pkt, const char *qname,
+                                  ldns_rr_type type,
+                                  struct mpic_strv *cname_chain)
+{
+    int fault;
+
+    return dns_answer_walk(pkt, qname, type, cname_chain, &fault);
+}
+
+int mpic_dns_answer_rrs_checked(const ldns_pkt *pkt, const char *qname,
+                                ldns_rr_type type,
+                                struct mpic_strv *cname_chain,
+                                ldns_rr_list **out, char **why)
+{
+    int fault;
+    ldns_rr_list *l = dns_answer_walk(pkt, qname, type, cname_chain, &fault);
+
+    if (fault == DNS_CHAIN_LOOP) {
+        *why = xasprintf("CNAME loop in the answer for %s", qname);
+        return -1;
+    }
+    if (fault == DNS_CHAIN_TOO_LONG) {
+        *why = xasprintf("CNAME chain for %s longer than %d hops", qname,
+                         DNS_MAX_CNAME_HOPS);
+        return -1;
+    }
+    *out = l;
+    return 0;
 }
 
 /*

@@ -117,13 +117,17 @@ enum mpic_err dcv_url_host_port(const char *url, char **host, unsigned *port);
 
 /*
  * Returns a short name of the special-purpose block containing the address
- * (family AF_INET with 4 bytes, AF_INET6 with 16), or NULL if it is
- * globally reachable. Embedded IPv4 (::ffff:0:0/96, 64:ff9b::/96,
- * 2002::/16) is checked against the IPv4 table too.
+ * (family AF_INET with 4 bytes, AF_INET6 with 16; the name starts with
+ * the block in CIDR form), or NULL if the address may be connected to. A
+ * NAT64 address (64:ff9b::/96) is judged by the IPv4 address it embeds;
+ * IPv4-mapped, IPv4-compatible and 6to4 addresses are refused as blocks,
+ * as is any IPv6 address outside 2000::/3.
  */
 const char *dcv_addr_special(int family, const unsigned char *addr);
 /* Same for a text address; "unparseable" for garbage. */
 const char *dcv_addr_special_text(const char *ip);
+/* Rows of the table for AF_INET or AF_INET6 (for tests: every row has one). */
+size_t dcv_addr_table_rows(int family);
 
 /* ---- dcv_persist.c: dns-persistent records ---- */
 

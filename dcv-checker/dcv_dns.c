@@ -206,7 +206,8 @@ static void on_caa(const struct caa_lookup_result *res, void *arg)
         const struct caa_record *r = &res->records[i];
 
         /* BR 3.2.2.4.13/17: only the contact tag of this method counts */
-        if (!dcv_caa_contact_tag(r->tag, c->creq.dcv.method))
+        if (!caa_record_tag_valid(r) ||
+            !dcv_caa_contact_tag(r->tag, c->creq.dcv.method))
             continue;
         if (json_array_append_new(seen,
                                   record_string(r->value, r->value_len)) != 0)

@@ -339,8 +339,71 @@ static void test_caa_full_file(void **state)
     assert_string_equal(c.default_caa_domains.v[0], "ca.example");
     assert_string_equal(c.default_caa_domains.v[1], "ca2.example");
     assert_int_equal(c.bearer_tokens.n, 0);
+    assert_string_equal(c.caa_rfc8657, "strict"); /* the default */
     mpic_checker_config_cleanup(&c);
     mpic_errlist_cleanup(&r.errs);
+}
+
+/* caa.rfc8657: strict (default) | lenient; anything else is refused. */
+static void test_caa_rfc8657_setting(void **state)
+{
+    struct mpic_checker_config c;
+    struct cres r;
+    char *path = NULL;
+    json_t *j;
+
+    (void)state;
+    checker_text(MPIC_DAEMON_CAA_CHECKER,
+                 "dns:\n  resolvers: [127.0.0.1]\n"
+                 "caa:\n  rfc8657: lenient\n",
+                 &c, &r, &path);
+    print_issues(&r.errs);
+    assert_int_equal(r.rc, MPIC_OK);
+    assert_string_equal(c.caa_rfc8657, "lenient");
+    j = mpic_checker_config_to_json(&c);
+    assert_non_null(j);
+    assert_string_equal(json_string_value(json_object_get(
+                            json_object_get(j, "caa"), "rfc8657")),
+                        "lenient");
+    json_decref(j);
+    mpic_checker_config_cleanup(&c);
+    mpic_errlist_cleanup(&r.errs);
+    free(path);
+
+    checker_text(MPIC_DAEMON_CAA_CHECKER, "dns:\n  resolvers: [127.0.0.1]\n",
+                 &c, &r, &path);
+    assert_int_equal(r.rc, MPIC_OK);
+    j = mpic_checker_config_to_json(&c);
+    assert_string_equal(json_string_value(json_object_get(
+                            json_object_get(j, "caa"), "rfc8657")),
+                        "strict");
+    json_decref(j);
+    mpic_checker_config_cleanup(&c);
+    mpic_errlist_cleanup(&r.errs);
+    free(path);
+
+    checker_text(MPIC_DAEMON_CAA_CHECKER,
+                 "dns:\n  resolvers: [127.0.0.1]\n"
+                 "caa:\n  rfc8657: Lenient\n",
+                 &c, &r, &path);
+    assert_int_equal(r.rc, MPIC_ERR_INVALID);
+    assert_issue(&r.errs,
+                 "%s:4: caa.rfc8657: 'Lenient': must be strict or lenient",
+                 path);
+    mpic_checker_config_cleanup(&c);
+    mpic_errlist_cleanup(&r.errs);
+    free(path);
+
+    checker_text(MPIC_DAEMON_CAA_CHECKER,
+                 "dns:\n  resolvers: [127.0.0.1]\n"
+                 "caa:\n  rfc8657: \"\"\n",
+                 &c, &r, &path);
+    assert_int_equal(r.rc, MPIC_ERR_INVALID);
+    assert_issue(&r.errs, "%s:4: caa.rfc8657: '': must be strict or lenient",
+                 path);
+    mpic_checker_config_cleanup(&c);
+    mpic_errlist_cleanup(&r.errs);
+    free(path);
 }
 
 static void test_coordinator_full_file(void **state)
@@ -1662,6 +1725,7 @@ int main(void)
         T(test_coordinator_defaults_need_secret_and_perspectives),
         T(test_dcv_full_file),
         T(test_caa_full_file),
+        T(test_caa_rfc8657_setting),
         T(test_coordinator_full_file),
         T(test_config_file_from_environment),
         T(test_checker_env_overrides_file),

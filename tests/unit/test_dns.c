@@ -241,6 +241,67 @@ static void test_answer_rrs_stops_after_sixteen_hops(void **state)
     ldns_pkt_free(pkt);
 }
 
+/* The checked variant: a loop or an over-long chain is an error naming
+ * the query name, never "no records"; a complete chain is not. */
+static void test_answer_rrs_checked_loop_and_length(void **state)
+{
+    const char *loop[] = {
+        "a.example. 300 IN CNAME b.example.",
+        "b.example. 300 IN CNAME a.example.",
+    };
+    const char *self[] = {"a.example. 300 IN CNAME A.EXAMPLE."};
+    const char *to_nothing[] = {"a.example. 300 IN CNAME b.other."};
+    ldns_pkt *pkt;
+    ldns_rr_list *l = NULL;
+    char *why = NULL;
+
+    (void)state;
+    pkt = answer_pkt(loop, 2);
+    assert_int_equal(mpic_dns_answer_rrs_checked(
+                         pkt, "a.example", LDNS_RR_TYPE_CAA, NULL, &l, &why),
+                     -1);
+    assert_non_null(strstr(why, "CNAME loop"));
+    assert_non_null(strstr(why, "a.example"));
+    free(why);
+    why = NULL;
+    ldns_pkt_free(pkt);
+
+    pkt = answer_pkt(self, 1);
+    assert_int_equal(mpic_dns_answer_rrs_checked(
+                         pkt, "a.example", LDNS_RR_TYPE_TXT, NULL, &l, &why),
+                     -1);
+    free(why);
+    why = NULL;
+    ldns_pkt_free(pkt);
+
+    pkt = chain_pkt(17);
+    assert_int_equal(mpic_dns_answer_rrs_checked(
+                         pkt, "n0.example", LDNS_RR_TYPE_TXT, NULL, &l, &why),
+                     -1);
+    assert_non_null(strstr(why, "longer than 16"));
+    free(why);
+    why = NULL;
+    ldns_pkt_free(pkt);
+
+    pkt = chain_pkt(16);
+    l = NULL;
+    assert_int_equal(mpic_dns_answer_rrs_checked(
+                         pkt, "n0.example", LDNS_RR_TYPE_TXT, NULL, &l, &why),
+                     0);
+    assert_non_null(l);
+    assert_null(why);
+    ldns_rr_list_deep_free(l);
+    ldns_pkt_free(pkt);
+
+    pkt = answer_pkt(to_nothing, 1);
+    l = NULL;
+    assert_int_equal(mpic_dns_answer_rrs_checked(
+                         pkt, "a.example", LDNS_RR_TYPE_CAA, NULL, &l, &why),
+                     0);
+    assert_null(l);
+    ldns_pkt_free(pkt);
+}
+
 static void test_answer_rrs_cname_query_returns_cname(void **state)
 {
     const char *rrs[] = {
@@ -364,6 +425,32 @@ static void test_caa_record_from_rr_decodes_fields(void **state)
     assert_int_equal(rec->value_len, 4);
     assert_memory_equal(rec->value, "ca\0;", 4);
     caa_records_free(rec, 1);
+    ldns_rr_free(rr);
+}
+
+/* A NUL byte in the tag is kept: tag_len says 6, and the tag is not a
+ * valid tag, so it can never be read as "issue". */
+static void test_caa_record_from_rr_keeps_nul_in_tag(void **state)
+{
+    static const uint8_t rdata[] = {128, 6,   'i', 's', 's', 'u', 'e',
+                                    0,   'c', 'a', '.', 'e', 'x'};
+    uint8_t wire[40] = {0, 1, 1, 0, 1, 0, 0, 0, 60, 0, sizeof(rdata)};
+    ldns_rr *rr = NULL;
+    struct caa_record rec;
+    size_t pos = 0;
+
+    (void)state;
+    memcpy(wire + 11, rdata, sizeof(rdata));
+    assert_int_equal(
+        ldns_wire2rr(&rr, wire, 11 + sizeof(rdata), &pos, LDNS_SECTION_ANSWER),
+        LDNS_STATUS_OK);
+    assert_int_equal(caa_record_from_rr(rr, &rec), 0);
+    assert_int_equal(rec.tag_len, 6);
+    assert_memory_equal(rec.tag, "issue\0", 6);
+    assert_false(caa_record_tag_valid(&rec));
+    assert_false(caa_record_tag_is(&rec, "issue"));
+    free(rec.tag);
+    free(rec.value);
     ldns_rr_free(rr);
 }
 
@@ -867,6 +954,8 @@ int main(void)
         cmocka_unit_test(test_answer_rrs_follows_sixteen_hops),
         cmocka_unit_test(test_answer_rrs_stops_after_sixteen_hops),
         cmocka_unit_test(test_answer_rrs_cname_query_returns_cname),
+        cmocka_unit_test(test_answer_rrs_checked_loop_and_length),
+        cmocka_unit_test(test_caa_record_from_rr_keeps_nul_in_tag),
         cmocka_unit_test(test_caa_presentation_plain_and_critical),
         cmocka_unit_test(
             test_caa_presentation_escapes_quote_backslash_and_bytes),
