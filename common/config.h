@@ -71,6 +71,7 @@ struct mpic_checker_config {
     bool allow_private_addresses; /* default false */
     struct mpic_strv default_caa_domains;
     struct mpic_strv bearer_tokens; /* secret */
+    bool allow_unauthenticated;     /* auth.allow_unauthenticated */
     struct mpic_tls_files tls;
 };
 
@@ -97,6 +98,8 @@ struct mpic_coordinator_config {
     char *hash_secret;              /* required; secret */
     unsigned remote_timeout_ms;     /* default 12000 */
     struct mpic_strv api_keys;      /* secret */
+    bool allow_unauthenticated;     /* beyond loopback without api_keys */
+    bool allow_plaintext_checkers;  /* http:// checker URLs off loopback */
     size_t max_request_bytes;       /* default 65536 */
     struct mpic_tls_files tls;
     struct mpic_tls_files checker_tls;
@@ -120,7 +123,10 @@ enum mpic_err mpic_coordinator_config_load(int argc, char **argv,
 void mpic_checker_config_cleanup(struct mpic_checker_config *c);
 void mpic_coordinator_config_cleanup(struct mpic_coordinator_config *c);
 
-/* Effective configuration for /configz, secrets replaced by "<redacted>". */
+/*
+ * Effective configuration for /configz, secrets replaced by "<redacted>":
+ * hash_secret, every API key, bearer token and perspective header value.
+ */
 json_t *mpic_checker_config_to_json(const struct mpic_checker_config *c);
 json_t *mpic_coordinator_config_to_json(
     const struct mpic_coordinator_config *c);

@@ -10,9 +10,13 @@
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "common/mem.h"
 
@@ -119,6 +123,49 @@ const char *mpic_cfg_check_resolver(const char *s)
     return NULL;
 }
 
+/* ---- loopback ------------------------------------------------------------ */
+
+bool mpic_cfg_host_is_loopback(const char *host)
+{
+    char buf[INET6_ADDRSTRLEN + 1];
+    struct in_addr a4;
+    struct in6_addr a6;
+    size_t n;
+
+    if (host == NULL)
+        return false;
+    if (strcasecmp(host, "localhost") == 0)
+        return true;
+    n = strlen(host);
+    if (n >= 2 && host[0] == '[' && host[n - 1] == ']') {
+        if (n - 2 >= sizeof(buf))
+            return false;
+        memcpy(buf, host + 1, n - 2);
+        buf[n - 2] = '\0';
+        host = buf;
+    }
+    if (inet_pton(AF_INET, host, &a4) == 1)
+        return (ntohl(a4.s_addr) >> 24) == 127;
+    if (inet_pton(AF_INET6, host, &a6) == 1)
+        return IN6_IS_ADDR_LOOPBACK(&a6) ||
+               (IN6_IS_ADDR_V4MAPPED(&a6) && a6.s6_addr[12] == 127);
+    return false;
+}
+
+bool mpic_cfg_listen_is_loopback(const char *listen)
+{
+    const char *colon;
+    char *host;
+    bool r;
+
+    if (listen == NULL || (colon = strrchr(listen, ':')) == NULL)
+        return false;
+    host = xstrndup(listen, (size_t)(colon - listen));
+    r = mpic_cfg_host_is_loopback(host);
+    free(host);
+    return r;
+}
+
 /* ---- the table's checks -------------------------------------------------- */
 
 static bool file_readable(const char *path, int *err)
@@ -177,7 +224,9 @@ void mpic_cfg_validate_keys(struct cfg_loader *ld)
             break;
         }
         case CHK_FILE:
-            if (*(char **)p != NULL && !file_readable(*(char **)p, &err))
+            /* --lenient-paths: the file exists only at run time. */
+            if (*(char **)p != NULL && !ld->lenient_paths &&
+                !file_readable(*(char **)p, &err))
                 mpic_cfg_issue_key(ld, i, -1, "cannot read '%s': %s",
                                    *(char **)p, strerror(err));
             break;
@@ -197,6 +246,65 @@ void mpic_cfg_validate_keys(struct cfg_loader *ld)
     }
 }
 
+/* Never prompts for a pass phrase: encrypted keys are refused. */
+static int no_passphrase(char *buf, int size, int rwflag, void *u)
+{
+    (void)buf;
+    (void)size;
+    (void)rwflag;
+    (void)u;
+    return -1;
+}
+
+/*
+ * The key in key_file must belong to the (first) certificate in cert_file,
+ * or the daemon would only fail at its first handshake. Files that cannot
+ * be read were reported by their key's CHK_FILE check.
+ */
+static void check_key_matches(struct cfg_loader *ld, long ic, long ik,
+                              const char *cert_key,
+                              const struct mpic_tls_files *t)
+{
+    X509 *x = NULL;
+    EVP_PKEY *pk = NULL;
+    FILE *f = NULL;
+    int err = 0;
+
+    if (!file_readable(t->cert_file, &err) || !file_readable(t->key_file, &err))
+        return;
+    f = fopen(t->cert_file, "r");
+    if (f != NULL) {
+        x = PEM_read_X509(f, NULL, no_passphrase, NULL);
+        fclose(f);
+    }
+    if (x == NULL) {
+        mpic_cfg_issue_key(ld, (size_t)ic, -1, "'%s' holds no PEM certificate",
+                           t->cert_file);
+        goto out;
+    }
+    f = fopen(t->key_file, "r");
+    if (f != NULL) {
+        pk = PEM_read_PrivateKey(f, NULL, no_passphrase, NULL);
+        fclose(f);
+    }
+    if (pk == NULL) {
+        mpic_cfg_issue_key(ld, (size_t)ik, -1,
+                           "'%s' holds no usable PEM private key (encrypted "
+                           "keys are not supported)",
+                           t->key_file);
+        goto out;
+    }
+    if (X509_check_private_key(x, pk) != 1)
+        mpic_cfg_issue_key(ld, (size_t)ik, -1,
+                           "'%s' is not the private key of the certificate "
+                           "in %s ('%s')",
+                           t->key_file, cert_key, t->cert_file);
+out:
+    ERR_clear_error();
+    EVP_PKEY_free(pk);
+    X509_free(x);
+}
+
 void mpic_cfg_validate_tls_pair(struct cfg_loader *ld, const char *section,
                                 const struct mpic_tls_files *t)
 {
@@ -210,6 +318,9 @@ void mpic_cfg_validate_tls_pair(struct cfg_loader *ld, const char *section,
     if (t->key_file != NULL && t->cert_file == NULL && ik >= 0)
         mpic_cfg_issue_key(ld, (size_t)ik, -1, "%s is set but %s is not", key,
                            cert);
+    if (t->cert_file != NULL && t->key_file != NULL && ic >= 0 && ik >= 0 &&
+        !ld->lenient_paths)
+        check_key_matches(ld, ic, ik, cert, t);
     if (t->client_ca_file != NULL && t->cert_file == NULL) {
         char *ca = xasprintf("%s.client_ca_file", section);
         long ica = mpic_cfg_key_index(ld, ca);
