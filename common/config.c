@@ -519,10 +519,11 @@ static void walk_mapping(struct cfg_loader *ld, yaml_node_t *map,
                 mpic_cfg_issue_at(ld, vn, full, "expected a mapping, got %s",
                                   cfg_node_kind(vn));
         } else if (other || is_section(ld, full, true)) {
-            mpic_cfg_issue_at(ld, kn, full,
-                              "a key of the %s checker, not of "
-                              "this daemon (remove it)",
-                              ld->kind_flag == KF_DCV ? "CAA" : "DCV");
+            /* The checkers share one schema: a file may serve both. */
+            log_warn("%s:%u: %s: a key of the %s checker, not used by this "
+                     "one (ignored)",
+                     ld->file, cfg_line_of(kn), full,
+                     ld->kind_flag == KF_DCV ? "CAA" : "DCV");
         } else {
             unknown_table_key(ld, kn, full);
         }

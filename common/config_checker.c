@@ -124,7 +124,7 @@ static void check_open_to_anyone(struct cfg_loader *ld,
 
     MPIC_ASSERT(li >= 0);
     if (c->bearer_tokens.n > 0 || c->tls.client_ca_file != NULL ||
-        c->allow_unauthenticated || c->listen == NULL ||
+        c->allow_unauthenticated || mpic_cfg_check_listen(c->listen) != NULL ||
         mpic_cfg_listen_is_loopback(c->listen))
         return;
     mpic_cfg_issue_key(ld, (size_t)li, -1,

@@ -237,6 +237,9 @@ void mpic_cfg_apply_layers(struct cfg_loader *ld, const struct cfg_cli *cli,
 
 /* ---- validation (config_validate.c) -------------------------------------- */
 
+/* NULL if s is HOST:PORT or [v6]:PORT (a listen address); else why not. */
+const char *mpic_cfg_check_listen(const char *s);
+
 /* NULL if s is IP, IP:PORT, [v6] or [v6]:PORT; else what is wrong. */
 const char *mpic_cfg_check_resolver(const char *s);
 

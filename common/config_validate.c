@@ -70,7 +70,7 @@ static bool ipv4_n(const char *s, size_t n)
 }
 
 /* HOST:PORT or [v6]:PORT; port 0..65535. */
-static const char *check_listen(const char *s)
+const char *mpic_cfg_check_listen(const char *s)
 {
     const char *colon;
 
@@ -158,7 +158,8 @@ bool mpic_cfg_listen_is_loopback(const char *listen)
     char *host;
     bool r;
 
-    if (listen == NULL || (colon = strrchr(listen, ':')) == NULL)
+    if (mpic_cfg_check_listen(listen) != NULL ||
+        (colon = strrchr(listen, ':')) == NULL)
         return false;
     host = xstrndup(listen, (size_t)(colon - listen));
     r = mpic_cfg_host_is_loopback(host);
@@ -207,7 +208,7 @@ void mpic_cfg_validate_keys(struct cfg_loader *ld)
         case CHK_NONE:
             break;
         case CHK_LISTEN:
-            why = check_listen(*(char **)p);
+            why = mpic_cfg_check_listen(*(char **)p);
             if (why != NULL)
                 mpic_cfg_issue_key(ld, i, -1, "'%s': %s",
                                    *(char **)p ? *(char **)p : "", why);
