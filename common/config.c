@@ -4,7 +4,7 @@
  * YAML key (as a dotted path) to its type, its place in the config struct,
  * its bounds and flags (secret, environment variable, file check). The same
  * table drives parsing, the environment layer, whole-config validation
- * (config_validate.c), unknown-key warnings and the /configz output with
+ * (config_validate.c), unknown-key errors and the /configz output with
  * secrets redacted (config_json.c). This file holds the layers: the YAML
  * file, the environment and the flags, and the --help texts.
  *
@@ -228,7 +228,7 @@ static void unknown_table_key(struct cfg_loader *ld, const yaml_node_t *kn,
         if (!cfg_key_applies(ld, &ld->keys[i]))
             continue;
         cands[n++] = name;
-        /* Its sections ("tls" of "tls.cert_file"), at most three deep. */
+        /* Its sections ("tls" of "tls.cert_file"): a mistyped section. */
         for (const char *dot = strchr(name, '.');
              dot != NULL && n_owned < 3 * ld->n_keys;
              dot = strchr(dot + 1, '.')) {

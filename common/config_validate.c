@@ -10,6 +10,7 @@
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
+#include <openssl/bio.h>
 #include <openssl/err.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
@@ -17,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 
 #include "common/mem.h"
 
@@ -257,10 +259,51 @@ static int no_passphrase(char *buf, int size, int rwflag, void *u)
     return -1;
 }
 
+#define TLS_FILE_MAX (1024 * 1024)
+
+/*
+ * A memory BIO over the whole of path if it is a regular file of at most
+ * TLS_FILE_MAX bytes (never /dev/zero or a FIFO that would stall the
+ * check); NULL with *why set otherwise.
+ */
+static BIO *tls_file_bio(const char *path, const char **why)
+{
+    struct stat st;
+    FILE *f = fopen(path, "r");
+    char *buf = NULL;
+    BIO *bio = NULL;
+
+    *why = "cannot be read";
+    if (f == NULL)
+        return NULL;
+    if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) {
+        *why = "is not a regular file";
+        goto out;
+    }
+    if (st.st_size > TLS_FILE_MAX) {
+        *why = "is larger than 1 MiB";
+        goto out;
+    }
+    buf = xmalloc((size_t)st.st_size + 1);
+    if (fread(buf, 1, (size_t)st.st_size, f) != (size_t)st.st_size)
+        goto out;
+    bio = BIO_new(BIO_s_mem());
+    if (bio == NULL ||
+        BIO_write(bio, buf, (int)st.st_size) != (int)st.st_size) {
+        BIO_free(bio);
+        bio = NULL;
+        *why = "cannot be read (out of memory)";
+    }
+out:
+    free(buf);
+    fclose(f);
+    return bio;
+}
+
 /*
  * The key in key_file must belong to the (first) certificate in cert_file,
  * or the daemon would only fail at its first handshake. Files that cannot
- * be read were reported by their key's CHK_FILE check.
+ * be opened were reported by their key's CHK_FILE check.
  */
 static void check_key_matches(struct cfg_loader *ld, long ic, long ik,
                               const char *cert_key,
@@ -268,31 +311,31 @@ static void check_key_matches(struct cfg_loader *ld, long ic, long ik,
 {
     X509 *x = NULL;
     EVP_PKEY *pk = NULL;
-    FILE *f = NULL;
+    BIO *bio = NULL;
+    const char *why = NULL;
     int err = 0;
 
     if (!file_readable(t->cert_file, &err) || !file_readable(t->key_file, &err))
         return;
-    f = fopen(t->cert_file, "r");
-    if (f != NULL) {
-        x = PEM_read_X509(f, NULL, no_passphrase, NULL);
-        fclose(f);
+    bio = tls_file_bio(t->cert_file, &why);
+    if (bio != NULL) {
+        x = PEM_read_bio_X509(bio, NULL, no_passphrase, NULL);
+        BIO_free(bio);
+        why = "holds no PEM certificate";
     }
     if (x == NULL) {
-        mpic_cfg_issue_key(ld, (size_t)ic, -1, "'%s' holds no PEM certificate",
-                           t->cert_file);
+        mpic_cfg_issue_key(ld, (size_t)ic, -1, "'%s' %s", t->cert_file, why);
         goto out;
     }
-    f = fopen(t->key_file, "r");
-    if (f != NULL) {
-        pk = PEM_read_PrivateKey(f, NULL, no_passphrase, NULL);
-        fclose(f);
+    bio = tls_file_bio(t->key_file, &why);
+    if (bio != NULL) {
+        pk = PEM_read_bio_PrivateKey(bio, NULL, no_passphrase, NULL);
+        BIO_free(bio);
+        why = "holds no usable PEM private key (encrypted keys are not "
+              "supported)";
     }
     if (pk == NULL) {
-        mpic_cfg_issue_key(ld, (size_t)ik, -1,
-                           "'%s' holds no usable PEM private key (encrypted "
-                           "keys are not supported)",
-                           t->key_file);
+        mpic_cfg_issue_key(ld, (size_t)ik, -1, "'%s' %s", t->key_file, why);
         goto out;
     }
     if (X509_check_private_key(x, pk) != 1)

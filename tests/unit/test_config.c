@@ -1879,6 +1879,20 @@ static void test_tls_key_must_match_certificate(void **state)
     mpic_errlist_cleanup(&r.errs);
     free(path);
 
+    /* a device is not read (it would never end) */
+    checker_text(MPIC_DAEMON_DCV_CHECKER,
+                 "tls:\n"
+                 "  cert_file: /dev/zero\n"
+                 "  key_file: " FIX "/tls-a.key\n",
+                 &c, &r, &path);
+    assert_int_equal(r.rc, MPIC_ERR_INVALID);
+    assert_issue(&r.errs,
+                 "%s:2: tls.cert_file: '/dev/zero' is not a regular file",
+                 path);
+    mpic_checker_config_cleanup(&c);
+    mpic_errlist_cleanup(&r.errs);
+    free(path);
+
     /* a matching pair is fine */
     checker_text(MPIC_DAEMON_DCV_CHECKER,
                  "tls:\n"
