@@ -1533,7 +1533,10 @@ static void test_coordinator_json_redacts_secrets(void **state)
     /* By position, not by name: no header value is shown. */
     assert_string_equal(json_string_value(json_object_get(h, "X-Trace")),
                         "<redacted>");
-    assert_null(strstr(json_dumps(h, JSON_COMPACT), "visible"));
+    dump = json_dumps(h, JSON_COMPACT);
+    assert_non_null(dump);
+    assert_null(strstr(dump, "visible"));
+    free(dump);
     assert_true(json_is_null(json_object_get(
         json_array_get(json_object_get(j, "perspectives"), 1), "caa_url")));
     json_decref(j);
