@@ -72,6 +72,7 @@ struct mpic_checker_config {
     struct mpic_strv default_caa_domains;
     char *caa_rfc8657;              /* "strict" (default) or "lenient" */
     struct mpic_strv bearer_tokens; /* secret */
+    bool allow_unauthenticated;     /* auth.allow_unauthenticated */
     struct mpic_tls_files tls;
 };
 
@@ -99,6 +100,8 @@ struct mpic_coordinator_config {
     unsigned remote_timeout_ms;     /* default 12000 */
     unsigned straggler_timeout_ms;  /* default 2000; 0: wait for every call */
     struct mpic_strv api_keys;      /* secret */
+    bool allow_unauthenticated;     /* beyond loopback without api_keys */
+    bool allow_plaintext_checkers;  /* http:// checker URLs off loopback */
     size_t max_request_bytes;       /* default 65536 */
     struct mpic_tls_files tls;
     struct mpic_tls_files checker_tls;
@@ -122,7 +125,10 @@ enum mpic_err mpic_coordinator_config_load(int argc, char **argv,
 void mpic_checker_config_cleanup(struct mpic_checker_config *c);
 void mpic_coordinator_config_cleanup(struct mpic_coordinator_config *c);
 
-/* Effective configuration for /configz, secrets replaced by "<redacted>". */
+/*
+ * Effective configuration for /configz, secrets replaced by "<redacted>":
+ * hash_secret, every API key, bearer token and perspective header value.
+ */
 json_t *mpic_checker_config_to_json(const struct mpic_checker_config *c);
 json_t *mpic_coordinator_config_to_json(
     const struct mpic_coordinator_config *c);

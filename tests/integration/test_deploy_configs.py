@@ -26,7 +26,8 @@ REPO = h.REPO
 R = h.Runner()
 DEPLOY_ENV = {"MPIC_HASH_SECRET": "check-config-secret",
               "MPIC_API_KEYS": "k1,k2",
-              "MPIC_DNS_RESOLVERS": "127.0.0.1:5353"}
+              "MPIC_DNS_RESOLVERS": "127.0.0.1:5353",
+              "MPIC_PERSPECTIVE_CODE": "us-east-1"}
 TLS_KEY = re.compile(r"^(\s*)(cert_file|key_file|client_ca_file|ca_file):"
                      r"\s*(\S+)\s*$", re.M)
 
@@ -59,10 +60,12 @@ def binary_for(path):
     raise AssertionError("which daemon reads %s?" % path)
 
 
-def check_config(path, env_extra=None):
-    env = h.clean_env(dict(DEPLOY_ENV, **(env_extra or {})))
-    p = subprocess.run([h.binary(binary_for(path)), "--check-config",
-                        "--config", path], stdout=subprocess.PIPE,
+def check_config(path, env_extra=None, lenient=False, env=None):
+    env = h.clean_env(dict(DEPLOY_ENV, **(env_extra or {}))
+                      if env is None else env)
+    p = subprocess.run([h.binary(binary_for(path)), "--check-config"] +
+                       (["--lenient-paths"] if lenient else []) +
+                       ["--config", path], stdout=subprocess.PIPE,
                        stderr=subprocess.STDOUT, env=env, timeout=60)
     return p.returncode, p.stdout.decode(errors="replace")
 
@@ -155,6 +158,63 @@ def test_tls_paths_are_really_checked(ctx):
             check(re.search(r"(cert_file|key_file|ca_file): cannot read", ln),
                   "%s: a problem other than missing TLS files: %s" % (f, ln))
     check(seen >= 6, "TLS-using examples: %d" % seen)
+
+
+@R.case
+def test_shipped_configs_pass_with_lenient_paths(ctx):
+    """As shipped, with --lenient-paths: the TLS files exist only where
+    the configurations are deployed (containers, systemd credentials)."""
+    failures = []
+    for f in ctx.files:
+        rc, out = check_config(f, lenient=True)
+        if rc != 0:
+            failures.append("%s: %s" % (os.path.relpath(f, REPO), out))
+    eq(failures, [], "--check-config --lenient-paths failures")
+
+
+@R.case
+def test_shipped_configs_stay_authenticated(ctx):
+    """Without the secrets the deployments provide, a coordinator listening
+    beyond loopback is refused, and so is any checker that could answer
+    anyone: every shipped configuration authenticates its callers."""
+    env = h.clean_env({"MPIC_HASH_SECRET": "s",
+                       "MPIC_DNS_RESOLVERS": "127.0.0.1:5353",
+                       "MPIC_PERSPECTIVE_CODE": "us-east-1"})
+    for f in ctx.files:
+        rc, out = check_config(f, lenient=True, env=env)
+        with open(f) as fh:
+            text = fh.read()
+        m = re.search(r"^listen:\s*(\S+)", text, re.M)
+        listen = m.group(1) if m else ""
+        check(not re.search(r"^\s*allow_(unauthenticated|plaintext_checkers)"
+                            r":\s*true", text, re.M), f + " opts out")
+        if "coordinator" in os.path.basename(f) and \
+                not listen.startswith("127."):
+            eq(rc, 1, "%s without MPIC_API_KEYS: %s" % (f, out))
+            check("set api_keys (or MPIC_API_KEYS)" in out, out)
+        else:
+            eq(rc, 0, "%s: %s" % (f, out))
+
+
+@R.case
+def test_typo_refused_with_suggestion(ctx):
+    src = os.path.join(REPO, "config", "ec2", "coordinator.yaml")
+    with open(src) as f:
+        text = f.read()
+    bad = os.path.join(ctx.w, "cfg", "typo", "coordinator.yaml")
+    os.makedirs(os.path.dirname(bad), exist_ok=True)
+    shutil.copy(os.path.join(REPO, "config", "ec2",
+                             "available_perspectives.yaml"),
+                os.path.dirname(bad))
+    with open(bad, "w") as f:
+        f.write(text.replace("default_perspective_count:",
+                             "default_perspectve_count:"))
+    rc, out = check_config(bad, lenient=True)
+    eq(rc, 1, "typo accepted: " + out)
+    check(re.search(r"coordinator\.yaml:\d+: default_perspectve_count: "
+                    r"unknown key \(did you mean "
+                    r"'default_perspective_count'\?\)", out), out)
+    check("configuration OK" not in out, out)
 
 
 @R.case
