@@ -697,17 +697,20 @@ class FakeChecker:
             def do_POST(self):
                 n = int(self.headers.get("content-length") or 0)
                 self.rfile.read(n)
-                if self.path == "/hang":
+                # The first path segment picks the behaviour; the rest may
+                # tell perspectives apart (one URL each).
+                path = "/" + self.path.lstrip("/").split("/")[0]
+                if path == "/hang":
                     outer._stop.wait(60)
                     self.close_connection = True
                     return
-                if self.path == "/garbage":
+                if path == "/garbage":
                     return self._send(200, b"<html>oops</html>", "text/html")
-                if self.path == "/error500":
+                if path == "/error500":
                     return self._send(500, b'{"error": "boom"}')
-                if self.path == "/wrongshape":
+                if path == "/wrongshape":
                     return self._send(200, b'{"check_passed": "yes"}')
-                if self.path == "/passed500":
+                if path == "/passed500":
                     body = {"check_type": "caa", "check_passed": True,
                             "check_completed": True,
                             "timestamp_ns": time.time_ns(), "errors": None,

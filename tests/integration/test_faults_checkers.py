@@ -523,7 +523,7 @@ def test_straggler_cut_once_quorum_is_out_of_reach(ctx):
     # of 6 can no longer pass: the outcome (not valid) is decided and the
     # hung one is not waited for beyond the straggler wait.
     fake = h.FakeChecker()
-    repl = {c: fake.url("/error500") for c in CODES[:3]}
+    repl = {c: fake.url("/error500/" + c) for c in CODES[:3]}
     repl[CODES[3]] = fake.url("/hang")
     coord = straggler_coordinator(ctx, "straggler-invalid", repl)
     try:
