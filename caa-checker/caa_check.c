@@ -364,4 +364,5 @@ void caa_metrics(struct mpic_buf *out, void *arg)
         (unsigned long long)ck->n_pass, (unsigned long long)ck->n_fail,
         (unsigned long long)ck->n_error, (unsigned long long)ck->n_rejected,
         (unsigned long long)ck->n_cancelled);
+    mpic_dns_metrics(ck->dns, out);
 }

@@ -96,6 +96,10 @@ int mpic_dns_answer_rrs_checked(const ldns_pkt *pkt, const char *qname,
                                 struct mpic_strv *cname_chain,
                                 ldns_rr_list **out, char **why);
 
+struct mpic_buf;
+/* Appends the client's counters to a Prometheus text (/metrics). */
+void mpic_dns_metrics(const struct mpic_dns *dns, struct mpic_buf *out);
+
 /* Presentation of an rdata field / record; owned strings. */
 char *mpic_dns_rr_to_str(const ldns_rr *rr); /* "0 issue \"ca\"" */
 char *mpic_dns_txt_joined(const ldns_rr *rr, size_t *len); /* no separator */

@@ -16,6 +16,7 @@
 
 #include "common/ev.h"
 #include "common/http_server.h"
+#include "common/dns.h"
 #include "common/log.h"
 #include "common/mem.h"
 
@@ -289,4 +290,5 @@ void dcv_metrics(struct mpic_buf *out, void *arg)
                     d->n_errors);
     mpic_buf_printf(out, "mpic_dcv_bad_requests_total %lu\n",
                     d->n_bad_requests);
+    mpic_dns_metrics(d->dns, out);
 }
