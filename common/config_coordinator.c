@@ -687,9 +687,18 @@ static void warn_cohorts(const char *src, const struct mpic_coordinator_config *
     size_t n = 0;
     char *why = NULL;
 
-    if (c->default_perspective_count < 2 ||
-        count_with_checker(c, caa) < (size_t)c->default_perspective_count)
+    n = count_with_checker(c, caa);
+    if (n == 0)
         return;
+    if (n < (size_t)c->default_perspective_count) {
+        log_warn("%s: default_perspective_count: only %zu perspectives have "
+                 "a %s checker; requests that use the default (%ld) will "
+                 "be refused",
+                 src != NULL ? src : "configuration", n, caa ? "CAA" : "DCV",
+                 c->default_perspective_count);
+        return;
+    }
+    n = 0;
     ps = xcalloc(c->n_perspectives, sizeof(*ps));
     for (size_t i = 0; i < c->n_perspectives; i++) {
         if ((caa ? c->perspectives[i].caa_url : c->perspectives[i].dcv_url) !=
@@ -763,6 +772,12 @@ static void validate_compliance(struct cfg_loader *ld,
     min = mpic_compliance_minimum(&c->compliance, now, &from_config);
     if (!from_config)
         (void)mpic_br_min_perspectives(now, &since);
+    else if (min < mpic_br_min_perspectives(now, NULL))
+        log_warn("%s: compliance.min_perspective_count: %ld is below the "
+                 "minimum of %ld remote perspectives that BR 3.2.2.9 "
+                 "requires today: for tests and labs only",
+                 ld->file != NULL ? ld->file : "configuration", min,
+                 mpic_br_min_perspectives(now, NULL));
     if (c->default_perspective_count < min) {
         if (from_config)
             mpic_cfg_issue_key(ld, (size_t)di, -1,
@@ -779,19 +794,16 @@ static void validate_compliance(struct cfg_loader *ld,
     }
     if (!perspectives_ok)
         return;
-    for (int caa = 0; caa < 2; caa++) {
-        size_t n = count_with_checker(c, caa != 0);
-
-        if (n > 0 && n < (size_t)min)
-            mpic_cfg_issue_key(ld, (size_t)pi, -1,
-                               "%zu perspectives have a %s checker, fewer than "
-                               "the minimum of %ld (%s)",
-                               n, caa ? "CAA" : "DCV", min,
-                               from_config ? "compliance.min_perspective_count"
-                                           : "BR 3.2.2.9 on this day");
-        else if (n > 0)
+    if (c->n_perspectives < (size_t)min)
+        mpic_cfg_issue_key(ld, (size_t)pi, -1,
+                           "%zu perspectives configured, fewer than the "
+                           "minimum of %ld (%s)",
+                           c->n_perspectives, min,
+                           from_config ? "compliance.min_perspective_count"
+                                       : "BR 3.2.2.9 on this day");
+    else if (c->default_perspective_count <= (long)c->n_perspectives)
+        for (int caa = 0; caa < 2; caa++)
             warn_cohorts(ld->file, c, caa != 0);
-    }
 }
 
 enum mpic_err mpic_coordinator_config_load(int argc, char **argv,
