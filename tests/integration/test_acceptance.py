@@ -262,6 +262,8 @@ class Ctx:
                   'hash_secret: "acceptance-secret"',
                   "remote_timeout_ms: 10000", "api_keys: []",
                   "max_request_bytes: 65536"]
+        # The Open MPIC compliance cases use cohorts of 3.
+        lines += h.compliance_yaml()
         d = h.Daemon("coordinator", "mpic-coordinator",
                      "\n".join(lines) + "\n", sub, port)
         c.daemons.append(d)
