@@ -245,7 +245,9 @@ enum mpic_compliance_verdict mpic_compliance_decide(
     const char *source = from_config ? "compliance.min_perspective_count"
                                      : "BR 3.2.2.9 on this day";
 
-    if (q->perspective_count >= 0 && q->perspective_count < min)
+    /* Below 2 is out of range whatever the day: the caller's range check
+     * (invalid-perspective-count) answers for it. */
+    if (q->perspective_count >= 2 && q->perspective_count < min)
         mpic_errlist_add(issues, "perspective-count-below-minimum",
                          "$.orchestration_parameters.perspective_count: %ld "
                          "is below the minimum of %ld remote perspectives "

@@ -86,7 +86,8 @@ struct mpic_compliance_request {
 
 /*
  * Applies policy p at now to request q. A requested perspective_count
- * below the minimum adds a `perspective-count-below-minimum` issue; a
+ * (of at least 2: less is out of range, which the caller checks) below
+ * the minimum adds a `perspective-count-below-minimum` issue; a
  * method past its MUST NOT date (enforce) a `validation-method-sunset`
  * issue; either gives REFUSED. A request that relies on a default below
  * the minimum gives UNAVAILABLE with the reason in *why (owned; free()),

@@ -608,16 +608,16 @@ static void on_cancel(struct http_request *http, void *arg)
 
 /*
  * The compliance policy on the day of the request (open-mpic-api.md 9):
- * true to go on (sunset warnings kept in r), false once answered (400 for
- * a request the policy refuses, 503 when the default perspective count is
- * below the minimum of the day). Either end leaves an audit record.
+ * sunset warnings are kept in r, issues of a request the policy refuses
+ * (400) go to errs, and UNAVAILABLE (503: the default perspective count is
+ * below the minimum of the day) comes with its reason in *why.
  */
-static bool req_compliance(struct coord_req *r, struct mpic_errlist *errs)
+static enum mpic_compliance_verdict req_compliance(struct coord_req *r,
+                                                   struct mpic_errlist *errs,
+                                                   char **why)
 {
     const struct mpic_coordinator_config *cfg = r->c->cfg;
     struct mpic_compliance_request q;
-    char *why = NULL;
-    json_t *o;
 
     memset(&q, 0, sizeof(q));
     q.perspective_count = r->mreq.orch.perspective_count;
@@ -630,30 +630,23 @@ static bool req_compliance(struct coord_req *r, struct mpic_errlist *errs)
     r->perspective_count = q.perspective_count >= 0
                                ? (size_t)q.perspective_count
                                : (size_t)q.default_perspective_count;
-    switch (mpic_compliance_decide(&cfg->compliance, r->now, &q, errs,
-                                   &r->warnings, &why)) {
-    case MPIC_COMPLIANCE_OK:
-        return true;
-    case MPIC_COMPLIANCE_REFUSED:
-        r->refusal = errs;
-        audit_log(r, false, false, "refused");
-        r->refusal = NULL;
-        http_request_reply_issues(r->http, errs);
-        return false;
-    case MPIC_COMPLIANCE_UNAVAILABLE:
-        break;
-    }
+    return mpic_compliance_decide(&cfg->compliance, r->now, &q, errs,
+                                  &r->warnings, why);
+}
+
+/* 503: the minimum rose above the default under the running daemon. */
+static void reply_unavailable(struct coord_req *r, const char *why)
+{
+    json_t *o = json_object();
+
     logt_error(r->mreq.trace_id, "refusing the mpic request for %s: %s",
                r->mreq.target, why);
     r->c->metrics.mpic_error++;
     audit_log(r, false, false, "compliance_unavailable");
-    o = json_object();
     json_object_set_new_nocheck(
         o, "error", json_string("mpic_error:coordinator:compliance"));
     json_object_set_new_nocheck(o, "message", json_string(why));
     http_request_reply_json(r->http, 503, o);
-    free(why);
-    return false;
 }
 
 void coord_on_mpic(struct http_request *http, void *arg)
@@ -666,6 +659,8 @@ void coord_on_mpic(struct http_request *http, void *arg)
     size_t len;
     char *why = NULL;
     char *fatal_why = NULL;
+    char *unavailable_why = NULL;
+    enum mpic_compliance_verdict verdict;
 
     if (!http_request_authorized(http, &c->cfg->api_keys, true)) {
         http_request_reply_error(http, 401, "unauthorized",
@@ -696,11 +691,23 @@ void coord_on_mpic(struct http_request *http, void *arg)
         http_request_reply_issues(http, &errs);
         goto out;
     }
-    if (!req_compliance(r, &errs))
-        goto out;
-    req_plan(r, &errs, &fatal_why);
+    verdict = req_compliance(r, &errs, &unavailable_why);
+    if (verdict != MPIC_COMPLIANCE_UNAVAILABLE)
+        req_plan(r, &errs, &fatal_why); /* all of a request's issues at once */
     if (errs.n > 0) {
+        if (verdict == MPIC_COMPLIANCE_REFUSED) {
+            /* The policy's refusals are part of the record. */
+            r->refusal = &errs;
+            audit_log(r, false, false, "refused");
+            r->refusal = NULL;
+        }
+        free(fatal_why);
         http_request_reply_issues(http, &errs);
+        goto out;
+    }
+    if (verdict == MPIC_COMPLIANCE_UNAVAILABLE) {
+        reply_unavailable(r, unavailable_why);
+        free(unavailable_why);
         goto out;
     }
     if (fatal_why != NULL) {

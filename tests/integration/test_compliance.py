@@ -204,7 +204,12 @@ def test_below_minimum_refused(ctx):
     eq([i["issue_type"] for i in a["validation_issues"]],
        ["perspective-count-below-minimum"], "audit issues")
     assert_auto_policy(a)
-    # Two is refused too, whatever the day (2 < 3 since 2026-03-15).
+    # One is out of range (as before the policy); two is below the minimum
+    # whatever the day (2 < 3 since 2026-03-15).
+    status, resp = mpic(ctx.enforce, "ok.dcv.test", p_dns01(), "one",
+                        {"perspective_count": 1})
+    eq(status, 400, "status (%r)" % (resp,))
+    eq(issue_types(resp), ["invalid-perspective-count"], "issues")
     status, resp = mpic(ctx.enforce, "ok.dcv.test", p_dns01(), "two",
                         {"perspective_count": 2, "quorum_count": 2})
     eq(status, 400, "status (%r)" % (resp,))
@@ -323,8 +328,7 @@ def test_off_mode_neither_refuses_nor_flags(ctx):
         a = one_audit(ctx.off, trace)
         check("warnings" not in a, "audit warnings: %r" % (a,))
         eq(a["compliance"]["method_sunsets"], "off", "audit mode")
-    # The minimum still applies: 1 is refused by the request schema, and a
-    # configured minimum of 2 lets 2 through.
+    # The configured minimum of 2 lets 2 through.
     status, resp = mpic(ctx.off, "ok.dcv.test", p_dns01(), "off-two",
                         {"perspective_count": 2, "quorum_count": 2})
     eq(status, 200, "status (%r)" % (resp,))

@@ -284,6 +284,11 @@ static void test_decide_perspective_count(void **state)
     decide(&p, T_2026_12_15, 5, 5, -1, &o);
     assert_int_equal(o.v, MPIC_COMPLIANCE_OK);
     outcome_cleanup(&o);
+    /* 1 is out of range on any day: left to the range check. */
+    decide(&p, T_2026_12_15, 1, 5, -1, &o);
+    assert_int_equal(o.v, MPIC_COMPLIANCE_OK);
+    assert_int_equal(o.issues.n, 0);
+    outcome_cleanup(&o);
     /* A configured minimum, in both directions. */
     p.min_perspective_count = 2;
     decide(&p, T_2028_03_15, 2, 3, -1, &o);
