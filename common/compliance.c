@@ -43,8 +43,8 @@ static int date_day(const char *s, long *out)
     static const unsigned mdays[] = {31, 29, 31, 30, 31, 30,
                                      31, 31, 30, 31, 30, 31};
 
-    if (s == NULL || strlen(s) != 10 ||
-        strspn(s, "0123456789-") != 10 || s[4] != '-' || s[7] != '-')
+    if (s == NULL || strlen(s) != 10 || strspn(s, "0123456789-") != 10 ||
+        s[4] != '-' || s[7] != '-')
         return -1;
     if (sscanf(s, "%4u-%2u-%2u%n", &y, &m, &d, &n) != 3 || n != 10)
         return -1;
@@ -139,8 +139,8 @@ long mpic_br_min_perspectives(time_t now, const char **since)
     return min;
 }
 
-long mpic_compliance_minimum(const struct mpic_compliance_policy *p,
-                             time_t now, bool *from_config)
+long mpic_compliance_minimum(const struct mpic_compliance_policy *p, time_t now,
+                             bool *from_config)
 {
     bool cfg = p->min_perspective_count > 0;
 
@@ -234,10 +234,11 @@ static void method_sunset(const struct mpic_compliance_policy *p, time_t now,
                      name, s.br_section, s.since, s.must_not_from);
 }
 
-enum mpic_compliance_verdict mpic_compliance_decide(
-    const struct mpic_compliance_policy *p, time_t now,
-    const struct mpic_compliance_request *q, struct mpic_errlist *issues,
-    struct mpic_errlist *warnings, char **why)
+enum mpic_compliance_verdict
+mpic_compliance_decide(const struct mpic_compliance_policy *p, time_t now,
+                       const struct mpic_compliance_request *q,
+                       struct mpic_errlist *issues,
+                       struct mpic_errlist *warnings, char **why)
 {
     size_t issues_before = issues->n;
     bool from_config;

@@ -56,14 +56,14 @@ long mpic_br_min_perspectives(time_t now, const char **since);
  * The minimum the policy applies at now: its integer, or (auto) the BR
  * minimum of that day. *from_config (if not NULL) tells which.
  */
-long mpic_compliance_minimum(const struct mpic_compliance_policy *p,
-                             time_t now, bool *from_config);
+long mpic_compliance_minimum(const struct mpic_compliance_policy *p, time_t now,
+                             bool *from_config);
 
 /* The BR's word on a DCV method at now (BR 1.2.2). */
 struct mpic_sunset {
     enum mpic_sunset_level level;
-    const char *br_section; /* "3.2.2.4.8", ...; NULL if level is NONE */
-    const char *since;      /* the date the level applies from (static) */
+    const char *br_section;    /* "3.2.2.4.8", ...; NULL if level is NONE */
+    const char *since;         /* the date the level applies from (static) */
     const char *must_not_from; /* the MUST NOT date, past or future */
 };
 
@@ -94,10 +94,11 @@ struct mpic_compliance_request {
  * unless it is refused anyway. Sunsets to flag go to warnings (type
  * `validation-method-sunset`). *why is set only for UNAVAILABLE.
  */
-enum mpic_compliance_verdict mpic_compliance_decide(
-    const struct mpic_compliance_policy *p, time_t now,
-    const struct mpic_compliance_request *q, struct mpic_errlist *issues,
-    struct mpic_errlist *warnings, char **why);
+enum mpic_compliance_verdict
+mpic_compliance_decide(const struct mpic_compliance_policy *p, time_t now,
+                       const struct mpic_compliance_request *q,
+                       struct mpic_errlist *issues,
+                       struct mpic_errlist *warnings, char **why);
 
 /* "YYYY-MM-DD" to a time_t at 00:00 UTC; 0 and *out set, or -1. */
 int mpic_compliance_parse_date(const char *s, time_t *out);

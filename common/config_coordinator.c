@@ -679,8 +679,8 @@ static size_t count_with_checker(const struct mpic_coordinator_config *c,
  * perspectives of one check type (RIRs, too_close_codes): if not, every
  * request that uses the default fails with a cohort error.
  */
-static void warn_cohorts(const char *src, const struct mpic_coordinator_config *c,
-                         bool caa)
+static void warn_cohorts(const char *src,
+                         const struct mpic_coordinator_config *c, bool caa)
 {
     struct mpic_perspective *ps;
     struct mpic_cohorts co;
@@ -706,8 +706,7 @@ static void warn_cohorts(const char *src, const struct mpic_coordinator_config *
             ps[n++] = c->perspectives[i]; /* shallow */
     }
     if (mpic_cohorts_build(ps, n, (size_t)c->default_perspective_count,
-                           "check-config", "example.com", &co,
-                           &why) == MPIC_OK)
+                           "check-config", "example.com", &co, &why) == MPIC_OK)
         mpic_cohorts_cleanup(&co);
     else
         log_warn("%s: default_perspective_count: no cohort of %ld %s "
@@ -759,11 +758,10 @@ static void validate_compliance(struct cfg_loader *ld,
     }
     if (mpic_sunset_mode_from_name(c->compliance_sunsets_text,
                                    &c->compliance.method_sunsets) != 0) {
-        mpic_cfg_issue_key(ld, (size_t)si, -1,
-                           "expected enforce, warn or off, got '%s'",
-                           c->compliance_sunsets_text != NULL
-                               ? c->compliance_sunsets_text
-                               : "null");
+        mpic_cfg_issue_key(
+            ld, (size_t)si, -1, "expected enforce, warn or off, got '%s'",
+            c->compliance_sunsets_text != NULL ? c->compliance_sunsets_text
+                                               : "null");
         ok = false;
     }
     if (!ok)

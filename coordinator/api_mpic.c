@@ -69,10 +69,10 @@ struct coord_req {
     struct ev_timer *attempt_timer; /* current attempt's limit, or NULL */
     uint64_t start_ms;
     /* The compliance policy applied (open-mpic-api.md 9). */
-    time_t now;               /* the request's time: its day's rules */
-    long min_perspectives;    /* the minimum in force */
-    bool min_from_config;     /* compliance.min_perspective_count, not auto */
-    struct mpic_errlist warnings; /* sunsets flagged (served) */
+    time_t now;            /* the request's time: its day's rules */
+    long min_perspectives; /* the minimum in force */
+    bool min_from_config;  /* compliance.min_perspective_count, not auto */
+    struct mpic_errlist warnings;       /* sunsets flagged (served) */
     const struct mpic_errlist *refusal; /* issues of a policy 400, borrowed */
 };
 
@@ -405,10 +405,11 @@ static json_t *policy_json(const struct coord_req *r)
         o, "min_source", json_string(r->min_from_config ? "config" : "auto"));
     if (!r->min_from_config) {
         (void)mpic_br_min_perspectives(r->now, &since);
-        json_object_set_new_nocheck(
-            o, "min_rule",
-            json_string(since != NULL ? "BR 3.2.2.9" : "BR 3.2.2.9 (before "
-                                                       "2026-03-15)"));
+        json_object_set_new_nocheck(o, "min_rule",
+                                    json_string(since != NULL
+                                                    ? "BR 3.2.2.9"
+                                                    : "BR 3.2.2.9 (before "
+                                                      "2026-03-15)"));
         json_object_set_new_nocheck(
             o, "min_since", since != NULL ? json_string(since) : json_null());
     }
@@ -612,9 +613,8 @@ static void on_cancel(struct http_request *http, void *arg)
  * (400) go to errs, and UNAVAILABLE (503: the default perspective count is
  * below the minimum of the day) comes with its reason in *why.
  */
-static enum mpic_compliance_verdict req_compliance(struct coord_req *r,
-                                                   struct mpic_errlist *errs,
-                                                   char **why)
+static enum mpic_compliance_verdict
+req_compliance(struct coord_req *r, struct mpic_errlist *errs, char **why)
 {
     const struct mpic_coordinator_config *cfg = r->c->cfg;
     struct mpic_compliance_request q;
@@ -625,8 +625,8 @@ static enum mpic_compliance_verdict req_compliance(struct coord_req *r,
     q.is_dcv = r->mreq.check_type == MPIC_CHECK_DCV;
     q.method = r->mreq.dcv.method;
     r->now = time(NULL);
-    r->min_perspectives = mpic_compliance_minimum(&cfg->compliance, r->now,
-                                                  &r->min_from_config);
+    r->min_perspectives =
+        mpic_compliance_minimum(&cfg->compliance, r->now, &r->min_from_config);
     r->perspective_count = q.perspective_count >= 0
                                ? (size_t)q.perspective_count
                                : (size_t)q.default_perspective_count;

@@ -23,7 +23,7 @@
 #define T_2026_12_15 ((time_t)1797292800)
 #define T_2027_03_15 ((time_t)1805068800)
 #define T_2028_03_15 ((time_t)1836691200)
-#define BEFORE(t)    ((t) - 1) /* 23:59:59 of the day before */
+#define BEFORE(t)    ((t)-1) /* 23:59:59 of the day before */
 #define DAY          ((time_t)86400)
 
 static void test_parse_date(void **state)
@@ -95,9 +95,8 @@ static void test_minimum_auto_or_config(void **state)
     bool from_config = true;
 
     (void)state;
-    assert_int_equal(mpic_compliance_minimum(&p, BEFORE(T_2026_06_15),
-                                             &from_config),
-                     3);
+    assert_int_equal(
+        mpic_compliance_minimum(&p, BEFORE(T_2026_06_15), &from_config), 3);
     assert_false(from_config);
     assert_int_equal(mpic_compliance_minimum(&p, T_2026_06_15, NULL), 4);
     /* An integer overrides the calendar, above or below it. */
@@ -235,8 +234,8 @@ static void decide(const struct mpic_compliance_policy *p, time_t now,
     q.default_perspective_count = dflt;
     q.is_dcv = method >= 0;
     q.method = method >= 0 ? (enum mpic_dcv_method)method : 0;
-    o->v = mpic_compliance_decide(p, now, &q, &o->issues, &o->warnings,
-                                  &o->why);
+    o->v =
+        mpic_compliance_decide(p, now, &q, &o->issues, &o->warnings, &o->why);
     if (o->v != MPIC_COMPLIANCE_UNAVAILABLE)
         assert_null(o->why);
 }
@@ -297,8 +296,8 @@ static void test_decide_perspective_count(void **state)
     p.min_perspective_count = 6;
     decide(&p, 0, 5, 6, -1, &o);
     assert_int_equal(o.v, MPIC_COMPLIANCE_REFUSED);
-    assert_non_null(strstr(o.issues.items[0].message,
-                           "compliance.min_perspective_count"));
+    assert_non_null(
+        strstr(o.issues.items[0].message, "compliance.min_perspective_count"));
     outcome_cleanup(&o);
 }
 

@@ -1474,7 +1474,8 @@ static void test_compliance_keys(void **state)
     assert_int_equal(c.compliance.method_sunsets, MPIC_SUNSET_WARN);
     j = mpic_coordinator_config_to_json(&c);
     comp = json_object_get(j, "compliance");
-    assert_true(json_is_integer(json_object_get(comp, "min_perspective_count")));
+    assert_true(
+        json_is_integer(json_object_get(comp, "min_perspective_count")));
     assert_int_equal(
         json_integer_value(json_object_get(comp, "min_perspective_count")), 3);
     assert_string_equal(
@@ -1506,8 +1507,8 @@ static void test_compliance_keys(void **state)
 
 static void test_compliance_key_errors(void **state)
 {
-    static const char *const bad_min[] = {"1", "0", "-3", "3.5", "five",
-                                          "\"\"", "2x", "99999999999"};
+    static const char *const bad_min[] = {"1",    "0",    "-3", "3.5",
+                                          "five", "\"\"", "2x", "99999999999"};
     struct mpic_coordinator_config c;
     struct cres r;
     char *path = NULL, *text;
