@@ -702,6 +702,7 @@ void coord_on_mpic(struct http_request *http, void *arg)
             r->refusal = NULL;
         }
         free(fatal_why);
+        free(unavailable_why);
         http_request_reply_issues(http, &errs);
         goto out;
     }
