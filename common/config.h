@@ -13,6 +13,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "common/compliance.h"
 #include "common/err.h"
 #include "common/log.h"
 #include "common/model.h"
@@ -94,7 +95,7 @@ struct mpic_coordinator_config {
     char *available_perspectives_file; /* resolved against config dir */
     struct mpic_perspective *perspectives; /* those with checkers */
     size_t n_perspectives;
-    long default_perspective_count; /* default 3 */
+    long default_perspective_count; /* default 5 */
     long absolute_max_attempts;     /* default 3 */
     char *hash_secret;              /* required; secret */
     unsigned remote_timeout_ms;     /* default 12000 */
@@ -105,6 +106,10 @@ struct mpic_coordinator_config {
     size_t max_request_bytes;       /* default 65536 */
     struct mpic_tls_files tls;
     struct mpic_tls_files checker_tls;
+    /* compliance: (open-mpic-api.md 9). The keys' text, and what it says. */
+    char *compliance_min_text;     /* "auto" or an integer >= 2 */
+    char *compliance_sunsets_text; /* "enforce", "warn" or "off" */
+    struct mpic_compliance_policy compliance;
 };
 
 /*
@@ -139,6 +144,13 @@ json_t *mpic_coordinator_config_to_json(
  * the loads. For tests.
  */
 void mpic_config_set_resolv_conf(const char *path);
+
+/*
+ * The time the coordinator's loader checks the BR calendar against
+ * (compliance.min_perspective_count: auto); 0 restores the real clock.
+ * For --check-config --as-of and tests.
+ */
+void mpic_coordinator_config_set_now(time_t now);
 
 /* The --help text for a daemon (static string). */
 const char *mpic_config_usage(enum mpic_daemon_kind kind);

@@ -16,6 +16,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "common/cohort.h"
 #include "common/mem.h"
 
 /* ---- RIRs ---------------------------------------------------------------- */
@@ -92,6 +93,11 @@ static const struct cfg_key coordinator_keys[] = {
      CHK_FILE, NULL, NULL},
     {"checker_tls.key_file", K_STR, OK_(checker_tls.key_file), 0, 0, 0,
      CHK_FILE, NULL, NULL},
+    /* Parsed and checked by validate_compliance(). */
+    {"compliance.min_perspective_count", K_STR, OK_(compliance_min_text), 0, 0,
+     0, CHK_NONE, NULL, NULL},
+    {"compliance.method_sunsets", K_STR, OK_(compliance_sunsets_text), 0, 0, 0,
+     CHK_NONE, NULL, NULL},
 };
 
 #define N_COORDINATOR_KEYS                                                     \
@@ -565,11 +571,13 @@ static void coordinator_defaults(struct mpic_coordinator_config *c)
     c->listen = xstrdup("0.0.0.0:8000");
     c->log_level = MPIC_LOG_INFO;
     c->available_perspectives_file = xstrdup("available_perspectives.yaml");
-    c->default_perspective_count = 3;
+    c->default_perspective_count = 5; /* BR 3.2.2.9 from 2026-12-15 */
     c->absolute_max_attempts = 3;
     c->remote_timeout_ms = 12000;
     c->straggler_timeout_ms = 2000;
     c->max_request_bytes = 65536;
+    c->compliance_min_text = xstrdup("auto");
+    c->compliance_sunsets_text = xstrdup("enforce");
 }
 
 /* Resolves a relative path against the directory of the config file. */
@@ -792,6 +800,157 @@ static void validate_perspectives(struct cfg_loader *ld,
     }
 }
 
+/* ---- compliance (open-mpic-api.md 9) ------------------------------------ */
+
+static time_t config_now; /* 0: the real clock */
+
+void mpic_coordinator_config_set_now(time_t now)
+{
+    config_now = now;
+}
+
+/* Perspectives with a checker for the check type (caa true: CAA). */
+static size_t count_with_checker(const struct mpic_coordinator_config *c,
+                                 bool caa)
+{
+    size_t n = 0;
+
+    for (size_t i = 0; i < c->n_perspectives; i++)
+        n += (caa ? c->perspectives[i].caa_url : c->perspectives[i].dcv_url) !=
+             NULL;
+    return n;
+}
+
+/*
+ * Whether cohorts of default_perspective_count can be formed from the
+ * perspectives of one check type (RIRs, too_close_codes): if not, every
+ * request that uses the default fails with a cohort error.
+ */
+static void warn_cohorts(const char *src,
+                         const struct mpic_coordinator_config *c, bool caa)
+{
+    struct mpic_perspective *ps;
+    struct mpic_cohorts co;
+    size_t n = 0;
+    char *why = NULL;
+
+    n = count_with_checker(c, caa);
+    if (n == 0)
+        return;
+    if (n < (size_t)c->default_perspective_count) {
+        log_warn("%s: default_perspective_count: only %zu perspectives have "
+                 "a %s checker; requests that use the default (%ld) will "
+                 "be refused",
+                 src != NULL ? src : "configuration", n, caa ? "CAA" : "DCV",
+                 c->default_perspective_count);
+        return;
+    }
+    n = 0;
+    ps = xcalloc(c->n_perspectives, sizeof(*ps));
+    for (size_t i = 0; i < c->n_perspectives; i++) {
+        if ((caa ? c->perspectives[i].caa_url : c->perspectives[i].dcv_url) !=
+            NULL)
+            ps[n++] = c->perspectives[i]; /* shallow */
+    }
+    if (mpic_cohorts_build(ps, n, (size_t)c->default_perspective_count,
+                           "check-config", "example.com", &co, &why) == MPIC_OK)
+        mpic_cohorts_cleanup(&co);
+    else
+        log_warn("%s: default_perspective_count: no cohort of %ld %s "
+                 "perspectives can be formed (%s); requests that use the "
+                 "default will fail",
+                 src != NULL ? src : "configuration",
+                 c->default_perspective_count, caa ? "CAA" : "DCV",
+                 why != NULL ? why : "?");
+    free(why);
+    free(ps);
+}
+
+/*
+ * compliance.min_perspective_count and method_sunsets, and the minimum in
+ * force today (or at mpic_coordinator_config_set_now()) against
+ * default_perspective_count and the perspectives configured.
+ */
+static void validate_compliance(struct cfg_loader *ld,
+                                struct mpic_coordinator_config *c,
+                                bool perspectives_ok)
+{
+    long mi = mpic_cfg_key_index(ld, "compliance.min_perspective_count");
+    long si = mpic_cfg_key_index(ld, "compliance.method_sunsets");
+    long di = mpic_cfg_key_index(ld, "default_perspective_count");
+    long pi = mpic_cfg_key_index(ld, "perspectives");
+    const char *t = c->compliance_min_text;
+    time_t now = config_now != 0 ? config_now : time(NULL);
+    const char *since = NULL;
+    bool from_config, ok = true;
+    long min;
+
+    MPIC_ASSERT(mi >= 0 && si >= 0 && di >= 0 && pi >= 0);
+    c->compliance.min_perspective_count = 0;
+    if (t == NULL || strcmp(t, "auto") != 0) {
+        char *end = NULL;
+        long v = -1;
+
+        if (t != NULL && t[0] >= '0' && t[0] <= '9' && strlen(t) <= 9)
+            v = strtol(t, &end, 10);
+        if (v < 2 || end == NULL || *end != '\0') {
+            mpic_cfg_issue_key(ld, (size_t)mi, -1,
+                               "expected auto or a whole number of at least "
+                               "2, got '%s'",
+                               t != NULL ? t : "null");
+            ok = false;
+        } else {
+            c->compliance.min_perspective_count = v;
+        }
+    }
+    if (mpic_sunset_mode_from_name(c->compliance_sunsets_text,
+                                   &c->compliance.method_sunsets) != 0) {
+        mpic_cfg_issue_key(
+            ld, (size_t)si, -1, "expected enforce, warn or off, got '%s'",
+            c->compliance_sunsets_text != NULL ? c->compliance_sunsets_text
+                                               : "null");
+        ok = false;
+    }
+    if (!ok)
+        return;
+
+    min = mpic_compliance_minimum(&c->compliance, now, &from_config);
+    if (!from_config)
+        (void)mpic_br_min_perspectives(now, &since);
+    else if (min < mpic_br_min_perspectives(now, NULL))
+        log_warn("%s: compliance.min_perspective_count: %ld is below the "
+                 "minimum of %ld remote perspectives that BR 3.2.2.9 "
+                 "requires today: for tests and labs only",
+                 ld->file != NULL ? ld->file : "configuration", min,
+                 mpic_br_min_perspectives(now, NULL));
+    if (c->default_perspective_count < min) {
+        if (from_config)
+            mpic_cfg_issue_key(ld, (size_t)di, -1,
+                               "%ld is below compliance.min_perspective_count "
+                               "(%ld)",
+                               c->default_perspective_count, min);
+        else
+            mpic_cfg_issue_key(ld, (size_t)di, -1,
+                               "%ld is below the minimum of %ld remote "
+                               "perspectives that BR 3.2.2.9 requires %s%s",
+                               c->default_perspective_count, min,
+                               since != NULL ? "from " : "before 2026-03-15",
+                               since != NULL ? since : "");
+    }
+    if (!perspectives_ok)
+        return;
+    if (c->n_perspectives < (size_t)min)
+        mpic_cfg_issue_key(ld, (size_t)pi, -1,
+                           "%zu perspectives configured, fewer than the "
+                           "minimum of %ld (%s)",
+                           c->n_perspectives, min,
+                           from_config ? "compliance.min_perspective_count"
+                                       : "BR 3.2.2.9 on this day");
+    else if (c->default_perspective_count <= (long)c->n_perspectives)
+        for (int caa = 0; caa < 2; caa++)
+            warn_cohorts(ld->file, c, caa != 0);
+}
+
 enum mpic_err mpic_coordinator_config_load(int argc, char **argv,
                                            struct mpic_coordinator_config *out,
                                            enum mpic_cli_action *action,
@@ -815,8 +974,13 @@ enum mpic_err mpic_coordinator_config_load(int argc, char **argv,
     mpic_cfg_validate_keys(&ld);
     mpic_cfg_validate_tls_pair(&ld, "tls", &out->tls);
     mpic_cfg_validate_tls_pair(&ld, "checker_tls", &out->checker_tls);
-    validate_perspectives(&ld, out);
-    check_open_to_anyone(&ld, out);
+    {
+        size_t before = errs->n;
+
+        validate_perspectives(&ld, out);
+        check_open_to_anyone(&ld, out);
+        validate_compliance(&ld, out, errs->n == before);
+    }
     mpic_cfg_loader_cleanup(&ld);
     return errs->n == errs_before ? MPIC_OK : MPIC_ERR_INVALID;
 }
@@ -839,6 +1003,8 @@ void mpic_coordinator_config_cleanup(struct mpic_coordinator_config *c)
     free(c->checker_tls.key_file);
     free(c->checker_tls.client_ca_file);
     free(c->checker_tls.ca_file);
+    free(c->compliance_min_text);
+    free(c->compliance_sunsets_text);
     memset(c, 0, sizeof(*c));
 }
 
@@ -893,8 +1059,19 @@ json_t *mpic_coordinator_config_to_json(const struct mpic_coordinator_config *c)
     json_t *o = mpic_cfg_table_json(coordinator_keys, N_COORDINATOR_KEYS, 0, c,
                                     c->config_file, perspectives_json);
 
+    json_t *comp = json_object_get(o, "compliance");
+
     if (o != NULL && json_object_set_new(
                          o, "daemon", json_string("mpic-coordinator")) != 0) {
+        json_decref(o);
+        return NULL;
+    }
+    /* An integer minimum is shown as one ("auto" stays a string). */
+    if (json_is_object(comp) && c->compliance.min_perspective_count > 0 &&
+        json_object_set_new(
+            comp, "min_perspective_count",
+            json_integer((json_int_t)c->compliance.min_perspective_count)) !=
+            0) {
         json_decref(o);
         return NULL;
     }

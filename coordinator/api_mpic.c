@@ -28,8 +28,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "common/cohort.h"
+#include "common/compliance.h"
 #include "common/ev.h"
 #include "common/http_server.h"
 #include "common/log.h"
@@ -73,6 +75,12 @@ struct coord_req {
     struct ev_timer *attempt_timer; /* current attempt's limit, or NULL */
     struct ev_timer *straggler_timer; /* set once the attempt is decided */
     uint64_t start_ms;
+    /* The compliance policy applied (open-mpic-api.md 9). */
+    time_t now;            /* the request's time: its day's rules */
+    long min_perspectives; /* the minimum in force */
+    bool min_from_config;  /* compliance.min_perspective_count, not auto */
+    struct mpic_errlist warnings;       /* sunsets flagged (served) */
+    const struct mpic_errlist *refusal; /* issues of a policy 400, borrowed */
 };
 
 static void req_free(struct coord_req *r)
@@ -92,6 +100,7 @@ static void req_free(struct coord_req *r)
     free(r->eligible);
     mpic_target_cleanup(&r->target);
     mpic_request_cleanup(&r->mreq);
+    mpic_errlist_cleanup(&r->warnings);
     free(r);
 }
 
@@ -437,6 +446,49 @@ static json_t *perspectives_json(const struct coord_req *r,
  * "cancelled" (torn down by the HTTP layer: deadline or shutdown) or
  * "cohort_error" (500, no attempt ran).
  */
+/* [{"<type_key>": type, "message": ...}, ...] of l (new reference). */
+static json_t *issues_json(const struct mpic_errlist *l, const char *type_key)
+{
+    json_t *a = json_array();
+
+    for (size_t i = 0; i < l->n; i++) {
+        json_t *it = json_object();
+
+        json_object_set_new(it, type_key, json_string(l->items[i].type));
+        json_object_set_new_nocheck(it, "message",
+                                    json_string(l->items[i].message));
+        json_array_append_new(a, it);
+    }
+    return a;
+}
+
+/* The policy in force for r, for its audit record. */
+static json_t *policy_json(const struct coord_req *r)
+{
+    const struct mpic_compliance_policy *p = &r->c->cfg->compliance;
+    json_t *o = json_object();
+    const char *since = NULL;
+
+    json_object_set_new_nocheck(o, "min_perspective_count",
+                                json_integer((json_int_t)r->min_perspectives));
+    json_object_set_new_nocheck(
+        o, "min_source", json_string(r->min_from_config ? "config" : "auto"));
+    if (!r->min_from_config) {
+        (void)mpic_br_min_perspectives(r->now, &since);
+        json_object_set_new_nocheck(o, "min_rule",
+                                    json_string(since != NULL
+                                                    ? "BR 3.2.2.9"
+                                                    : "BR 3.2.2.9 (before "
+                                                      "2026-03-15)"));
+        json_object_set_new_nocheck(
+            o, "min_since", since != NULL ? json_string(since) : json_null());
+    }
+    json_object_set_new_nocheck(
+        o, "method_sunsets",
+        json_string(mpic_sunset_mode_name(p->method_sunsets)));
+    return o;
+}
+
 static void audit_log(const struct coord_req *r, bool is_valid, bool completed,
                       const char *outcome)
 {
@@ -523,6 +575,13 @@ static void audit_log(const struct coord_req *r, bool is_valid, bool completed,
     json_object_set_new_nocheck(o, "is_valid", json_boolean(is_valid));
     json_object_set_new_nocheck(o, "mpic_completed", json_boolean(completed));
     json_object_set_new_nocheck(o, "attempts", attempts);
+    json_object_set_new_nocheck(o, "compliance", policy_json(r));
+    if (r->warnings.n > 0)
+        json_object_set_new_nocheck(o, "warnings",
+                                    issues_json(&r->warnings, "warning_type"));
+    if (r->refusal != NULL)
+        json_object_set_new_nocheck(o, "validation_issues",
+                                    issues_json(r->refusal, "issue_type"));
     json_object_set_new_nocheck(
         o, "duration_ms",
         json_integer((json_int_t)(ev_now_ms() - r->start_ms)));
@@ -577,6 +636,10 @@ static void req_finish(struct coord_req *r)
         prev = json_null();
     }
     json_object_set_new_nocheck(o, "previous_attempt_results", prev);
+    /* Sunset methods served (open-mpic-api.md 9; not in the reference). */
+    if (r->warnings.n > 0)
+        json_object_set_new_nocheck(o, "warnings",
+                                    issues_json(&r->warnings, "warning_type"));
 
     if (is_valid)
         r->c->metrics.mpic_valid[m->check_type]++;
@@ -615,6 +678,48 @@ static void on_cancel(struct http_request *http, void *arg)
     req_free(r);
 }
 
+/*
+ * The compliance policy on the day of the request (open-mpic-api.md 9):
+ * sunset warnings are kept in r, issues of a request the policy refuses
+ * (400) go to errs, and UNAVAILABLE (503: the default perspective count is
+ * below the minimum of the day) comes with its reason in *why.
+ */
+static enum mpic_compliance_verdict
+req_compliance(struct coord_req *r, struct mpic_errlist *errs, char **why)
+{
+    const struct mpic_coordinator_config *cfg = r->c->cfg;
+    struct mpic_compliance_request q;
+
+    memset(&q, 0, sizeof(q));
+    q.perspective_count = r->mreq.orch.perspective_count;
+    q.default_perspective_count = cfg->default_perspective_count;
+    q.is_dcv = r->mreq.check_type == MPIC_CHECK_DCV;
+    q.method = r->mreq.dcv.method;
+    r->now = time(NULL);
+    r->min_perspectives =
+        mpic_compliance_minimum(&cfg->compliance, r->now, &r->min_from_config);
+    r->perspective_count = q.perspective_count >= 0
+                               ? (size_t)q.perspective_count
+                               : (size_t)q.default_perspective_count;
+    return mpic_compliance_decide(&cfg->compliance, r->now, &q, errs,
+                                  &r->warnings, why);
+}
+
+/* 503: the minimum rose above the default under the running daemon. */
+static void reply_unavailable(struct coord_req *r, const char *why)
+{
+    json_t *o = json_object();
+
+    logt_error(r->mreq.trace_id, "refusing the mpic request for %s: %s",
+               r->mreq.target, why);
+    r->c->metrics.mpic_error++;
+    audit_log(r, false, false, "compliance_unavailable");
+    json_object_set_new_nocheck(
+        o, "error", json_string("mpic_error:coordinator:compliance"));
+    json_object_set_new_nocheck(o, "message", json_string(why));
+    http_request_reply_json(r->http, 503, o);
+}
+
 void coord_on_mpic(struct http_request *http, void *arg)
 {
     struct coord *c = arg;
@@ -625,6 +730,8 @@ void coord_on_mpic(struct http_request *http, void *arg)
     size_t len;
     char *why = NULL;
     char *fatal_why = NULL;
+    char *unavailable_why = NULL;
+    enum mpic_compliance_verdict verdict;
 
     if (!http_request_authorized(http, &c->cfg->api_keys, true)) {
         http_request_reply_error(http, 401, "unauthorized",
@@ -637,6 +744,7 @@ void coord_on_mpic(struct http_request *http, void *arg)
     r->http = http;
     r->start_ms = ev_now_ms();
     r->forced_cohort = -1;
+    mpic_errlist_init(&r->warnings);
     mpic_errlist_init(&errs);
     body = http_request_body(http, &len);
     if (mpic_request_parse(body, len, &r->mreq, &errs) != MPIC_OK ||
@@ -654,9 +762,24 @@ void coord_on_mpic(struct http_request *http, void *arg)
         http_request_reply_issues(http, &errs);
         goto out;
     }
-    req_plan(r, &errs, &fatal_why);
+    verdict = req_compliance(r, &errs, &unavailable_why);
+    if (verdict != MPIC_COMPLIANCE_UNAVAILABLE)
+        req_plan(r, &errs, &fatal_why); /* all of a request's issues at once */
     if (errs.n > 0) {
+        if (verdict == MPIC_COMPLIANCE_REFUSED) {
+            /* The policy's refusals are part of the record. */
+            r->refusal = &errs;
+            audit_log(r, false, false, "refused");
+            r->refusal = NULL;
+        }
+        free(fatal_why);
+        free(unavailable_why);
         http_request_reply_issues(http, &errs);
+        goto out;
+    }
+    if (verdict == MPIC_COMPLIANCE_UNAVAILABLE) {
+        reply_unavailable(r, unavailable_why);
+        free(unavailable_why);
         goto out;
     }
     if (fatal_why != NULL) {

@@ -167,6 +167,9 @@ def config():
     put("config", "syntax-error.yaml",
         b"\x00" + fixture(cfg, "syntax-error.yaml"))
     put("config", "anchors.yaml", b"\x02a: &x [1, 2]\nb: *x\ndns: {tries: 9}\n")
+    put("config", "coordinator-compliance.yaml",
+        b"\x00" + fixture(cfg, "coordinator-full.yaml") +
+        b"compliance:\n  min_perspective_count: 3\n  method_sunsets: warn\n")
 
 
 def target():

@@ -1096,6 +1096,7 @@ def coordinator_yaml(port, urls):
         lines += ["  - code: %s" % code, "    dcv_url: \"%s\"" % url]
     lines += ["default_perspective_count: 3", "absolute_max_attempts: 1",
               "hash_secret: \"dcv-secret\"", "remote_timeout_ms: 8000"]
+    lines += h.compliance_yaml()
     return "\n".join(lines) + "\n"
 
 

@@ -60,12 +60,12 @@ def binary_for(path):
     raise AssertionError("which daemon reads %s?" % path)
 
 
-def check_config(path, env_extra=None, lenient=False, env=None):
+def check_config(path, env_extra=None, lenient=False, env=None, args=()):
     env = h.clean_env(dict(DEPLOY_ENV, **(env_extra or {}))
                       if env is None else env)
     p = subprocess.run([h.binary(binary_for(path)), "--check-config"] +
                        (["--lenient-paths"] if lenient else []) +
-                       ["--config", path], stdout=subprocess.PIPE,
+                       ["--config", path] + list(args), stdout=subprocess.PIPE,
                        stderr=subprocess.STDOUT, env=env, timeout=60)
     return p.returncode, p.stdout.decode(errors="replace")
 
@@ -229,6 +229,76 @@ def test_production_examples_use_five_perspectives(ctx):
         check(not re.search(r"^hash_secret:", text, re.M) or
               f == "config/coordinator.yaml",
               f + " carries a hash_secret (use MPIC_HASH_SECRET)")
+
+
+# BR 3.2.2.9: at least 5 remote perspectives from 2026-12-15; the last
+# rise of the calendar, so "later" is any day after it.
+BR_DAYS = ["2026-12-15", "2027-03-15", "2028-03-15", "2031-01-01"]
+
+
+@R.case
+def test_coordinator_examples_pass_the_br_calendar(ctx):
+    """Every shipped coordinator configuration, with its compliance policy
+    left on auto, passes --check-config as of 2026-12-15 and later (minimum
+    5), and cohorts of its default size can be formed."""
+    coords = [f for f in ctx.files if binary_for(f) == "mpic-coordinator"]
+    rel = [os.path.relpath(f, REPO) for f in coords]
+    for want in ("config/coordinator.yaml", "config/local/coordinator.yaml",
+                 "config/compose/coordinator.yaml",
+                 "config/ec2/coordinator.yaml",
+                 "deploy/kubernetes/base/coordinator/coordinator.yaml"):
+        check(want in rel, want + " not among " + repr(rel))
+    failures = []
+    for f in coords:
+        with open(f) as fh:
+            text = fh.read()
+        m = re.search(r"^\s+min_perspective_count:\s*(\S+)", text, re.M)
+        check(m is None or m.group(1) == "auto",
+              "%s overrides min_perspective_count" % f)
+        target = ctx.with_pki(f) if names_tls(f) else f
+        for day in BR_DAYS:
+            rc, out = check_config(target, args=["--as-of", day])
+            if rc != 0 or "minimum 5 perspectives (auto: BR 3.2.2.9 from " \
+                    "2026-12-15)" not in out or "no cohort of" in out or \
+                    "will fail" in out or "will be refused" in out:
+                failures.append("%s as of %s: %s" % (
+                    os.path.relpath(f, REPO), day, out))
+    eq(failures, [], "coordinator examples against the BR calendar")
+
+
+@R.case
+def test_br_calendar_check_has_teeth(ctx):
+    """The same check refuses a default of 4 from 2026-12-15 (and a
+    configuration whose perspectives are fewer than 5), so the test above
+    can fail."""
+    src = os.path.join(REPO, "config", "local", "coordinator.yaml")
+    d = os.path.join(ctx.w, "teeth")
+    shutil.copytree(os.path.dirname(src), d)
+    path = os.path.join(d, "coordinator.yaml")
+    with open(src) as f:
+        text = f.read()
+    four = re.sub(r"^default_perspective_count:.*$",
+                  "default_perspective_count: 4", text, flags=re.M)
+    check(four != text, "default_perspective_count not found")
+    with open(path, "w") as f:
+        f.write(four)
+    rc, out = check_config(path, args=["--as-of", "2026-12-14"])
+    eq(rc, 0, "default 4 on 2026-12-14: " + out)
+    rc, out = check_config(path, args=["--as-of", "2026-12-15"])
+    eq(rc, 1, "default 4 on 2026-12-15: " + out)
+    check(re.search(r"coordinator\.yaml:\d+: default_perspective_count: 4 is "
+                    r"below the minimum of 5 remote perspectives", out), out)
+    # Four perspectives left: too few for the minimum of 5.
+    lines = four.splitlines(True)
+    start = next(i for i, ln in enumerate(lines)
+                 if ln.startswith("  - code: ap-northeast-1"))
+    del lines[start:start + 6]  # ap-northeast-1 and sa-east-1
+    with open(path, "w") as f:
+        f.write("".join(lines))
+    rc, out = check_config(path, args=["--as-of", "2027-01-01"])
+    eq(rc, 1, "four perspectives: " + out)
+    check("perspectives: 4 perspectives configured, fewer than the minimum "
+          "of 5" in out, out)
 
 
 @R.case

@@ -86,6 +86,7 @@ def coord_yaml(port, perspectives, api_keys=(), remote_timeout_ms=4000,
               "remote_timeout_ms: %d" % remote_timeout_ms,
               "api_keys: %s" % json.dumps(list(api_keys)),
               "max_request_bytes: %d" % max_request_bytes]
+    lines += h.compliance_yaml()
     return "\n".join(lines) + "\n"
 
 

@@ -22,6 +22,9 @@
 
 #define FIX MPIC_FIXTURES_DIR "/config"
 
+/* 2026-01-01T00:00:00Z */
+#define CLOCK_2026_01_01 ((time_t)1767225600)
+
 static char tmpdir[] = "/tmp/mpic-test-config-XXXXXX";
 static unsigned tmp_seq;
 
@@ -45,6 +48,10 @@ static int group_setup(void **state)
         return -1;
     mpic_config_set_resolv_conf(FIX "/resolv.conf");
     mpic_log_set_level(MPIC_LOG_ERROR); /* keep warnings off the output */
+    /* Before the BR minimum rose above 2 (2026-03-15): the tests of other
+     * rules use two or three perspectives; the compliance tests set their
+     * own day. */
+    mpic_coordinator_config_set_now(CLOCK_2026_01_01);
     return 0;
 }
 
@@ -328,15 +335,19 @@ static void test_coordinator_defaults_need_secret_and_perspectives(void **state)
     assert_int_equal(r.rc, MPIC_ERR_INVALID);
     assert_issue(&r.errs, "configuration: hash_secret: required");
     assert_issue(&r.errs,
-                 "configuration: default_perspective_count: 3 exceeds the "
+                 "configuration: default_perspective_count: 5 exceeds the "
                  "number");
     assert_string_equal(c.listen, "0.0.0.0:8000");
     assert_int_equal(c.log_level, MPIC_LOG_INFO);
-    assert_int_equal(c.default_perspective_count, 3);
+    assert_int_equal(c.default_perspective_count, 5);
     assert_int_equal(c.absolute_max_attempts, 3);
     assert_int_equal(c.remote_timeout_ms, 12000);
     assert_int_equal(c.max_request_bytes, 65536);
     assert_int_equal(c.n_perspectives, 0);
+    assert_string_equal(c.compliance_min_text, "auto");
+    assert_int_equal(c.compliance.min_perspective_count, 0);
+    assert_string_equal(c.compliance_sunsets_text, "enforce");
+    assert_int_equal(c.compliance.method_sunsets, MPIC_SUNSET_ENFORCE);
     assert_null(c.hash_secret);
     assert_string_equal(c.available_perspectives_file,
                         "available_perspectives.yaml");
@@ -1520,7 +1531,7 @@ static void test_several_errors_reported_together(void **state)
     assert_issue(&r.errs, "%s:6: perspectives[0].dcv_url: ", path);
     assert_issue(&r.errs, "%s:7: remote_timeout_ms: ", path);
     assert_issue(&r.errs, "%s:1: hash_secret: required", path);
-    assert_issue(&r.errs, "%s: default_perspective_count: 3 exceeds", path);
+    assert_issue(&r.errs, "%s: default_perspective_count: 5 exceeds", path);
     assert_int_equal(r.errs.n, 6);
     for (size_t i = 0; i < r.errs.n; i++)
         assert_string_equal(r.errs.items[i].type, "config");
@@ -1554,6 +1565,228 @@ static void test_checker_tls_of_coordinator(void **state)
 
 /* ---- /configz ---------------------------------------------------------------
  */
+
+/* ---- compliance (open-mpic-api.md 9) --------------------------------------
+ */
+
+/* 00:00:00 UTC of the days the BR minimum rises to 4 and to 5. */
+#define CLOCK_2026_06_15 ((time_t)1781481600)
+#define CLOCK_2026_12_15 ((time_t)1797292800)
+
+/* Six perspectives over five RIRs, no too-close pair: lines 1-16. */
+#define COORD_SIX(count)                                                       \
+    "hash_secret: s\n"                                                         \
+    "available_perspectives_file: " FIX "/available.yaml\n"                    \
+    "default_perspective_count: " count "\n"                                   \
+    "perspectives:\n"                                                          \
+    "  - code: us-east-1\n"                                                    \
+    "    dcv_url: http://127.0.0.1:1/dcv\n"                                    \
+    "  - code: eu-west-1\n"                                                    \
+    "    dcv_url: http://127.0.0.1:2/dcv\n"                                    \
+    "  - code: eu-central-1\n"                                                 \
+    "    dcv_url: http://127.0.0.1:3/dcv\n"                                    \
+    "  - code: ap-northeast-1\n"                                               \
+    "    dcv_url: http://127.0.0.1:4/dcv\n"                                    \
+    "  - code: sa-east-1\n"                                                    \
+    "    dcv_url: http://127.0.0.1:5/dcv\n"                                    \
+    "  - code: af-south-1\n"                                                   \
+    "    dcv_url: http://127.0.0.1:6/dcv\n"
+
+static void test_compliance_keys(void **state)
+{
+    struct mpic_coordinator_config c;
+    struct cres r;
+    char *path = NULL;
+    json_t *j, *comp;
+
+    (void)state;
+    coord_text(COORD_SIX("5") "compliance:\n"
+                              "  min_perspective_count: 3\n"
+                              "  method_sunsets: warn\n",
+               &c, &r, &path);
+    print_issues(&r.errs);
+    assert_int_equal(r.rc, MPIC_OK);
+    assert_int_equal(c.compliance.min_perspective_count, 3);
+    assert_int_equal(c.compliance.method_sunsets, MPIC_SUNSET_WARN);
+    j = mpic_coordinator_config_to_json(&c);
+    comp = json_object_get(j, "compliance");
+    assert_true(
+        json_is_integer(json_object_get(comp, "min_perspective_count")));
+    assert_int_equal(
+        json_integer_value(json_object_get(comp, "min_perspective_count")), 3);
+    assert_string_equal(
+        json_string_value(json_object_get(comp, "method_sunsets")), "warn");
+    json_decref(j);
+    mpic_coordinator_config_cleanup(&c);
+    mpic_errlist_cleanup(&r.errs);
+    free(path);
+
+    coord_text(COORD_SIX("5") "compliance:\n"
+                              "  min_perspective_count: auto\n"
+                              "  method_sunsets: \"off\"\n",
+               &c, &r, &path);
+    assert_int_equal(r.rc, MPIC_OK);
+    assert_int_equal(c.compliance.min_perspective_count, 0);
+    assert_int_equal(c.compliance.method_sunsets, MPIC_SUNSET_OFF);
+    j = mpic_coordinator_config_to_json(&c);
+    comp = json_object_get(j, "compliance");
+    assert_string_equal(
+        json_string_value(json_object_get(comp, "min_perspective_count")),
+        "auto");
+    assert_string_equal(
+        json_string_value(json_object_get(comp, "method_sunsets")), "off");
+    json_decref(j);
+    mpic_coordinator_config_cleanup(&c);
+    mpic_errlist_cleanup(&r.errs);
+    free(path);
+}
+
+static void test_compliance_key_errors(void **state)
+{
+    static const char *const bad_min[] = {"1",    "0",    "-3", "3.5",
+                                          "five", "\"\"", "2x", "99999999999"};
+    struct mpic_coordinator_config c;
+    struct cres r;
+    char *path = NULL, *text;
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(bad_min) / sizeof(bad_min[0]); i++) {
+        text = xasprintf(COORD_SIX("5") "compliance:\n"
+                                        "  min_perspective_count: %s\n",
+                         bad_min[i]);
+        coord_text(text, &c, &r, &path);
+        assert_int_equal(r.rc, MPIC_ERR_INVALID);
+        assert_issue(&r.errs,
+                     "%s:18: compliance.min_perspective_count: expected auto "
+                     "or a whole number of at least 2",
+                     path);
+        mpic_coordinator_config_cleanup(&c);
+        mpic_errlist_cleanup(&r.errs);
+        free(path);
+        free(text);
+    }
+    coord_text(COORD_SIX("5") "compliance:\n"
+                              "  method_sunsets: strict\n",
+               &c, &r, &path);
+    assert_int_equal(r.rc, MPIC_ERR_INVALID);
+    assert_issue(&r.errs,
+                 "%s:18: compliance.method_sunsets: expected enforce, warn or "
+                 "off, got 'strict'",
+                 path);
+    assert_int_equal(r.errs.n, 1);
+    mpic_coordinator_config_cleanup(&c);
+    mpic_errlist_cleanup(&r.errs);
+    free(path);
+    /* A typo in the section is refused like any unknown key would be, and
+     * a section that is not a mapping is an error. */
+    coord_text(COORD_SIX("5") "compliance: strict\n", &c, &r, &path);
+    assert_int_equal(r.rc, MPIC_ERR_INVALID);
+    assert_issue(&r.errs, "%s:17: compliance: expected a mapping", path);
+    mpic_coordinator_config_cleanup(&c);
+    mpic_errlist_cleanup(&r.errs);
+    free(path);
+}
+
+/* auto: the BR minimum of the day the configuration is checked. */
+static void test_compliance_default_below_minimum_by_date(void **state)
+{
+    struct mpic_coordinator_config c;
+    struct cres r;
+    char *path = NULL;
+
+    (void)state;
+    mpic_coordinator_config_set_now(CLOCK_2026_12_15 - 1);
+    coord_text(COORD_SIX("4"), &c, &r, &path);
+    print_issues(&r.errs);
+    assert_int_equal(r.rc, MPIC_OK);
+    mpic_coordinator_config_cleanup(&c);
+    mpic_errlist_cleanup(&r.errs);
+    free(path);
+
+    mpic_coordinator_config_set_now(CLOCK_2026_12_15);
+    coord_text(COORD_SIX("4"), &c, &r, &path);
+    assert_int_equal(r.rc, MPIC_ERR_INVALID);
+    assert_issue(&r.errs,
+                 "%s:3: default_perspective_count: 4 is below the minimum of 5 "
+                 "remote perspectives that BR 3.2.2.9 requires from "
+                 "2026-12-15",
+                 path);
+    assert_int_equal(r.errs.n, 1);
+    mpic_coordinator_config_cleanup(&c);
+    mpic_errlist_cleanup(&r.errs);
+    free(path);
+
+    mpic_coordinator_config_set_now(CLOCK_2026_06_15 - 1);
+    coord_text(COORD_SIX("3"), &c, &r, &path);
+    assert_int_equal(r.rc, MPIC_OK);
+    mpic_coordinator_config_cleanup(&c);
+    mpic_errlist_cleanup(&r.errs);
+    free(path);
+    mpic_coordinator_config_set_now(CLOCK_2026_06_15);
+    coord_text(COORD_SIX("3"), &c, &r, &path);
+    assert_int_equal(r.rc, MPIC_ERR_INVALID);
+    assert_issue(&r.errs,
+                 "%s:3: default_perspective_count: 3 is below the minimum of 4",
+                 path);
+    mpic_coordinator_config_cleanup(&c);
+    mpic_errlist_cleanup(&r.errs);
+    free(path);
+
+    /* A configured minimum overrides the calendar both ways. */
+    mpic_coordinator_config_set_now(CLOCK_2026_12_15);
+    coord_text(COORD_SIX("3") "compliance:\n"
+                              "  min_perspective_count: 2\n",
+               &c, &r, &path);
+    assert_int_equal(r.rc, MPIC_OK);
+    mpic_coordinator_config_cleanup(&c);
+    mpic_errlist_cleanup(&r.errs);
+    free(path);
+    mpic_coordinator_config_set_now(CLOCK_2026_01_01);
+    coord_text(COORD_SIX("5") "compliance:\n"
+                              "  min_perspective_count: 6\n",
+               &c, &r, &path);
+    assert_int_equal(r.rc, MPIC_ERR_INVALID);
+    assert_issue(&r.errs,
+                 "%s:3: default_perspective_count: 5 is below "
+                 "compliance.min_perspective_count (6)",
+                 path);
+    mpic_coordinator_config_cleanup(&c);
+    mpic_errlist_cleanup(&r.errs);
+    free(path);
+    mpic_coordinator_config_set_now(CLOCK_2026_01_01);
+}
+
+static void test_compliance_too_few_perspectives(void **state)
+{
+    struct mpic_coordinator_config c;
+    struct cres r;
+    char *path = NULL;
+
+    (void)state;
+    coord_text(COORD_SIX("6") "compliance:\n"
+                              "  min_perspective_count: 7\n",
+               &c, &r, &path);
+    assert_int_equal(r.rc, MPIC_ERR_INVALID);
+    assert_issue(&r.errs,
+                 "%s:5: perspectives: 6 perspectives configured, fewer than "
+                 "the minimum of 7 (compliance.min_perspective_count)",
+                 path);
+    mpic_coordinator_config_cleanup(&c);
+    mpic_errlist_cleanup(&r.errs);
+    free(path);
+
+    mpic_coordinator_config_set_now(CLOCK_2026_12_15);
+    coord_text(COORD_HEAD P_US P_EU, &c, &r, &path);
+    assert_int_equal(r.rc, MPIC_ERR_INVALID);
+    assert_issue(&r.errs,
+                 "%s:5: perspectives: 2 perspectives configured, fewer than "
+                 "the minimum of 5 (BR 3.2.2.9 on this day)",
+                 path);
+    mpic_coordinator_config_cleanup(&c);
+    mpic_errlist_cleanup(&r.errs);
+    free(path);
+    mpic_coordinator_config_set_now(CLOCK_2026_01_01);
+}
 
 static void test_coordinator_json_redacts_secrets(void **state)
 {
@@ -2307,6 +2540,10 @@ int main(void)
         T(test_bad_available_file),
         T(test_several_errors_reported_together),
         T(test_checker_tls_of_coordinator),
+        T(test_compliance_keys),
+        T(test_compliance_key_errors),
+        T(test_compliance_default_below_minimum_by_date),
+        T(test_compliance_too_few_perspectives),
         T(test_coordinator_json_redacts_secrets),
         T(test_checker_json_redacts_tokens),
         T(test_example_configs_load),
