@@ -16,6 +16,7 @@
 
 #include "common/ev.h"
 #include "common/http_server.h"
+#include "common/json_safe.h"
 #include "common/log.h"
 #include "common/mem.h"
 
@@ -141,11 +142,9 @@ static json_t *details_skeleton(enum mpic_dcv_method m)
         "response_page",    "resolved_ip",  NULL};
     static const char *const tls_keys[] = {"common_name", NULL};
     const char *const *keys;
-    json_t *o = json_object();
+    json_t *o = mpic_jobj();
     size_t i;
 
-    if (o == NULL)
-        fatalx("%s: out of memory", __func__);
     switch (m) {
     case MPIC_DCV_WEBSITE_CHANGE:
     case MPIC_DCV_ACME_HTTP_01:
@@ -158,13 +157,9 @@ static json_t *details_skeleton(enum mpic_dcv_method m)
         keys = dns_keys;
         break;
     }
-    if (json_object_set_new_nocheck(o, "validation_method",
-                                    json_string(mpic_dcv_method_name(m))) != 0)
-        fatalx("%s: out of memory", __func__);
-    for (i = 0; keys[i] != NULL; i++) {
-        if (json_object_set_new_nocheck(o, keys[i], json_null()) != 0)
-            fatalx("%s: out of memory", __func__);
-    }
+    mpic_jset(o, "validation_method", mpic_jstr(mpic_dcv_method_name(m)));
+    for (i = 0; keys[i] != NULL; i++)
+        mpic_jset(o, keys[i], json_null());
     return o;
 }
 

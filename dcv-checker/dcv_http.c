@@ -21,6 +21,7 @@
 #include "common/buf.h"
 #include "common/ev.h"
 #include "common/ev_curl.h"
+#include "common/json_safe.h"
 #include "common/log.h"
 #include "common/mem.h"
 
@@ -41,7 +42,8 @@ struct http_op {
     struct mpic_buf body;
     size_t cap;
     bool truncated; /* the body went on past cap */
-    char *location; /* Location of the current response */
+    char *location; /* Location of the current response, as received */
+    size_t location_len; /* its length: it may hold a NUL byte */
     char *reason;   /* reason phrase of the current response */
     unsigned hops;
     json_t *history;
@@ -62,6 +64,7 @@ static void http_op_release_easy(struct http_op *op)
     op->connect_to = NULL;
     free(op->location);
     op->location = NULL;
+    op->location_len = 0;
     free(op->reason);
     op->reason = NULL;
     mpic_buf_cleanup(&op->body);
@@ -80,10 +83,10 @@ static void http_op_cancel(void *arg)
     free(op);
 }
 
+/* v is built with the json_safe.h helpers: only OOM can fail here. */
 static void set_details(struct dcv_check *c, const char *key, json_t *v)
 {
-    if (json_object_set_new(c->details, key, v) != 0)
-        fatalx("%s: out of memory", __func__);
+    mpic_jset(c->details, key, v);
 }
 
 static const char *expected_value(const struct dcv_check *c)
@@ -123,13 +126,16 @@ static size_t on_header(char *ptr, size_t size, size_t nmemb, void *arg)
 
         free(op->location);
         op->location = NULL;
+        op->location_len = 0;
         free(op->reason);
         op->reason = NULL;
         if (sp != NULL) {
             const char *sp2 = memchr(sp + 1, ' ', l - (size_t)(sp + 1 - ptr));
 
+            /* outside text: valid UTF-8 before it can reach a reply */
             if (sp2 != NULL)
-                op->reason = xstrndup(sp2 + 1, l - (size_t)(sp2 + 1 - ptr));
+                op->reason = mpic_utf8_valid(
+                    sp2 + 1, l - (size_t)(sp2 + 1 - ptr), false, NULL);
         }
     } else if (l > 9 && strncasecmp(ptr, "location:", 9) == 0) {
         const char *v = ptr + 9;
@@ -139,8 +145,10 @@ static size_t on_header(char *ptr, size_t size, size_t nmemb, void *arg)
             v++;
             vl--;
         }
+        /* kept byte for byte (NULs included): judged in on_done */
         free(op->location);
-        op->location = xstrndup(v, vl);
+        op->location = xmemdup(v, vl);
+        op->location_len = vl;
     }
     return n;
 }
@@ -171,6 +179,27 @@ static const char *reason_of(long status)
     default:
         return "";
     }
+}
+
+/*
+ * One response_history entry: the URL that answered with a redirect and
+ * its status (the reference's {status_code, url}); for a redirect that is
+ * refused, also the Location as received, made valid UTF-8 (NULs kept).
+ */
+static void history_push(struct http_op *op, long status, bool refused)
+{
+    json_t *h = mpic_jobj();
+
+    if (op->history == NULL)
+        op->history = mpic_jarr();
+    mpic_jset(h, "status_code", mpic_jint(status));
+    mpic_jset(h, "url", mpic_jstr(op->url));
+    if (refused)
+        mpic_jset(h, "location",
+                  op->location != NULL
+                      ? mpic_jstr_bytes(op->location, op->location_len)
+                      : json_null());
+    mpic_jpush(op->history, h);
 }
 
 /* Ends the check; the op is freed with it. */
@@ -240,10 +269,10 @@ static void judge_page(struct http_op *op, long status)
     char *msg;
 
     c->completed = true;
-    set_details(c, "response_url", json_string(op->url));
-    set_details(c, "response_status_code", json_integer(status));
+    set_details(c, "response_url", mpic_jstr(op->url));
+    set_details(c, "response_status_code", mpic_jint(status));
     b64 = dcv_base64(data, len < sample ? len : sample);
-    set_details(c, "response_page", json_string(b64));
+    set_details(c, "response_page", mpic_jstr(b64));
     free(b64);
     if (status != 200) {
         msg = xasprintf("An HTTP error occurred: Response status %ld, "
@@ -288,7 +317,6 @@ static void on_done(CURL *easy, CURLcode result, void *arg)
     char *next = NULL;
     char *why = NULL;
     char *msg = NULL;
-    json_t *h;
 
     op->easy = NULL; /* ours again; cleaned up below */
     if (result != CURLE_OK && !(result == CURLE_WRITE_ERROR && op->truncated)) {
@@ -303,31 +331,27 @@ static void on_done(CURL *easy, CURLcode result, void *arg)
     }
     curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &status);
     if (status >= 300 && status < 400 && op->location != NULL) {
+        /* every refusal below records the refused hop in the history */
         if (!dcv_redirect_status_ok(status)) {
             msg = xasprintf("redirect with status %ld from %s is not allowed",
                             status, op->url);
-            http_fail(op, true, DCV_ERR_REDIRECT, msg);
-            goto out;
-        }
-        if (op->hops >= c->d->cfg->http_max_redirects) {
+        } else if (op->hops >= c->d->cfg->http_max_redirects) {
             msg = xasprintf("more than %u redirects",
                             c->d->cfg->http_max_redirects);
-            http_fail(op, true, DCV_ERR_REDIRECT, msg);
-            goto out;
-        }
-        if (dcv_redirect_resolve(op->url, op->location, &next, &why) !=
-            MPIC_OK) {
+        } else if (memchr(op->location, '\0', op->location_len) != NULL) {
+            msg = xasprintf("redirect from %s refused: the Location holds a "
+                            "NUL byte",
+                            op->url);
+        } else if (dcv_redirect_resolve(op->url, op->location, &next, &why) !=
+                   MPIC_OK) {
             msg = xasprintf("redirect from %s refused: %s", op->url, why);
+        }
+        if (msg != NULL) {
+            history_push(op, status, true);
             http_fail(op, true, DCV_ERR_REDIRECT, msg);
             goto out;
         }
-        if (op->history == NULL)
-            op->history = json_array();
-        h = json_pack("{s:i,s:s}", "status_code", (json_int_t)status, "url",
-                      op->url);
-        if (op->history == NULL || h == NULL ||
-            json_array_append_new(op->history, h) != 0)
-            fatalx("%s: out of memory", __func__);
+        history_push(op, status, false);
         op->hops++;
         free(op->url);
         op->url = next;
@@ -392,7 +416,7 @@ static void on_resolved(enum mpic_err st, const char *addr, const char *why,
         http_fail(op, false, DCV_ERR_LOOKUP, why);
         goto out;
     }
-    set_details(c, "resolved_ip", json_string(addr));
+    set_details(c, "resolved_ip", mpic_jstr(addr));
     refusal = dcv_address_refusal(c->d, addr);
     if (refusal != NULL) {
         http_fail(op, true, DCV_ERR_PRIVATE, refusal);
