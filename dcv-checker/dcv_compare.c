@@ -391,8 +391,11 @@ enum mpic_err dcv_redirect_resolve(const char *base, const char *location,
         goto out;
     }
     /* The same URL with another fragment is no redirect at all (the
-     * fragment is never sent): a loop, or a trick to hide one. */
-    if (strchr(location, '#') != NULL && same_but_fragment(base_full, full)) {
+     * fragment is never sent): a loop, or a trick to hide one. A bare
+     * "#frag" is that by definition (RFC 3986 5.2.2), whatever libcurl
+     * makes of it (it drops the last path segment). */
+    if (location[0] == '#' ||
+        (strchr(location, '#') != NULL && same_but_fragment(base_full, full))) {
         *why = xstrdup("the Location changes only the fragment");
         goto out;
     }
