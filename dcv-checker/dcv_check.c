@@ -131,38 +131,6 @@ static void on_cancel(struct http_request *req, void *arg)
     dcv_check_free(c);
 }
 
-/* Details with every field null: what an early error reports. */
-static json_t *details_skeleton(enum mpic_dcv_method m)
-{
-    static const char *const dns_keys[] = {"records_seen", "response_code",
-                                           "ad_flag",      "found_at",
-                                           "cname_chain",  NULL};
-    static const char *const http_keys[] = {
-        "response_history", "response_url", "response_status_code",
-        "response_page",    "resolved_ip",  NULL};
-    static const char *const tls_keys[] = {"common_name", NULL};
-    const char *const *keys;
-    json_t *o = mpic_jobj();
-    size_t i;
-
-    switch (m) {
-    case MPIC_DCV_WEBSITE_CHANGE:
-    case MPIC_DCV_ACME_HTTP_01:
-        keys = http_keys;
-        break;
-    case MPIC_DCV_ACME_TLS_ALPN_01:
-        keys = tls_keys;
-        break;
-    default:
-        keys = dns_keys;
-        break;
-    }
-    mpic_jset(o, "validation_method", mpic_jstr(mpic_dcv_method_name(m)));
-    for (i = 0; keys[i] != NULL; i++)
-        mpic_jset(o, keys[i], json_null());
-    return o;
-}
-
 static bool method_takes_ip(enum mpic_dcv_method m)
 {
     return m == MPIC_DCV_WEBSITE_CHANGE || m == MPIC_DCV_ACME_HTTP_01 ||
@@ -236,7 +204,7 @@ static void on_dcv(struct http_request *req, void *arg)
     }
     d->n_checks[m]++;
     c->req = req;
-    c->details = details_skeleton(m);
+    c->details = dcv_details_skeleton(m);
     http_request_set_cancel(req, on_cancel, c);
     c->deadline_timer =
         ev_timer_start(d->loop, check_budget_ms(d), on_deadline, c);

@@ -181,25 +181,11 @@ static const char *reason_of(long status)
     }
 }
 
-/*
- * One response_history entry: the URL that answered with a redirect and
- * its status (the reference's {status_code, url}); for a redirect that is
- * refused, also the Location as received, made valid UTF-8 (NULs kept).
- */
+/* One response_history entry (dcv_history_push, dcv_details.c). */
 static void history_push(struct http_op *op, long status, bool refused)
 {
-    json_t *h = mpic_jobj();
-
-    if (op->history == NULL)
-        op->history = mpic_jarr();
-    mpic_jset(h, "status_code", mpic_jint(status));
-    mpic_jset(h, "url", mpic_jstr(op->url));
-    if (refused)
-        mpic_jset(h, "location",
-                  op->location != NULL
-                      ? mpic_jstr_bytes(op->location, op->location_len)
-                      : json_null());
-    mpic_jpush(op->history, h);
+    dcv_history_push(&op->history, status, op->url, op->location,
+                     op->location_len, refused);
 }
 
 /* Ends the check; the op is freed with it. */
@@ -265,15 +251,11 @@ static void judge_page(struct http_op *op, long status)
     size_t sample = strlen(want) > 100 ? strlen(want) : 100;
     const char *data = op->body.data != NULL ? op->body.data : "";
     size_t len = op->body.len;
-    char *b64;
     char *msg;
 
     c->completed = true;
-    set_details(c, "response_url", mpic_jstr(op->url));
-    set_details(c, "response_status_code", mpic_jint(status));
-    b64 = dcv_base64(data, len < sample ? len : sample);
-    set_details(c, "response_page", mpic_jstr(b64));
-    free(b64);
+    dcv_page_details(c->details, op->url, status, data,
+                     len < sample ? len : sample);
     if (status != 200) {
         msg = xasprintf("An HTTP error occurred: Response status %ld, "
                         "Response reason: %s",

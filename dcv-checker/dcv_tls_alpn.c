@@ -196,39 +196,6 @@ out:
     return type;
 }
 
-/*
- * The certificate's (first) subject CN as a JSON string, or null. The CN
- * is the applicant's: any ASN.1 string type, any bytes. Converted to UTF-8
- * by OpenSSL where its type allows; else (a UTF8String that is not UTF-8,
- * a BMPString of odd length...) its raw bytes, repaired; NULs kept.
- */
-static json_t *common_name(X509 *cert)
-{
-    const X509_NAME *name = X509_get_subject_name(cert);
-    const ASN1_STRING *s;
-    unsigned char *utf8 = NULL;
-    json_t *v;
-    int i;
-    int n;
-
-    i = X509_NAME_get_index_by_NID(name, NID_commonName, -1);
-    if (i < 0)
-        return json_null();
-    s = X509_NAME_ENTRY_get_data(X509_NAME_get_entry(name, i));
-    if (s == NULL)
-        return json_null();
-    n = ASN1_STRING_to_UTF8(&utf8, s);
-    if (n >= 0) {
-        v = mpic_jstr_bytes((const char *)utf8, (size_t)n);
-        OPENSSL_free(utf8);
-        return v;
-    }
-    ERR_clear_error();
-    n = ASN1_STRING_length(s);
-    return mpic_jstr_bytes((const char *)ASN1_STRING_get0_data(s),
-                           n > 0 ? (size_t)n : 0);
-}
-
 static void judge(struct tls_op *op)
 {
     struct dcv_check *c = op->c;
@@ -240,7 +207,7 @@ static void judge(struct tls_op *op)
 
     cert = SSL_get1_peer_certificate(op->ssl);
     if (cert != NULL)
-        mpic_jset(c->details, "common_name", common_name(cert));
+        mpic_jset(c->details, "common_name", dcv_cert_common_name(cert));
     /* RFC 8737 3: the server must have negotiated acme-tls/1 */
     SSL_get0_alpn_selected(op->ssl, &alpn, &alpn_len);
     if (alpn_len != 10 || memcmp(alpn, "acme-tls/1", 10) != 0) {
