@@ -350,10 +350,10 @@ enum mpic_err dcv_redirect_resolve(const char *base, const char *location,
      * guessed at. */
     for (const char *c = location; *c != '\0'; c++) {
         if ((unsigned char)*c <= 0x20 || (unsigned char)*c >= 0x7f) {
-            *why = xasprintf("the Location is not a URI: byte 0x%02x at "
-                             "offset %zu",
-                             (unsigned)(unsigned char)*c,
-                             (size_t)(c - location));
+            *why =
+                xasprintf("the Location is not a URI: byte 0x%02x at "
+                          "offset %zu",
+                          (unsigned)(unsigned char)*c, (size_t)(c - location));
             goto out;
         }
     }

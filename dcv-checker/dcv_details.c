@@ -60,9 +60,9 @@ void dcv_history_push(json_t **history, long status, const char *url,
     mpic_jset(h, "status_code", mpic_jint(status));
     mpic_jset(h, "url", mpic_jstr(url));
     if (refused)
-        mpic_jset(h, "location", location != NULL
-                                     ? mpic_jstr_bytes(location, location_len)
-                                     : json_null());
+        mpic_jset(h, "location",
+                  location != NULL ? mpic_jstr_bytes(location, location_len)
+                                   : json_null());
     mpic_jpush(*history, h);
 }
 

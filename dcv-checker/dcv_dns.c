@@ -328,8 +328,14 @@ static void on_host_answer(const struct mpic_dns_result *res, void *arg)
         ldns_rr_rd_count(ldns_rr_list_rr(rrs, 0)) > 0) {
         char *t = ldns_rdf2str(ldns_rr_rdf(ldns_rr_list_rr(rrs, 0), 0));
 
-        if (t == NULL)
-            fatalx("%s: out of memory", __func__);
+        /* the answer is the target's: a failure here is a lookup error,
+         * not a reason to stop */
+        if (t == NULL) {
+            resolve_done(r, MPIC_ERR_DNS, NULL,
+                         xasprintf("the %s record of %s cannot be read",
+                                   r->tried_aaaa ? "AAAA" : "A", r->host));
+            goto out;
+        }
         resolve_done(r, MPIC_OK, xstrdup(t), NULL);
         LDNS_FREE(t);
         goto out;

@@ -41,10 +41,10 @@ struct http_op {
     struct curl_slist *connect_to;
     struct mpic_buf body;
     size_t cap;
-    bool truncated; /* the body went on past cap */
-    char *location; /* Location of the current response, as received */
+    bool truncated;      /* the body went on past cap */
+    char *location;      /* Location of the current response, as received */
     size_t location_len; /* its length: it may hold a NUL byte */
-    char *reason;   /* reason phrase of the current response */
+    char *reason;        /* reason phrase of the current response */
     unsigned hops;
     json_t *history;
     uint64_t start_ms;

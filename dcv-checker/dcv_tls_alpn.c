@@ -160,8 +160,9 @@ static const char *check_extension(struct tls_op *op, X509 *cert, char **msg)
     const ASN1_OCTET_STRING *val;
     int idx;
 
+    /* a constant OID: only a failed allocation can make this NULL */
     if (oid == NULL)
-        fatalx("%s: OBJ_txt2obj failed", __func__);
+        fatalx("%s: OBJ_txt2obj failed (out of memory)", __func__);
     idx = X509_get_ext_by_OBJ(cert, oid, -1);
     if (idx < 0) {
         type = DCV_ERR_TLS_NO_EXT;

@@ -39,6 +39,7 @@ static const char *field(struct reader *r, size_t *len)
     size_t l;
 
     if (r->n < 2) {
+        r->n = 0; /* a lone last byte ends the input */
         *len = 0;
         return "";
     }
@@ -134,8 +135,7 @@ static void http_details(struct reader *r, json_t *details,
     reason = field(r, &rl);
     body = field(r, &bl);
     st = field(r, &sl);
-    status = sl >= 2 ? (long)(((unsigned)(uint8_t)st[0] << 8) |
-                              (uint8_t)st[1])
+    status = sl >= 2 ? (long)(((unsigned)(uint8_t)st[0] << 8) | (uint8_t)st[1])
                      : 302;
     curl_url = fuzz_cstr((const uint8_t *)url, ul);
     cloc = fuzz_cstr((const uint8_t *)loc, ll);
@@ -152,8 +152,7 @@ static void http_details(struct reader *r, json_t *details,
                      "An HTTP error occurred: Response status %ld, "
                      "Response reason: %s",
                      status, rs);
-    dcv_page_details(details, next != NULL ? next : curl_url, status, body,
-                     bl);
+    dcv_page_details(details, next != NULL ? next : curl_url, status, body, bl);
     mpic_jset(details, "resolved_ip", mpic_jstr_bytes(url, ul));
     free(rs);
     free(next);
@@ -242,8 +241,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     FUZZ_CHECK(o != NULL);
     enc = mpic_json_dumps(o, JSON_COMPACT, &len);
     FUZZ_CHECK(enc != NULL);
-    parsed = json_loadb(enc, len, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL,
-                        &jerr);
+    parsed =
+        json_loadb(enc, len, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &jerr);
     FUZZ_CHECK(parsed != NULL);
     check_shape(parsed, m);
     /* the coordinator reads it */

@@ -47,13 +47,15 @@ static void test_maximal_subparts(void **state)
 {
     (void)state;
     expect_valid("/\xff\xfe", 3, true, "/" FFFD FFFD, 7);
-    expect_valid("\xc0\xaf", 2, true, FFFD FFFD, 6);        /* overlong */
+    expect_valid("\xc0\xaf", 2, true, FFFD FFFD, 6); /* overlong */
     expect_valid("\xe0\x80\xaf", 3, true, FFFD FFFD FFFD, 9);
     expect_valid("\xed\xa0\x80", 3, true, FFFD FFFD FFFD, 9); /* surrogate */
     expect_valid("\xf4\x90\x80\x80", 4, true, FFFD FFFD FFFD FFFD, 12);
-    expect_valid("\xe1\x80", 2, true, FFFD, 3);       /* truncated: one */
-    expect_valid("\xf1\x80\x80", 3, true, FFFD, 3);   /* truncated: one */
-    expect_valid("\xe1\x80" "a", 3, true, FFFD "a", 4);
+    expect_valid("\xe1\x80", 2, true, FFFD, 3);     /* truncated: one */
+    expect_valid("\xf1\x80\x80", 3, true, FFFD, 3); /* truncated: one */
+    expect_valid("\xe1\x80"
+                 "a",
+                 3, true, FFFD "a", 4);
     expect_valid("\xc3(", 2, true, FFFD "(", 4);
     expect_valid("\x80\xbf", 2, true, FFFD FFFD, 6);
     expect_valid("a\xf5\x80z", 4, true, "a" FFFD FFFD "z", 8);
@@ -86,7 +88,9 @@ static void test_json_strings(void **state)
     json_decref(v);
 
     v = mpic_jobj();
-    mpic_jset(v, "k", mpic_jstr("\xfe" "ok"));
+    mpic_jset(v, "k",
+              mpic_jstr("\xfe"
+                        "ok"));
     mpic_jset(v, "n", mpic_jint(-3));
     mpic_jset(v, "b", mpic_jbool(true));
     mpic_jset(v, "a", mpic_jarr());
