@@ -504,5 +504,83 @@ def through_the_coordinator(ctx):
               "%s: %r" % (code, by_code[code]))
 
 
+class BadChecker:
+    """A perspective whose reply is not JSON and not UTF-8 (jansson quotes
+    the bad token in its error text, which used to reach the reply)."""
+
+    def __init__(self):
+        import http.server
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *a):
+                pass
+
+            def do_POST(self):
+                self.rfile.read(int(self.headers.get("content-length") or 0))
+                body = b'{"check_type": "dcv", \xff\xfe\x00 }'
+                self.send_response(200)
+                self.send_header("content-type", "application/json")
+                self.send_header("content-length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+        class Server(http.server.ThreadingHTTPServer):
+            daemon_threads = True
+            allow_reuse_address = True
+
+        self.port = h.free_port(udp_too=False)
+        self.srv = Server(("127.0.0.1", self.port), Handler)
+        threading.Thread(target=self.srv.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.srv.shutdown()
+        self.srv.server_close()
+
+
+@R.case
+def coordinator_checker_reply_not_utf8(ctx):
+    """One perspective answers bytes that are neither JSON nor UTF-8: its
+    entry is a remote_check error with a valid message, the other two
+    decide, the coordinator keeps running."""
+    c = ctx.cluster
+    bad = BadChecker()
+    try:
+        codes = ["us-east-1", "eu-west-1", "ap-northeast-1"]
+        persp = [ctx.start_dcv(codes[0], "dcv-d-0", ctx.allow),
+                 ctx.start_dcv(codes[1], "dcv-d-1", ctx.allow)]
+        urls = [(codes[0], persp[0].base + "/dcv"),
+                (codes[1], persp[1].base + "/dcv"),
+                (codes[2], "http://127.0.0.1:%d/dcv" % bad.port)]
+        port = h.free_port(udp_too=False)
+        sub = os.path.join(c.workdir, "coord-bad")
+        os.makedirs(sub, exist_ok=True)
+        with open(os.path.join(sub, "available_perspectives.yaml"),
+                  "w") as f:
+            f.write(h.available_perspectives_yaml())
+        coord = h.Daemon("coordinator-bad", "mpic-coordinator",
+                         coordinator_yaml(port, urls), sub, port)
+        c.daemons.append(coord)
+        coord.wait_healthy()
+        status, resp = h.post(coord.base + "/mpic", {
+            "check_type": "dcv", "domain_or_ip_target": WEB,
+            "dcv_check_parameters": p_http01(TOKEN)})
+        eq(status, 200, "status (%r)" % (resp,))
+        by_code = {p["perspective_code"]: p["check_response"]
+                   for p in resp["perspectives"]}
+        for code in codes[:2]:
+            check(by_code[code]["check_passed"] is True,
+                  "%s: %r" % (code, by_code[code]))
+        cr = by_code[codes[2]]
+        failed_with(cr, "mpic_error:coordinator:remote_check",
+                    completed=False)
+        check(isinstance(cr["errors"][0]["error_message"], str), cr)
+        eq(resp["is_valid"], True, "quorum 2 of 3 (%r)" % (resp,))
+        check(coord.alive(), "coordinator exited")
+    finally:
+        bad.close()
+
+
 if __name__ == "__main__":
     sys.exit(R.run(Ctx))
