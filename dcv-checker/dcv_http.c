@@ -215,6 +215,7 @@ static bool regex_matches(struct dcv_check *c, const char *re, const char *subj,
     pcre2_match_context *mctx;
     int errcode = 0;
     PCRE2_SIZE erroff = 0;
+    char *fixed = NULL;
     int rc;
 
     code = pcre2_compile((PCRE2_SPTR)re, PCRE2_ZERO_TERMINATED, PCRE2_UTF,
@@ -232,7 +233,14 @@ static bool regex_matches(struct dcv_check *c, const char *re, const char *subj,
     /* a hostile pattern must not stall the loop on a 64 KiB page */
     pcre2_set_match_limit(mctx, 1000000);
     pcre2_set_depth_limit(mctx, 10000);
-    /* PCRE2_NO_UTF_CHECK is not used: a page that is not UTF-8 fails */
+    /* A page that is not UTF-8 (the applicant's bytes) is matched as
+     * repaired text (docs/json-safety.md: U+FFFD, NULs kept), as the
+     * reference matches the text its HTTP client decoded; it is not an
+     * error of the request's pattern. */
+    if (!mpic_utf8_is_valid(subj, len)) {
+        fixed = mpic_utf8_valid(subj, len, true, &len);
+        subj = fixed;
+    }
     rc = pcre2_match(code, (PCRE2_SPTR)subj, len, 0, 0, md, mctx);
     if (rc < -1)
         dcv_check_error(c, DCV_ERR_PARAMETER,
@@ -240,6 +248,7 @@ static bool regex_matches(struct dcv_check *c, const char *re, const char *subj,
     pcre2_match_context_free(mctx);
     pcre2_match_data_free(md);
     pcre2_code_free(code);
+    free(fixed);
     return rc >= 0;
 }
 

@@ -380,6 +380,17 @@ def website_change_body_not_utf8(ctx):
         "http_token_path": "bad-body.txt", "url_scheme": "http"})
     well_formed(status, resp)
     check(resp["check_passed"] is True, "want a pass: %r" % (resp,))
+    # match_regex runs on the page as repaired text: not an error of the
+    # request's pattern, and the bytes around the value do not hide it
+    for regex, want in [("test-validation", True), ("^\ufffd\ufffd", True),
+                        ("absent", False)]:
+        status, resp = dcv(ctx.dcv, WEB, {
+            "validation_method": "website-change",
+            "challenge_value": "test-validation", "match_regex": regex,
+            "http_token_path": "bad-body.txt", "url_scheme": "http"})
+        well_formed(status, resp)
+        eq(resp["check_passed"], want, "regex %r (%r)" % (regex, resp))
+        check(not resp["errors"], "errors: %r" % (resp["errors"],))
     still_serving(ctx)
 
 
