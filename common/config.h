@@ -69,6 +69,7 @@ struct mpic_checker_config {
     bool http_verify_tls;         /* default false */
     unsigned http_max_redirects;  /* default 20 */
     char *http_user_agent;        /* default "open-mpic-c/<version>" */
+    char *http_proxy;             /* http://HOST:PORT CONNECT proxy; NULL: direct */
     bool allow_private_addresses; /* default false */
     struct mpic_strv default_caa_domains;
     char *caa_rfc8657;              /* "strict" (default) or "lenient" */

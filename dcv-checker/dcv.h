@@ -9,6 +9,7 @@
 #ifndef MPIC_DCV_DCV_H
 #define MPIC_DCV_DCV_H
 
+#include <curl/curl.h>
 #include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -28,6 +29,7 @@
 #define DCV_ERR_PRIVATE    "mpic_error:dcv_checker:private_address"
 #define DCV_ERR_INTERNAL   "mpic_error:dcv_checker:internal"
 #define DCV_ERR_TIMEOUT    "mpic_error:dcv_checker:timeout"
+#define DCV_ERR_PROXY      "mpic_error:dcv_checker:proxy"
 #define DCV_ERR_TLS        "mpic_error:dcv_checker:tls_alpn"
 #define DCV_ERR_TLS_CERT   "mpic_error:dcv_checker:tls_alpn:certificate"
 #define DCV_ERR_TLS_NO_EXT DCV_ERR_TLS_CERT ":extension_missing"
@@ -254,6 +256,17 @@ void dcv_check_finish(struct dcv_check *c);
 /* Method entry points: each fills c->details and eventually finishes. */
 void dcv_dns_start(struct dcv_check *c);
 void dcv_http_start(struct dcv_check *c);
+
+/* dcv_proxy.c: egress through http.proxy (NULL: direct, never the
+ * environment's proxy). */
+void dcv_proxy_setopt(CURL *e, const char *proxy);
+/*
+ * When a transfer through proxy failed before its tunnel to dest
+ * ("IP:PORT") stood, what went wrong, naming the proxy (owned); NULL when
+ * there is no proxy, no failure, or the target failed behind the tunnel.
+ */
+char *dcv_proxy_failure(CURL *e, CURLcode result, const char *proxy,
+                        const char *dest, const char *errbuf);
 void dcv_tls_alpn_start(struct dcv_check *c);
 
 /*

@@ -48,6 +48,7 @@ struct http_op {
     unsigned hops;
     json_t *history;
     uint64_t start_ms;
+    char *dest; /* "IP:PORT" of the current hop, once resolved */
     char errbuf[CURL_ERROR_SIZE];
 };
 
@@ -62,6 +63,8 @@ static void http_op_release_easy(struct http_op *op)
     op->headers = NULL;
     curl_slist_free_all(op->connect_to);
     op->connect_to = NULL;
+    free(op->dest);
+    op->dest = NULL;
     free(op->location);
     op->location = NULL;
     op->location_len = 0;
@@ -310,6 +313,13 @@ static void on_done(CURL *easy, CURLcode result, void *arg)
     char *msg = NULL;
 
     op->easy = NULL; /* ours again; cleaned up below */
+    msg = dcv_proxy_failure(easy, result, c->d->cfg->http_proxy, op->dest,
+                            op->errbuf);
+    if (msg != NULL) {
+        /* Our own egress failed: no verdict on the target. */
+        http_fail(op, false, DCV_ERR_PROXY, msg);
+        goto out;
+    }
     if (result != CURLE_OK && !(result == CURLE_WRITE_ERROR && op->truncated)) {
         msg = xasprintf("fetching %s failed: %s%s%s", op->url,
                         curl_easy_strerror(result),
@@ -408,6 +418,9 @@ static void on_resolved(enum mpic_err st, const char *addr, const char *why,
         goto out;
     }
     set_details(c, "resolved_ip", mpic_jstr(addr));
+    free(op->dest);
+    op->dest = strchr(addr, ':') != NULL ? xasprintf("[%s]:%u", addr, op->port)
+                                         : xasprintf("%s:%u", addr, op->port);
     refusal = dcv_address_refusal(c->d, addr);
     if (refusal != NULL) {
         http_fail(op, true, DCV_ERR_PRIVATE, refusal);
@@ -439,7 +452,7 @@ static void on_resolved(enum mpic_err st, const char *addr, const char *why,
     curl_easy_setopt(e, CURLOPT_CONNECT_TO, op->connect_to);
     curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
     curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(e, CURLOPT_PROXY, "");
+    dcv_proxy_setopt(e, cfg->http_proxy);
     curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(e, CURLOPT_FORBID_REUSE, 1L);
     curl_easy_setopt(e, CURLOPT_FRESH_CONNECT, 1L);
