@@ -460,6 +460,7 @@ def coordinator_yaml(port, urls):
     for code, url in urls:
         lines += ["  - code: %s" % code, "    dcv_url: \"%s\"" % url]
     lines += ["default_perspective_count: 3", "absolute_max_attempts: 1",
+              "compliance:", "  min_perspective_count: 3",
               "hash_secret: \"applicant-secret\"", "remote_timeout_ms: 8000"]
     return "\n".join(lines) + "\n"
 
