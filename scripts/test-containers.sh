@@ -136,9 +136,9 @@ trap 'exit 130' INT TERM
 if ip link show "$BRIDGE" >/dev/null 2>&1; then
     fail "network interface $BRIDGE exists already (another run of this stage?)"
 fi
-ip link add name "$BRIDGE" type bridge
-ip addr add "$BRIDGE_ADDR" dev "$BRIDGE"
-ip link set "$BRIDGE" up
+{ ip link add name "$BRIDGE" type bridge && ip addr add "$BRIDGE_ADDR" dev "$BRIDGE" &&
+    ip link set "$BRIDGE" up; } ||
+    fail "cannot make the bridge $BRIDGE: this stage needs to manage network interfaces (root in the host's network namespace)"
 echo '{}' >"$W/daemon.json"
 export DOCKER_HOST="unix://$W/docker.sock"
 "$DOCKERD" --config-file "$W/daemon.json" --data-root "$W/data" \
