@@ -262,8 +262,19 @@ step "docker-compose up (compose.yaml + compose.test.yaml)"
 cd "$P"
 port=$(free_port)
 compose() { "$COMPOSE" -p "$PROJECT" -f compose.yaml -f tests/containers/compose.test.yaml "$@"; }
+show_unhealthy() { # the containers of the project that are not healthy, with their logs
+    local states c
+    states=$("$DOCKER" ps -a --filter "label=com.docker.compose.project=$PROJECT" \
+        --format '{{.Names}} {{.Status}}')
+    printf '%s\n' "$states" >&2
+    for c in $(printf '%s\n' "$states" | grep -v '(healthy)' | cut -d' ' -f1); do
+        echo "--- $c" >&2
+        "$DOCKER" logs --tail 20 "$c" >&2 2>&1
+    done
+}
 MPIC_DEFAULT_CAA_DOMAINS=ca.example MPIC_PUBLISH=127.0.0.1:$port \
-    compose up -d --no-build >"$W/up.log" 2>&1 || { cat "$W/up.log" >&2; fail "docker-compose up"; }
+    compose up -d --no-build >"$W/up.log" 2>&1 ||
+    { grep -v -e '^Creating' "$W/up.log" >&2; show_unhealthy; fail "docker-compose up"; }
 nservices=$(compose config --services | grep -c .)
 [ "$nservices" -eq 17 ] || fail "expected 16 services and test-nsd, got $nservices"
 
@@ -275,11 +286,7 @@ while :; do
     n=$(printf '%s\n' "$states" | grep -c '(healthy)' || true)
     [ "$n" -eq "$nservices" ] && break
     if [ "$(date +%s)" -ge "$deadline" ]; then
-        printf '%s\n' "$states" >&2
-        for c in $(printf '%s\n' "$states" | grep -v '(healthy)' | cut -d' ' -f1); do
-            echo "--- $c" >&2
-            "$DOCKER" logs --tail 20 "$c" >&2 2>&1
-        done
+        show_unhealthy
         fail "not every container became healthy within $STAGE_TIMEOUT_HEALTHY s"
     fi
     sleep 2
