@@ -23,8 +23,8 @@
 #      copy of the files compose.yaml mounts, with the PKI of
 #      scripts/gen-certs.sh; then tests/containers/check_compose.py checks
 #      through POST /mpic (API key; mutual TLS to the checkers)
-#   7. ps, logs and down without any MPIC_ variable; down must leave no
-#      container, network or volume
+#   7. ps, logs and down without any MPIC_ variable (up read them from .env,
+#      as README.md has it); down must leave no container, network or volume
 #   8. stop dockerd (by its pid), remove its bridges and data: the machine is
 #      left as it was, but for the packages and the cache of step 3
 #
@@ -272,8 +272,16 @@ show_unhealthy() { # the containers of the project that are not healthy, with th
         "$DOCKER" logs --tail 20 "$c" >&2 2>&1
     done
 }
-MPIC_DEFAULT_CAA_DOMAINS=ca.example MPIC_PUBLISH=127.0.0.1:$port \
-    compose up -d --no-build >"$W/up.log" 2>&1 ||
+# The variables where README.md has the operator keep them: .env next to
+# compose.yaml, and nothing in the environment.
+(
+    umask 077
+    printf 'MPIC_HASH_SECRET=%s\nMPIC_API_KEYS=%s\nMPIC_DEFAULT_CAA_DOMAINS=%s\nMPIC_PUBLISH=%s\n' \
+        "$MPIC_HASH_SECRET" "$MPIC_API_KEYS" ca.example "127.0.0.1:$port" >.env
+)
+api_keys=$MPIC_API_KEYS
+for v in $(env | sed -n 's/^\(MPIC_[A-Z_]*\)=.*/\1/p'); do unset "$v"; done
+compose up -d --no-build >"$W/up.log" 2>&1 ||
     { grep -v -e '^Creating' "$W/up.log" >&2; show_unhealthy; fail "docker-compose up"; }
 nservices=$(compose config --services | grep -c .)
 [ "$nservices" -eq 17 ] || fail "expected 16 services and test-nsd, got $nservices"
@@ -299,13 +307,13 @@ checker_ip=$("$DOCKER" inspect -f \
     "{{(index .NetworkSettings.Networks \"${PROJECT}_mesh\").IPAddress}}" "$(compose ps -q caa-us-east-1)")
 cd "$REPO"
 MPIC_CT_DOCKER=$DOCKER python3 tests/containers/check_compose.py checks \
-    "http://127.0.0.1:$port" "$MPIC_API_KEYS" "https://$checker_ip:8443" "$coordinator" ||
+    "http://127.0.0.1:$port" "$api_keys" "https://$checker_ip:8443" "$coordinator" ||
     fail "checks through POST /mpic"
 
-# ---- 7. ps, logs, down as an operator in a new shell: no MPIC_ variables
+# ---- 7. ps, logs, down with no MPIC_ variable: no .env either
 step "ps, logs, down without the variables"
 cd "$P"
-for v in $(env | sed -n 's/^\(MPIC_[A-Z_]*\)=.*/\1/p'); do unset "$v"; done
+rm .env
 compose ps >"$W/ps.txt" || fail "docker-compose ps without the variables"
 grep -q coordinator "$W/ps.txt" || fail "docker-compose ps lists no coordinator"
 compose logs --no-color --tail 5 coordinator >"$W/logs.txt" || fail "docker-compose logs without the variables"
