@@ -89,6 +89,7 @@ step "start dockerd"
 W=$(mktemp -d /tmp/mpic-ct.XXXXXX)
 DOCKERD_PID=
 BRIDGES=
+RUN_DOCKER_NEW=
 cleanup() {
     local rc=$? pid
     set +e
@@ -124,6 +125,7 @@ cleanup() {
     for b in $BRIDGES $BRIDGE; do
         ip link show "$b" >/dev/null 2>&1 && ip link delete "$b" 2>/dev/null
     done
+    [ -z "$RUN_DOCKER_NEW" ] || rmdir /run/docker/plugins /run/docker 2>/dev/null
     rm -rf "$W"
     if [ "$rc" -ne 0 ]; then
         echo "test-containers: failed after $(($(date +%s) - stage_start)) s" >&2
@@ -139,7 +141,10 @@ fi
 { ip link add name "$BRIDGE" type bridge && ip addr add "$BRIDGE_ADDR" dev "$BRIDGE" &&
     ip link set "$BRIDGE" up; } ||
     fail "cannot make the bridge $BRIDGE: this stage needs to manage network interfaces (root in the host's network namespace)"
-echo '{}' >"$W/daemon.json"
+# dockerd 20.10 writes a key to /etc/docker/key.json unless told otherwise,
+# and makes /run/docker/plugins.
+printf '{"deprecated-key-path": "%s/key.json"}\n' "$W" >"$W/daemon.json"
+[ -e /run/docker ] || RUN_DOCKER_NEW=1
 export DOCKER_HOST="unix://$W/docker.sock"
 "$DOCKERD" --config-file "$W/daemon.json" --data-root "$W/data" \
     --exec-root "$W/exec" -H "$DOCKER_HOST" --pidfile "$W/dockerd.pid" \
@@ -344,6 +349,7 @@ awk -v w="$W/" 'index($2, w) == 1 { print $2 }' /proc/self/mounts | sort -r |
 if awk -v w="$W/" 'index($2, w) == 1 { found = 1 } END { exit !found }' /proc/self/mounts; then
     fail "mounts left below $W after dockerd stopped"
 fi
+[ -z "$RUN_DOCKER_NEW" ] || rmdir /run/docker/plugins /run/docker
 rm -rf "$W"
 [ ! -e "$W" ] || fail "could not remove $W"
 step ""
