@@ -172,6 +172,8 @@ if ! "$DOCKER" image inspect "$BASE_IMAGE" >/dev/null 2>&1; then
         mkdir -p "$CACHE"
         debootstrap --variant=minbase bookworm "$W/rootfs" >"$W/debootstrap.log" 2>&1 ||
             { tail -n 30 "$W/debootstrap.log" >&2; fail "debootstrap failed"; }
+        # Not in the image: the downloaded packages and the package lists.
+        rm -rf "$W/rootfs/var/cache/apt/archives/"*.deb "$W/rootfs/var/lib/apt/lists/"*
         tar -C "$W/rootfs" -cf "$BASE_TAR.partial" .
         mv "$BASE_TAR.partial" "$BASE_TAR"
         rm -rf "$W/rootfs"
