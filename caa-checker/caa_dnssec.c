@@ -1,0 +1,456 @@
+/*
+ * The DNSSEC proof behind allow_lookup_failure (see caa_dnssec.h and
+ * docs/compliance.md). Every record is parsed by ldns; NSEC3 hashes are
+ * computed by ldns from the record's own parameters.
+ */
+#include "caa-checker/caa_dnssec.h"
+
+#include <string.h>
+
+#include "common/dns.h"
+#include "common/ev.h"
+#include "common/log.h"
+#include "common/mem.h"
+
+/* NSEC / NSEC3 records looked at per answer, and the most NSEC3 hash
+ * iterations computed (RFC 9276 3.2: validators may treat more as
+ * insecure; unbound 1.17 stops validating above 150). */
+#define DNSSEC_MAX_DENIAL_RRS     32
+#define DNSSEC_MAX_NSEC3_ITER     150
+/* NSEC3 rdata: algorithm, flags, iterations, salt, next hash, bitmap. */
+#define DNSSEC_NSEC3_RDFS         6
+
+struct dnssec_level {
+    struct caa_dnssec_proof *p;
+    char *name;               /* owned, no trailing dot */
+    struct mpic_dns_query *q; /* NULL once answered or cancelled */
+    bool done;
+    enum mpic_dns_status status;
+    enum caa_ds_evidence evidence;
+    char *why; /* owned */
+};
+
+struct caa_dnssec_proof {
+    struct ev_loop *loop;
+    caa_dnssec_fn *cb;
+    void *arg;
+    char *failed_name;          /* owned */
+    struct dnssec_level *levels; /* [0] is the failed name */
+    size_t n;
+    struct mpic_dns_query *recheck; /* the CAA query asked again */
+    bool recheck_done;
+    enum mpic_dns_status recheck_status;
+    struct ev_timer *timer; /* the budget; NULL once fired */
+    bool starting;
+    bool resolver_answered;
+};
+
+/* ---- judging one DS answer ------------------------------------------- */
+
+/* True if the (canonical) name a equals b, compared case-insensitively. */
+static bool dnssec_same_name(const ldns_rdf *a, const ldns_rdf *b)
+{
+    return a != NULL && b != NULL && ldns_dname_compare(a, b) == 0;
+}
+
+/* Describes a bitmap's NS/DS/SOA bits as evidence about a zone cut. */
+static enum caa_ds_evidence dnssec_bitmap_evidence(const ldns_rdf *bitmap,
+                                                   const char *name,
+                                                   const char *kind,
+                                                   char **why)
+{
+    bool ns, ds, soa;
+
+    if (bitmap == NULL) {
+        *why = xasprintf("%s record for %s has no type bitmap", kind, name);
+        return CAA_DS_NONE;
+    }
+    ns = ldns_nsec_bitmap_covers_type(bitmap, LDNS_RR_TYPE_NS);
+    ds = ldns_nsec_bitmap_covers_type(bitmap, LDNS_RR_TYPE_DS);
+    soa = ldns_nsec_bitmap_covers_type(bitmap, LDNS_RR_TYPE_SOA);
+    if (ns && !ds && !soa) {
+        *why = xasprintf("validated %s record shows a delegation at %s "
+                         "without DS (insecure delegation)",
+                         kind, name);
+        return CAA_DS_INSECURE;
+    }
+    *why = xasprintf("validated %s record shows %s is not a delegation "
+                     "without DS (NS %s, DS %s, SOA %s)",
+                     kind, name, ns ? "set" : "clear", ds ? "set" : "clear",
+                     soa ? "set" : "clear");
+    return CAA_DS_NONE;
+}
+
+/* NSEC3 (RFC 5155 8.6): a record matching H(name) whose bitmap shows NS
+ * without DS and SOA, or an opt-out record covering H(name). */
+static enum caa_ds_evidence dnssec_nsec3_evidence(const ldns_rr *rr,
+                                                  const ldns_rdf *qname,
+                                                  const char *name,
+                                                  char **why)
+{
+    enum caa_ds_evidence ev = CAA_DS_NONE;
+    ldns_rr *c = NULL;
+    ldns_rdf *zone = NULL;
+    ldns_rdf *label = NULL;
+    ldns_rdf *hashed = NULL;
+
+    *why = NULL;
+    if (ldns_rr_rd_count(rr) != DNSSEC_NSEC3_RDFS ||
+        ldns_nsec3_algorithm(rr) != LDNS_SHA1 ||
+        ldns_nsec3_iterations(rr) > DNSSEC_MAX_NSEC3_ITER)
+        goto out;
+    c = ldns_rr_clone(rr);
+    if (c == NULL)
+        fatalx("%s: out of memory", __func__);
+    ldns_rr2canonical(c);
+    zone = ldns_dname_left_chop(ldns_rr_owner(c));
+    /* The record must belong to a zone above the name asked. */
+    if (zone == NULL || !ldns_dname_is_subdomain(qname, zone))
+        goto out;
+    label = ldns_nsec3_hash_name_frm_nsec3(c, qname);
+    if (label == NULL)
+        goto out;
+    hashed = ldns_dname_cat_clone(label, zone);
+    if (hashed == NULL)
+        goto out;
+    ldns_dname2canonical(hashed);
+    if (dnssec_same_name(hashed, ldns_rr_owner(c))) {
+        ev = dnssec_bitmap_evidence(ldns_nsec3_bitmap(c), name, "NSEC3", why);
+    } else if (ldns_nsec3_optout(c) && ldns_nsec_covers_name(c, hashed)) {
+        *why = xasprintf("validated opt-out NSEC3 record covers %s (insecure "
+                         "delegation, RFC 5155 6)",
+                         name);
+        ev = CAA_DS_INSECURE;
+    }
+out:
+    ldns_rdf_deep_free(hashed);
+    ldns_rdf_deep_free(label);
+    ldns_rdf_deep_free(zone);
+    ldns_rr_free(c);
+    return ev;
+}
+
+/* The evidence of a validated NODATA answer's denial records. */
+static enum caa_ds_evidence dnssec_nodata_evidence(const ldns_pkt *pkt,
+                                                   const ldns_rdf *qname,
+                                                   const char *name,
+                                                   char **why)
+{
+    const ldns_rr_list *auth = ldns_pkt_authority(pkt);
+    size_t n = auth != NULL ? ldns_rr_list_rr_count(auth) : 0;
+    size_t looked = 0;
+    size_t i;
+    char *last = NULL;
+
+    for (i = 0; i < n && looked < DNSSEC_MAX_DENIAL_RRS; i++) {
+        const ldns_rr *rr = ldns_rr_list_rr(auth, i);
+        enum caa_ds_evidence ev = CAA_DS_NONE;
+        char *w = NULL;
+
+        if (ldns_rr_get_class(rr) != LDNS_RR_CLASS_IN)
+            continue;
+        if (ldns_rr_get_type(rr) == LDNS_RR_TYPE_NSEC) {
+            looked++;
+            if (ldns_rr_rd_count(rr) != 2 ||
+                !dnssec_same_name(ldns_rr_owner(rr), qname))
+                continue;
+            ev = dnssec_bitmap_evidence(ldns_nsec_get_bitmap(rr), name, "NSEC",
+                                        &w);
+        } else if (ldns_rr_get_type(rr) == LDNS_RR_TYPE_NSEC3) {
+            looked++;
+            ev = dnssec_nsec3_evidence(rr, qname, name, &w);
+        } else {
+            continue;
+        }
+        if (ev != CAA_DS_NONE) {
+            free(last);
+            *why = w;
+            return ev;
+        }
+        if (w != NULL) {
+            free(last);
+            last = w;
+        }
+    }
+    *why = last != NULL
+               ? last
+               : xasprintf("validated NODATA for DS at %s proves no "
+                           "delegation there",
+                           name);
+    return CAA_DS_NONE;
+}
+
+enum caa_ds_evidence caa_dnssec_ds_evidence(const ldns_pkt *pkt, bool ad,
+                                            const char *name, char **why)
+{
+    enum caa_ds_evidence ev = CAA_DS_NONE;
+    ldns_rr_list *ds = NULL;
+    ldns_rdf *qname = NULL;
+    int rcode;
+
+    *why = NULL;
+    if (pkt == NULL || name == NULL) {
+        *why = xstrdup("no answer");
+        return CAA_DS_NONE;
+    }
+    if (!ad) {
+        *why = xasprintf("DS answer for %s not validated (no AD bit)", name);
+        return CAA_DS_NONE;
+    }
+    rcode = (int)ldns_pkt_get_rcode(pkt);
+    if (rcode == LDNS_RCODE_NXDOMAIN) {
+        *why = xasprintf("%s does not exist (validated NXDOMAIN)", name);
+        return CAA_DS_NONE;
+    }
+    if (rcode != LDNS_RCODE_NOERROR) {
+        *why = xasprintf("DS lookup of %s answered RCODE %d", name, rcode);
+        return CAA_DS_NONE;
+    }
+    qname = ldns_dname_new_frm_str(name);
+    if (qname == NULL) {
+        *why = xasprintf("\"%s\" is not a domain name", name);
+        return CAA_DS_NONE;
+    }
+    ldns_dname2canonical(qname);
+    ds = mpic_dns_answer_rrs(pkt, name, LDNS_RR_TYPE_DS, NULL);
+    if (ds != NULL && ldns_rr_list_rr_count(ds) > 0) {
+        *why = xasprintf("validated DS RRset at %s (signed delegation)", name);
+        ev = CAA_DS_SECURE;
+    } else if (ldns_pkt_ancount(pkt) > 0) {
+        *why = xasprintf("DS answer for %s holds no DS record at the name "
+                         "(not a delegation)",
+                         name);
+    } else {
+        ev = dnssec_nodata_evidence(pkt, qname, name, why);
+    }
+    ldns_rr_list_deep_free(ds);
+    ldns_rdf_deep_free(qname);
+    return ev;
+}
+
+/* ---- the proof on the loop ------------------------------------------- */
+
+static void dnssec_proof_free(struct caa_dnssec_proof *p)
+{
+    size_t i;
+
+    if (p == NULL)
+        return;
+    for (i = 0; i < p->n; i++) {
+        mpic_dns_cancel(p->levels[i].q);
+        free(p->levels[i].name);
+        free(p->levels[i].why);
+    }
+    mpic_dns_cancel(p->recheck);
+    ev_timer_stop(p->loop, p->timer);
+    free(p->levels);
+    free(p->failed_name);
+    free(p);
+}
+
+static void dnssec_report(struct caa_dnssec_proof *p,
+                          enum caa_dnssec_verdict verdict, const char *reason)
+{
+    struct caa_dnssec_result res;
+
+    memset(&res, 0, sizeof(res));
+    res.verdict = verdict;
+    res.reason = reason;
+    res.resolver_answered = p->resolver_answered;
+    res.failure_persisted =
+        p->recheck_done && (p->recheck_status == MPIC_DNS_SERVFAIL ||
+                            p->recheck_status == MPIC_DNS_TIMEOUT);
+    p->cb(&res, p->arg);
+}
+
+/*
+ * Decides if it can: from the failed name upward, levels still out block
+ * (unless final), the first validated zone-cut evidence wins. Returns true
+ * once the callback has run; the caller then frees p.
+ */
+static bool dnssec_judge(struct caa_dnssec_proof *p, bool final)
+{
+    char *reason;
+    size_t i;
+
+    if (!p->recheck_done && !final)
+        return false;
+    for (i = 0; i < p->n; i++) {
+        const struct dnssec_level *lv = &p->levels[i];
+
+        if (!lv->done) {
+            if (!final)
+                return false;
+            continue; /* out of time: says nothing */
+        }
+        if (lv->evidence == CAA_DS_SECURE) {
+            reason = xasprintf("%s is DNSSEC-secure: %s", p->failed_name,
+                               lv->why);
+            dnssec_report(p, CAA_DNSSEC_SECURE, reason);
+            free(reason);
+            return true;
+        }
+        if (lv->evidence == CAA_DS_INSECURE) {
+            reason = xasprintf("%s is DNSSEC-insecure: %s", p->failed_name,
+                               lv->why);
+            dnssec_report(p, CAA_DNSSEC_INSECURE, reason);
+            free(reason);
+            return true;
+        }
+    }
+    reason = xasprintf("%s is DNSSEC-indeterminate: no validated DS answer "
+                       "for it or an ancestor shows its delegation (%s)",
+                       p->failed_name,
+                       p->n > 0 && p->levels[0].why != NULL
+                           ? p->levels[0].why
+                           : "no answer");
+    dnssec_report(p, CAA_DNSSEC_INDETERMINATE, reason);
+    free(reason);
+    return true;
+}
+
+static void dnssec_maybe_finish(struct caa_dnssec_proof *p, bool final)
+{
+    if (p->starting && !final)
+        return;
+    if (dnssec_judge(p, final))
+        dnssec_proof_free(p);
+}
+
+static void dnssec_note_status(struct caa_dnssec_proof *p,
+                               enum mpic_dns_status st)
+{
+    if (st == MPIC_DNS_ANSWER || st == MPIC_DNS_SERVFAIL)
+        p->resolver_answered = true;
+}
+
+static void on_ds_answer(const struct mpic_dns_result *res, void *arg)
+{
+    struct dnssec_level *lv = arg;
+    struct caa_dnssec_proof *p = lv->p;
+
+    lv->q = NULL;
+    lv->done = true;
+    lv->status = res->status;
+    dnssec_note_status(p, res->status);
+    if (res->status == MPIC_DNS_ANSWER) {
+        lv->evidence = caa_dnssec_ds_evidence(res->pkt, res->ad, lv->name,
+                                              &lv->why);
+    } else {
+        lv->evidence = CAA_DS_NONE;
+        lv->why = xasprintf("DS lookup of %s failed: %s", lv->name,
+                            res->error != NULL ? res->error : "?");
+    }
+    dnssec_maybe_finish(p, false);
+}
+
+static void on_recheck_answer(const struct mpic_dns_result *res, void *arg)
+{
+    struct caa_dnssec_proof *p = arg;
+
+    p->recheck = NULL;
+    p->recheck_done = true;
+    p->recheck_status = res->status;
+    dnssec_note_status(p, res->status);
+    dnssec_maybe_finish(p, false);
+}
+
+static void on_budget(struct ev_loop *loop, void *arg)
+{
+    struct caa_dnssec_proof *p = arg;
+
+    (void)loop;
+    p->timer = NULL; /* the loop dropped it */
+    log_debug("DNSSEC proof for %s: out of time, judging what answered",
+              p->failed_name);
+    dnssec_maybe_finish(p, true);
+}
+
+/* The failed name and its ancestors down to the TLD. */
+static int dnssec_make_levels(struct caa_dnssec_proof *p, const char *name)
+{
+    char *s = xstrdup(name);
+    size_t len = strlen(s);
+    const char *c;
+    size_t n = 1;
+    size_t i = 0;
+
+    if (len > 0 && s[len - 1] == '.')
+        s[--len] = '\0';
+    if (len == 0 || len > 253 || s[0] == '.' || strstr(s, "..") != NULL) {
+        free(s);
+        return -1;
+    }
+    for (c = s; *c != '\0'; c++) {
+        if (*c == '.')
+            n++;
+    }
+    p->levels = xcalloc(n, sizeof(*p->levels));
+    p->n = n;
+    c = s;
+    for (;;) {
+        p->levels[i].p = p;
+        p->levels[i].name = xstrdup(c);
+        i++;
+        c = strchr(c, '.');
+        if (c == NULL)
+            break;
+        c++;
+    }
+    MPIC_ASSERT(i == n);
+    p->failed_name = s;
+    return 0;
+}
+
+struct caa_dnssec_proof *caa_dnssec_proof_start(struct mpic_dns *dns,
+                                                struct ev_loop *loop,
+                                                const char *failed_name,
+                                                enum mpic_dns_status failed,
+                                                uint64_t budget_ms,
+                                                caa_dnssec_fn *cb, void *arg)
+{
+    struct caa_dnssec_proof *p;
+    size_t i;
+
+    p = xcalloc(1, sizeof(*p));
+    p->loop = loop;
+    p->cb = cb;
+    p->arg = arg;
+    if (failed_name == NULL || dnssec_make_levels(p, failed_name) != 0) {
+        struct caa_dnssec_result res = {0};
+
+        res.verdict = CAA_DNSSEC_INDETERMINATE;
+        res.reason = "no usable name to prove DNSSEC status for";
+        cb(&res, arg);
+        dnssec_proof_free(p);
+        return NULL;
+    }
+    p->starting = true;
+    p->timer = ev_timer_start(loop, budget_ms, on_budget, p);
+    if (failed == MPIC_DNS_TIMEOUT) {
+        /* c-ares sent the query again after each try timed out (tries >=
+         * 2): that retry already failed. */
+        p->recheck_done = true;
+        p->recheck_status = MPIC_DNS_TIMEOUT;
+    } else {
+        p->recheck = mpic_dns_query(dns, p->failed_name, LDNS_RR_TYPE_CAA,
+                                    on_recheck_answer, p);
+    }
+    for (i = 0; i < p->n; i++) {
+        struct dnssec_level *lv = &p->levels[i];
+
+        lv->q = mpic_dns_query_dnssec(dns, lv->name, LDNS_RR_TYPE_DS,
+                                      on_ds_answer, lv);
+    }
+    p->starting = false;
+    if (dnssec_judge(p, false)) {
+        dnssec_proof_free(p);
+        return NULL;
+    }
+    return p;
+}
+
+void caa_dnssec_proof_cancel(struct caa_dnssec_proof *p)
+{
+    dnssec_proof_free(p);
+}

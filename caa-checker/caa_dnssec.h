@@ -1,0 +1,82 @@
+/*
+ * The DNSSEC proof behind allow_lookup_failure (BR 3.2.2.8,
+ * open-mpic-api.md 5.2, docs/compliance.md): is the name whose CAA lookup
+ * failed DNSSEC-Insecure (RFC 4035 4.3) as seen through the perspective's
+ * validating resolver? The proof asks DS (with the DO bit) for the failed
+ * name and each ancestor down to the TLD, all at once; from the failed
+ * name upward, the first answer the resolver validated (AD) decides:
+ *   - a DS RRset: a signed delegation, the name is Secure;
+ *   - a NODATA whose NSEC / NSEC3 (RFC 4035 5.2, RFC 5155 8.6) shows a
+ *     delegation at that name without DS, or an opt-out NSEC3 covering it:
+ *     an insecure delegation, the name is Insecure;
+ *   - anything else (not a delegation, NXDOMAIN) says nothing: go on.
+ * Answers without AD, failures and answers still out when the budget ends
+ * say nothing either. No deciding answer at all: Indeterminate.
+ * Alongside, the failed CAA lookup is asked once more: the failure must
+ * persist.
+ */
+#ifndef MPIC_CAA_DNSSEC_H
+#define MPIC_CAA_DNSSEC_H
+
+#include <ldns/ldns.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "common/dns.h"
+
+struct ev_loop;
+struct caa_dnssec_proof;
+
+/* What one DS answer says about the delegation at the name asked. */
+enum caa_ds_evidence {
+    CAA_DS_NONE = 0,  /* nothing validated about a zone cut here */
+    CAA_DS_SECURE,    /* a validated DS RRset: signed delegation */
+    CAA_DS_INSECURE,  /* a validated delegation without DS */
+};
+
+enum caa_dnssec_verdict {
+    CAA_DNSSEC_INDETERMINATE = 0,
+    CAA_DNSSEC_SECURE,
+    CAA_DNSSEC_INSECURE,
+};
+
+/* Borrowed: valid during the callback only. */
+struct caa_dnssec_result {
+    enum caa_dnssec_verdict verdict;
+    /* Human-readable: the name and the evidence that decided, or why
+     * nothing did. */
+    const char *reason;
+    /* The resolver answered at least one proof query (any RCODE but
+     * REFUSED): it is reachable and serves us. */
+    bool resolver_answered;
+    /* The repeated CAA lookup failed again with SERVFAIL or a timeout. */
+    bool failure_persisted;
+};
+
+typedef void caa_dnssec_fn(const struct caa_dnssec_result *res, void *arg);
+
+/*
+ * Judges one DS response (pkt, its AD bit) to a query for name (absolute
+ * or not). Returns the evidence with an owned explanation in *why.
+ */
+enum caa_ds_evidence caa_dnssec_ds_evidence(const ldns_pkt *pkt, bool ad,
+                                            const char *name, char **why);
+
+/*
+ * Starts the proof for failed_name (A-labels, no trailing dot needed)
+ * whose CAA lookup failed with `failed`: the DS queries and, after a
+ * SERVFAIL, one more CAA query for failed_name (a timeout was already
+ * retried by the DNS client's tries). cb runs once, at the latest after
+ * budget_ms on loop. Returns a handle for caa_dnssec_proof_cancel, or NULL
+ * if cb already ran in this call.
+ */
+struct caa_dnssec_proof *caa_dnssec_proof_start(struct mpic_dns *dns,
+                                                struct ev_loop *loop,
+                                                const char *failed_name,
+                                                enum mpic_dns_status failed,
+                                                uint64_t budget_ms,
+                                                caa_dnssec_fn *cb, void *arg);
+/* cb will not be called; frees the proof. NULL-safe. */
+void caa_dnssec_proof_cancel(struct caa_dnssec_proof *p);
+
+#endif
