@@ -30,8 +30,8 @@ struct caa_check {
     caa_check_done_fn *cb;
     void *arg;
     uint64_t started_ms; /* ev_now_ms() at the start */
-    /* allow_lookup_failure: the DNSSEC proof in flight, and the failed
-     * lookup it is about (owned copies). */
+    /* allow_lookup_failure: the DNSSEC proof, started with the lookup,
+     * and the failed lookup it is about (owned copies). */
     struct caa_dnssec_proof *proof;
     enum mpic_dns_status lf_status;
     char *lf_found_at;
@@ -319,43 +319,43 @@ static void on_proof_done(const struct caa_dnssec_result *pr, void *arg)
     free(reason);
 }
 
-/* Starts the DNSSEC proof for a failed lookup the caller allowed. Returns
- * false if the check is already finished. */
-static bool caa_lf_start_proof(struct caa_check *chk,
-                               const struct caa_lookup_result *res)
+/* Judges the DNSSEC proof for a failed lookup the caller allowed; the
+ * check finishes in on_proof_done. */
+static void caa_lf_judge(struct caa_check *chk,
+                         const struct caa_lookup_result *res)
 {
     const struct caa_checker *ck = chk->ck;
     uint64_t now = ev_now_ms();
     uint64_t end = chk->started_ms + ck->deadline_ms;
-    struct caa_dnssec_proof *pr;
+    struct caa_dnssec_proof *pr = chk->proof;
 
+    chk->proof = NULL;
     chk->lf_status = res->dns_status;
     chk->lf_found_at = xstrdup(res->found_at);
     chk->lf_error =
         xstrdup(res->error != NULL ? res->error : "lookup failed");
     chk->lf_rcode = res->rcode;
-    if (ck->loop == NULL || end < now + CAA_PROOF_MARGIN_MS) {
+    if (pr == NULL || end < now + CAA_PROOF_MARGIN_MS) {
         struct caa_lookup_result r;
         struct caa_lf_outcome lf = {
-            false, "no time left for the DNSSEC proof before the check's "
-                   "deadline"};
+            false, pr == NULL ? "the DNSSEC proof could not be started"
+                              : "no time left for the DNSSEC proof before "
+                                "the check's deadline"};
 
+        caa_dnssec_proof_cancel(pr);
         caa_lf_result(chk, &r);
         caa_check_finish(chk, &r, &lf);
-        return false;
+        return;
     }
     logt_debug(chk->req.trace_id,
-               "caa check of %s: lookup of %s failed; proving its DNSSEC "
+               "caa check of %s: lookup of %s failed; judging its DNSSEC "
                "status for allow_lookup_failure",
                chk->req.target, chk->lf_found_at);
-    pr = caa_dnssec_proof_start(ck->dns, ck->loop, chk->lf_found_at,
-                                chk->lf_status,
-                                end - now - CAA_PROOF_MARGIN_MS, on_proof_done,
-                                chk);
-    if (pr == NULL)
-        return false; /* on_proof_done ran: chk is gone */
-    chk->proof = pr;
-    return true;
+    if (caa_dnssec_proof_judge(pr, chk->lf_found_at, chk->lf_status,
+                               end - now - CAA_PROOF_MARGIN_MS, on_proof_done,
+                               chk))
+        chk->proof = pr;
+    /* else on_proof_done ran: chk is gone */
 }
 
 static void on_lookup_done(const struct caa_lookup_result *res, void *arg)
@@ -368,7 +368,7 @@ static void on_lookup_done(const struct caa_lookup_result *res, void *arg)
     if (res->status == CAA_LOOKUP_ERROR && chk->req.caa.allow_lookup_failure) {
         why = caa_lf_precondition(chk->ck, res);
         if (why == NULL) {
-            caa_lf_start_proof(chk, res);
+            caa_lf_judge(chk, res);
             return;
         }
         lf.reason = why;
@@ -376,6 +376,18 @@ static void on_lookup_done(const struct caa_lookup_result *res, void *arg)
         return;
     }
     caa_check_finish(chk, res, NULL);
+}
+
+/* The carve-out may apply to this check: start its DNSSEC proof now,
+ * alongside the lookup. */
+static bool caa_lf_possible(const struct caa_check *chk)
+{
+    const struct caa_checker *ck = chk->ck;
+    const char *mode = ck->cfg->caa_lookup_failure;
+
+    return chk->req.caa.allow_lookup_failure && ck->loop != NULL &&
+           ck->cfg->dns.tries >= 2 &&
+           (mode == NULL || strcmp(mode, MPIC_CAA_LOOKUP_FAILURE_NEVER) != 0);
 }
 
 /* Copies what the check needs out of the request. */
@@ -421,6 +433,9 @@ struct caa_check *caa_check_start(struct caa_checker *ck,
     logt_debug(chk->req.trace_id, "caa check of %s: looking up CAA for %s%s",
                chk->req.target, chk->target.name,
                chk->target.wildcard ? " (wildcard)" : "");
+    if (caa_lf_possible(chk))
+        chk->proof =
+            caa_dnssec_proof_start(ck->dns, ck->loop, chk->target.name);
     /* NULL means on_lookup_done already ran and chk is gone. */
     lk = caa_tree_lookup_start(ck->dns, chk->target.name, on_lookup_done, chk);
     if (lk == NULL)

@@ -31,12 +31,13 @@ struct dnssec_level {
 };
 
 struct caa_dnssec_proof {
+    struct mpic_dns *dns;
     struct ev_loop *loop;
-    caa_dnssec_fn *cb;
+    caa_dnssec_fn *cb; /* NULL until caa_dnssec_proof_judge */
     void *arg;
-    char *failed_name;          /* owned */
-    struct dnssec_level *levels; /* [0] is the failed name */
+    struct dnssec_level *levels; /* [0] is the checked name */
     size_t n;
+    size_t first; /* the level of the failed name */
     struct mpic_dns_query *recheck; /* the CAA query asked again */
     bool recheck_done;
     enum mpic_dns_status recheck_status;
@@ -244,7 +245,6 @@ static void dnssec_proof_free(struct caa_dnssec_proof *p)
     mpic_dns_cancel(p->recheck);
     ev_timer_stop(p->loop, p->timer);
     free(p->levels);
-    free(p->failed_name);
     free(p);
 }
 
@@ -270,12 +270,14 @@ static void dnssec_report(struct caa_dnssec_proof *p,
  */
 static bool dnssec_judge(struct caa_dnssec_proof *p, bool final)
 {
+    const struct dnssec_level *lv0 = &p->levels[p->first];
+    const char *failed = lv0->name;
     char *reason;
     size_t i;
 
     if (!p->recheck_done && !final)
         return false;
-    for (i = 0; i < p->n; i++) {
+    for (i = p->first; i < p->n; i++) {
         const struct dnssec_level *lv = &p->levels[i];
 
         if (!lv->done) {
@@ -284,15 +286,13 @@ static bool dnssec_judge(struct caa_dnssec_proof *p, bool final)
             continue; /* out of time: says nothing */
         }
         if (lv->evidence == CAA_DS_SECURE) {
-            reason = xasprintf("%s is DNSSEC-secure: %s", p->failed_name,
-                               lv->why);
+            reason = xasprintf("%s is DNSSEC-secure: %s", failed, lv->why);
             dnssec_report(p, CAA_DNSSEC_SECURE, reason);
             free(reason);
             return true;
         }
         if (lv->evidence == CAA_DS_INSECURE) {
-            reason = xasprintf("%s is DNSSEC-insecure: %s", p->failed_name,
-                               lv->why);
+            reason = xasprintf("%s is DNSSEC-insecure: %s", failed, lv->why);
             dnssec_report(p, CAA_DNSSEC_INSECURE, reason);
             free(reason);
             return true;
@@ -300,18 +300,17 @@ static bool dnssec_judge(struct caa_dnssec_proof *p, bool final)
     }
     reason = xasprintf("%s is DNSSEC-indeterminate: no validated DS answer "
                        "for it or an ancestor shows its delegation (%s)",
-                       p->failed_name,
-                       p->n > 0 && p->levels[0].why != NULL
-                           ? p->levels[0].why
-                           : "no answer");
+                       failed,
+                       lv0->why != NULL ? lv0->why : "no answer in time");
     dnssec_report(p, CAA_DNSSEC_INDETERMINATE, reason);
     free(reason);
     return true;
 }
 
+/* Judges if the proof has been asked to; frees p once decided. */
 static void dnssec_maybe_finish(struct caa_dnssec_proof *p, bool final)
 {
-    if (p->starting && !final)
+    if (p->cb == NULL || (p->starting && !final))
         return;
     if (dnssec_judge(p, final))
         dnssec_proof_free(p);
@@ -362,7 +361,7 @@ static void on_budget(struct ev_loop *loop, void *arg)
     (void)loop;
     p->timer = NULL; /* the loop dropped it */
     log_debug("DNSSEC proof for %s: out of time, judging what answered",
-              p->failed_name);
+              p->levels[p->first].name);
     dnssec_maybe_finish(p, true);
 }
 
@@ -398,43 +397,23 @@ static int dnssec_make_levels(struct caa_dnssec_proof *p, const char *name)
         c++;
     }
     MPIC_ASSERT(i == n);
-    p->failed_name = s;
+    free(s);
     return 0;
 }
 
 struct caa_dnssec_proof *caa_dnssec_proof_start(struct mpic_dns *dns,
                                                 struct ev_loop *loop,
-                                                const char *failed_name,
-                                                enum mpic_dns_status failed,
-                                                uint64_t budget_ms,
-                                                caa_dnssec_fn *cb, void *arg)
+                                                const char *name)
 {
     struct caa_dnssec_proof *p;
     size_t i;
 
     p = xcalloc(1, sizeof(*p));
+    p->dns = dns;
     p->loop = loop;
-    p->cb = cb;
-    p->arg = arg;
-    if (failed_name == NULL || dnssec_make_levels(p, failed_name) != 0) {
-        struct caa_dnssec_result res = {0};
-
-        res.verdict = CAA_DNSSEC_INDETERMINATE;
-        res.reason = "no usable name to prove DNSSEC status for";
-        cb(&res, arg);
+    if (name == NULL || dnssec_make_levels(p, name) != 0) {
         dnssec_proof_free(p);
         return NULL;
-    }
-    p->starting = true;
-    p->timer = ev_timer_start(loop, budget_ms, on_budget, p);
-    if (failed == MPIC_DNS_TIMEOUT) {
-        /* c-ares sent the query again after each try timed out (tries >=
-         * 2): that retry already failed. */
-        p->recheck_done = true;
-        p->recheck_status = MPIC_DNS_TIMEOUT;
-    } else {
-        p->recheck = mpic_dns_query(dns, p->failed_name, LDNS_RR_TYPE_CAA,
-                                    on_recheck_answer, p);
     }
     for (i = 0; i < p->n; i++) {
         struct dnssec_level *lv = &p->levels[i];
@@ -442,12 +421,67 @@ struct caa_dnssec_proof *caa_dnssec_proof_start(struct mpic_dns *dns,
         lv->q = mpic_dns_query_dnssec(dns, lv->name, LDNS_RR_TYPE_DS,
                                       on_ds_answer, lv);
     }
+    return p;
+}
+
+/* The level asking about name, or p->n. */
+static size_t dnssec_level_of(const struct caa_dnssec_proof *p,
+                              const char *name)
+{
+    ldns_rdf *want = name != NULL ? ldns_dname_new_frm_str(name) : NULL;
+    size_t i;
+
+    for (i = 0; want != NULL && i < p->n; i++) {
+        ldns_rdf *have = ldns_dname_new_frm_str(p->levels[i].name);
+        bool same = have != NULL && ldns_dname_compare(have, want) == 0;
+
+        ldns_rdf_deep_free(have);
+        if (same)
+            break;
+    }
+    if (want == NULL)
+        i = p->n;
+    ldns_rdf_deep_free(want);
+    return i;
+}
+
+bool caa_dnssec_proof_judge(struct caa_dnssec_proof *p,
+                            const char *failed_name,
+                            enum mpic_dns_status failed, uint64_t budget_ms,
+                            caa_dnssec_fn *cb, void *arg)
+{
+    MPIC_ASSERT(p->cb == NULL);
+    p->cb = cb;
+    p->arg = arg;
+    p->first = dnssec_level_of(p, failed_name);
+    if (p->first >= p->n) {
+        char *reason = xasprintf("%s is DNSSEC-indeterminate: not a name "
+                                 "the proof asked about",
+                                 failed_name != NULL ? failed_name : "?");
+
+        p->first = 0;
+        dnssec_report(p, CAA_DNSSEC_INDETERMINATE, reason);
+        free(reason);
+        dnssec_proof_free(p);
+        return false;
+    }
+    p->starting = true;
+    p->timer = ev_timer_start(p->loop, budget_ms, on_budget, p);
+    if (failed == MPIC_DNS_TIMEOUT) {
+        /* c-ares sent the query again after each try timed out (tries >=
+         * 2): that retry already failed. */
+        p->recheck_done = true;
+        p->recheck_status = MPIC_DNS_TIMEOUT;
+    } else {
+        p->recheck = mpic_dns_query(p->dns, p->levels[p->first].name,
+                                    LDNS_RR_TYPE_CAA, on_recheck_answer, p);
+    }
     p->starting = false;
     if (dnssec_judge(p, false)) {
         dnssec_proof_free(p);
-        return NULL;
+        return false;
     }
-    return p;
+    return true;
 }
 
 void caa_dnssec_proof_cancel(struct caa_dnssec_proof *p)

@@ -63,19 +63,26 @@ enum caa_ds_evidence caa_dnssec_ds_evidence(const ldns_pkt *pkt, bool ad,
                                             const char *name, char **why);
 
 /*
- * Starts the proof for failed_name (A-labels, no trailing dot needed)
- * whose CAA lookup failed with `failed`: the DS queries and, after a
- * SERVFAIL, one more CAA query for failed_name (a timeout was already
- * retried by the DNS client's tries). cb runs once, at the latest after
- * budget_ms on loop. Returns a handle for caa_dnssec_proof_cancel, or NULL
- * if cb already ran in this call.
+ * Starts the DS queries for name (the checked name, A-labels) and its
+ * ancestors; it runs alongside the CAA lookup so that a failure costs no
+ * second wait. Nothing is judged yet. Returns an owned handle, or NULL if
+ * name is unusable.
  */
 struct caa_dnssec_proof *caa_dnssec_proof_start(struct mpic_dns *dns,
                                                 struct ev_loop *loop,
-                                                const char *failed_name,
-                                                enum mpic_dns_status failed,
-                                                uint64_t budget_ms,
-                                                caa_dnssec_fn *cb, void *arg);
+                                                const char *name);
+/*
+ * The CAA lookup of failed_name (name or one of its ancestors) failed with
+ * `failed`: after a SERVFAIL the CAA query is asked once more (a timeout
+ * was already retried by the DNS client's tries), and the proof is judged
+ * from failed_name upward. cb runs once, at the latest after budget_ms on
+ * the loop. Returns true if the proof is still running, false if cb has
+ * already run (and p is freed).
+ */
+bool caa_dnssec_proof_judge(struct caa_dnssec_proof *p,
+                            const char *failed_name,
+                            enum mpic_dns_status failed, uint64_t budget_ms,
+                            caa_dnssec_fn *cb, void *arg);
 /* cb will not be called; frees the proof. NULL-safe. */
 void caa_dnssec_proof_cancel(struct caa_dnssec_proof *p);
 

@@ -43,7 +43,8 @@ static uint64_t caa_deadline_ms(const struct mpic_checker_config *cfg)
         t *= 2;
     }
     /* allow_lookup_failure: the failed lookup (timeout_ms * tries at
-     * most, common/dns.c), then its DNSSEC proof (the same again). */
+     * most, common/dns.c) and, after a SERVFAIL, its retry (the same
+     * again); the DNSSEC proof runs alongside the lookup. */
     if (cfg->caa_lookup_failure == NULL ||
         strcmp(cfg->caa_lookup_failure, MPIC_CAA_LOOKUP_FAILURE_NEVER) != 0) {
         uint64_t proof = 2 * (uint64_t)(cfg->dns.timeout_ms > 0
