@@ -17,8 +17,9 @@
  * insecure; unbound 1.17 stops validating above 150). */
 #define DNSSEC_MAX_DENIAL_RRS     32
 #define DNSSEC_MAX_NSEC3_ITER     150
-/* NSEC3 rdata: algorithm, flags, iterations, salt, next hash, bitmap. */
-#define DNSSEC_NSEC3_RDFS         6
+/* NSEC3 rdata: algorithm, flags, iterations, salt, next hash, then the
+ * type bitmap (absent when empty). */
+#define DNSSEC_NSEC3_MIN_RDFS     5
 
 struct dnssec_level {
     struct caa_dnssec_proof *p;
@@ -96,7 +97,7 @@ static enum caa_ds_evidence dnssec_nsec3_evidence(const ldns_rr *rr,
     ldns_rdf *hashed = NULL;
 
     *why = NULL;
-    if (ldns_rr_rd_count(rr) != DNSSEC_NSEC3_RDFS ||
+    if (ldns_rr_rd_count(rr) < DNSSEC_NSEC3_MIN_RDFS ||
         ldns_nsec3_algorithm(rr) != LDNS_SHA1 ||
         ldns_nsec3_iterations(rr) > DNSSEC_MAX_NSEC3_ITER)
         goto out;
@@ -152,7 +153,7 @@ static enum caa_ds_evidence dnssec_nodata_evidence(const ldns_pkt *pkt,
             continue;
         if (ldns_rr_get_type(rr) == LDNS_RR_TYPE_NSEC) {
             looked++;
-            if (ldns_rr_rd_count(rr) != 2 ||
+            if (ldns_rr_rd_count(rr) < 1 ||
                 !dnssec_same_name(ldns_rr_owner(rr), qname))
                 continue;
             ev = dnssec_bitmap_evidence(ldns_nsec_get_bitmap(rr), name, "NSEC",
