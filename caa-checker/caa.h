@@ -22,8 +22,8 @@ struct caa_check;
 struct caa_checker {
     const struct mpic_checker_config *cfg;
     struct mpic_dns *dns;
-    struct ev_loop *loop;  /* borrowed; for the DNSSEC proof's budget */
-    uint64_t deadline_ms;  /* a request's HTTP deadline */
+    struct ev_loop *loop; /* borrowed; for the DNSSEC proof's budget */
+    uint64_t deadline_ms; /* a request's HTTP deadline */
     uint64_t n_pass;      /* checks answered check_passed true */
     uint64_t n_fail;      /* completed checks that did not pass */
     uint64_t n_error;     /* lookup errors (check_completed false) */

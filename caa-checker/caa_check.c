@@ -332,8 +332,7 @@ static void caa_lf_judge(struct caa_check *chk,
     chk->proof = NULL;
     chk->lf_status = res->dns_status;
     chk->lf_found_at = xstrdup(res->found_at);
-    chk->lf_error =
-        xstrdup(res->error != NULL ? res->error : "lookup failed");
+    chk->lf_error = xstrdup(res->error != NULL ? res->error : "lookup failed");
     chk->lf_rcode = res->rcode;
     if (pr == NULL || end < now + CAA_PROOF_MARGIN_MS) {
         struct caa_lookup_result r;

@@ -15,11 +15,11 @@
 /* NSEC / NSEC3 records looked at per answer, and the most NSEC3 hash
  * iterations computed (RFC 9276 3.2: validators may treat more as
  * insecure; unbound 1.17 stops validating above 150). */
-#define DNSSEC_MAX_DENIAL_RRS     32
-#define DNSSEC_MAX_NSEC3_ITER     150
+#define DNSSEC_MAX_DENIAL_RRS 32
+#define DNSSEC_MAX_NSEC3_ITER 150
 /* NSEC3 rdata: algorithm, flags, iterations, salt, next hash, then the
  * type bitmap (absent when empty). */
-#define DNSSEC_NSEC3_MIN_RDFS     5
+#define DNSSEC_NSEC3_MIN_RDFS 5
 
 struct dnssec_level {
     struct caa_dnssec_proof *p;
@@ -38,7 +38,7 @@ struct caa_dnssec_proof {
     void *arg;
     struct dnssec_level *levels; /* [0] is the checked name */
     size_t n;
-    size_t first; /* the level of the failed name */
+    size_t first;                   /* the level of the failed name */
     struct mpic_dns_query *recheck; /* the CAA query asked again */
     bool recheck_done;
     enum mpic_dns_status recheck_status;
@@ -58,8 +58,7 @@ static bool dnssec_same_name(const ldns_rdf *a, const ldns_rdf *b)
 /* Describes a bitmap's NS/DS/SOA bits as evidence about a zone cut. */
 static enum caa_ds_evidence dnssec_bitmap_evidence(const ldns_rdf *bitmap,
                                                    const char *name,
-                                                   const char *kind,
-                                                   char **why)
+                                                   const char *kind, char **why)
 {
     bool ns, ds, soa;
 
@@ -87,8 +86,7 @@ static enum caa_ds_evidence dnssec_bitmap_evidence(const ldns_rdf *bitmap,
  * without DS and SOA, or an opt-out record covering H(name). */
 static enum caa_ds_evidence dnssec_nsec3_evidence(const ldns_rr *rr,
                                                   const ldns_rdf *qname,
-                                                  const char *name,
-                                                  char **why)
+                                                  const char *name, char **why)
 {
     enum caa_ds_evidence ev = CAA_DS_NONE;
     ldns_rr *c = NULL;
@@ -135,8 +133,7 @@ out:
 /* The evidence of a validated NODATA answer's denial records. */
 static enum caa_ds_evidence dnssec_nodata_evidence(const ldns_pkt *pkt,
                                                    const ldns_rdf *qname,
-                                                   const char *name,
-                                                   char **why)
+                                                   const char *name, char **why)
 {
     const ldns_rr_list *auth = ldns_pkt_authority(pkt);
     size_t n = auth != NULL ? ldns_rr_list_rr_count(auth) : 0;
@@ -174,11 +171,10 @@ static enum caa_ds_evidence dnssec_nodata_evidence(const ldns_pkt *pkt,
             last = w;
         }
     }
-    *why = last != NULL
-               ? last
-               : xasprintf("validated NODATA for DS at %s proves no "
-                           "delegation there",
-                           name);
+    *why = last != NULL ? last
+                        : xasprintf("validated NODATA for DS at %s proves no "
+                                    "delegation there",
+                                    name);
     return CAA_DS_NONE;
 }
 
@@ -299,10 +295,10 @@ static bool dnssec_judge(struct caa_dnssec_proof *p, bool final)
             return true;
         }
     }
-    reason = xasprintf("%s is DNSSEC-indeterminate: no validated DS answer "
-                       "for it or an ancestor shows its delegation (%s)",
-                       failed,
-                       lv0->why != NULL ? lv0->why : "no answer in time");
+    reason =
+        xasprintf("%s is DNSSEC-indeterminate: no validated DS answer "
+                  "for it or an ancestor shows its delegation (%s)",
+                  failed, lv0->why != NULL ? lv0->why : "no answer in time");
     dnssec_report(p, CAA_DNSSEC_INDETERMINATE, reason);
     free(reason);
     return true;
@@ -334,8 +330,8 @@ static void on_ds_answer(const struct mpic_dns_result *res, void *arg)
     lv->status = res->status;
     dnssec_note_status(p, res->status);
     if (res->status == MPIC_DNS_ANSWER) {
-        lv->evidence = caa_dnssec_ds_evidence(res->pkt, res->ad, lv->name,
-                                              &lv->why);
+        lv->evidence =
+            caa_dnssec_ds_evidence(res->pkt, res->ad, lv->name, &lv->why);
     } else {
         lv->evidence = CAA_DS_NONE;
         lv->why = xasprintf("DS lookup of %s failed: %s", lv->name,
@@ -446,8 +442,7 @@ static size_t dnssec_level_of(const struct caa_dnssec_proof *p,
     return i;
 }
 
-bool caa_dnssec_proof_judge(struct caa_dnssec_proof *p,
-                            const char *failed_name,
+bool caa_dnssec_proof_judge(struct caa_dnssec_proof *p, const char *failed_name,
                             enum mpic_dns_status failed, uint64_t budget_ms,
                             caa_dnssec_fn *cb, void *arg)
 {

@@ -29,9 +29,9 @@ struct caa_dnssec_proof;
 
 /* What one DS answer says about the delegation at the name asked. */
 enum caa_ds_evidence {
-    CAA_DS_NONE = 0,  /* nothing validated about a zone cut here */
-    CAA_DS_SECURE,    /* a validated DS RRset: signed delegation */
-    CAA_DS_INSECURE,  /* a validated delegation without DS */
+    CAA_DS_NONE = 0, /* nothing validated about a zone cut here */
+    CAA_DS_SECURE,   /* a validated DS RRset: signed delegation */
+    CAA_DS_INSECURE, /* a validated delegation without DS */
 };
 
 enum caa_dnssec_verdict {
@@ -79,8 +79,7 @@ struct caa_dnssec_proof *caa_dnssec_proof_start(struct mpic_dns *dns,
  * the loop. Returns true if the proof is still running, false if cb has
  * already run (and p is freed).
  */
-bool caa_dnssec_proof_judge(struct caa_dnssec_proof *p,
-                            const char *failed_name,
+bool caa_dnssec_proof_judge(struct caa_dnssec_proof *p, const char *failed_name,
                             enum mpic_dns_status failed, uint64_t budget_ms,
                             caa_dnssec_fn *cb, void *arg);
 /* cb will not be called; frees the proof. NULL-safe. */

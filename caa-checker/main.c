@@ -47,10 +47,10 @@ static uint64_t caa_deadline_ms(const struct mpic_checker_config *cfg)
      * again); the DNSSEC proof runs alongside the lookup. */
     if (cfg->caa_lookup_failure == NULL ||
         strcmp(cfg->caa_lookup_failure, MPIC_CAA_LOOKUP_FAILURE_NEVER) != 0) {
-        uint64_t proof = 2 * (uint64_t)(cfg->dns.timeout_ms > 0
-                                            ? cfg->dns.timeout_ms
-                                            : 2000) *
-                         tries;
+        uint64_t proof =
+            2 *
+            (uint64_t)(cfg->dns.timeout_ms > 0 ? cfg->dns.timeout_ms : 2000) *
+            tries;
 
         if (total < proof)
             total = proof;

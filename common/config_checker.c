@@ -91,8 +91,7 @@ static void check_caa_lookup_failure(struct cfg_loader *ld,
         strcmp(c->caa_lookup_failure, MPIC_CAA_LOOKUP_FAILURE_DNSSEC) == 0 ||
         strcmp(c->caa_lookup_failure, MPIC_CAA_LOOKUP_FAILURE_NEVER) == 0)
         return;
-    mpic_cfg_issue_key(ld, (size_t)i, -1,
-                       "\"%s\" is not one of \"%s\", \"%s\"",
+    mpic_cfg_issue_key(ld, (size_t)i, -1, "\"%s\" is not one of \"%s\", \"%s\"",
                        c->caa_lookup_failure, MPIC_CAA_LOOKUP_FAILURE_DNSSEC,
                        MPIC_CAA_LOOKUP_FAILURE_NEVER);
 }

@@ -636,8 +636,8 @@ struct mpic_dns_query *mpic_dns_query(struct mpic_dns *dns, const char *name,
 
 struct mpic_dns_query *mpic_dns_query_dnssec(struct mpic_dns *dns,
                                              const char *name,
-                                             ldns_rr_type type,
-                                             mpic_dns_fn *cb, void *arg)
+                                             ldns_rr_type type, mpic_dns_fn *cb,
+                                             void *arg)
 {
     return dns_query_send(dns, name, type, true, cb, arg);
 }

@@ -68,8 +68,8 @@ struct mpic_dns_query *mpic_dns_query(struct mpic_dns *dns, const char *name,
  */
 struct mpic_dns_query *mpic_dns_query_dnssec(struct mpic_dns *dns,
                                              const char *name,
-                                             ldns_rr_type type,
-                                             mpic_dns_fn *cb, void *arg);
+                                             ldns_rr_type type, mpic_dns_fn *cb,
+                                             void *arg);
 /* cb will not be called; the query's memory is reclaimed later. */
 void mpic_dns_cancel(struct mpic_dns_query *q);
 

@@ -43,9 +43,8 @@ static ldns_pkt *ds_answer(const char *name, ldns_pkt_rcode rcode,
     for (i = 0; authority != NULL && authority[i] != NULL; i++) {
         ldns_rr *rr = NULL;
 
-        assert_int_equal(
-            ldns_rr_new_frm_str(&rr, authority[i], 60, NULL, NULL),
-            LDNS_STATUS_OK);
+        assert_int_equal(ldns_rr_new_frm_str(&rr, authority[i], 60, NULL, NULL),
+                         LDNS_STATUS_OK);
         assert_true(ldns_pkt_push_rr(pkt, LDNS_SECTION_AUTHORITY, rr));
     }
     return pkt;
@@ -81,8 +80,7 @@ static char *nsec3_owner(const char *name, uint16_t iter, const char *zone)
     assert_non_null(s);
     out = malloc(strlen(s) + strlen(zone) + 1);
     assert_non_null(out);
-    strcpy(out, s);
-    strcat(out, zone);
+    snprintf(out, strlen(s) + strlen(zone) + 1, "%s%s", s, zone);
     free(s);
     ldns_rdf_deep_free(h);
     ldns_rdf_deep_free(dn);
@@ -124,16 +122,14 @@ static void test_nsec_not_a_plain_delegation(void **state)
     /* A zone apex (SOA), a name with DS, an in-zone name (no NS). */
     const char *apex[] = {"a.lab. 60 IN NSEC b.lab. NS SOA RRSIG NSEC DNSKEY",
                           NULL};
-    const char *with_ds[] = {"a.lab. 60 IN NSEC b.lab. NS DS RRSIG NSEC",
-                             NULL};
+    const char *with_ds[] = {"a.lab. 60 IN NSEC b.lab. NS DS RRSIG NSEC", NULL};
     const char *in_zone[] = {"a.lab. 60 IN NSEC b.lab. A RRSIG NSEC", NULL};
     const char *const *cases[] = {apex, with_ds, in_zone};
     size_t i;
 
     (void)state;
     for (i = 0; i < 3; i++) {
-        ldns_pkt *pkt = ds_answer("a.lab.", LDNS_RCODE_NOERROR, NULL,
-                                  cases[i]);
+        ldns_pkt *pkt = ds_answer("a.lab.", LDNS_RCODE_NOERROR, NULL, cases[i]);
 
         assert_int_equal(judge(pkt, true, "a.lab", "not a delegation"),
                          CAA_DS_NONE);
@@ -166,8 +162,9 @@ static void test_nsec3_match_delegation_is_insecure(void **state)
              "%s 60 IN NSEC3 1 0 0 ab vvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvv NS",
              owner);
     pkt = ds_answer("ins.lab.", LDNS_RCODE_NOERROR, NULL, auth);
-    assert_int_equal(judge(pkt, true, "ins.lab", "NSEC3 record shows a "
-                                                 "delegation at ins.lab"),
+    assert_int_equal(judge(pkt, true, "ins.lab",
+                           "NSEC3 record shows a "
+                           "delegation at ins.lab"),
                      CAA_DS_INSECURE);
     /* Another name does not hash to this owner. */
     assert_int_equal(judge(pkt, true, "other.lab", NULL), CAA_DS_NONE);
