@@ -30,6 +30,7 @@ struct caa_check {
     caa_check_done_fn *cb;
     void *arg;
     uint64_t started_ms; /* ev_now_ms() at the start */
+    bool in_start;       /* inside caa_check_start */
     /* allow_lookup_failure: the DNSSEC proof, started with the lookup,
      * and the failed lookup it is about (owned copies). */
     struct caa_dnssec_proof *proof;
@@ -366,6 +367,11 @@ static void on_lookup_done(const struct caa_lookup_result *res, void *arg)
     chk->lookup = NULL; /* the lookup frees itself after this callback */
     if (res->status == CAA_LOOKUP_ERROR && chk->req.caa.allow_lookup_failure) {
         why = caa_lf_precondition(chk->ck, res);
+        /* A lookup that failed before any query left (never a SERVFAIL or
+         * a timeout) finishes here: caa_check_start's caller counts on
+         * it. */
+        if (why == NULL && chk->in_start)
+            why = "the lookup failed before any query was answered";
         if (why == NULL) {
             caa_lf_judge(chk, res);
             return;
@@ -436,9 +442,11 @@ struct caa_check *caa_check_start(struct caa_checker *ck,
         chk->proof =
             caa_dnssec_proof_start(ck->dns, ck->loop, chk->target.name);
     /* NULL means on_lookup_done already ran and chk is gone. */
+    chk->in_start = true;
     lk = caa_tree_lookup_start(ck->dns, chk->target.name, on_lookup_done, chk);
     if (lk == NULL)
         return NULL;
+    chk->in_start = false;
     chk->lookup = lk;
     return chk;
 }
