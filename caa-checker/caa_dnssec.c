@@ -42,6 +42,12 @@ struct caa_dnssec_proof {
     struct mpic_dns_query *recheck; /* the CAA query asked again */
     bool recheck_done;
     enum mpic_dns_status recheck_status;
+    /* Is the failed name an alias? Its CNAME query (level 0's goes out at
+     * the start); alias_target is set if the answer holds a CNAME. */
+    struct mpic_dns_query *alias_q;
+    size_t alias_level; /* the level alias_q asks about */
+    bool alias_done;
+    char *alias_target; /* owned */
     struct ev_timer *timer; /* the budget; NULL once fired */
     bool starting;
     bool resolver_answered;
@@ -240,6 +246,8 @@ static void dnssec_proof_free(struct caa_dnssec_proof *p)
         free(p->levels[i].why);
     }
     mpic_dns_cancel(p->recheck);
+    mpic_dns_cancel(p->alias_q);
+    free(p->alias_target);
     ev_timer_stop(p->loop, p->timer);
     free(p->levels);
     free(p);
@@ -272,8 +280,20 @@ static bool dnssec_judge(struct caa_dnssec_proof *p, bool final)
     char *reason;
     size_t i;
 
-    if (!p->recheck_done && !final)
+    if ((!p->recheck_done || !p->alias_done) && !final)
         return false;
+    if (p->alias_target != NULL) {
+        /* RFC 8659: the CAA RRset of an alias is its target's, so the
+         * failure may lie in the target's zone, which this proof does not
+         * cover. */
+        reason = xasprintf("%s is DNSSEC-indeterminate: it is an alias "
+                           "(CNAME to %s), and the failure may lie in the "
+                           "target's zone",
+                           failed, p->alias_target);
+        dnssec_report(p, CAA_DNSSEC_INDETERMINATE, reason);
+        free(reason);
+        return true;
+    }
     for (i = p->first; i < p->n; i++) {
         const struct dnssec_level *lv = &p->levels[i];
 
@@ -337,6 +357,33 @@ static void on_ds_answer(const struct mpic_dns_result *res, void *arg)
         lv->why = xasprintf("DS lookup of %s failed: %s", lv->name,
                             res->error != NULL ? res->error : "?");
     }
+    dnssec_maybe_finish(p, false);
+}
+
+static void on_alias_answer(const struct mpic_dns_result *res, void *arg)
+{
+    struct caa_dnssec_proof *p = arg;
+    const char *name = p->levels[p->alias_level].name;
+    ldns_rr_list *cn = NULL;
+
+    p->alias_q = NULL;
+    p->alias_done = true;
+    dnssec_note_status(p, res->status);
+    /* A failure here is the name's own zone failing (a CNAME query is
+     * not chased): the zone the proof is about. */
+    if (res->status == MPIC_DNS_ANSWER)
+        cn = mpic_dns_answer_rrs(res->pkt, name, LDNS_RR_TYPE_CNAME, NULL);
+    if (cn != NULL && ldns_rr_list_rr_count(cn) > 0 &&
+        ldns_rr_rd_count(ldns_rr_list_rr(cn, 0)) == 1) {
+        char *t = ldns_rdf2str(ldns_rr_rdf(ldns_rr_list_rr(cn, 0), 0));
+
+        if (t == NULL)
+            fatalx("%s: out of memory", __func__);
+        free(p->alias_target);
+        p->alias_target = xstrdup(t);
+        LDNS_FREE(t);
+    }
+    ldns_rr_list_deep_free(cn);
     dnssec_maybe_finish(p, false);
 }
 
@@ -418,6 +465,11 @@ struct caa_dnssec_proof *caa_dnssec_proof_start(struct mpic_dns *dns,
         lv->q = mpic_dns_query_dnssec(dns, lv->name, LDNS_RR_TYPE_DS,
                                       on_ds_answer, lv);
     }
+    /* Most failures are at the name itself: ask now whether it is an
+     * alias, so that the answer is there when the lookup fails. */
+    p->alias_level = 0;
+    p->alias_q = mpic_dns_query(dns, p->levels[0].name, LDNS_RR_TYPE_CNAME,
+                                on_alias_answer, p);
     return p;
 }
 
@@ -463,6 +515,17 @@ bool caa_dnssec_proof_judge(struct caa_dnssec_proof *p, const char *failed_name,
     }
     p->starting = true;
     p->timer = ev_timer_start(p->loop, budget_ms, on_budget, p);
+    if (p->alias_level != p->first) {
+        /* The failure is higher up: ask about that name instead. */
+        mpic_dns_cancel(p->alias_q);
+        free(p->alias_target);
+        p->alias_target = NULL;
+        p->alias_done = false;
+        p->alias_level = p->first;
+        p->alias_q =
+            mpic_dns_query(p->dns, p->levels[p->first].name,
+                           LDNS_RR_TYPE_CNAME, on_alias_answer, p);
+    }
     if (failed == MPIC_DNS_TIMEOUT) {
         /* c-ares sent the query again after each try timed out (tries >=
          * 2): that retry already failed. */

@@ -25,6 +25,7 @@ The tree (names without the trailing dot):
   plain                NOT signed, no DS in . (insecure delegation, NSEC)
     sf.plain           servers answer SERVFAIL
     ok.plain           CAA 0 issue "ca.example" (in zone plain)
+    alias.plain        CNAME to sec-servfail.lab (in zone plain)
 
 Every stub-zone still validates against the parent's DS: a stub only says
 where the zone's servers are.
@@ -134,7 +135,7 @@ class DNSSECLab:
         self._write("dsonly.lab.", [soa, "@ NS ns.lab.", "@ " + caa])
         self._write("plain.", [
             soa, "@ NS ns.plain.", "ns A 127.0.0.1", "sf NS ns.plain.",
-            "ok " + caa,
+            "ok " + caa, "alias CNAME sec-servfail.lab.",
         ])
         # The root's DS is the validating resolver's trust anchor.
         self.trust_anchor = os.path.join(self.dir, "root.anchor")

@@ -173,6 +173,13 @@ def test_insecure_proof_climbs_past_failures(ctx):
 
 
 @R.case
+def test_alias_into_a_secure_zone_is_denied(ctx):
+    # alias.plain lives in an insecure zone, but its CAA RRset is that of
+    # its CNAME target in a signed zone whose servers fail.
+    expect_denied(ctx.v, "alias.plain", "alias", "sec-servfail.lab")
+
+
+@R.case
 def test_secure_delegation_failures_are_denied(ctx):
     for kind in ("servfail", "refused", "silent"):
         target = "sec-%s.lab" % kind
