@@ -47,7 +47,7 @@ struct caa_dnssec_proof {
     struct mpic_dns_query *alias_q;
     size_t alias_level; /* the level alias_q asks about */
     bool alias_done;
-    char *alias_target; /* owned */
+    char *alias_target;     /* owned */
     struct ev_timer *timer; /* the budget; NULL once fired */
     bool starting;
     bool resolver_answered;
@@ -522,9 +522,8 @@ bool caa_dnssec_proof_judge(struct caa_dnssec_proof *p, const char *failed_name,
         p->alias_target = NULL;
         p->alias_done = false;
         p->alias_level = p->first;
-        p->alias_q =
-            mpic_dns_query(p->dns, p->levels[p->first].name,
-                           LDNS_RR_TYPE_CNAME, on_alias_answer, p);
+        p->alias_q = mpic_dns_query(p->dns, p->levels[p->first].name,
+                                    LDNS_RR_TYPE_CNAME, on_alias_answer, p);
     }
     if (failed == MPIC_DNS_TIMEOUT) {
         /* c-ares sent the query again after each try timed out (tries >=
