@@ -41,6 +41,11 @@ class Ctx:
             "us-east-1",
             ["%s:%d" % (h.LOOPBACK, self.lab.faults["silent"].port)],
             name="caa-silent-resolver")
+        # SERVFAIL once per name and type ("flaky." names), then answers.
+        self.flaky = start(
+            "us-east-1",
+            ["%s:%d" % (h.LOOPBACK, self.lab.faults["servfail"].port)],
+            name="caa-flaky-resolver")
         self.refusing = start(
             "us-east-1",
             ["%s:%d" % (h.LOOPBACK, self.lab.faults["refused"].port)],
@@ -219,6 +224,13 @@ def test_setting_never_switches_the_carve_out_off(ctx):
     check("never" in str(cfg), "/configz shows caa.lookup_failure: %r" % cfg)
     status, cfg = h.http_request(ctx.v.base + "/configz")
     check("dnssec-insecure" in str(cfg), "/configz default: %r" % cfg)
+
+
+@R.case
+def test_failure_that_does_not_persist_is_not_permission(ctx):
+    # The retry of the SERVFAIL gets an answer: the failure did not
+    # persist (BR 3.2.2.8 wants it retried and still failing).
+    expect_denied(ctx.flaky, "flaky.x.lab", "did not persist")
 
 
 @R.case
