@@ -29,6 +29,9 @@ struct caa_checker {
     uint64_t n_error;     /* lookup errors (check_completed false) */
     uint64_t n_rejected;  /* 400 and 401 answers */
     uint64_t n_cancelled; /* requests torn down before an answer */
+    /* allow_lookup_failure (BR 3.2.2.8): failures passed, and refused */
+    uint64_t n_lf_permitted;
+    uint64_t n_lf_denied;
 };
 
 /* Runs once per check; resp is borrowed (valid during the call only). */

@@ -225,6 +225,10 @@ static void caa_check_finish(struct caa_check *chk,
 
     caa_build_response(chk->ck, &chk->req, chk->target.wildcard, res, lf,
                        &resp);
+    if (lf != NULL && lf->permitted)
+        chk->ck->n_lf_permitted++;
+    else if (lf != NULL)
+        chk->ck->n_lf_denied++;
     if (resp.check_completed && resp.check_passed)
         chk->ck->n_pass++;
     else if (resp.check_completed)
@@ -567,8 +571,15 @@ void caa_metrics(struct mpic_buf *out, void *arg)
         "# HELP mpic_caa_requests_cancelled_total Requests torn "
         "down before an answer.\n"
         "# TYPE mpic_caa_requests_cancelled_total counter\n"
-        "mpic_caa_requests_cancelled_total %llu\n",
+        "mpic_caa_requests_cancelled_total %llu\n"
+        "# HELP mpic_caa_lookup_failures_total CAA lookup failures of "
+        "checks with allow_lookup_failure, by verdict (BR 3.2.2.8).\n"
+        "# TYPE mpic_caa_lookup_failures_total counter\n"
+        "mpic_caa_lookup_failures_total{verdict=\"permitted\"} %llu\n"
+        "mpic_caa_lookup_failures_total{verdict=\"denied\"} %llu\n",
         (unsigned long long)ck->n_pass, (unsigned long long)ck->n_fail,
         (unsigned long long)ck->n_error, (unsigned long long)ck->n_rejected,
-        (unsigned long long)ck->n_cancelled);
+        (unsigned long long)ck->n_cancelled,
+        (unsigned long long)ck->n_lf_permitted,
+        (unsigned long long)ck->n_lf_denied);
 }

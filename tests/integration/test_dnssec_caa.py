@@ -269,6 +269,19 @@ def mpic(ctx, target):
 
 
 @R.case
+def test_metrics_count_the_verdicts(ctx):
+    status, body = h.http_request(ctx.v.base + "/metrics")
+    eq(status, 200, "/metrics status")
+    text = body.decode() if isinstance(body, bytes) else str(body)
+    for verdict in ("permitted", "denied"):
+        line = [ln for ln in text.splitlines() if ln.startswith(
+            'mpic_caa_lookup_failures_total{verdict="%s"}' % verdict)]
+        eq(len(line), 1, verdict + " metric")
+        check(int(line[0].split()[-1]) > 0, "no %s failure counted: %r"
+              % (verdict, line))
+
+
+@R.case
 def test_mpic_insecure_failure_is_valid(ctx):
     resp = mpic(ctx, "ins-servfail.lab")
     eq(resp["is_valid"], True, "is_valid (%r)" % resp["perspectives"])
