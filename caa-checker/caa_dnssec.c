@@ -92,7 +92,8 @@ static enum caa_ds_evidence dnssec_bitmap_evidence(const ldns_rdf *bitmap,
  * without DS and SOA, or an opt-out record covering H(name). */
 static enum caa_ds_evidence dnssec_nsec3_evidence(const ldns_rr *rr,
                                                   const ldns_rdf *qname,
-                                                  const char *name, char **why)
+                                                  const char *name, bool ad,
+                                                  char **why)
 {
     enum caa_ds_evidence ev = CAA_DS_NONE;
     ldns_rr *c = NULL;
@@ -120,7 +121,23 @@ static enum caa_ds_evidence dnssec_nsec3_evidence(const ldns_rr *rr,
     if (hashed == NULL)
         goto out;
     ldns_dname2canonical(hashed);
-    if (dnssec_same_name(hashed, ldns_rr_owner(c))) {
+    if (!ad) {
+        /* Not validated: only an opt-out record of the parent zone
+         * covering the name counts, and only as a candidate. */
+        ldns_rdf *parent = ldns_dname_left_chop(qname);
+        bool of_parent = parent != NULL && dnssec_same_name(parent, zone);
+
+        ldns_rdf_deep_free(parent);
+        if (of_parent && ldns_nsec3_optout(c) &&
+            !dnssec_same_name(hashed, ldns_rr_owner(c)) &&
+            ldns_nsec_covers_name(c, hashed)) {
+            *why = xasprintf("an opt-out NSEC3 record of its parent zone "
+                             "covers %s, and the resolver did not set AD "
+                             "(RFC 5155 9.2)",
+                             name);
+            ev = CAA_DS_OPTOUT;
+        }
+    } else if (dnssec_same_name(hashed, ldns_rr_owner(c))) {
         ev = dnssec_bitmap_evidence(ldns_nsec3_bitmap(c), name, "NSEC3", why);
     } else if (ldns_nsec3_optout(c) && ldns_nsec_covers_name(c, hashed)) {
         *why = xasprintf("validated opt-out NSEC3 record covers %s (insecure "
@@ -136,10 +153,11 @@ out:
     return ev;
 }
 
-/* The evidence of a validated NODATA answer's denial records. */
+/* The evidence of a NODATA answer's denial records (ad: validated). */
 static enum caa_ds_evidence dnssec_nodata_evidence(const ldns_pkt *pkt,
                                                    const ldns_rdf *qname,
-                                                   const char *name, char **why)
+                                                   const char *name, bool ad,
+                                                   char **why)
 {
     const ldns_rr_list *auth = ldns_pkt_authority(pkt);
     size_t n = auth != NULL ? ldns_rr_list_rr_count(auth) : 0;
@@ -156,14 +174,14 @@ static enum caa_ds_evidence dnssec_nodata_evidence(const ldns_pkt *pkt,
             continue;
         if (ldns_rr_get_type(rr) == LDNS_RR_TYPE_NSEC) {
             looked++;
-            if (ldns_rr_rd_count(rr) < 1 ||
+            if (!ad || ldns_rr_rd_count(rr) < 1 ||
                 !dnssec_same_name(ldns_rr_owner(rr), qname))
                 continue;
             ev = dnssec_bitmap_evidence(ldns_nsec_get_bitmap(rr), name, "NSEC",
                                         &w);
         } else if (ldns_rr_get_type(rr) == LDNS_RR_TYPE_NSEC3) {
             looked++;
-            ev = dnssec_nsec3_evidence(rr, qname, name, &w);
+            ev = dnssec_nsec3_evidence(rr, qname, name, ad, &w);
         } else {
             continue;
         }
@@ -176,6 +194,11 @@ static enum caa_ds_evidence dnssec_nodata_evidence(const ldns_pkt *pkt,
             free(last);
             last = w;
         }
+    }
+    if (!ad) {
+        free(last);
+        *why = xasprintf("DS answer for %s not validated (no AD bit)", name);
+        return CAA_DS_NONE;
     }
     *why = last != NULL ? last
                         : xasprintf("validated NODATA for DS at %s proves no "
@@ -197,11 +220,11 @@ enum caa_ds_evidence caa_dnssec_ds_evidence(const ldns_pkt *pkt, bool ad,
         *why = xstrdup("no answer");
         return CAA_DS_NONE;
     }
-    if (!ad) {
+    rcode = (int)ldns_pkt_get_rcode(pkt);
+    if (!ad && (rcode != LDNS_RCODE_NOERROR || ldns_pkt_ancount(pkt) > 0)) {
         *why = xasprintf("DS answer for %s not validated (no AD bit)", name);
         return CAA_DS_NONE;
     }
-    rcode = (int)ldns_pkt_get_rcode(pkt);
     if (rcode == LDNS_RCODE_NXDOMAIN) {
         *why = xasprintf("%s does not exist (validated NXDOMAIN)", name);
         return CAA_DS_NONE;
@@ -216,6 +239,12 @@ enum caa_ds_evidence caa_dnssec_ds_evidence(const ldns_pkt *pkt, bool ad,
         return CAA_DS_NONE;
     }
     ldns_dname2canonical(qname);
+    if (!ad) {
+        /* A NODATA without AD: at most an opt-out candidate. */
+        ev = dnssec_nodata_evidence(pkt, qname, name, false, why);
+        ldns_rdf_deep_free(qname);
+        return ev;
+    }
     ds = mpic_dns_answer_rrs(pkt, name, LDNS_RR_TYPE_DS, NULL);
     if (ds != NULL && ldns_rr_list_rr_count(ds) > 0) {
         *why = xasprintf("validated DS RRset at %s (signed delegation)", name);
@@ -225,7 +254,7 @@ enum caa_ds_evidence caa_dnssec_ds_evidence(const ldns_pkt *pkt, bool ad,
                          "(not a delegation)",
                          name);
     } else {
-        ev = dnssec_nodata_evidence(pkt, qname, name, why);
+        ev = dnssec_nodata_evidence(pkt, qname, name, true, why);
     }
     ldns_rr_list_deep_free(ds);
     ldns_rdf_deep_free(qname);
@@ -301,6 +330,30 @@ static bool dnssec_judge(struct caa_dnssec_proof *p, bool final)
             if (!final)
                 return false;
             continue; /* out of time: says nothing */
+        }
+        if (lv->evidence == CAA_DS_OPTOUT && i + 1 < p->n) {
+            /* RFC 5155 9.2: a validating resolver does not set AD on an
+             * opt-out denial of DS. It is one only if the same resolver
+             * validated the parent zone (a DS RRset with AD one level
+             * up): a secure zone's answer without AD that is not
+             * SERVFAIL is one the resolver judged insecure. */
+            const struct dnssec_level *up = &p->levels[i + 1];
+
+            if (!up->done) {
+                if (!final)
+                    return false;
+                continue;
+            }
+            if (up->evidence == CAA_DS_SECURE) {
+                reason = xasprintf("%s is DNSSEC-insecure: %s, while the "
+                                   "resolver validated the parent zone (%s): "
+                                   "an insecure opt-out delegation at %s",
+                                   failed, lv->why, up->why, lv->name);
+                dnssec_report(p, CAA_DNSSEC_INSECURE, reason);
+                free(reason);
+                return true;
+            }
+            continue;
         }
         if (lv->evidence == CAA_DS_SECURE) {
             reason = xasprintf("%s is DNSSEC-secure: %s", failed, lv->why);

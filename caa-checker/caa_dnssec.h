@@ -9,6 +9,9 @@
  *   - a NODATA whose NSEC / NSEC3 (RFC 4035 5.2, RFC 5155 8.6) shows a
  *     delegation at that name without DS, or an opt-out NSEC3 covering it:
  *     an insecure delegation, the name is Insecure;
+ *   - a NODATA without AD (RFC 5155 9.2) whose opt-out NSEC3 of the parent
+ *     zone covers the name, when the parent's DS answer one level up was
+ *     validated: an insecure opt-out delegation, Insecure;
  *   - anything else (not a delegation, NXDOMAIN) says nothing: go on.
  * Answers without AD, failures and answers still out when the budget ends
  * say nothing either. No deciding answer at all: Indeterminate.
@@ -32,6 +35,10 @@ enum caa_ds_evidence {
     CAA_DS_NONE = 0, /* nothing validated about a zone cut here */
     CAA_DS_SECURE,   /* a validated DS RRset: signed delegation */
     CAA_DS_INSECURE, /* a validated delegation without DS */
+    /* No AD, but an opt-out NSEC3 of the parent zone covers the name
+     * (RFC 5155 9.2: validators do not set AD on it). An insecure
+     * delegation if the parent zone's DS validated (AD). */
+    CAA_DS_OPTOUT,
 };
 
 enum caa_dnssec_verdict {

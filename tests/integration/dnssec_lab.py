@@ -22,6 +22,10 @@ The tree (names without the trailing dot):
     ins-silent.lab     no DS (provably insecure), servers never answer
     ins-servfail.lab   no DS, servers answer SERVFAIL
     ins-refused.lab    no DS, servers answer REFUSED
+  opt                  signed (NSEC3 with opt-out, by dnssec-signzone), DS in .
+    ins-servfail.opt   no DS and no NSEC3 of its own: an opt-out NSEC3
+                       covers it (unbound answers its DS without AD, RFC
+                       5155 9.2); servers SERVFAIL
   plain                NOT signed, no DS in . (insecure delegation, NSEC)
     sf.plain           servers answer SERVFAIL
     ok.plain           CAA 0 issue "ca.example" (in zone plain)
@@ -89,7 +93,11 @@ class DNSSECLab:
 
     # ------------------------------------------------------------ zones
 
-    def _write(self, origin, records, key=None, nsec3=False, expired=False):
+    def _write(self, origin, records, key=None, nsec3=False, expired=False,
+               optout=False):
+        """optout: NSEC3 with opt-out, signed by BIND's dnssec-signzone,
+        which (unlike ldns-signzone) leaves unsigned delegations out of the
+        NSEC3 chain, as opt-out TLDs such as com. do."""
         fname = "root" if origin == "." else origin.rstrip(".")
         path = os.path.join(self.dir, fname + ".zone")
         with open(path, "w") as f:
@@ -97,6 +105,16 @@ class DNSSECLab:
             f.write("\n".join(records) + "\n")
         if key is None:
             self.zones.append((origin, path))
+            return
+        if optout:
+            with open(path, "a") as f, open(os.path.join(
+                    self.dir, key.base + ".key")) as k:
+                f.write(k.read())
+            # -z: the one key signs everything; -A: opt-out.
+            _run(["dnssec-signzone", "-z", "-3", "ab", "-H", "0", "-A",
+                  "-o", origin, "-f", path + ".signed", path, key.base],
+                 self.dir)
+            self.zones.append((origin, path + ".signed"))
             return
         argv = ["ldns-signzone", "-o", origin, "-f", path + ".signed"]
         if nsec3:
@@ -109,13 +127,14 @@ class DNSSECLab:
     def _make_zones(self):
         self.zones = []
         keys = {}
-        for z in ("root", "lab", "good.lab", "expired.lab", "sec-silent.lab",
+        for z in ("root", "lab", "opt", "good.lab", "expired.lab", "sec-silent.lab",
                   "sec-servfail.lab", "sec-refused.lab", "dsonly.lab"):
             keys[z] = Key("." if z == "root" else z + ".", self.dir)
         soa = "@ SOA ns.root. hostmaster.root. 1 3600 600 86400 60"
         self._write(".", [
             soa, "@ NS ns.root.",
             "lab. NS ns.lab.", keys["lab"].ds,
+            "opt. NS ns.lab.", keys["opt"].ds,
             "plain. NS ns.plain.",
         ], keys["root"])
         lab = [soa.replace("hostmaster.root.", "hostmaster.lab."),
@@ -127,6 +146,12 @@ class DNSSECLab:
             lab += ["%s NS ns.lab." % child]
         self._write("lab.", lab, keys["lab"], nsec3=True)
         caa = 'CAA 0 issue "ca.example"'
+        # NSEC3 with opt-out: the unsigned delegation has no NSEC3 of its
+        # own; an opt-out record covers its hash.
+        self._write("opt.", [
+            soa.replace("hostmaster.root.", "hostmaster.opt."),
+            "@ NS ns.lab.", "ins-servfail NS ns.lab.", "www A 127.0.0.1",
+        ], keys["opt"], optout=True)
         for child, extra in (("good", {}), ("expired", {"expired": True})):
             self._write(child + ".lab.", [
                 soa, "@ NS ns.lab.", "@ " + caa,
@@ -148,6 +173,7 @@ class DNSSECLab:
             port = self.faults[kind].port
             out += [("sec-%s.lab." % kind, port), ("ins-%s.lab." % kind, port)]
         out.append(("sf.plain.", self.faults["servfail"].port))
+        out.append(("ins-servfail.opt.", self.faults["servfail"].port))
         return out
 
     # ------------------------------------------------------------ servers

@@ -178,6 +178,18 @@ def test_insecure_proof_climbs_past_failures(ctx):
 
 
 @R.case
+def test_opt_out_insecure_delegation_passes(ctx):
+    # As under com.: no NSEC3 of its own, an opt-out NSEC3 covers it, and
+    # the resolver answers its DS without AD (RFC 5155 9.2); the parent's
+    # validated DS RRset shows that the resolver validates that zone.
+    expect_permitted(ctx.v, "ins-servfail.opt", "opt-out",
+                     "validated the parent zone", "validated DS RRset at opt")
+    # The same answer from a resolver that validates nothing proves
+    # nothing.
+    expect_denied(ctx.plain, "ins-servfail.opt", "DNSSEC-indeterminate")
+
+
+@R.case
 def test_alias_into_a_secure_zone_is_denied(ctx):
     # alias.plain lives in an insecure zone, but its CAA RRset is that of
     # its CNAME target in a signed zone whose servers fail.

@@ -111,7 +111,8 @@ static void test_nsec_delegation_without_ds_is_insecure(void **state)
     (void)state;
     assert_int_equal(judge(pkt, true, "plain", "delegation at plain without"),
                      CAA_DS_INSECURE);
-    assert_int_equal(judge(pkt, false, "plain", NULL), CAA_DS_NONE);
+    /* Without AD an NSEC proves nothing. */
+    assert_int_equal(judge(pkt, false, "plain", "no AD"), CAA_DS_NONE);
     /* The NSEC is about plain., not about other. */
     assert_int_equal(judge(pkt, true, "other", NULL), CAA_DS_NONE);
     ldns_pkt_free(pkt);
@@ -196,8 +197,23 @@ static void test_nsec3_opt_out_cover_is_insecure(void **state)
     assert_int_equal(judge(pkt, true, "x.lab", "opt-out NSEC3"),
                      CAA_DS_INSECURE);
     ldns_pkt_free(pkt);
+    /* Without AD (RFC 5155 9.2: validators do not set it on opt-out):
+     * a candidate, for the proof to weigh against the parent's DS. */
+    pkt = ds_answer("x.lab.", LDNS_RCODE_NOERROR, NULL, optout);
+    assert_int_equal(judge(pkt, false, "x.lab",
+                           "opt-out NSEC3 record of its "
+                           "parent zone covers x.lab"),
+                     CAA_DS_OPTOUT);
+    /* ... only for a name right below the record's zone ... */
+    assert_int_equal(judge(pkt, false, "y.x.lab", "no AD"), CAA_DS_NONE);
+    ldns_pkt_free(pkt);
+    /* ... only for a NODATA. */
+    pkt = ds_answer("x.lab.", LDNS_RCODE_NXDOMAIN, NULL, optout);
+    assert_int_equal(judge(pkt, false, "x.lab", "no AD"), CAA_DS_NONE);
+    ldns_pkt_free(pkt);
     pkt = ds_answer("x.lab.", LDNS_RCODE_NOERROR, NULL, no_optout);
     assert_int_equal(judge(pkt, true, "x.lab", NULL), CAA_DS_NONE);
+    assert_int_equal(judge(pkt, false, "x.lab", "no AD"), CAA_DS_NONE);
     ldns_pkt_free(pkt);
     /* An NSEC3 of a zone that is not above the name says nothing. */
     pkt = ds_answer("x.other.", LDNS_RCODE_NOERROR, NULL, optout);
