@@ -18,7 +18,7 @@ runtime_pkgs="ca-certificates libmicrohttpd12 libcurl4 libc-ares2 libldns3
  libjansson4 libyaml-0-2 libidn2-0 libpcre2-8-0 libssl3 libgnutls30"
 test_pkgs="libcmocka-dev unbound nsd nginx-light openssl curl python3
  iproute2 procps clang libclang-rt-14-dev valgrind
- dns-root-data docker-compose python3-yaml systemd tinyproxy"
+ dns-root-data ldnsutils bind9-utils docker-compose python3-yaml systemd tinyproxy"
 # Deployment checks (tests/integration/test_deploy_*.py): kubectl renders the
 # Kustomize overlays, the npm package kubernetes-models holds the Kubernetes
 # schemas they are validated against. Either may come from elsewhere already

@@ -248,15 +248,18 @@ class FaultDNS:
       nodata     NOERROR, no records (the default default)
       nxdomain   NXDOMAIN
       permit     one CAA record: 0 issue "ca.example"
+      flaky      SERVFAIL for the first query of each name and type, then
+                 as nodata
     """
 
     MODES = ("blackhole", "servfail", "refused", "garbage", "truncated",
-             "nodata", "nxdomain", "permit")
+             "nodata", "nxdomain", "permit", "flaky")
 
     def __init__(self, default_mode="nodata", port=None):
         self.default_mode = default_mode
         self.port = port or free_port()
         self.queries = []
+        self._seen = set()
         self._lock = threading.Lock()
         outer = self
 
@@ -326,6 +329,8 @@ class FaultDNS:
         mode = self.mode_for(qname)
         with self._lock:
             self.queries.append((qname, qtype, "tcp" if tcp else "udp"))
+            first = (qname, qtype) not in self._seen
+            self._seen.add((qname, qtype))
         question = data[12:end]
         rd = flags & 0x0100
 
@@ -334,6 +339,8 @@ class FaultDNS:
             return (struct.pack("!HHHHHH", qid, f, 1, ancount, 0, 0) +
                     question + answers)
 
+        if mode == "flaky":
+            mode = "servfail" if first else "nodata"
         if mode == "blackhole":
             return None
         if mode == "servfail":
