@@ -90,6 +90,32 @@ def free_port(udp_too=True):
     raise RuntimeError("no free port in %d-%d" % (PORT_LO, PORT_HI))
 
 
+def port_free(addr, port):
+    """True if addr:port (TCP) can be bound right now, e.g. 127.0.0.40:80
+    for a target server the Baseline Requirements pin to a port."""
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        s.bind((addr, port))
+        return True
+    except OSError:
+        return False
+    finally:
+        s.close()
+
+
+def wait_tcp_addr(addr, port, timeout=START_TIMEOUT):
+    """Waits until something accepts TCP connections on addr:port."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection((addr, port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError("nothing listening on %s:%d" % (addr, port))
+
+
 def wait_tcp(port, timeout=START_TIMEOUT, proc=None):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
