@@ -22,6 +22,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/mem.h"
+
 #define EXIT_VALID     0
 #define EXIT_NOT_VALID 1
 #define EXIT_REFUSED   2
@@ -235,9 +237,7 @@ static int add_header(struct opts *o, const char *arg)
 
     if (colon == NULL || colon == arg)
         return -1;
-    name = strndup(arg, (size_t)(colon - arg));
-    if (name == NULL)
-        return -1;
+    name = xstrndup(arg, (size_t)(colon - arg));
     for (v = colon + 1; *v == ' ' || *v == '\t'; v++)
         ;
     if (o->dcv == NULL)
@@ -418,9 +418,7 @@ static size_t on_data(char *p, size_t size, size_t nmemb, void *arg)
         a->too_big = true;
         return 0;
     }
-    d = realloc(a->data, a->len + n + 1);
-    if (d == NULL)
-        return 0;
+    d = xrealloc(a->data, a->len + n + 1);
     memcpy(d + a->len, p, n);
     a->data = d;
     a->len += n;
@@ -449,10 +447,8 @@ static long exchange(const struct opts *o, const char *url, const char *body,
     h = curl_slist_append(h, "Content-Type: application/json");
     h = curl_slist_append(h, "Expect:");
     if (o->api_key != NULL && o->api_key[0] != '\0') {
-        if (asprintf(&keyhdr, "x-api-key: %s", o->api_key) < 0)
-            keyhdr = NULL;
-        if (keyhdr != NULL)
-            h = curl_slist_append(h, keyhdr);
+        keyhdr = xasprintf("x-api-key: %s", o->api_key);
+        h = curl_slist_append(h, keyhdr);
     }
     curl_easy_setopt(easy, CURLOPT_URL, url);
     curl_easy_setopt(easy, CURLOPT_HTTPHEADER, h);
@@ -494,8 +490,7 @@ static json_t *perspective_rirs(const struct opts *o, const char *base)
     json_t *cfg, *ps, *p;
     size_t i;
 
-    if (asprintf(&url, "%s/configz", base) < 0)
-        return map;
+    url = xasprintf("%s/configz", base);
     if (exchange(o, url, NULL, &a) == 200 && a.data != NULL) {
         cfg = json_loadb(a.data, a.len, 0, NULL);
         ps = json_object_get(json_object_get(cfg, "config"), "perspectives");
@@ -633,10 +628,7 @@ int main(int argc, char **argv)
         blen--;
     if (blen >= 5 && strncmp(base + blen - 5, "/mpic", 5) == 0)
         blen -= 5; /* --url may name the endpoint itself */
-    if (asprintf(&url, "%.*s/mpic", (int)blen, base) < 0) {
-        url = NULL;
-        goto out;
-    }
+    url = xasprintf("%.*s/mpic", (int)blen, base);
     body = json_dumps(req, JSON_COMPACT);
     if (body == NULL || curl_global_init(CURL_GLOBAL_DEFAULT) != 0)
         goto out;
@@ -662,9 +654,9 @@ int main(int argc, char **argv)
         rc = EXIT_SERVICE;
     } else {
         if (!o.json) {
-            char *b = strndup(o.url, blen);
+            char *b = xstrndup(o.url, blen);
 
-            rirs = perspective_rirs(&o, b != NULL ? b : o.url);
+            rirs = perspective_rirs(&o, b);
             free(b);
             print_table(ans, rirs);
         }

@@ -376,6 +376,7 @@ struct http_server *http_server_new(struct ev_loop *loop,
         flags, 0, NULL, NULL, on_access, srv, MHD_OPTION_EXTERNAL_LOGGER,
         on_mhd_log, srv, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
         MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv,
+        MHD_OPTION_NOTIFY_CONNECTION, mpic_http_tls_on_connection, srv,
         MHD_OPTION_CONNECTION_LIMIT,
         (unsigned)(cfg->conn_limit ? cfg->conn_limit : DEFAULT_CONN_LIMIT),
         MHD_OPTION_CONNECTION_TIMEOUT,
@@ -575,9 +576,7 @@ void http_server_free(struct http_server *srv)
     free(srv->routes);
     free(srv->counters);
     free(srv->hists);
-    free(srv->tls_cert);
-    free(srv->tls_key);
-    free(srv->tls_trust);
+    mpic_http_tls_cleanup(srv);
     free(srv->name);
     free(srv);
 }

@@ -94,6 +94,11 @@ struct http_server {
     char *tls_key;
     char *tls_trust;
     bool require_client_cert;
+    /* Session ticket key (RFC 5077 / TLS 1.3 tickets) made at start, so a
+     * client reconnecting (the coordinator) resumes instead of a full
+     * handshake; owned, wiped at free. NULL: TLS off. */
+    unsigned char *ticket_key;
+    unsigned ticket_key_len;
 };
 
 /* ---- http_request.c ---- */
@@ -140,5 +145,14 @@ int mpic_http_tls_load(struct http_server *srv,
                        const struct http_server_config *cfg, char **errmsg);
 /* True if conn presented a client certificate that verifies. */
 bool mpic_http_client_cert_verified(struct MHD_Connection *conn);
+/*
+ * MHD_OPTION_NOTIFY_CONNECTION callback (cls: the server): turns session
+ * tickets on for each new TLS connection before its handshake.
+ */
+void mpic_http_tls_on_connection(void *cls, struct MHD_Connection *conn,
+                                 void **socket_context,
+                                 enum MHD_ConnectionNotificationCode toe);
+/* Wipes and frees what mpic_http_tls_load() made. */
+void mpic_http_tls_cleanup(struct http_server *srv);
 
 #endif

@@ -76,6 +76,8 @@ out:
 int mpic_http_tls_load(struct http_server *srv,
                        const struct http_server_config *cfg, char **errmsg)
 {
+    gnutls_datum_t key = {NULL, 0};
+
     if (cfg->tls_cert_file == NULL && cfg->tls_key_file == NULL &&
         cfg->tls_client_ca_file == NULL)
         return 0;
@@ -99,5 +101,45 @@ int mpic_http_tls_load(struct http_server *srv,
             return -1;
         srv->require_client_cert = true;
     }
+    if (gnutls_session_ticket_key_generate(&key) != GNUTLS_E_SUCCESS) {
+        *errmsg = xstrdup("tls: cannot make a session ticket key");
+        return -1;
+    }
+    srv->ticket_key = key.data;
+    srv->ticket_key_len = key.size;
     return 0;
+}
+
+void mpic_http_tls_on_connection(void *cls, struct MHD_Connection *conn,
+                                 void **socket_context,
+                                 enum MHD_ConnectionNotificationCode toe)
+{
+    struct http_server *srv = cls;
+    const union MHD_ConnectionInfo *ci;
+    gnutls_datum_t key;
+
+    (void)socket_context;
+    if (toe != MHD_CONNECTION_NOTIFY_STARTED || srv->ticket_key == NULL)
+        return;
+    ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_GNUTLS_SESSION);
+    if (ci == NULL || ci->tls_session == NULL)
+        return;
+    key.data = srv->ticket_key;
+    key.size = srv->ticket_key_len;
+    /* Without tickets the connection still works, with full handshakes. */
+    (void)gnutls_session_ticket_enable_server(
+        (gnutls_session_t)ci->tls_session, &key);
+}
+
+void mpic_http_tls_cleanup(struct http_server *srv)
+{
+    if (srv->ticket_key != NULL) {
+        gnutls_memset(srv->ticket_key, 0, srv->ticket_key_len);
+        gnutls_free(srv->ticket_key);
+        srv->ticket_key = NULL;
+    }
+    free(srv->tls_cert);
+    free(srv->tls_key);
+    free(srv->tls_trust);
+    srv->tls_cert = srv->tls_key = srv->tls_trust = NULL;
 }

@@ -84,6 +84,60 @@ static bool header_value_ok(const char *s)
     return true;
 }
 
+/* RFC 8555 8.3: a token is base64url, without padding. */
+static bool is_base64url(const char *s)
+{
+    if (s[0] == '\0')
+        return false;
+    for (; *s != '\0'; s++) {
+        if (!isalnum((unsigned char)*s) && *s != '-' && *s != '_')
+            return false;
+    }
+    return true;
+}
+
+#define TOKEN_PATH_MAX 255 /* a file name (NAME_MAX) */
+
+/*
+ * http_token_path names a file in /.well-known/pki-validation/ (BR
+ * 3.2.2.4.18): one path segment of RFC 3986 pchar without percent-encoding,
+ * so that the URL fetched is that file and nothing else. Refused: '/' and
+ * '\' (another directory), "." and any ".." (dot segments, which URL
+ * parsers resolve, and "..;" on servlet containers), '?' and '#' (query,
+ * fragment), '%' (encoded '/' or '.'), ';' (a path parameter that servlet
+ * containers strip, so another file is served), and spaces, control bytes,
+ * non-ASCII bytes and other characters that are not pchar. Returns the
+ * reason, or NULL when it is fine.
+ */
+static char *token_path_problem(const char *s)
+{
+    static const char extra[] = "-._~!$&'()*+,=:@";
+    size_t n = strlen(s);
+
+    if (n > TOKEN_PATH_MAX)
+        return xasprintf("%zu octets long (limit %d)", n, TOKEN_PATH_MAX);
+    if (strcmp(s, ".") == 0 || strstr(s, "..") != NULL)
+        return xstrdup("must not be \".\" or contain \"..\"");
+    for (; *s != '\0'; s++) {
+        unsigned char c = (unsigned char)*s;
+
+        if (isalnum(c) || (c != '\0' && strchr(extra, c) != NULL))
+            continue;
+        if (c == '/' || c == '\\')
+            return xasprintf("must be one path segment, without '%c'", c);
+        if (c == '?' || c == '#')
+            return xasprintf("must not hold a query or fragment ('%c')", c);
+        if (c == '%')
+            return xstrdup("must not hold percent-encoding ('%')");
+        if (c <= 0x20 || c >= 0x7f)
+            return xasprintf("byte 0x%02x is not allowed (printable ASCII "
+                             "only)",
+                             (unsigned)c);
+        return xasprintf("character '%c' is not allowed in the file name", c);
+    }
+    return NULL;
+}
+
 static void check_regex(const char *re, struct mpic_errlist *errs)
 {
     pcre2_code *code;
@@ -342,6 +396,14 @@ void mpic_model_parse_dcv_params(const json_t *v, struct mpic_dcv_params *p,
         case F_TOKEN_PATH:
             get_field_string(v, *f, r, mname, &p->http_token_path, errs);
             require_nonempty(p->http_token_path, *f, mname, errs);
+            if (p->http_token_path != NULL && p->http_token_path[0] != '\0') {
+                char *why = token_path_problem(p->http_token_path);
+
+                if (why != NULL)
+                    mpic_errlist_add(errs, ISSUE_VALUE,
+                                     DCV_PATH ".http_token_path: %s", why);
+                free(why);
+            }
             break;
         case F_URL_SCHEME:
             p->url_scheme = MPIC_URL_HTTP;
@@ -367,6 +429,11 @@ void mpic_model_parse_dcv_params(const json_t *v, struct mpic_dcv_params *p,
         case F_TOKEN:
             get_field_string(v, *f, r, mname, &p->token, errs);
             require_nonempty(p->token, *f, mname, errs);
+            if (p->token != NULL && p->token[0] != '\0' &&
+                !is_base64url(p->token))
+                mpic_errlist_add(errs, ISSUE_VALUE,
+                                 DCV_PATH ".token: must be base64url "
+                                          "(A-Z a-z 0-9 - _; RFC 8555 8.3)");
             break;
         case F_KEY_AUTH:
             get_field_string(v, *f, r, mname, &p->key_authorization, errs);

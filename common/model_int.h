@@ -26,6 +26,8 @@
 #define ISSUE_TARGET     "invalid-domain-or-ip-target"
 #define ISSUE_VALUE      "invalid-parameter-value"
 #define ISSUE_ORCH       "invalid-orchestration-parameters"
+/* A well-formed target the method cannot validate (wildcard, address). */
+#define ISSUE_TARGET_METHOD "invalid-target-for-method"
 
 #define DCV_PATH "$.dcv_check_parameters"
 #define CAA_PATH "$.caa_check_parameters"
@@ -66,6 +68,13 @@ struct method_rule {
     bool prefix_fixed;
     const char *prefix; /* the fixed prefix (NULL: null) */
     enum target_rule target;
+    /*
+     * A wildcard target ("*.") is allowed: the DNS-based domain methods
+     * only. website-change, acme-http-01 and acme-tls-alpn-01 are "NOT
+     * suitable for validating Wildcard Domain Names" (BR 3.2.2.4.18, .19,
+     * .20).
+     */
+    bool wildcard_ok;
 };
 
 #define REQ(f) (1u << (f))

@@ -226,20 +226,32 @@ static void parse_common(const json_t *root, char **target, char **trace_id,
     free(why);
 }
 
+/*
+ * Which targets a DCV method can validate (open-mpic-api.md 6, "Targets per
+ * method"): addresses only with the methods of BR 3.2.2.5 that take them,
+ * wildcards only with the DNS-based domain methods.
+ */
 static void check_target_for_method(const struct mpic_target *t,
                                     enum mpic_dcv_method m,
                                     struct mpic_errlist *errs)
 {
+    const struct method_rule *r = &mpic_model_rules[m];
     bool is_ip = t->kind != MPIC_TARGET_DNS;
 
-    if (mpic_model_rules[m].target == T_NAME && is_ip)
-        mpic_errlist_add(errs, ISSUE_TARGET,
+    if (r->target == T_NAME && is_ip)
+        mpic_errlist_add(errs, ISSUE_TARGET_METHOD,
                          "$.domain_or_ip_target: %s needs a domain name, not "
                          "an IP address",
                          mpic_model_method_names[m]);
-    else if (mpic_model_rules[m].target == T_IP && !is_ip)
-        mpic_errlist_add(errs, ISSUE_TARGET,
+    else if (r->target == T_IP && !is_ip)
+        mpic_errlist_add(errs, ISSUE_TARGET_METHOD,
                          "$.domain_or_ip_target: %s needs an IP address",
+                         mpic_model_method_names[m]);
+    if (t->wildcard && !r->wildcard_ok)
+        mpic_errlist_add(errs, ISSUE_TARGET_METHOD,
+                         "$.domain_or_ip_target: %s cannot validate a "
+                         "wildcard domain name; only the DNS-based methods "
+                         "can (BR 3.2.2.4.18-20, RFC 8555 7.1.3)",
                          mpic_model_method_names[m]);
 }
 

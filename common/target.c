@@ -6,7 +6,7 @@
  * no "xn--" label is only lower-cased and checked; anything else goes
  * through libidn2 (IDNA2008 with UTS#46 non-transitional mapping), and its
  * output is checked with the same label rules, so a mapping that produces a
- * dot or a disallowed character is still caught.
+ * dot, a disallowed character or a reverse-zone name is still caught.
  */
 #include "common/target.h"
 
@@ -45,23 +45,77 @@ static bool has_alabel(const char *s)
     return false;
 }
 
+/*
+ * LDH (RFC 1123 2.1, RFC 5890 2.3.1): no '_' in a target. A name for a
+ * certificate never holds one (BR 7.1.4.2); the labels with '_' that DCV
+ * queries are prefixed by the method, never taken from the target.
+ */
 static bool label_char_ok(char c)
 {
-    return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
-           c == '_';
+    return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-';
+}
+
+/*
+ * A last label that some resolvers and URL parsers read as a number, so
+ * the whole name as an IPv4 address (inet_aton(3): "2130706433", "127.1",
+ * "0177.0.0.1", "0x7f.0.0.1"; the WHATWG URL host parser's "ends in a
+ * number": all digits, or "0x" and hex digits). Such a name is neither a
+ * name nor an IP literal.
+ */
+static const char *numeric_label_problem(const char *label, size_t n)
+{
+    size_t i = 0;
+
+    while (i < n && label[i] >= '0' && label[i] <= '9')
+        i++;
+    if (i == n)
+        return "the last label is all digits (some resolvers read the "
+               "name as an IPv4 address)";
+    if (n >= 2 && label[0] == '0' && label[1] == 'x') {
+        for (i = 2; i < n; i++) {
+            if (!isxdigit((unsigned char)label[i]))
+                return NULL;
+        }
+        return "the last label is a hexadecimal number (some resolvers "
+               "read the name as an IPv4 address)";
+    }
+    return NULL;
+}
+
+/* The IP reverse zones (RFC 1035 3.5, RFC 3596 2.5); BR 4.2.2. */
+static const char *const reverse_zones[] = {"in-addr.arpa", "ip6.arpa"};
+
+static const char *reverse_zone_of(const char *name)
+{
+    size_t len = strlen(name);
+
+    for (size_t i = 0; i < sizeof(reverse_zones) / sizeof(reverse_zones[0]);
+         i++) {
+        const char *z = reverse_zones[i];
+        size_t zl = strlen(z);
+
+        if (len == zl && strcmp(name, z) == 0)
+            return z;
+        if (len > zl && name[len - zl - 1] == '.' &&
+            strcmp(name + len - zl, z) == 0)
+            return z;
+    }
+    return NULL;
 }
 
 /*
  * Checks a lower-case ASCII name: label characters and lengths, no hyphen
- * at either end of a label (LDH, RFC 1123 2.1; underscores are kept for
- * service labels), and a last label that is not all digits (RFC 3696 2) so
- * a malformed address such as "1.2.3.256" never passes as a name.
+ * at either end of a label (LDH, RFC 1123 2.1), a last label that is not a
+ * number (RFC 3696 2; see numeric_label_problem) so a malformed or numeric
+ * address such as "1.2.3.256" or "0x7f000001" never passes as a name, and
+ * no name in an IP reverse zone.
  */
 static char *check_ascii_name(const char *name)
 {
     size_t len = strlen(name);
     const char *label = name;
-    bool all_digits = true;
+    const char *numeric;
+    const char *zone;
 
     if (len == 0)
         return xstrdup("empty name");
@@ -81,24 +135,31 @@ static char *check_ascii_name(const char *name)
             if (label[0] == '-' || label[n - 1] == '-')
                 return xasprintf("label \"%.*s\" starts or ends with '-'",
                                  (int)n, label);
-            if (*p == '\0')
+            if (*p == '\0') {
+                numeric = numeric_label_problem(label, n);
+                if (numeric != NULL)
+                    return xstrdup(numeric);
                 break;
+            }
             label = p + 1;
-            all_digits = true;
             continue;
         }
         if (!label_char_ok(*p)) {
             if (*p == '*')
                 return xstrdup("'*' is only allowed as the whole first "
                                "label");
+            if (*p == '_')
+                return xstrdup("'_' is not allowed in a domain name "
+                               "(letters, digits and '-' only)");
             return xasprintf("invalid character 0x%02x in a label",
                              (unsigned)(unsigned char)*p);
         }
-        if (!(*p >= '0' && *p <= '9'))
-            all_digits = false;
     }
-    if (all_digits)
-        return xstrdup("the last label is all digits");
+    zone = reverse_zone_of(name);
+    if (zone != NULL)
+        return xasprintf("names in the IP reverse zone %s are not allowed "
+                         "(BR 4.2.2)",
+                         zone);
     return NULL;
 }
 

@@ -30,8 +30,13 @@ struct mpic_target {
  * Parses `in`. Returns 0, or -1 with an owned explanation in *why
  * (free()). A trailing dot on a name is accepted and removed. Rejects empty
  * labels, labels over 63 octets, names over 253 octets, characters that are
- * not letters, digits, '-' or '_' in a label, and invalid IDNs. A wildcard
- * on an IP address is invalid.
+ * not letters, digits or '-' in a label ('_' included), a label starting or
+ * ending with '-', invalid IDNs, a last label that reads as a number
+ * ("2130706433", "127.1", "0x7f000001": neither a name nor an IP literal)
+ * and names in the IP reverse zones in-addr.arpa and ip6.arpa (BR 4.2.2),
+ * also when IDNA mapping produces them. A wildcard on an IP address is
+ * invalid. Which targets a check accepts (wildcards, addresses) is decided
+ * by the caller (model_request.c).
  */
 int mpic_target_parse(const char *in, struct mpic_target *out, char **why);
 void mpic_target_cleanup(struct mpic_target *t);

@@ -1,7 +1,7 @@
 /*
- * mpic-coordinator internals: the daemon state, the POST /mpic handler
- * (api_mpic.c), the fan-out of one attempt to its cohort (fanout.c) and the
- * response and audit record (response.c).
+ * mpic-coordinator internals: the daemon state, the POST /mpic handler with
+ * its response and audit record (api_mpic.c), the fan-out of one attempt to
+ * its cohort (fanout.c) and the warm connections to the checkers (warm.c).
  */
 #ifndef MPIC_COORDINATOR_H
 #define MPIC_COORDINATOR_H
@@ -41,10 +41,29 @@ struct coord_metrics {
     uint64_t remote_not_awaited; /* cut off as stragglers */
 };
 
-/* Calls to one checker: running in libcurl, and waiting for a connection. */
+/* Connections to one checker, for /metrics (warm.c). */
+struct coord_conn_stats {
+    uint64_t new_conns;   /* TCP connections opened (calls and pings) */
+    uint64_t tls_full;    /* of those, full TLS handshakes */
+    uint64_t tls_resumed; /* and resumed TLS sessions */
+    uint64_t pings_ok;
+    uint64_t pings_failed;
+};
+
+/*
+ * One checker (a perspective's CAA or DCV URL): its calls running in
+ * libcurl and those waiting for a connection (fanout.c), and its keep-alive
+ * ping (warm.c).
+ */
 struct coord_queue {
     size_t running;
     struct coord_call *head, *tail;
+    bool https;
+    char *ping_url;        /* the checker's /healthz (curl_free) */
+    CURL *ping;            /* in flight, or NULL */
+    void *ping_ctx;        /* owned while ping is set */
+    uint64_t last_used_ms; /* a call or ping to it last finished */
+    struct coord_conn_stats stats;
 };
 
 struct coord {
@@ -56,7 +75,9 @@ struct coord {
     CURL *pool[COORD_EASY_POOL];
     size_t n_pool;
     struct curl_slist **hdrs;   /* per perspective, built on first call */
-    struct coord_queue *queues; /* per perspective and check type */
+    struct coord_queue *queues; /* [perspective * 2 + (type == DCV)] */
+    CURLSH *share;              /* TLS sessions shared by every handle */
+    struct ev_timer *ping_timer;
     bool pump_pending;          /* a queue may start calls */
     bool pump_hooked;           /* the before-poll hook is registered */
     struct coord_metrics metrics;
@@ -78,6 +99,7 @@ struct coord_call {
     bool queued; /* waiting for a connection (fanout.c) */
     struct coord_call *qprev, *qnext;
     CURL *easy; /* NULL once finished */
+    signed char tls; /* -1 unknown/plain, 0 full handshake, 1 resumed */
     struct mpic_buf body;
     char errbuf[CURL_ERROR_SIZE];
     bool done;
@@ -120,6 +142,25 @@ json_t *coord_remote_error(enum mpic_check_type type, const char *method,
 json_t *coord_not_awaited_error(enum mpic_check_type type, const char *method,
                                 const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+
+/* The per-perspective request headers (built once); NULL on OOM. */
+struct curl_slist *coord_perspective_headers(struct coord *c, size_t i);
+/* Options every handle to a checker has (TLS, shared sessions, sockets). */
+int coord_easy_setup_tls(const struct coord *c, CURL *easy);
+
+/* warm.c */
+/* The queues, made on first use; queue qi's checker URL (or NULL). */
+struct coord_queue *coord_queues(struct coord *c);
+const char *coord_queue_url(const struct coord *c, size_t qi);
+/* Notes in *tls whether the transfer's TLS session was resumed (once it
+ * is known: call from a write callback). */
+void coord_conn_note_tls(CURL *easy, signed char *tls);
+/* Counts a finished transfer's new connection and handshake in q. */
+void coord_conn_count(struct coord_queue *q, CURL *easy, signed char tls);
+/* Shared TLS sessions and keep-alive pings; 0 or -1 (logged). */
+int coord_warm_start(struct coord *c);
+/* After ev_curl_free() and coord_fanout_cleanup(); frees the queues. */
+void coord_warm_cleanup(struct coord *c);
 
 /* Easy-handle pool. */
 CURL *coord_easy_get(struct coord *c);

@@ -15,6 +15,7 @@
 
 #include "common/ev.h"
 #include "common/ev_curl.h"
+#include "common/json_safe.h"
 #include "common/log.h"
 #include "common/mem.h"
 
@@ -25,18 +26,18 @@ static void on_pump(struct ev_loop *loop, void *arg);
  * Options every call has; set once when a handle is made, since handles
  * only ever go back to the pool from here. A call sets the rest.
  */
-static int easy_setup_fixed(const struct coord *c, CURL *easy)
+int coord_easy_setup_tls(const struct coord *c, CURL *easy)
 {
     const struct mpic_coordinator_config *cfg = c->cfg;
     int rc = 0;
 
-    rc |= curl_easy_setopt(easy, CURLOPT_POST, 1L);
-    rc |= curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, on_body);
     rc |= curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
     rc |= curl_easy_setopt(easy, CURLOPT_FOLLOWLOCATION, 0L);
     rc |= curl_easy_setopt(easy, CURLOPT_PROTOCOLS_STR, "http,https");
     rc |= curl_easy_setopt(easy, CURLOPT_TCP_NODELAY, 1L);
     rc |= curl_easy_setopt(easy, CURLOPT_TCP_KEEPALIVE, 1L);
+    if (c->share != NULL)
+        rc |= curl_easy_setopt(easy, CURLOPT_SHARE, c->share);
     if (cfg->checker_tls.ca_file != NULL)
         rc |= curl_easy_setopt(easy, CURLOPT_CAINFO, cfg->checker_tls.ca_file);
     if (cfg->checker_tls.cert_file != NULL) {
@@ -44,6 +45,15 @@ static int easy_setup_fixed(const struct coord *c, CURL *easy)
             curl_easy_setopt(easy, CURLOPT_SSLCERT, cfg->checker_tls.cert_file);
         rc |= curl_easy_setopt(easy, CURLOPT_SSLKEY, cfg->checker_tls.key_file);
     }
+    return rc == 0 ? 0 : -1;
+}
+
+static int easy_setup_fixed(const struct coord *c, CURL *easy)
+{
+    int rc = coord_easy_setup_tls(c, easy);
+
+    rc |= curl_easy_setopt(easy, CURLOPT_POST, 1L);
+    rc |= curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, on_body);
     return rc == 0 ? 0 : -1;
 }
 
@@ -81,7 +91,7 @@ void coord_easy_put(struct coord *c, CURL *easy)
  * kept until coord_fanout_cleanup(): Content-Type, an empty Expect (no
  * 100-continue round trip), then the perspective's configured headers.
  */
-static struct curl_slist *perspective_headers(struct coord *c, size_t i)
+struct curl_slist *coord_perspective_headers(struct coord *c, size_t i)
 {
     const struct mpic_perspective *p = &c->cfg->perspectives[i];
     struct curl_slist *h = NULL, *nh;
@@ -121,8 +131,6 @@ void coord_fanout_cleanup(struct coord *c)
     if (c->pump_hooked)
         ev_before_poll_remove(c->loop, on_pump, c);
     c->pump_hooked = false;
-    free(c->queues);
-    c->queues = NULL;
     for (size_t i = 0; i < c->n_pool; i++)
         curl_easy_cleanup(c->pool[i]);
     c->n_pool = 0;
@@ -143,29 +151,27 @@ static json_t *call_error(enum mpic_check_type type, const char *method,
     if (vasprintf(&msg, fmt, ap) < 0)
         fatalx("out of memory");
 
-    details = json_object();
+    details = mpic_jobj();
     if (type == MPIC_CHECK_CAA) {
-        json_object_set_new_nocheck(details, "caa_record_present", json_null());
-        json_object_set_new_nocheck(details, "found_at", json_null());
-        json_object_set_new_nocheck(details, "records_seen", json_null());
+        mpic_jset(details, "caa_record_present", json_null());
+        mpic_jset(details, "found_at", json_null());
+        mpic_jset(details, "records_seen", json_null());
     } else if (method != NULL) {
-        json_object_set_new_nocheck(details, "validation_method",
-                                    json_string(method));
+        mpic_jset(details, "validation_method", mpic_jstr(method));
     }
-    err = json_object();
-    json_object_set_new_nocheck(err, "error_type", json_string(error_type));
-    json_object_set_new_nocheck(err, "error_message", json_string(msg));
-    errors = json_array();
-    json_array_append_new(errors, err);
+    err = mpic_jobj();
+    mpic_jset(err, "error_type", mpic_jstr(error_type));
+    mpic_jset(err, "error_message", mpic_jstr(msg));
+    errors = mpic_jarr();
+    mpic_jpush(errors, err);
 
-    o = json_object();
-    json_object_set_new_nocheck(o, "check_type",
-                                json_string(mpic_check_type_name(type)));
-    json_object_set_new_nocheck(o, "check_passed", json_false());
-    json_object_set_new_nocheck(o, "check_completed", json_false());
-    json_object_set_new_nocheck(o, "timestamp_ns", json_integer(mpic_now_ns()));
-    json_object_set_new_nocheck(o, "errors", errors);
-    json_object_set_new_nocheck(o, "details", details);
+    o = mpic_jobj();
+    mpic_jset(o, "check_type", mpic_jstr(mpic_check_type_name(type)));
+    mpic_jset(o, "check_passed", json_false());
+    mpic_jset(o, "check_completed", json_false());
+    mpic_jset(o, "timestamp_ns", mpic_jint(mpic_now_ns()));
+    mpic_jset(o, "errors", errors);
+    mpic_jset(o, "details", details);
     free(msg);
     return o;
 }
@@ -199,6 +205,7 @@ static size_t on_body(char *data, size_t size, size_t nmemb, void *arg)
     struct coord_call *call = arg;
     size_t n = size * nmemb;
 
+    coord_conn_note_tls(call->easy, &call->tls);
     if (mpic_buf_append(&call->body, data, n) != 0)
         return 0; /* aborts the transfer: CURLE_WRITE_ERROR */
     return n;
@@ -260,9 +267,7 @@ static void call_judge(struct coord_call *call, CURLcode rc)
 static struct coord_queue *call_queue(struct coord *c,
                                       const struct coord_call *call)
 {
-    if (c->queues == NULL)
-        c->queues = xcalloc(c->cfg->n_perspectives * 2, sizeof(*c->queues));
-    return &c->queues[call->idx * 2 + (call->type == MPIC_CHECK_DCV)];
+    return &coord_queues(c)[call->idx * 2 + (call->type == MPIC_CHECK_DCV)];
 }
 
 static void queue_push(struct coord_queue *q, struct coord_call *call)
@@ -311,9 +316,13 @@ static void call_slot_freed(struct coord *c, struct coord_call *call)
 static void on_call_done(CURL *easy, CURLcode rc, void *arg)
 {
     struct coord_call *call = arg;
+    struct coord_queue *q;
 
     MPIC_ASSERT(easy == call->easy);
     call->elapsed_ms = ev_now_ms() - call->started_ms;
+    q = call_queue(call->c, call);
+    coord_conn_count(q, easy, call->tls);
+    q->last_used_ms = ev_now_ms();
     call_judge(call, rc);
     if (call->passed)
         call->c->metrics.remote_ok++;
@@ -331,7 +340,7 @@ static void on_call_done(CURL *easy, CURLcode rc, void *arg)
 static int call_setup(struct coord *c, struct coord_call *call, CURL *easy,
                       const char *url, uint64_t timeout)
 {
-    struct curl_slist *h = perspective_headers(c, call->idx);
+    struct curl_slist *h = coord_perspective_headers(c, call->idx);
     int rc = 0;
 
     if (h == NULL)
@@ -450,6 +459,7 @@ void coord_fanout_start(struct coord *c, struct coord_call *calls, size_t n,
         call->req_body = body;
         call->req_body_len = body_len;
         call->started_ms = ev_now_ms();
+        call->tls = -1;
         call->errbuf[0] = '\0';
         mpic_buf_init(&call->body, COORD_MAX_CHECK_RESPONSE);
         q = call_queue(c, call);

@@ -1,10 +1,13 @@
 /*
  * POST /caa and /dcv bodies as a checker parses them
  * (mpic_check_request_parse), for both check types (the first byte picks
- * the checker). Property: an accepted request re-encodes to a body the
- * parser accepts again, with the same target.
+ * the checker). Properties: an accepted request re-encodes to a body the
+ * parser accepts again, with the same target; an accepted DCV request has
+ * a target its method can validate (no wildcard with the HTTP/TLS methods,
+ * addresses only with the methods that take them).
  */
 #include "tests/fuzz/fuzz.h"
+#include "tests/fuzz/fuzz_model.h"
 
 #include "common/err.h"
 #include "common/model.h"
@@ -37,6 +40,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         goto out;
     }
     FUZZ_CHECK(req.check_type == type);
+    if (type == MPIC_CHECK_DCV)
+        fuzz_check_dcv_target(req.target, req.dcv.method);
     enc = mpic_check_request_encode(&req);
     FUZZ_CHECK(enc != NULL);
     if (mpic_check_request_parse(enc, strlen(enc), type, &back, &errs) !=

@@ -1,9 +1,11 @@
 /*
- * POST /mpic bodies (mpic_request_parse). Property: a request the parser
+ * POST /mpic bodies (mpic_request_parse). Properties: a request the parser
  * accepts turns into a checker request whose encoding the checker's own
- * parser (mpic_check_request_parse) accepts again.
+ * parser (mpic_check_request_parse) accepts again; an accepted DCV request
+ * has a target its method can validate.
  */
 #include "tests/fuzz/fuzz.h"
+#include "tests/fuzz/fuzz_model.h"
 
 #include "common/err.h"
 #include "common/model.h"
@@ -35,6 +37,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         goto out;
     }
     FUZZ_CHECK(errs.n == 0);
+    if (req.check_type == MPIC_CHECK_DCV)
+        fuzz_check_dcv_target(req.target, req.dcv.method);
     mpic_check_request_from_request(&creq, &req);
     enc = mpic_check_request_encode(&creq);
     FUZZ_CHECK(enc != NULL);

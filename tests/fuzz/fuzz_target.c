@@ -1,12 +1,52 @@
 /*
  * domain_or_ip_target preparation (mpic_target_parse: wildcard, IPv4,
- * IPv6, IDNA through libidn2). Property: the prepared form is a fixed
+ * IPv6, IDNA through libidn2). Properties: the prepared form is a fixed
  * point: parsing it again (with "*." for a wildcard) gives the same kind
- * and the same name, and reverse names can be built for addresses.
+ * and the same name, and reverse names can be built for addresses; an
+ * accepted name is lower-case LDH (no '_'), is not in an IP reverse zone,
+ * and is not a number inet_aton(3) or a URL parser would read as an IPv4
+ * address.
  */
 #include "tests/fuzz/fuzz.h"
 
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <strings.h>
+
 #include "common/target.h"
+
+static bool has_suffix(const char *name, const char *zone)
+{
+    size_t n = strlen(name);
+    size_t z = strlen(zone);
+
+    return (n == z && strcasecmp(name, zone) == 0) ||
+           (n > z && name[n - z - 1] == '.' &&
+            strcasecmp(name + n - z, zone) == 0);
+}
+
+static void check_name(const char *name)
+{
+    const char *last = strrchr(name, '.');
+    struct in_addr a;
+    size_t i = 0;
+
+    last = last != NULL ? last + 1 : name;
+    for (const char *p = name; *p != '\0'; p++)
+        FUZZ_CHECK((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') ||
+                   *p == '-' || *p == '.');
+    FUZZ_CHECK(!has_suffix(name, "in-addr.arpa"));
+    FUZZ_CHECK(!has_suffix(name, "ip6.arpa"));
+    FUZZ_CHECK(inet_aton(name, &a) == 0);
+    while (last[i] >= '0' && last[i] <= '9')
+        i++;
+    FUZZ_CHECK(last[i] != '\0');
+    if (last[0] == '0' && last[1] == 'x') {
+        for (i = 2; isxdigit((unsigned char)last[i]); i++)
+            ;
+        FUZZ_CHECK(last[i] != '\0');
+    }
+}
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
@@ -37,6 +77,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     FUZZ_CHECK(t.name != NULL && why == NULL);
     FUZZ_CHECK(strlen(t.name) <= 253 + 2);
+    if (t.kind == MPIC_TARGET_DNS)
+        check_name(t.name);
+    else
+        FUZZ_CHECK(!t.wildcard);
     re = xasprintf("%s%s", t.wildcard ? "*." : "", t.name);
     if (mpic_target_parse(re, &again, &why2) != 0) {
         fprintf(stderr, "prepared target %s refused: %s\n", re, why2);

@@ -114,6 +114,9 @@ def make_webroot(workdir):
             "<html>test-validation</html>\n",
         os.path.join(pki, "upper.txt"): "TEST-VALIDATION",
         os.path.join(pki, "big.txt"): "." * (70 * 1024) + "test-validation",
+        # Outside the well-known directories: a token or file name that
+        # climbs out (../) must never reach these.
+        os.path.join(root, "outside.txt"): KEYAUTH + " test-validation\n",
     }
     for path, text in files.items():
         with open(path, "w") as f:
@@ -577,6 +580,23 @@ def contact_email_caa_climbs(ctx):
 
 
 @R.case
+def contact_caa_cname_loop_is_lookup_error(ctx):
+    # The loop and the 24-hop chain sit under ok.dcv.test, whose CAA
+    # holds the contacts: reading them as "no CAA here" would climb there
+    # and pass. Through unbound (SERVFAIL) and straight at nsd (the loop,
+    # or the first hops of the chain, as a NOERROR answer).
+    for method, value in (("contact-email-caa", "admin@example.com"),
+                          ("contact-phone-caa", "+1 555 0100")):
+        p = {"validation_method": method, "challenge_value": value}
+        for d in (ctx.main, ctx.direct):
+            for name in ("caaloop.ok.dcv.test", "caachain0.ok.dcv.test"):
+                resp = ok_resp(d, name, p)
+                failed(resp, LOOKUP, completed=False)
+        # 14 hops are followed: climbs to ok and passes.
+        passed(ok_resp(ctx.direct, "caachain10.ok.dcv.test", p))
+
+
+@R.case
 def contact_phone_caa(ctx):
     p = {"validation_method": "contact-phone-caa",
          "challenge_value": "+1 555 0100"}
@@ -952,6 +972,119 @@ def metrics_count_checks(ctx):
     check('mpic_dcv_checks_total{method="acme-dns-01"}' in text, text[:500])
 
 
+# ------------------------------------------------- targets per method (400)
+
+TARGET_METHOD = "invalid-target-for-method"
+BAD_TARGET = "invalid-domain-or-ip-target"
+BAD_VALUE = "invalid-parameter-value"
+P_REVERSE = {"validation_method": "reverse-address-lookup",
+             "challenge_value": "host.dcv.test"}
+
+
+def refused_requests():
+    """(what, target, params, issue_type, message fragment): every request
+    here must be a 400 with that issue, from the checker and the
+    coordinator alike (open-mpic-api.md 6, "Targets per method"). The
+    HTTP and TLS ones would otherwise pass: web.dcv.test serves the
+    right answers."""
+    return [
+        ("wildcard with acme-http-01", "*.web.dcv.test", p_http01(),
+         TARGET_METHOD, "$.domain_or_ip_target: acme-http-01 cannot "
+         "validate a wildcard"),
+        ("wildcard with website-change", "*.web.dcv.test", p_web(),
+         TARGET_METHOD, "$.domain_or_ip_target: website-change"),
+        ("wildcard with acme-tls-alpn-01", "*.alpn-ok.dcv.test", p_alpn(),
+         TARGET_METHOD, "$.domain_or_ip_target: acme-tls-alpn-01"),
+        ("IPv4 with acme-dns-01", "127.0.0.1", p_dns01(), TARGET_METHOD,
+         "$.domain_or_ip_target: acme-dns-01 needs a domain name"),
+        ("IPv6 with dns-change", "[::1]", p_change(), TARGET_METHOD,
+         "$.domain_or_ip_target: dns-change needs a domain name"),
+        ("IPv4 with dns-persistent", "192.0.2.5", p_persist(), TARGET_METHOD,
+         "$.domain_or_ip_target"),
+        ("name with reverse-address-lookup", "web.dcv.test", P_REVERSE,
+         TARGET_METHOD, "needs an IP address"),
+        ("decimal IPv4 form", "2130706433", p_http01(), BAD_TARGET,
+         "$.domain_or_ip_target"),
+        ("hex IPv4 form", "0x7f000001", p_http01(), BAD_TARGET,
+         "$.domain_or_ip_target"),
+        ("dotted hex IPv4 form", "0x7f.0.0.1", p_web(), BAD_TARGET,
+         "$.domain_or_ip_target"),
+        ("short IPv4 form", "127.1", p_alpn(), BAD_TARGET,
+         "$.domain_or_ip_target"),
+        ("octal IPv4 form", "0177.0.0.1", p_http01(), BAD_TARGET,
+         "$.domain_or_ip_target"),
+        ("in-addr.arpa name", "5.2.0.192.in-addr.arpa", p_change(),
+         BAD_TARGET, "BR 4.2.2"),
+        ("ip6.arpa name", "1.0.0.IP6.ARPA.", p_dns01(), BAD_TARGET,
+         "ip6.arpa"),
+        ("'_' in the target", "_acme-challenge.ok.dcv.test", p_dns01(),
+         BAD_TARGET, "'_'"),
+        ("token ../x", "web.dcv.test", p_http01("../x"), BAD_VALUE,
+         "$.dcv_check_parameters.token"),
+        ("token climbing out", "web.dcv.test",
+         p_http01("../../outside.txt"), BAD_VALUE,
+         "$.dcv_check_parameters.token"),
+        ("token with a query", "web.dcv.test", p_http01(TOKEN + "?x=1"),
+         BAD_VALUE, "$.dcv_check_parameters.token"),
+        ("http_token_path a?b", "web.dcv.test", p_web("a?b"), BAD_VALUE,
+         "$.dcv_check_parameters.http_token_path"),
+        ("http_token_path with a fragment", "web.dcv.test",
+         p_web("validation-doc.txt#x"), BAD_VALUE,
+         "$.dcv_check_parameters.http_token_path"),
+        ("http_token_path ../", "web.dcv.test", p_web("../../outside.txt"),
+         BAD_VALUE, "$.dcv_check_parameters.http_token_path"),
+        ("http_token_path percent-encoded ..", "web.dcv.test",
+         p_web("%2e%2e%2foutside.txt"), BAD_VALUE,
+         "$.dcv_check_parameters.http_token_path"),
+        ("http_token_path .", "web.dcv.test", p_web("."), BAD_VALUE,
+         "$.dcv_check_parameters.http_token_path"),
+        ("http_token_path non-ASCII", "web.dcv.test", p_web("\u00e9.txt"),
+         BAD_VALUE, "$.dcv_check_parameters.http_token_path"),
+    ]
+
+
+def assert_refused(status, resp, what, issue_type, fragment):
+    eq(status, 400, "%s: status (%r)" % (what, resp))
+    eq(resp.get("error"), "request-validation-failed", what + ": error")
+    issues = resp.get("validation_issues") or []
+    check(any(i.get("issue_type") == issue_type
+              and fragment in i.get("message", "") for i in issues),
+          "%s: want %s with %r in %r" % (what, issue_type, fragment, issues))
+
+
+def counters(d, prefix):
+    """The lines of d's /metrics that start with prefix."""
+    status, body = h.http_request(d.base + "/metrics")
+    eq(status, 200, "metrics")
+    return [x for x in body.decode().splitlines() if x.startswith(prefix)]
+
+
+def bad_requests(d):
+    lines = counters(d, "mpic_dcv_bad_requests_total ")
+    eq(len(lines), 1, "mpic_dcv_bad_requests_total")
+    return int(lines[0].split()[1])
+
+
+@R.case
+def checker_refuses_targets_and_paths_per_method(ctx):
+    # The same files are there: only the refusal stands between the
+    # request and a pass.
+    passed(ok_resp(ctx.main, "web.dcv.test", p_http01()))
+    passed(ok_resp(ctx.main, "web.dcv.test", p_web()))
+    before = bad_requests(ctx.main)
+    cases = refused_requests()
+    for what, target, params, issue_type, fragment in cases:
+        status, resp = dcv(ctx.main, target, params)
+        assert_refused(status, resp, what, issue_type, fragment)
+    eq(bad_requests(ctx.main) - before, len(cases), "bad requests counted")
+    # Allowed: wildcards with the DNS methods, addresses with HTTP/TLS.
+    passed(ok_resp(ctx.main, "*.ok.dcv.test", p_dns01()))
+    passed(ok_resp(ctx.main, "*.wild.dcv.test", p_persist()))
+    passed(ok_resp(ctx.main, "127.0.0.1", p_web()))
+    passed(ok_resp(ctx.main, "web.dcv.test",
+                   p_http01(TOKEN, KEYAUTH)))
+
+
 # ---------------------------------------------------------------- coordinator
 
 
@@ -963,11 +1096,12 @@ def coordinator_yaml(port, urls):
         lines += ["  - code: %s" % code, "    dcv_url: \"%s\"" % url]
     lines += ["default_perspective_count: 3", "absolute_max_attempts: 1",
               "hash_secret: \"dcv-secret\"", "remote_timeout_ms: 8000"]
+    lines += h.compliance_yaml()
     return "\n".join(lines) + "\n"
 
 
-@R.case
-def through_the_coordinator(ctx):
+def coordinator(ctx):
+    """A coordinator in front of three real DCV checkers, started once."""
     c = ctx.cluster
     if not hasattr(ctx, "coord"):
         urls = []
@@ -986,6 +1120,12 @@ def through_the_coordinator(ctx):
                              coordinator_yaml(port, urls), sub, port)
         c.daemons.append(ctx.coord)
         ctx.coord.wait_healthy()
+    return ctx.coord
+
+
+@R.case
+def through_the_coordinator(ctx):
+    coordinator(ctx)
     for target, params, want in [
             ("ok.dcv.test", p_dns01(), True),
             ("wrong.dcv.test", p_dns01(), False),
@@ -998,6 +1138,42 @@ def through_the_coordinator(ctx):
         eq(resp["is_valid"], want, "is_valid for %s %s (%r)" % (
             target, params["validation_method"], resp))
         eq(len(resp["perspectives"]), 3, "perspectives")
+
+
+@R.case
+def coordinator_refuses_targets_and_paths_per_method(ctx):
+    coord = coordinator(ctx)
+    before = [bad_requests(d) for d in ctx.persp]
+    checks_before = [counters(d, "mpic_dcv_checks_total{")
+                     for d in ctx.persp]
+    for what, target, params, issue_type, fragment in refused_requests():
+        status, resp = h.post(coord.base + "/mpic", {
+            "check_type": "dcv", "domain_or_ip_target": target,
+            "dcv_check_parameters": params})
+        assert_refused(status, resp, what, issue_type, fragment)
+    # CAA: no names in the IP reverse zones, no numeric IPv4 forms.
+    for what, target, fragment in [
+            ("CAA in-addr.arpa", "5.2.0.192.in-addr.arpa", "BR 4.2.2"),
+            ("CAA ip6.arpa", "*.ip6.arpa", "ip6.arpa"),
+            ("CAA decimal IPv4 form", "2130706433", "all digits")]:
+        status, resp = h.post(coord.base + "/mpic", {
+            "check_type": "caa", "domain_or_ip_target": target})
+        assert_refused(status, resp, what, BAD_TARGET, fragment)
+    # Refused at the edge: no checker saw any of them.
+    eq([bad_requests(d) for d in ctx.persp], before, "checkers' bad requests")
+    eq([counters(d, "mpic_dcv_checks_total{") for d in ctx.persp],
+       checks_before, "checkers' checks")
+    # Allowed: a wildcard with acme-dns-01 and dns-persistent, an address
+    # with acme-http-01.
+    for target, params in [("*.ok.dcv.test", p_dns01()),
+                           ("*.wild.dcv.test", p_persist()),
+                           ("127.0.0.1", p_http01())]:
+        status, resp = h.post(coord.base + "/mpic", {
+            "check_type": "dcv", "domain_or_ip_target": target,
+            "dcv_check_parameters": params})
+        eq(status, 200, "%s status (%r)" % (target, resp))
+        eq(resp["is_valid"], True, "is_valid for %s %s (%r)" % (
+            target, params["validation_method"], resp))
 
 
 if __name__ == "__main__":

@@ -76,8 +76,11 @@ class FaultChecker:
         self.sock.listen(256)
         threading.Thread(target=self._accept, daemon=True).start()
 
-    def url(self):
-        return "http://%s:%d/caa" % (h.LOOPBACK, self.port)
+    def url(self, code=None):
+        """One path per perspective it stands in for: two perspective
+        codes may not share a checker URL."""
+        return "http://%s:%d/caa%s" % (h.LOOPBACK, self.port,
+                                       "/" + code if code else "")
 
     def _accept(self):
         while not self.stop.is_set():
@@ -92,11 +95,12 @@ class FaultChecker:
 
     @staticmethod
     def _read_request(c):
+        """The request head once the whole request is read, else None."""
         buf = b""
         while b"\r\n\r\n" not in buf:
             chunk = c.recv(65536)
             if not chunk:
-                return False
+                return None
             buf += chunk
         head, _, rest = buf.partition(b"\r\n\r\n")
         n = 0
@@ -107,9 +111,9 @@ class FaultChecker:
         while len(rest) < n:
             chunk = c.recv(65536)
             if not chunk:
-                return False
+                return None
             rest += chunk
-        return True
+        return head
 
     @staticmethod
     def _answer(c, status, body, ctype="application/json", length=None):
@@ -130,7 +134,15 @@ class FaultChecker:
             if mode == "silent":
                 self.stop.wait(60)
                 return
-            if not self._read_request(c):
+            head = self._read_request(c)
+            if head is None:
+                return
+            if head.startswith(b"GET "):
+                # The coordinator's keep-alive ping (GET /healthz) is not a
+                # call: answered at once and not counted.
+                with self.lock:
+                    self.conns -= 1
+                self._answer(c, 200, b'{"status": "healthy"}')
                 return
             ok = json.dumps(passing_check_response()).encode()
             if mode == "ok":
@@ -185,7 +197,7 @@ class Ctx:
         self.one = self.start("one", {CODES[0]: self.fault.url()})
         # Three broken: 3 of 6 pass, quorum 4 is not met.
         self.three = self.start("three",
-                                {c: self.fault.url() for c in CODES[:3]})
+                                {c: self.fault.url(c) for c in CODES[:3]})
         dead = "http://127.0.0.1:%d/caa" % h.free_port(udp_too=False)
         self.down = self.start("down", {CODES[0]: dead})
 
@@ -511,7 +523,7 @@ def test_straggler_cut_once_quorum_is_out_of_reach(ctx):
     # of 6 can no longer pass: the outcome (not valid) is decided and the
     # hung one is not waited for beyond the straggler wait.
     fake = h.FakeChecker()
-    repl = {c: fake.url("/error500") for c in CODES[:3]}
+    repl = {c: fake.url("/error500/" + c) for c in CODES[:3]}
     repl[CODES[3]] = fake.url("/hang")
     coord = straggler_coordinator(ctx, "straggler-invalid", repl)
     try:

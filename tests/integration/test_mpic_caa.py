@@ -193,6 +193,28 @@ def test_parameters_are_forwarded_and_echoed(ctx):
 
 
 @R.case
+def test_reverse_zone_and_numeric_targets_refused(ctx):
+    for target, fragment in [
+            ("1.2.0.192.in-addr.arpa", "BR 4.2.2"),
+            ("IN-ADDR.ARPA.", "in-addr.arpa"),
+            ("x.ip6.arpa", "ip6.arpa"),
+            ("2130706433", "all digits"),
+            ("0x7f000001", "hexadecimal")]:
+        status, resp = mpic(ctx.full, target)
+        assert_400(status, resp, target)
+        issues = resp["validation_issues"]
+        check(any(i["issue_type"] == "invalid-domain-or-ip-target"
+                  and i["message"].startswith("$.domain_or_ip_target: ")
+                  and fragment in i["message"] for i in issues),
+              "%s: issues %r" % (target, issues))
+    # Wildcards and addresses still work for CAA.
+    status, resp = mpic(ctx.full, "*.wild-permit." + Z)
+    eq((status, resp.get("is_valid")), (200, True), "CAA wildcard")
+    status, resp = mpic(ctx.full, "127.0.0.1")
+    eq((status, resp.get("is_valid")), (200, True), "CAA IP target")
+
+
+@R.case
 def test_wildcard_and_unicode_targets_echoed_as_sent(ctx):
     status, resp = mpic(ctx.full, "*.wild-permit." + Z)
     assert_mpic(status, resp, "*.wild-permit." + Z, True, True, 3, 2)
@@ -402,6 +424,16 @@ def test_bad_requests_are_400(ctx):
         ("space in name", base_request(domain_or_ip_target="a b.test")),
         ("IDNA2008-disallowed symbol",
          base_request(domain_or_ip_target="\u2603.test")),
+        # BR 4.2.2: no names in the IP reverse zones.
+        ("in-addr.arpa name",
+         base_request(domain_or_ip_target="1.2.0.192.in-addr.arpa")),
+        ("ip6.arpa wildcard", base_request(domain_or_ip_target="*.ip6.arpa.")),
+        # Numeric forms read as IPv4 addresses: neither name nor literal.
+        ("decimal IPv4 form", base_request(domain_or_ip_target="2130706433")),
+        ("hex IPv4 form", base_request(domain_or_ip_target="0x7f000001")),
+        ("short IPv4 form", base_request(domain_or_ip_target="127.1")),
+        ("'_' in the name",
+         base_request(domain_or_ip_target="_x.permit." + Z)),
     ]
     for pc in (1, 7, "3", 3.5, 0, -2, True):
         cases.append(("perspective_count %r" % (pc,), base_request(

@@ -12,6 +12,8 @@ never a crash or a hang, and every daemon must still exit 0 on SIGTERM."""
 import os
 import ssl
 import sys
+import threading
+import time
 
 sys.dont_write_bytecode = True
 import mpic_harness as h  # noqa: E402
@@ -154,6 +156,92 @@ def test_mpic_dcv_over_mtls(ctx):
     resp = mpic(coord, "wrong.dcv.test", "dcv", u.dns01_params())
     eq((resp["is_valid"], resp["mpic_completed"]), (False, True),
        "wrong dns-01 value over mTLS")
+
+
+def checker_metrics(coord):
+    """{(name, perspective, check_type, kind/result): value} of the
+    per-checker connection metrics."""
+    import re
+    st, text = h.http_request(coord.base + "/metrics")
+    eq(st, 200, "/metrics status")
+    if isinstance(text, (bytes, bytearray)):
+        text = text.decode()
+    out = {}
+    pat = re.compile(r'^(mpic_checker_\w+)\{perspective="([^"]*)",'
+                     r'check_type="(\w+)"(?:,(?:kind|result)="(\w+)")?\} '
+                     r'(\d+)$')
+    for line in text.splitlines():
+        m = pat.match(line)
+        if m:
+            out[m.group(1, 2, 3, 4)] = int(m.group(5))
+    return out
+
+
+def wait_for(fn, what, timeout=15.0):
+    deadline = time.monotonic() + timeout
+    while True:
+        v = fn()
+        if v:
+            return v
+        if time.monotonic() > deadline:
+            raise AssertionError("timed out waiting for " + what)
+        time.sleep(0.1)
+
+
+@R.case
+def test_connections_are_warm_reused_and_resumed(ctx):
+    # A coordinator of its own, so the counts start at zero.
+    codes = GOOD[:3]
+    coord = ctx.coordinator("warm", codes, u.checker_tls_yaml(
+        ctx.ca, *ctx.coord_cert))
+    conns = "mpic_checker_connections_total"
+    hs = "mpic_checker_tls_handshakes_total"
+
+    # At start every checker is pinged: one connection, one full handshake
+    # each, before any request.
+    def warmed():
+        m = checker_metrics(coord)
+        ok = all(m.get(("mpic_checker_pings_total", c, "caa", "ok"), 0) >= 1
+                 for c in codes)
+        return m if ok else None
+    m0 = wait_for(warmed, "the first keep-alive pings")
+    for c in codes:
+        eq(m0[(conns, c, "caa", None)], 1, c + " connections after warm-up")
+        eq(m0[(hs, c, "caa", "full")], 1, c + " full handshakes")
+        eq(m0[(hs, c, "caa", "resumed")], 0, c + " resumed handshakes")
+    # Sequential requests reuse the warm connection: no new connection.
+    for i in range(3):
+        resp = mpic(coord, "permit.caa.test")
+        eq(resp["is_valid"], True, "request %d valid" % i)
+    m1 = checker_metrics(coord)
+    for c in codes:
+        eq(m1[(conns, c, "caa", None)], 1, c + " connections after 3 "
+           "sequential requests")
+    # Concurrent requests need more connections: they resume the TLS
+    # session of the first one instead of full handshakes.
+    results = []
+
+    def one():
+        results.append(mpic(coord, "permit.caa.test")["is_valid"])
+    ts = [threading.Thread(target=one) for _ in range(8)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join(60)
+    eq(results, [True] * 8, "concurrent verdicts")
+    m2 = checker_metrics(coord)
+    new = sum(m2[(conns, c, "caa", None)] - 1 for c in codes)
+    resumed = sum(m2[(hs, c, "caa", "resumed")] for c in codes)
+    full = sum(m2[(hs, c, "caa", "full")] for c in codes)
+    print("     8 concurrent requests: %d new connections, %d resumed, "
+          "%d full handshakes in all" % (new, resumed, full))
+    check(new >= 1, "8 concurrent requests opened no new connection")
+    # Concurrent new connections may race for one stored session (a TLS
+    # 1.3 ticket is used once), so some still do a full handshake; but
+    # sessions are shared across handles and resumed.
+    check(resumed >= 1, "no new connection resumed a TLS session")
+    eq(resumed + full, new + len(codes), "every connection's handshake is "
+       "counted once")
 
 
 @R.case

@@ -830,19 +830,19 @@ static void test_issue_target(void **state)
     expect_dcv_issue("192.0.2.1",
                      "{\"validation_method\":\"acme-dns-01\","
                      "\"key_authorization_hash\":\"h\"}",
-                     "invalid-domain-or-ip-target", "acme-dns-01 needs a");
+                     "invalid-target-for-method", "acme-dns-01 needs a");
     expect_dcv_issue("2001:db8::1",
                      "{\"validation_method\":\"dns-change\","
                      "\"challenge_value\":\"c\",\"dns_record_type\":\"TXT\"}",
-                     "invalid-domain-or-ip-target", "domain name");
+                     "invalid-target-for-method", "domain name");
     expect_dcv_issue("192.0.2.1",
                      "{\"validation_method\":\"contact-phone-txt\","
                      "\"challenge_value\":\"c\"}",
-                     "invalid-domain-or-ip-target", "domain name");
+                     "invalid-target-for-method", "domain name");
     expect_dcv_issue("a.example",
                      "{\"validation_method\":\"reverse-address-lookup\","
                      "\"challenge_value\":\"c\"}",
-                     "invalid-domain-or-ip-target", "needs an IP address");
+                     "invalid-target-for-method", "needs an IP address");
 }
 
 static void test_ip_targets_allowed(void **state)
@@ -866,6 +866,310 @@ static void test_ip_targets_allowed(void **state)
              "\"dns_record_type\":\"CAA\"}}",
              &req);
     mpic_request_cleanup(&req);
+}
+
+/* Every method with parameters that pass, and which targets it takes. */
+static const struct method_case {
+    const char *params;
+    bool ip_ok;       /* an IP target is allowed */
+    bool name_ok;     /* a domain name is allowed */
+    bool wildcard_ok; /* a "*." name is allowed */
+} method_cases[] = {
+    {"{\"validation_method\":\"website-change\",\"challenge_value\":\"c\","
+     "\"http_token_path\":\"p.txt\"}",
+     true, true, false},
+    {"{\"validation_method\":\"acme-http-01\",\"token\":\"t\","
+     "\"key_authorization\":\"t.k\"}",
+     true, true, false},
+    {"{\"validation_method\":\"acme-tls-alpn-01\",\"key_authorization_hash\":"
+     "\"653471d42925d7eb4cd39a39cda8b34d3034c94cb90067ab78c8123560ba2e5f\"}",
+     true, true, false},
+    {"{\"validation_method\":\"acme-dns-01\",\"key_authorization_hash\":"
+     "\"h\"}",
+     false, true, true},
+    {"{\"validation_method\":\"dns-change\",\"challenge_value\":\"c\","
+     "\"dns_record_type\":\"TXT\"}",
+     false, true, true},
+    {"{\"validation_method\":\"contact-email-txt\",\"challenge_value\":"
+     "\"a@b.example\"}",
+     false, true, true},
+    {"{\"validation_method\":\"contact-phone-txt\",\"challenge_value\":"
+     "\"+1 555\"}",
+     false, true, true},
+    {"{\"validation_method\":\"contact-email-caa\",\"challenge_value\":"
+     "\"a@b.example\"}",
+     false, true, true},
+    {"{\"validation_method\":\"contact-phone-caa\",\"challenge_value\":"
+     "\"+1 555\"}",
+     false, true, true},
+    {"{\"validation_method\":\"ip-address\",\"challenge_value\":"
+     "\"192.0.2.1\",\"dns_record_type\":\"A\"}",
+     false, true, false},
+    {"{\"validation_method\":\"reverse-address-lookup\",\"challenge_value\":"
+     "\"a.example\"}",
+     true, false, false},
+    {"{\"validation_method\":\"dns-persistent\",\"issuer_domain_names\":"
+     "[\"ca.example\"],\"expected_account_uri\":\"https://ca.example/a/1\"}",
+     false, true, true},
+    {"{\"validation_method\":\"dns-account-01\",\"account_uri\":"
+     "\"https://ca.example/a/1\",\"key_authorization_hash\":\"h\"}",
+     false, true, true},
+};
+
+/* POST /mpic and POST /dcv must agree on whether `target` is allowed. */
+static void expect_dcv_target(const char *target, const char *params, bool ok,
+                              const char *type, const char *fragment)
+{
+    char body[2048];
+    char check[2048];
+    struct mpic_request req;
+    struct mpic_check_request creq;
+    struct mpic_errlist errs;
+    enum mpic_err rc;
+    bool found = false;
+
+    snprintf(check, sizeof(check),
+             "{\"domain_or_ip_target\":\"%s\",\"dcv_check_parameters\":%s}",
+             target, params);
+    if (ok) {
+        snprintf(body, sizeof(body),
+                 "{\"check_type\":\"dcv\",\"domain_or_ip_target\":\"%s\","
+                 "\"dcv_check_parameters\":%s}",
+                 target, params);
+        parse_ok(body, &req);
+        mpic_request_cleanup(&req);
+    } else {
+        expect_dcv_issue(target, params, type, fragment);
+    }
+    mpic_errlist_init(&errs);
+    rc = mpic_check_request_parse(check, strlen(check), MPIC_CHECK_DCV, &creq,
+                                  &errs);
+    for (size_t i = 0; i < errs.n && type != NULL; i++) {
+        if (strcmp(errs.items[i].type, type) == 0 &&
+            strstr(errs.items[i].message, fragment) != NULL)
+            found = true;
+    }
+    if ((rc == MPIC_OK) != ok || (!ok && !found)) {
+        print_error("check request %s: wanted %s\n", check,
+                    ok ? "success" : fragment);
+        print_issues(&errs);
+    }
+    assert_int_equal(rc, ok ? MPIC_OK : MPIC_ERR_INVALID);
+    if (!ok)
+        assert_true(found);
+    else
+        mpic_check_request_cleanup(&creq);
+    mpic_errlist_cleanup(&errs);
+}
+
+/*
+ * open-mpic-api.md 6, "Targets per method": wildcards only with the
+ * DNS-based domain methods, addresses only with the methods of BR 3.2.2.5,
+ * in POST /mpic and in the checkers' POST /dcv alike.
+ */
+static void test_targets_per_method(void **state)
+{
+    static const char *const ips[] = {"192.0.2.1", "2001:db8::1",
+                                      "[2001:db8::1]"};
+    const char *mm = "invalid-target-for-method";
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(method_cases) / sizeof(method_cases[0]);
+         i++) {
+        const struct method_case *mc = &method_cases[i];
+
+        for (size_t j = 0; j < sizeof(ips) / sizeof(ips[0]); j++)
+            expect_dcv_target(ips[j], mc->params, mc->ip_ok, mm,
+                              "$.domain_or_ip_target: ");
+        expect_dcv_target("a.example", mc->params, mc->name_ok, mm,
+                          "needs an IP address");
+        if (!mc->name_ok)
+            expect_dcv_target("*.a.example", mc->params, false, mm,
+                              "needs an IP address");
+        else
+            expect_dcv_target("*.a.example", mc->params, mc->wildcard_ok, mm,
+                              "cannot validate a wildcard");
+    }
+    /* The messages say what is wrong. */
+    expect_dcv_issue("*.a.example", method_cases[1].params, mm,
+                     "$.domain_or_ip_target: acme-http-01 cannot validate a "
+                     "wildcard");
+    expect_dcv_issue("192.0.2.1", method_cases[3].params, mm,
+                     "$.domain_or_ip_target: acme-dns-01 needs a domain name");
+    /* CAA takes wildcards and addresses. */
+    for (size_t j = 0; j < sizeof(ips) / sizeof(ips[0]); j++) {
+        char body[256];
+        struct mpic_request req;
+
+        snprintf(body, sizeof(body),
+                 "{\"check_type\":\"caa\",\"domain_or_ip_target\":\"%s\"}",
+                 ips[j]);
+        parse_ok(body, &req);
+        mpic_request_cleanup(&req);
+    }
+}
+
+/* Target syntax refusals are the same for CAA and DCV, /mpic and checkers. */
+static void test_target_syntax_for_all_checks(void **state)
+{
+    static const struct {
+        const char *target;
+        const char *fragment;
+    } bad[] = {
+        {"2130706433", "all digits"},
+        {"0x7f000001", "hexadecimal"},
+        {"0x7f.0.0.1", "all digits"},
+        {"127.1", "all digits"},
+        {"0177.0.0.1", "all digits"},
+        {"1.2.0.192.in-addr.arpa", "BR 4.2.2"},
+        {"IN-ADDR.ARPA.", "in-addr.arpa"},
+        {"*.8.b.d.0.1.0.0.2.ip6.arpa", "ip6.arpa"},
+        {"_acme-challenge.a.example", "'_'"},
+        {"a_b.example", "'_'"},
+    };
+    const char *ti = "invalid-domain-or-ip-target";
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        char body[512];
+        struct mpic_check_request creq;
+        struct mpic_errlist errs;
+
+        snprintf(body, sizeof(body),
+                 "{\"check_type\":\"caa\",\"domain_or_ip_target\":\"%s\"}",
+                 bad[i].target);
+        expect_issue(body, ti, bad[i].fragment);
+        expect_dcv_target(bad[i].target, method_cases[3].params, false, ti,
+                          bad[i].fragment);
+        expect_dcv_target(bad[i].target, method_cases[0].params, false, ti,
+                          "$.domain_or_ip_target: ");
+        snprintf(body, sizeof(body), "{\"domain_or_ip_target\":\"%s\"}",
+                 bad[i].target);
+        mpic_errlist_init(&errs);
+        assert_int_equal(mpic_check_request_parse(body, strlen(body),
+                                                  MPIC_CHECK_CAA, &creq, &errs),
+                         MPIC_ERR_INVALID);
+        assert_int_equal(errs.n, 1);
+        assert_string_equal(errs.items[0].type, ti);
+        assert_non_null(strstr(errs.items[0].message, bad[i].fragment));
+        mpic_errlist_cleanup(&errs);
+    }
+}
+
+/* RFC 8555 8.3: the acme-http-01 token is base64url. */
+static void test_token_syntax(void **state)
+{
+    static const char *const bad[] = {
+        "../x", "x/y", "a.b",    "a=",       "a+b",      "a b",     "a%2f",
+        "a?b",  "a#b", "a\\\\b", "t\\u00e9", "a\\u0001", "\\u00ff", "~a",
+    };
+    static const char *const good[] = {
+        "LoqXcYV8q5ONbJQxbmR7SCTNo3tiAXDfowyjxAjEuX0",
+        "a-b_c",
+        "-",
+        "_",
+    };
+    char params[512];
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        snprintf(params, sizeof(params),
+                 "{\"validation_method\":\"acme-http-01\",\"token\":\"%s\","
+                 "\"key_authorization\":\"k\"}",
+                 bad[i]);
+        expect_dcv_target("a.example", params, false, "invalid-parameter-value",
+                          "$.dcv_check_parameters.token: must be base64url");
+    }
+    for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+        snprintf(params, sizeof(params),
+                 "{\"validation_method\":\"acme-http-01\",\"token\":\"%s\","
+                 "\"key_authorization\":\"k\"}",
+                 good[i]);
+        expect_dcv_target("a.example", params, true, NULL, NULL);
+        expect_dcv_target("192.0.2.1", params, true, NULL, NULL);
+    }
+}
+
+/* http_token_path: one file name in /.well-known/pki-validation/. */
+static void test_http_token_path_syntax(void **state)
+{
+    static const struct {
+        const char *path;
+        const char *fragment;
+    } bad[] = {
+        {"a?b", "query or fragment ('?')"},
+        {"a#b", "query or fragment ('#')"},
+        {"../x", "\"..\""},
+        {"..", "\"..\""},
+        {".", "\".\""},
+        {"a..b", "\"..\""},
+        {"..;", "\"..\""},
+        {"a/b", "one path segment, without '/'"},
+        {"/a", "without '/'"},
+        {"a\\\\b", "without '\\'"},
+        {"a%2fb", "percent-encoding"},
+        {"%2e%2e", "percent-encoding"},
+        {"a;b", "character ';'"},
+        {"a b", "0x20"},
+        {"a\\tb", "0x09"},
+        {"a\\u0001", "0x01"},
+        {"a\\u007f", "0x7f"},
+        {"\\u00e9.txt", "0xc3"},
+        {"a\\\"b", "character '\"'"},
+        {"a<b>", "character '<'"},
+        {"a|b", "character '|'"},
+        {"a{b}", "character '{'"},
+        {"a^b", "character '^'"},
+        {"a`b", "character '`'"},
+        {"a[b]", "character '['"},
+    };
+    static const char *const good[] = {
+        "fileauth.txt", "a.b-c_d~e", "X!$&'()*+,=:@",
+        ".hidden",      "x.",        "0123456789abcdef.txt",
+    };
+    char params[1024];
+    char *long_path;
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        char want[128];
+
+        snprintf(params, sizeof(params),
+                 "{\"validation_method\":\"website-change\","
+                 "\"challenge_value\":\"c\",\"http_token_path\":\"%s\"}",
+                 bad[i].path);
+        snprintf(want, sizeof(want), "$.dcv_check_parameters.http_token_path");
+        expect_dcv_target("a.example", params, false, "invalid-parameter-value",
+                          want);
+        expect_dcv_target("a.example", params, false, "invalid-parameter-value",
+                          bad[i].fragment);
+    }
+    for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+        snprintf(params, sizeof(params),
+                 "{\"validation_method\":\"website-change\","
+                 "\"challenge_value\":\"c\",\"http_token_path\":\"%s\"}",
+                 good[i]);
+        expect_dcv_target("a.example", params, true, NULL, NULL);
+    }
+    /* 255 octets is a file name; 256 is not. */
+    long_path = malloc(257);
+    assert_non_null(long_path);
+    memset(long_path, 'a', 256);
+    long_path[255] = '\0';
+    snprintf(params, sizeof(params),
+             "{\"validation_method\":\"website-change\","
+             "\"challenge_value\":\"c\",\"http_token_path\":\"%s\"}",
+             long_path);
+    expect_dcv_target("a.example", params, true, NULL, NULL);
+    long_path[255] = 'a';
+    long_path[256] = '\0';
+    snprintf(params, sizeof(params),
+             "{\"validation_method\":\"website-change\","
+             "\"challenge_value\":\"c\",\"http_token_path\":\"%s\"}",
+             long_path);
+    expect_dcv_target("a.example", params, false, "invalid-parameter-value",
+                      "256 octets long (limit 255)");
+    free(long_path);
 }
 
 static void test_issue_parameter_values(void **state)
@@ -1495,6 +1799,10 @@ int main(void)
         cmocka_unit_test(test_issue_record_type),
         cmocka_unit_test(test_issue_target),
         cmocka_unit_test(test_ip_targets_allowed),
+        cmocka_unit_test(test_targets_per_method),
+        cmocka_unit_test(test_target_syntax_for_all_checks),
+        cmocka_unit_test(test_token_syntax),
+        cmocka_unit_test(test_http_token_path_syntax),
         cmocka_unit_test(test_issue_parameter_values),
         cmocka_unit_test(test_website_change_regex_only),
         cmocka_unit_test(test_issue_orchestration),

@@ -70,8 +70,6 @@ static void test_plain_names(void **state)
     expect_ok("WWW.Example.COM", MPIC_TARGET_DNS, false, "www.example.com");
     expect_ok("example.com.", MPIC_TARGET_DNS, false, "example.com");
     expect_ok("localhost", MPIC_TARGET_DNS, false, "localhost");
-    expect_ok("_acme-challenge.example.com", MPIC_TARGET_DNS, false,
-              "_acme-challenge.example.com");
     expect_ok("r3---sn-abc.example.com", MPIC_TARGET_DNS, false,
               "r3---sn-abc.example.com");
     expect_ok("1.example", MPIC_TARGET_DNS, false, "1.example");
@@ -144,6 +142,83 @@ static void test_bad_names(void **state)
     expect_bad("[::1", "'['");
     expect_bad("1::2::3", NULL);
     expect_bad("example.com:443", NULL);
+}
+
+/* LDH only: '_' belongs to labels a method prefixes, never to a target. */
+static void test_underscore(void **state)
+{
+    (void)state;
+    expect_bad("_acme-challenge.example.com", "'_'");
+    expect_bad("a_b.example", "'_'");
+    expect_bad("example.com_", "'_'");
+    expect_bad("*._tcp.example", "'_'");
+    /* Through libidn2 as well (UTS#46 without STD3 rules lets it pass). */
+    expect_bad("b\xc3\xbc_cher.example", NULL);
+    expect_ok("a-b.example", MPIC_TARGET_DNS, false, "a-b.example");
+}
+
+/*
+ * A last label that reads as a number makes the name an IPv4 address to
+ * inet_aton(3) and URL parsers: neither a name nor an IP literal.
+ */
+static void test_numeric_forms(void **state)
+{
+    (void)state;
+    expect_bad("2130706433", "digits");
+    expect_bad("0x7f000001", "hexadecimal");
+    expect_bad("0X7F000001", "hexadecimal");
+    expect_bad("0x7f.0.0.1", "digits");
+    expect_bad("0x7f.0x0.0x0.0x1", "hexadecimal");
+    expect_bad("127.1", "digits");
+    expect_bad("127.0.1", "digits");
+    expect_bad("0177.0.0.1", "digits");
+    expect_bad("127.0.0.01", "digits");
+    expect_bad("example.123", "digits");
+    expect_bad("example.0x1f", "hexadecimal");
+    expect_bad("example.0x", "hexadecimal");
+    expect_bad("2130706433.", "digits");
+    expect_bad("*.2130706433", "digits");
+    /* Fullwidth digits map to ASCII digits under UTS#46. */
+    expect_bad("\xef\xbc\x91\xef\xbc\x92\xef\xbc\x97.0.0.1", "digits");
+    /* Numbers elsewhere, or letters that are not hex after "0x", are names. */
+    expect_ok("0x7f000001.example", MPIC_TARGET_DNS, false,
+              "0x7f000001.example");
+    expect_ok("127.0.0.1.example", MPIC_TARGET_DNS, false, "127.0.0.1.example");
+    expect_ok("example.0xg1", MPIC_TARGET_DNS, false, "example.0xg1");
+    expect_ok("deadbeef", MPIC_TARGET_DNS, false, "deadbeef");
+    expect_ok("123a.example", MPIC_TARGET_DNS, false, "123a.example");
+    /* Proper literals stay addresses. */
+    expect_ok("127.0.0.1", MPIC_TARGET_IPV4, false, "127.0.0.1");
+    expect_ok("[::1]", MPIC_TARGET_IPV6, false, "::1");
+    expect_ok("::ffff:127.0.0.1", MPIC_TARGET_IPV6, false, "::ffff:127.0.0.1");
+}
+
+/* BR 4.2.2: no names in an IP reverse zone, however they are spelled. */
+static void test_reverse_zone_names(void **state)
+{
+    (void)state;
+    expect_bad("in-addr.arpa", "in-addr.arpa");
+    expect_bad("1.0.0.127.in-addr.arpa", "BR 4.2.2");
+    expect_bad("1.0.0.127.IN-ADDR.ARPA.", "in-addr.arpa");
+    expect_bad("*.2.0.192.in-addr.arpa", "in-addr.arpa");
+    expect_bad("ip6.arpa", "ip6.arpa");
+    expect_bad("b.a.9.8.ip6.arpa", "ip6.arpa");
+    expect_bad("x.IP6.Arpa.", "ip6.arpa");
+    /* Fullwidth letters and the ideographic full stop map to ASCII. */
+    expect_bad("x.\xef\xbd\x89\xef\xbd\x90\xef\xbc\x96."
+               "arpa",
+               "ip6.arpa");
+    expect_bad("x\xe3\x80\x82in-addr\xe3\x80\x82"
+               "arpa",
+               "in-addr.arpa");
+    expect_bad("b\xc3\xbc.in-addr.arpa", "in-addr.arpa");
+    /* A suffix is a whole label; other names under arpa are fine. */
+    expect_ok("xin-addr.arpa", MPIC_TARGET_DNS, false, "xin-addr.arpa");
+    expect_ok("in-addr.arpa.example", MPIC_TARGET_DNS, false,
+              "in-addr.arpa.example");
+    expect_ok("aip6.arpa", MPIC_TARGET_DNS, false, "aip6.arpa");
+    expect_ok("ip6.arpa-x.example", MPIC_TARGET_DNS, false,
+              "ip6.arpa-x.example");
 }
 
 static void test_label_length(void **state)
@@ -308,6 +383,9 @@ int main(void)
         cmocka_unit_test(test_idn),
         cmocka_unit_test(test_idn_invalid),
         cmocka_unit_test(test_bad_names),
+        cmocka_unit_test(test_underscore),
+        cmocka_unit_test(test_numeric_forms),
+        cmocka_unit_test(test_reverse_zone_names),
         cmocka_unit_test(test_label_length),
         cmocka_unit_test(test_name_length),
         cmocka_unit_test(test_long_idn_label),

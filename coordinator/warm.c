@@ -1,0 +1,240 @@
+/*
+ * Warm connections to the checkers, and what /metrics says about them.
+ *
+ * Over a link of 100 ms or more, a new TCP + TLS connection to a checker
+ * costs two or three round trips before the check request is even sent;
+ * a reused one costs none. So:
+ * - every checker gets a GET /healthz at start and again whenever nothing
+ *   has used its connections for COORD_PING_IDLE_MS, shorter than the
+ *   checkers' idle timeout (30 s, common/http_server.c) and libcurl's
+ *   (CURLOPT_MAXAGE_CONN, 118 s): one connection per checker stays open
+ *   between requests, on the same multi handle and with the same TLS
+ *   options as the calls, so the calls reuse it;
+ * - TLS sessions are shared by every easy handle (a CURLSH), so a new
+ *   connection to a checker resumes the session of an earlier one (the
+ *   checkers issue session tickets) instead of a full handshake;
+ * - per checker, /metrics counts new connections and full and resumed
+ *   handshakes, so an operator sees reuse working.
+ */
+#include "coordinator/coordinator.h"
+
+#include <openssl/ssl.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/ev.h"
+#include "common/ev_curl.h"
+#include "common/log.h"
+#include "common/mem.h"
+
+/* How often idle checkers are looked at, and when one counts as idle. */
+#define COORD_PING_TICK_MS 5000
+#define COORD_PING_IDLE_MS 10000
+/* A ping that takes longer is abandoned (the next tick tries again). */
+#define COORD_PING_TIMEOUT_MS 5000
+
+static void on_tick(struct ev_loop *loop, void *arg);
+
+struct coord_queue *coord_queues(struct coord *c)
+{
+    if (c->queues == NULL)
+        c->queues = xcalloc(c->cfg->n_perspectives * 2, sizeof(*c->queues));
+    return c->queues;
+}
+
+const char *coord_queue_url(const struct coord *c, size_t qi)
+{
+    const struct mpic_perspective *p = &c->cfg->perspectives[qi / 2];
+
+    return qi % 2 == 0 ? p->caa_url : p->dcv_url;
+}
+
+void coord_conn_note_tls(CURL *easy, signed char *tls)
+{
+    struct curl_tlssessioninfo *info = NULL;
+
+    if (*tls >= 0)
+        return;
+    if (curl_easy_getinfo(easy, CURLINFO_TLS_SSL_PTR, &info) != CURLE_OK ||
+        info == NULL || info->backend != CURLSSLBACKEND_OPENSSL ||
+        info->internals == NULL)
+        return;
+    *tls = SSL_session_reused(info->internals) ? 1 : 0;
+}
+
+void coord_conn_count(struct coord_queue *q, CURL *easy, signed char tls)
+{
+    long n = 0;
+
+    if (curl_easy_getinfo(easy, CURLINFO_NUM_CONNECTS, &n) != CURLE_OK ||
+        n <= 0)
+        return;
+    q->stats.new_conns += (uint64_t)n;
+    /* -1: plain HTTP, or no byte of the answer seen (counted as full). */
+    if (tls == 1)
+        q->stats.tls_resumed++;
+    else if (tls == 0 || q->https)
+        q->stats.tls_full++;
+}
+
+struct ping_ctx {
+    struct coord *c;
+    size_t qi;
+    signed char tls;
+};
+
+static size_t on_ping_body(char *data, size_t size, size_t nmemb, void *arg)
+{
+    struct ping_ctx *pc = arg;
+
+    (void)data;
+    coord_conn_note_tls(pc->c->queues[pc->qi].ping, &pc->tls);
+    return size * nmemb;
+}
+
+static void on_ping_done(CURL *easy, CURLcode rc, void *arg)
+{
+    struct ping_ctx *pc = arg;
+    struct coord_queue *q = &pc->c->queues[pc->qi];
+    long status = 0;
+
+    coord_conn_count(q, easy, pc->tls);
+    curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &status);
+    if (rc == CURLE_OK && status == 200) {
+        q->stats.pings_ok++;
+    } else {
+        q->stats.pings_failed++;
+        log_debug("keep-alive ping to %s failed: %s (HTTP %ld)",
+                  q->ping_url, curl_easy_strerror(rc), status);
+    }
+    q->last_used_ms = ev_now_ms();
+    q->ping = NULL;
+    curl_easy_cleanup(easy);
+    free(pc);
+}
+
+/* The checker URL with path /healthz and no query; NULL if unparseable. */
+static char *ping_url_of(const char *url)
+{
+    CURLU *u = curl_url();
+    char *out = NULL;
+
+    if (u == NULL)
+        return NULL;
+    if (curl_url_set(u, CURLUPART_URL, url, 0) == CURLUE_OK &&
+        curl_url_set(u, CURLUPART_PATH, "/healthz", 0) == CURLUE_OK &&
+        curl_url_set(u, CURLUPART_QUERY, NULL, 0) == CURLUE_OK &&
+        curl_url_set(u, CURLUPART_FRAGMENT, NULL, 0) == CURLUE_OK)
+        (void)curl_url_get(u, CURLUPART_URL, &out, 0);
+    curl_url_cleanup(u);
+    return out;
+}
+
+static void ping_start(struct coord *c, size_t qi)
+{
+    struct coord_queue *q = &c->queues[qi];
+    struct ping_ctx *pc;
+    CURL *easy;
+    int rc = 0;
+
+    easy = curl_easy_init();
+    if (easy == NULL)
+        return;
+    pc = xcalloc(1, sizeof(*pc));
+    pc->c = c;
+    pc->qi = qi;
+    pc->tls = -1;
+    rc |= coord_easy_setup_tls(c, easy);
+    rc |= curl_easy_setopt(easy, CURLOPT_URL, q->ping_url);
+    rc |= curl_easy_setopt(easy, CURLOPT_HTTPGET, 1L);
+    rc |= curl_easy_setopt(easy, CURLOPT_HTTPHEADER,
+                           coord_perspective_headers(c, qi / 2));
+    rc |= curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, on_ping_body);
+    rc |= curl_easy_setopt(easy, CURLOPT_WRITEDATA, pc);
+    rc |= curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS,
+                           (long)COORD_PING_TIMEOUT_MS);
+    if (rc != 0 || ev_curl_add(c->curl, easy, on_ping_done, pc) != 0) {
+        curl_easy_cleanup(easy);
+        free(pc);
+        return;
+    }
+    q->ping = easy;
+    q->ping_ctx = pc;
+}
+
+/* Pings every checker whose connections have been idle too long. */
+static void ping_idle(struct coord *c)
+{
+    uint64_t now = ev_now_ms();
+    size_t nq = c->cfg->n_perspectives * 2;
+
+    for (size_t qi = 0; qi < nq; qi++) {
+        struct coord_queue *q = &c->queues[qi];
+
+        if (q->ping_url == NULL || q->ping != NULL || q->running > 0 ||
+            q->head != NULL)
+            continue;
+        if (q->last_used_ms != 0 && now - q->last_used_ms < COORD_PING_IDLE_MS)
+            continue;
+        ping_start(c, qi);
+    }
+}
+
+static void on_tick(struct ev_loop *loop, void *arg)
+{
+    struct coord *c = arg;
+
+    c->ping_timer = NULL;
+    ping_idle(c);
+    c->ping_timer = ev_timer_start(loop, COORD_PING_TICK_MS, on_tick, c);
+}
+
+int coord_warm_start(struct coord *c)
+{
+    size_t nq = c->cfg->n_perspectives * 2;
+
+    c->share = curl_share_init();
+    if (c->share == NULL ||
+        curl_share_setopt(c->share, CURLSHOPT_SHARE,
+                          CURL_LOCK_DATA_SSL_SESSION) != CURLSHE_OK) {
+        log_error("cannot set up libcurl's shared TLS session cache");
+        return -1;
+    }
+    coord_queues(c);
+    for (size_t qi = 0; qi < nq; qi++) {
+        const char *url = coord_queue_url(c, qi);
+
+        if (url == NULL)
+            continue;
+        c->queues[qi].https = strncasecmp(url, "https:", 6) == 0;
+        c->queues[qi].ping_url = ping_url_of(url);
+    }
+    /* The first tick warms every checker before the first request. */
+    c->ping_timer = ev_timer_start(c->loop, 0, on_tick, c);
+    return 0;
+}
+
+void coord_warm_cleanup(struct coord *c)
+{
+    size_t nq = c->cfg->n_perspectives * 2;
+
+    ev_timer_stop(c->loop, c->ping_timer);
+    c->ping_timer = NULL;
+    for (size_t qi = 0; c->queues != NULL && qi < nq; qi++) {
+        struct coord_queue *q = &c->queues[qi];
+
+        if (q->ping != NULL) {
+            /* ev_curl_free() has removed it from the multi handle. */
+            curl_easy_cleanup(q->ping);
+            free(q->ping_ctx);
+            q->ping = NULL;
+        }
+        curl_free(q->ping_url);
+        q->ping_url = NULL;
+    }
+    free(c->queues);
+    c->queues = NULL;
+    if (c->share != NULL)
+        curl_share_cleanup(c->share);
+    c->share = NULL;
+}
