@@ -18,6 +18,7 @@
 #include "common/log.h"
 #include "common/mem.h"
 #include "coordinator/coordinator.h"
+#include "coordinator/openapi.h"
 
 /* How long in-flight requests may take to finish after SIGTERM. */
 #define GRACE_SLACK_MS 2000
@@ -127,6 +128,16 @@ static void on_metrics(struct mpic_buf *out, void *arg)
     metrics_connections(out, c);
 }
 
+/* GET /openapi.json: the built-in document; open like /healthz (no API
+ * key: it describes the API, it reveals no configuration). */
+static void on_openapi(struct http_request *req, void *arg)
+{
+    (void)arg;
+    http_request_reply(req, 200, "application/json",
+                       xmemdup(mpic_openapi_json, mpic_openapi_json_len),
+                       mpic_openapi_json_len);
+}
+
 static int run(const struct mpic_coordinator_config *cfg)
 {
     struct coord c;
@@ -190,6 +201,7 @@ static int run(const struct mpic_coordinator_config *cfg)
      * reference deployments publish the same API. */
     http_server_route(c.srv, "POST", "/mpic-coordinator/mpic", coord_on_mpic,
                       &c);
+    http_server_route(c.srv, "GET", "/openapi.json", on_openapi, NULL);
     log_info("mpic-coordinator %s listening on %s with %zu perspectives",
              MPIC_VERSION, cfg->listen, cfg->n_perspectives);
     rc = http_server_run(c.srv, per_request) == 0 ? 0 : 1;

@@ -18,7 +18,8 @@ runtime_pkgs="ca-certificates libmicrohttpd12 libcurl4 libc-ares2 libldns3
  libjansson4 libyaml-0-2 libidn2-0 libpcre2-8-0 libssl3 libgnutls30"
 test_pkgs="libcmocka-dev unbound nsd nginx-light openssl curl python3
  iproute2 procps clang libclang-rt-14-dev valgrind
- dns-root-data ldnsutils bind9-utils docker-compose python3-yaml systemd tinyproxy"
+ dns-root-data ldnsutils bind9-utils docker-compose python3-yaml python3-jsonschema
+ systemd tinyproxy"
 # Deployment checks (tests/integration/test_deploy_*.py): kubectl renders the
 # Kustomize overlays, the npm package kubernetes-models holds the Kubernetes
 # schemas they are validated against. Either may come from elsewhere already
@@ -26,6 +27,9 @@ test_pkgs="libcmocka-dev unbound nsd nginx-light openssl curl python3
 command -v kubectl >/dev/null 2>&1 || test_pkgs="$test_pkgs kubernetes-client"
 command -v npm >/dev/null 2>&1 || test_pkgs="$test_pkgs npm"
 k8s_models="kubernetes-models@5.1.0"
+# The OpenAPI document coordinator/openapi.json is linted with validate-api
+# (tests/integration/test_openapi.py); works with Debian 12's nodejs 18.
+openapi_validator="@seriousme/openapi-schema-validator@2.11.0"
 bench_pkgs="wrk dnsperf gnuplot-nox linux-perf valgrind nginx-light unbound nsd
  python3 curl procps"
 
@@ -61,5 +65,10 @@ if [ "$what" = all ]; then
     npm_root=$(npm root -g 2>/dev/null) || npm_root=
     if [ -z "$npm_root" ] || [ ! -f "$npm_root/kubernetes-models/package.json" ]; then
         $SUDO npm install -g --no-audit --no-fund --loglevel=error "$k8s_models"
+    fi
+    if [ -z "$npm_root" ] ||
+        [ ! -f "$npm_root/@seriousme/openapi-schema-validator/package.json" ]; then
+        $SUDO npm install -g --no-audit --no-fund --loglevel=error \
+            "$openapi_validator"
     fi
 fi

@@ -12,9 +12,11 @@ import ssl
 import subprocess
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 
 import mpic_harness as h
+import openapi_check
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = h.REPO
@@ -135,6 +137,13 @@ def request(url, body=None, method=None, headers=None, ctx=None,
             status, raw = r.status, r.read()
     except urllib.error.HTTPError as e:
         status, raw = e.code, e.read()
+    # /mpic replies must match coordinator/openapi.json, as in
+    # mpic_harness.http_request(); only nginx's own non-JSON error pages
+    # (a proxy in front) are not the coordinator's to describe.
+    path = urllib.parse.urlsplit(url).path
+    if req.get_method() == "POST" and path.endswith("/mpic") and (
+            status == 200 or raw.lstrip().startswith(b"{")):
+        openapi_check.check_mpic_reply(status, raw, "POST " + path)
     try:
         return status, json.loads(raw.decode("utf-8"))
     except (ValueError, UnicodeDecodeError):

@@ -24,7 +24,10 @@ import threading
 import time
 import traceback
 import urllib.error
+import urllib.parse
 import urllib.request
+
+import openapi_check
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.abspath(os.path.join(HERE, "..", ".."))
@@ -805,6 +808,10 @@ def http_request(url, body=None, method=None, headers=None, timeout=20):
             status, raw = r.status, r.read()
     except urllib.error.HTTPError as e:
         status, raw = e.code, e.read()
+    # Every /mpic reply must match coordinator/openapi.json.
+    path = urllib.parse.urlsplit(url).path
+    if req.get_method() == "POST" and path.endswith("/mpic"):
+        openapi_check.check_mpic_reply(status, raw, "POST " + path)
     try:
         return status, json.loads(raw.decode("utf-8"))
     except (ValueError, UnicodeDecodeError):
