@@ -13,6 +13,7 @@
 #include "caa-checker/caa_decide.h"
 #include "common/dns.h"
 #include "common/http_server.h"
+#include "common/json_safe.h"
 #include "common/log.h"
 #include "common/mem.h"
 #include "common/target.h"
@@ -39,38 +40,27 @@ struct caa_http_req {
 
 static json_t *caa_details(const struct caa_lookup_result *res)
 {
-    json_t *d = json_object();
+    json_t *d = mpic_jobj();
     json_t *seen = NULL;
     size_t i;
 
-    if (d == NULL)
-        fatalx("%s: out of memory", __func__);
     if (res != NULL && res->status == CAA_LOOKUP_FOUND) {
-        seen = json_array();
-        if (seen == NULL)
-            fatalx("%s: out of memory", __func__);
-        for (i = 0; i < res->n_records; i++) {
-            if (json_array_append_new(seen,
-                                      json_string(res->records_seen[i])) != 0)
-                fatalx("%s: out of memory", __func__);
-        }
-        if (json_object_set_new_nocheck(d, "caa_record_present", json_true()) !=
-                0 ||
-            json_object_set_new_nocheck(d, "found_at",
-                                        json_string(res->found_at)) != 0 ||
-            json_object_set_new_nocheck(d, "records_seen", seen) != 0)
-            fatalx("%s: out of memory", __func__);
+        seen = mpic_jarr();
+        /* records and names are the zone owner's: made valid UTF-8 */
+        for (i = 0; i < res->n_records; i++)
+            mpic_jpush(seen, mpic_jstr(res->records_seen[i]));
+        mpic_jset(d, "caa_record_present", json_true());
+        mpic_jset(d, "found_at", mpic_jstr(res->found_at));
+        mpic_jset(d, "records_seen", seen);
         return d;
     }
     /* Absent (reference: false, null, null) or unknown (null, null,
      * null). */
-    if (json_object_set_new_nocheck(
-            d, "caa_record_present",
-            res != NULL && res->status == CAA_LOOKUP_NONE ? json_false()
-                                                          : json_null()) != 0 ||
-        json_object_set_new_nocheck(d, "found_at", json_null()) != 0 ||
-        json_object_set_new_nocheck(d, "records_seen", json_null()) != 0)
-        fatalx("%s: out of memory", __func__);
+    mpic_jset(d, "caa_record_present",
+              res != NULL && res->status == CAA_LOOKUP_NONE ? json_false()
+                                                            : json_null());
+    mpic_jset(d, "found_at", json_null());
+    mpic_jset(d, "records_seen", json_null());
     return d;
 }
 
@@ -95,15 +85,10 @@ void caa_check_build_response(const struct caa_checker *ck,
         /* An IP address has no CAA tree (same as the reference). */
         out->check_passed = true;
         out->check_completed = true;
-        out->details = json_object();
-        if (out->details == NULL ||
-            json_object_set_new_nocheck(out->details, "caa_record_present",
-                                        json_false()) != 0 ||
-            json_object_set_new_nocheck(out->details, "found_at",
-                                        json_null()) != 0 ||
-            json_object_set_new_nocheck(out->details, "records_seen",
-                                        json_null()) != 0)
-            fatalx("%s: out of memory", __func__);
+        out->details = mpic_jobj();
+        mpic_jset(out->details, "caa_record_present", json_false());
+        mpic_jset(out->details, "found_at", json_null());
+        mpic_jset(out->details, "records_seen", json_null());
         return;
     }
     out->details = caa_details(res);
@@ -121,6 +106,8 @@ void caa_check_build_response(const struct caa_checker *ck,
                                               : &ck->cfg->default_caa_domains;
         in.account_uri = p->account_uri;
         in.validation_method = p->validation_method;
+        in.rfc8657_lenient = ck->cfg->caa_rfc8657 != NULL &&
+                             strcmp(ck->cfg->caa_rfc8657, "lenient") == 0;
         out->check_passed =
             caa_decide(res->records, res->n_records, &in, &reason);
         out->check_completed = true;
@@ -362,4 +349,5 @@ void caa_metrics(struct mpic_buf *out, void *arg)
         (unsigned long long)ck->n_pass, (unsigned long long)ck->n_fail,
         (unsigned long long)ck->n_error, (unsigned long long)ck->n_rejected,
         (unsigned long long)ck->n_cancelled);
+    mpic_dns_metrics(ck->dns, out);
 }

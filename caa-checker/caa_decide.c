@@ -46,6 +46,36 @@ enum caa_refusal {
     CAA_REFUSE_MALFORMED,
     CAA_REFUSE_ACCOUNTURI,
     CAA_REFUSE_METHODS,
+    CAA_REFUSE_NO_ACCOUNT, /* strict: record has accounturi, request none */
+    CAA_REFUSE_NO_METHOD,  /* strict: validationmethods, request no label */
+};
+
+/*
+ * Open MPIC validation method names and their RFC 8657 validationmethods
+ * labels: ACME challenge names (RFC 8555 8.3, 8.4; RFC 8737; the
+ * dns-account-01 and dns-persist-01 drafts) for the ACME methods, and the
+ * CA/B Forum SC-098 form "ca-tbr-<subsection of BR 3.2.2.4>" for the other
+ * BR methods. reverse-address-lookup (BR 3.2.2.5.3) validates an IP
+ * address, which has no CAA; SC-098 labels only 3.2.2.4 subsections, so it
+ * has no label (NULL): a validationmethods record never lists it.
+ */
+static const struct {
+    const char *method;
+    const char *label;
+} caa_method_labels[] = {
+    {"acme-http-01", "http-01"},          /* BR 3.2.2.4.19 */
+    {"acme-dns-01", "dns-01"},            /* BR 3.2.2.4.7 */
+    {"acme-tls-alpn-01", "tls-alpn-01"},  /* BR 3.2.2.4.20 */
+    {"dns-account-01", "dns-account-01"}, /* BR 3.2.2.4.21 */
+    {"dns-persistent", "dns-persist-01"}, /* BR 3.2.2.4.22 */
+    {"website-change", "ca-tbr-18"},      /* BR 3.2.2.4.18 */
+    {"dns-change", "ca-tbr-7"},           /* BR 3.2.2.4.7 */
+    {"ip-address", "ca-tbr-8"},           /* BR 3.2.2.4.8 */
+    {"contact-email-caa", "ca-tbr-13"},   /* BR 3.2.2.4.13 */
+    {"contact-email-txt", "ca-tbr-14"},   /* BR 3.2.2.4.14 */
+    {"contact-phone-txt", "ca-tbr-16"},   /* BR 3.2.2.4.16 */
+    {"contact-phone-caa", "ca-tbr-17"},   /* BR 3.2.2.4.17 */
+    {"reverse-address-lookup", NULL},     /* BR 3.2.2.5.3: none */
 };
 
 static bool caa_is_wsp(char c)
@@ -248,9 +278,11 @@ fail:
     return false;
 }
 
+/* RFC 8659 4.1: only a tag of ASCII letters and digits can be a known
+ * tag; "issue\0" (a NUL byte on the wire) is an unknown tag. */
 static bool caa_tag_is(const struct caa_record *r, const char *tag)
 {
-    return r->tag != NULL && strcasecmp(r->tag, tag) == 0;
+    return caa_record_tag_is(r, tag);
 }
 
 static bool caa_tag_is_known(const struct caa_record *r)
@@ -286,56 +318,72 @@ static const char *caa_names_us(struct caa_span issuer,
     return NULL;
 }
 
-/*
- * RFC 8657 method labels are ACME challenge names ("dns-01"); Open MPIC calls
- * the same methods "acme-dns-01". We drop an "acme-" prefix on both sides so
- * either spelling matches; other labels compare as they are.
- */
-static struct caa_span caa_method_norm(struct caa_span s)
+const char *caa_method_label(const char *method)
 {
-    if (s.n > 5 && strncasecmp(s.p, "acme-", 5) == 0) {
-        s.p += 5;
-        s.n -= 5;
+    if (method == NULL)
+        return NULL;
+    for (size_t i = 0;
+         i < sizeof(caa_method_labels) / sizeof(caa_method_labels[0]); i++) {
+        if (strcasecmp(method, caa_method_labels[i].method) == 0)
+            return caa_method_labels[i].label;
     }
-    return s;
+    return method; /* a raw RFC 8657 label, taken as given */
 }
 
-/* RFC 8657 section 4: validationmethods is a comma-separated label list. */
-static bool caa_methods_contain(struct caa_span list, const char *method)
+/* RFC 8657 section 4: validationmethods is a comma-separated label list;
+ * labels compare case-insensitively. label NULL is in no list. */
+static bool caa_methods_contain(struct caa_span list, const char *label)
 {
-    struct caa_span want = caa_method_norm(caa_span_of(method));
+    struct caa_span want;
     size_t i = 0;
 
-    if (want.n == 0)
+    if (label == NULL || label[0] == '\0')
         return false;
+    want = caa_span_of(label);
     while (i <= list.n) {
         struct caa_span item = {list.p + i, 0};
 
         while (i + item.n < list.n && list.p[i + item.n] != ',')
             item.n++;
-        if (item.n > 0 && caa_span_eq_icase(caa_method_norm(item), want))
+        if (item.n > 0 && caa_span_eq_icase(item, want))
             return true;
         i += item.n + 1;
     }
     return false;
 }
 
-/* RFC 8657 sections 3 and 4 for a record that names us. */
+/*
+ * RFC 8657 sections 3 and 4 for a record that names us. Strict (the
+ * default): a record with accounturi permits only the request carrying
+ * exactly that account URI, one with validationmethods only a request whose
+ * method label is listed; a request without the value gets nothing from
+ * the record. Lenient: a parameter is checked only when the request
+ * carries the value it restricts.
+ */
 static enum caa_refusal caa_check_params(const struct caa_value *cv,
                                          const struct caa_decide_input *in)
 {
     const struct caa_span *p;
 
-    if (in->account_uri != NULL) {
-        p = caa_value_param(cv, "accounturi");
-        if (p != NULL && (p->n != strlen(in->account_uri) ||
-                          memcmp(p->p, in->account_uri, p->n) != 0))
+    p = caa_value_param(cv, "accounturi");
+    if (p != NULL) {
+        if (in->account_uri == NULL) {
+            if (!in->rfc8657_lenient)
+                return CAA_REFUSE_NO_ACCOUNT;
+        } else if (p->n != strlen(in->account_uri) ||
+                   memcmp(p->p, in->account_uri, p->n) != 0) {
             return CAA_REFUSE_ACCOUNTURI;
+        }
     }
-    if (in->validation_method != NULL) {
-        p = caa_value_param(cv, "validationmethods");
-        if (p != NULL && !caa_methods_contain(*p, in->validation_method))
+    p = caa_value_param(cv, "validationmethods");
+    if (p != NULL) {
+        if (in->validation_method == NULL) {
+            if (!in->rfc8657_lenient)
+                return CAA_REFUSE_NO_METHOD;
+        } else if (!caa_methods_contain(
+                       *p, caa_method_label(in->validation_method))) {
             return CAA_REFUSE_METHODS;
+        }
     }
     return CAA_REFUSE_NONE;
 }
@@ -392,10 +440,38 @@ static char *caa_refusal_text(const char *tag, const char *domain,
     case CAA_REFUSE_ACCOUNTURI:
         out = xasprintf("%s record names %s but accounturi differs", tag, d);
         break;
-    case CAA_REFUSE_METHODS:
+    case CAA_REFUSE_METHODS: {
+        const char *label = caa_method_label(in->validation_method);
+
         m = caa_echo(in->validation_method, strlen(in->validation_method));
-        out = xasprintf("%s record names %s but validationmethods omits %s",
-                        tag, d, m);
+        if (label == NULL) {
+            out = xasprintf("%s record names %s but restricts "
+                            "validationmethods, and %s has no RFC 8657 label",
+                            tag, d, m);
+        } else if (strcasecmp(label, in->validation_method) != 0) {
+            char *l = caa_echo(label, strlen(label));
+
+            out = xasprintf("%s record names %s but validationmethods omits "
+                            "%s (%s)",
+                            tag, d, l, m);
+            free(l);
+        } else {
+            out = xasprintf("%s record names %s but validationmethods omits "
+                            "%s",
+                            tag, d, m);
+        }
+        break;
+    }
+    case CAA_REFUSE_NO_ACCOUNT:
+        out = xasprintf("%s record names %s but restricts accounturi and the "
+                        "request has no account_uri (RFC 8657, strict)",
+                        tag, d);
+        break;
+    case CAA_REFUSE_NO_METHOD:
+        out = xasprintf("%s record names %s but restricts validationmethods "
+                        "and the request has no validation_method (RFC 8657, "
+                        "strict)",
+                        tag, d);
         break;
     case CAA_REFUSE_MALFORMED:
     case CAA_REFUSE_NONE:
@@ -443,7 +519,7 @@ bool caa_decide(const struct caa_record *recs, size_t n,
     for (size_t i = 0; i < n; i++) {
         if ((recs[i].flags & 0x80) != 0 && !caa_tag_is_known(&recs[i])) {
             const char *t = recs[i].tag != NULL ? recs[i].tag : "";
-            char *e = caa_echo(t, strlen(t));
+            char *e = caa_echo(t, recs[i].tag != NULL ? recs[i].tag_len : 0);
 
             why = xasprintf("critical unknown tag '%s' (flags %u)", e,
                             (unsigned)recs[i].flags);

@@ -11,6 +11,7 @@
 #include "common/caa_tree.h"
 
 #include <string.h>
+#include <strings.h>
 
 #include "common/log.h"
 #include "common/mem.h"
@@ -75,6 +76,7 @@ int caa_record_from_rr(const ldns_rr *rr, struct caa_record *out)
         return -1;
     out->flags = ldns_rdf2native_int8(flags);
     out->tag = xmemdup(td + 1, td[0]);
+    out->tag_len = td[0];
     if (val != NULL) {
         out->value_len = ldns_rdf_size(val);
         out->value = xmemdup(ldns_rdf_data(val), out->value_len);
@@ -82,6 +84,29 @@ int caa_record_from_rr(const ldns_rr *rr, struct caa_record *out)
         out->value = xstrdup("");
     }
     return 0;
+}
+
+bool caa_record_tag_is(const struct caa_record *r, const char *tag)
+{
+    size_t n = strlen(tag);
+
+    if (r->tag == NULL || r->tag_len != n || !caa_record_tag_valid(r))
+        return false;
+    return strncasecmp(r->tag, tag, n) == 0;
+}
+
+bool caa_record_tag_valid(const struct caa_record *r)
+{
+    if (r->tag == NULL || r->tag_len == 0)
+        return false;
+    for (size_t i = 0; i < r->tag_len; i++) {
+        char c = r->tag[i];
+
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+              (c >= '0' && c <= '9')))
+            return false;
+    }
+    return true;
 }
 
 static void caa_lookup_free(struct caa_lookup *l)
@@ -207,8 +232,15 @@ static void on_level_answer(const struct mpic_dns_result *res, void *arg)
     lv->rcode = res->rcode;
     lv->ad = res->ad;
     if (res->status == MPIC_DNS_ANSWER) {
-        lv->rrs =
-            mpic_dns_answer_rrs(res->pkt, lv->name, LDNS_RR_TYPE_CAA, NULL);
+        char *why = NULL;
+
+        /* A CNAME loop or an over-long chain hides the records at its end:
+         * a lookup error, never "no CAA here" (open-mpic-api.md 5.2). */
+        if (mpic_dns_answer_rrs_checked(res->pkt, lv->name, LDNS_RR_TYPE_CAA,
+                                        NULL, &lv->rrs, &why) != 0) {
+            lv->status = MPIC_DNS_BAD_RESPONSE;
+            lv->error = why;
+        }
     } else {
         lv->error =
             xstrdup(res->error != NULL ? res->error : "DNS lookup failed");

@@ -18,9 +18,19 @@
 struct caa_record {
     uint8_t flags;
     char *tag;        /* owned, as on the wire (case preserved) */
+    size_t tag_len;   /* bytes of tag; may contain NULs: tag_len rules */
     char *value;      /* owned, NUL-terminated copy of the value bytes */
     size_t value_len; /* may contain NULs; value_len is authoritative */
 };
+
+/*
+ * RFC 8659 4.1: a tag is ASCII letters and digits, of any length from 1.
+ * True if r's tag is such a tag (all tag_len bytes; a NUL byte or any
+ * other character makes it an unknown tag that matches no name).
+ */
+bool caa_record_tag_valid(const struct caa_record *r);
+/* True if r's tag is valid and equals tag ignoring ASCII case. */
+bool caa_record_tag_is(const struct caa_record *r, const char *tag);
 
 /* Frees the members of n records and the array. NULL-safe. */
 void caa_records_free(struct caa_record *recs, size_t n);

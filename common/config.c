@@ -4,7 +4,7 @@
  * YAML key (as a dotted path) to its type, its place in the config struct,
  * its bounds and flags (secret, environment variable, file check). The same
  * table drives parsing, the environment layer, whole-config validation
- * (config_validate.c), unknown-key warnings and the /configz output with
+ * (config_validate.c), unknown-key errors and the /configz output with
  * secrets redacted (config_json.c). This file holds the layers: the YAML
  * file, the environment and the flags, and the --help texts.
  *
@@ -18,6 +18,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -131,6 +132,120 @@ static bool is_section(const struct cfg_loader *ld, const char *prefix,
             return true;
     }
     return false;
+}
+
+/* ---- unknown keys -------------------------------------------------------- */
+
+/* Optimal string alignment distance (a swap of neighbours costs 1). */
+static size_t edit_distance(const char *a, const char *b)
+{
+    size_t la = strlen(a), lb = strlen(b);
+    size_t *d = NULL, r;
+
+    /* Names are short; a name longer than this is no near miss anyway. */
+    if (la > 128 || lb > 128)
+        return SIZE_MAX;
+#define D(i, j) d[(i) * (lb + 1) + (j)]
+    d = xcalloc((la + 1) * (lb + 1), sizeof(*d));
+    for (size_t i = 0; i <= la; i++)
+        D(i, 0) = i;
+    for (size_t j = 0; j <= lb; j++)
+        D(0, j) = j;
+    for (size_t i = 1; i <= la; i++) {
+        for (size_t j = 1; j <= lb; j++) {
+            size_t cost = a[i - 1] == b[j - 1] ? 0 : 1;
+            size_t v = D(i - 1, j) + 1;
+
+            if (D(i, j - 1) + 1 < v)
+                v = D(i, j - 1) + 1;
+            if (D(i - 1, j - 1) + cost < v)
+                v = D(i - 1, j - 1) + cost;
+            if (i > 1 && j > 1 && a[i - 1] == b[j - 2] &&
+                a[i - 2] == b[j - 1] && D(i - 2, j - 2) + 1 < v)
+                v = D(i - 2, j - 2) + 1;
+            D(i, j) = v;
+        }
+    }
+    r = D(la, lb);
+#undef D
+    free(d);
+    return r;
+}
+
+const char *mpic_cfg_near_miss(const char *s, const char *const *candidates,
+                               size_t n_candidates)
+{
+    size_t limit = strlen(s) / 4, best = SIZE_MAX;
+    const char *found = NULL;
+
+    if (limit < 1)
+        limit = 1;
+    if (limit > 3)
+        limit = 3;
+    for (size_t i = 0; i < n_candidates; i++) {
+        size_t d = strcasecmp(s, candidates[i]) == 0
+                       ? 0
+                       : edit_distance(s, candidates[i]);
+
+        if (d <= limit && d < best) {
+            best = d;
+            found = candidates[i];
+        }
+    }
+    return found;
+}
+
+void mpic_cfg_unknown_key(struct cfg_loader *ld, const yaml_node_t *n,
+                          const char *key, const char *const *candidates,
+                          size_t n_candidates)
+{
+    const char *leaf = strrchr(key, '.');
+    const char *near;
+
+    leaf = leaf != NULL ? leaf + 1 : key;
+    near = mpic_cfg_near_miss(leaf, candidates, n_candidates);
+    if (near != NULL)
+        mpic_cfg_issue_at(ld, n, key, "unknown key (did you mean '%s'?)", near);
+    else
+        mpic_cfg_issue_at(ld, n, key, "unknown key");
+}
+
+/*
+ * An unknown key of the table at dotted path full: the candidates are this
+ * daemon's keys and sections, compared whole ("tls.cert_flie").
+ */
+static void unknown_table_key(struct cfg_loader *ld, const yaml_node_t *kn,
+                              const char *full)
+{
+    const char **cands = xcalloc(ld->n_keys * 4 + 1, sizeof(*cands));
+    char **owned = xcalloc(ld->n_keys * 4 + 1, sizeof(*owned));
+    size_t n = 0, n_owned = 0;
+    const char *near;
+
+    for (size_t i = 0; i < ld->n_keys; i++) {
+        const char *name = ld->keys[i].name;
+
+        if (!cfg_key_applies(ld, &ld->keys[i]))
+            continue;
+        cands[n++] = name;
+        /* Its sections ("tls" of "tls.cert_file"): a mistyped section. */
+        for (const char *dot = strchr(name, '.');
+             dot != NULL && n_owned < 3 * ld->n_keys;
+             dot = strchr(dot + 1, '.')) {
+            owned[n_owned] = xstrndup(name, (size_t)(dot - name));
+            cands[n++] = owned[n_owned++];
+        }
+    }
+    near = mpic_cfg_near_miss(full, cands, n);
+    if (near != NULL)
+        mpic_cfg_issue_at(ld, kn, full, "unknown key (did you mean '%s'?)",
+                          near);
+    else
+        mpic_cfg_issue_at(ld, kn, full, "unknown key");
+    for (size_t i = 0; i < n_owned; i++)
+        free(owned[i]);
+    free(owned);
+    free(cands);
 }
 
 long mpic_cfg_key_index(const struct cfg_loader *ld, const char *name)
@@ -404,11 +519,13 @@ static void walk_mapping(struct cfg_loader *ld, yaml_node_t *map,
                 mpic_cfg_issue_at(ld, vn, full, "expected a mapping, got %s",
                                   cfg_node_kind(vn));
         } else if (other || is_section(ld, full, true)) {
-            log_warn("%s:%u: %s: not used by this daemon (ignored)", ld->file,
-                     cfg_line_of(kn), full);
+            /* The checkers share one schema: a file may serve both. */
+            log_warn("%s:%u: %s: a key of the %s checker, not used by this "
+                     "one (ignored)",
+                     ld->file, cfg_line_of(kn), full,
+                     ld->kind_flag == KF_DCV ? "CAA" : "DCV");
         } else {
-            log_warn("%s:%u: %s: unknown key (ignored)", ld->file,
-                     cfg_line_of(kn), full);
+            unknown_table_key(ld, kn, full);
         }
     next:
         free(full);
@@ -519,6 +636,8 @@ void mpic_cfg_parse_cli(int argc, char **argv, struct cfg_cli *cli,
             continue;
         if (strcmp(a, "--check-config") == 0)
             check = true;
+        else if (strcmp(a, "--lenient-paths") == 0)
+            cli->lenient_paths = true;
         else if (strcmp(a, "--version") == 0)
             version = true;
         else if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0)
@@ -530,6 +649,10 @@ void mpic_cfg_parse_cli(int argc, char **argv, struct cfg_cli *cli,
             mpic_cfg_issue(errs, "command line", 0, NULL,
                            "unexpected argument '%s'", a);
     }
+    if (cli->lenient_paths && !check && !help && !version)
+        mpic_cfg_issue(errs, "command line", 0, NULL,
+                       "--lenient-paths only goes with --check-config (a "
+                       "running daemon needs its files)");
     cli->action = help      ? MPIC_CLI_HELP
                   : version ? MPIC_CLI_VERSION
                   : check   ? MPIC_CLI_CHECK_CONFIG
@@ -588,6 +711,7 @@ void mpic_cfg_apply_layers(struct cfg_loader *ld, const struct cfg_cli *cli,
 {
     *config_file = config_path(cli);
     ld->file = *config_file;
+    ld->lenient_paths = cli->lenient_paths;
     if (ld->file != NULL)
         load_file(ld);
     apply_env(ld);
@@ -601,8 +725,8 @@ const char *mpic_config_usage(enum mpic_daemon_kind kind)
     switch (kind) {
     case MPIC_DAEMON_COORDINATOR:
         return "usage: mpic-coordinator [--config FILE] [--listen HOST:PORT]\n"
-               "                        [--check-config] [--version] "
-               "[--help]\n"
+               "                        [--check-config [--lenient-paths]] "
+               "[--version] [--help]\n"
                "\n"
                "Terminates the Open MPIC API (POST /mpic), fans out DCV and "
                "CAA checks\n"
@@ -619,6 +743,10 @@ const char *mpic_config_usage(enum mpic_daemon_kind kind)
                "available\n"
                "                       perspectives file, print every "
                "problem, exit 0 or 1\n"
+               "  --lenient-paths      with --check-config: do not open "
+               "files named by the\n"
+               "                       configuration (they exist only at run "
+               "time)\n"
                "  --version            print the version and exit\n"
                "  --help               print this help and exit\n"
                "\n"
@@ -632,8 +760,8 @@ const char *mpic_config_usage(enum mpic_daemon_kind kind)
                "  MPIC_API_KEYS        comma-separated API keys for /mpic\n";
     case MPIC_DAEMON_DCV_CHECKER:
         return "usage: mpic-dcv-checker [--config FILE] [--listen HOST:PORT]\n"
-               "                        [--check-config] [--version] "
-               "[--help]\n"
+               "                        [--check-config [--lenient-paths]] "
+               "[--version] [--help]\n"
                "\n"
                "One remote perspective for domain control validation (POST "
                "/dcv).\n"
@@ -646,6 +774,10 @@ const char *mpic_config_usage(enum mpic_daemon_kind kind)
                "  --check-config       validate the configuration, print "
                "every problem,\n"
                "                       exit 0 or 1\n"
+               "  --lenient-paths      with --check-config: do not open "
+               "files named by the\n"
+               "                       configuration (they exist only at run "
+               "time)\n"
                "  --version            print the version and exit\n"
                "  --help               print this help and exit\n"
                "\n"
@@ -661,8 +793,8 @@ const char *mpic_config_usage(enum mpic_daemon_kind kind)
                "  MPIC_PERSPECTIVE_CODE  the code of this perspective\n";
     case MPIC_DAEMON_CAA_CHECKER:
         return "usage: mpic-caa-checker [--config FILE] [--listen HOST:PORT]\n"
-               "                        [--check-config] [--version] "
-               "[--help]\n"
+               "                        [--check-config [--lenient-paths]] "
+               "[--version] [--help]\n"
                "\n"
                "One remote perspective for CAA checks (POST /caa).\n"
                "\n"
@@ -674,6 +806,10 @@ const char *mpic_config_usage(enum mpic_daemon_kind kind)
                "  --check-config       validate the configuration, print "
                "every problem,\n"
                "                       exit 0 or 1\n"
+               "  --lenient-paths      with --check-config: do not open "
+               "files named by the\n"
+               "                       configuration (they exist only at run "
+               "time)\n"
                "  --version            print the version and exit\n"
                "  --help               print this help and exit\n"
                "\n"

@@ -13,6 +13,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "common/compliance.h"
 #include "common/err.h"
 #include "common/log.h"
 #include "common/model.h"
@@ -70,7 +71,9 @@ struct mpic_checker_config {
     char *http_user_agent;        /* default "open-mpic-c/<version>" */
     bool allow_private_addresses; /* default false */
     struct mpic_strv default_caa_domains;
+    char *caa_rfc8657;              /* "strict" (default) or "lenient" */
     struct mpic_strv bearer_tokens; /* secret */
+    bool allow_unauthenticated;     /* auth.allow_unauthenticated */
     struct mpic_tls_files tls;
 };
 
@@ -92,15 +95,21 @@ struct mpic_coordinator_config {
     char *available_perspectives_file; /* resolved against config dir */
     struct mpic_perspective *perspectives; /* those with checkers */
     size_t n_perspectives;
-    long default_perspective_count; /* default 3 */
+    long default_perspective_count; /* default 5 */
     long absolute_max_attempts;     /* default 3 */
     char *hash_secret;              /* required; secret */
     unsigned remote_timeout_ms;     /* default 12000 */
     unsigned straggler_timeout_ms;  /* default 2000; 0: wait for every call */
     struct mpic_strv api_keys;      /* secret */
+    bool allow_unauthenticated;     /* beyond loopback without api_keys */
+    bool allow_plaintext_checkers;  /* http:// checker URLs off loopback */
     size_t max_request_bytes;       /* default 65536 */
     struct mpic_tls_files tls;
     struct mpic_tls_files checker_tls;
+    /* compliance: (open-mpic-api.md 9). The keys' text, and what it says. */
+    char *compliance_min_text;     /* "auto" or an integer >= 2 */
+    char *compliance_sunsets_text; /* "enforce", "warn" or "off" */
+    struct mpic_compliance_policy compliance;
 };
 
 /*
@@ -121,7 +130,10 @@ enum mpic_err mpic_coordinator_config_load(int argc, char **argv,
 void mpic_checker_config_cleanup(struct mpic_checker_config *c);
 void mpic_coordinator_config_cleanup(struct mpic_coordinator_config *c);
 
-/* Effective configuration for /configz, secrets replaced by "<redacted>". */
+/*
+ * Effective configuration for /configz, secrets replaced by "<redacted>":
+ * hash_secret, every API key, bearer token and perspective header value.
+ */
 json_t *mpic_checker_config_to_json(const struct mpic_checker_config *c);
 json_t *mpic_coordinator_config_to_json(
     const struct mpic_coordinator_config *c);
@@ -132,6 +144,13 @@ json_t *mpic_coordinator_config_to_json(
  * the loads. For tests.
  */
 void mpic_config_set_resolv_conf(const char *path);
+
+/*
+ * The time the coordinator's loader checks the BR calendar against
+ * (compliance.min_perspective_count: auto); 0 restores the real clock.
+ * For --check-config --as-of and tests.
+ */
+void mpic_coordinator_config_set_now(time_t now);
 
 /* The --help text for a daemon (static string). */
 const char *mpic_config_usage(enum mpic_daemon_kind kind);

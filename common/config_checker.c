@@ -26,8 +26,8 @@ void mpic_config_set_resolv_conf(const char *path)
 #define CK(f) offsetof(struct mpic_checker_config, f)
 
 static const struct cfg_key checker_keys[] = {
-    {"perspective_code", K_STR, CK(perspective_code), 0, 0, KF_CHECKERS,
-     CHK_NONE, "MPIC_PERSPECTIVE_CODE", NULL},
+    {"perspective_code", K_STR, CK(perspective_code), 0, 0,
+     KF_CHECKERS | KF_REQUIRED, CHK_NONEMPTY, "MPIC_PERSPECTIVE_CODE", NULL},
     {"listen", K_STR, CK(listen), 0, 0, KF_CHECKERS, CHK_LISTEN, "MPIC_LISTEN",
      NULL},
     {"log_level", K_LOGLEVEL, CK(log_level), 0, 0, KF_CHECKERS, CHK_NONE,
@@ -50,8 +50,11 @@ static const struct cfg_key checker_keys[] = {
      0, KF_CHECKERS, CHK_NONE, NULL, NULL},
     {"caa.default_caa_domains", K_STRV, CK(default_caa_domains), 0, 0, KF_CAA,
      CHK_NONEMPTY, "MPIC_DEFAULT_CAA_DOMAINS", ",|"},
+    {"caa.rfc8657", K_STR, CK(caa_rfc8657), 0, 0, KF_CAA, CHK_NONE, NULL, NULL},
     {"auth.bearer_tokens", K_STRV, CK(bearer_tokens), 0, 0,
      KF_CHECKERS | KF_SECRET, CHK_NONEMPTY, NULL, NULL},
+    {"auth.allow_unauthenticated", K_BOOL, CK(allow_unauthenticated), 0, 0,
+     KF_CHECKERS, CHK_NONE, NULL, NULL},
     {"tls.cert_file", K_STR, CK(tls.cert_file), 0, 0, KF_CHECKERS, CHK_FILE,
      NULL, NULL},
     {"tls.key_file", K_STR, CK(tls.key_file), 0, 0, KF_CHECKERS, CHK_FILE, NULL,
@@ -76,6 +79,7 @@ static void checker_defaults(struct mpic_checker_config *c,
     c->http_max_redirects = 20;
     c->http_user_agent = xstrdup("open-mpic-c/" MPIC_VERSION);
     c->allow_private_addresses = false;
+    c->caa_rfc8657 = xstrdup("strict");
 }
 
 /* "nameserver X" lines of resolv.conf that parse as addresses. */
@@ -108,6 +112,30 @@ static void resolvers_from_resolv_conf(struct mpic_strv *out)
                       resolv_conf_path, p);
     }
     fclose(f);
+}
+
+/*
+ * Secure by default: a checker that others can reach must know who calls
+ * it (bearer tokens or client certificates), unless the operator says that
+ * something in front of it does.
+ */
+static void check_open_to_anyone(struct cfg_loader *ld,
+                                 const struct mpic_checker_config *c)
+{
+    long li = mpic_cfg_key_index(ld, "listen");
+
+    MPIC_ASSERT(li >= 0);
+    if (c->bearer_tokens.n > 0 || c->tls.client_ca_file != NULL ||
+        c->allow_unauthenticated || mpic_cfg_check_listen(c->listen) != NULL ||
+        mpic_cfg_listen_is_loopback(c->listen))
+        return;
+    mpic_cfg_issue_key(ld, (size_t)li, -1,
+                       "'%s' is beyond loopback, and %s would answer anyone: "
+                       "set auth.bearer_tokens or tls.client_ca_file (or "
+                       "auth.allow_unauthenticated: true if something in "
+                       "front authenticates the coordinator)",
+                       c->listen,
+                       c->kind == MPIC_DAEMON_DCV_CHECKER ? "/dcv" : "/caa");
 }
 
 enum mpic_err mpic_checker_config_load(enum mpic_daemon_kind kind, int argc,
@@ -146,7 +174,16 @@ enum mpic_err mpic_checker_config_load(enum mpic_daemon_kind kind, int argc,
                            resolv_conf_path);
     }
     mpic_cfg_validate_keys(&ld);
+    ri = mpic_cfg_key_index(&ld, "caa.rfc8657");
+    if (kind == MPIC_DAEMON_CAA_CHECKER && ri >= 0 &&
+        (out->caa_rfc8657 == NULL ||
+         (strcmp(out->caa_rfc8657, "strict") != 0 &&
+          strcmp(out->caa_rfc8657, "lenient") != 0)))
+        mpic_cfg_issue_key(&ld, (size_t)ri, -1,
+                           "'%s': must be strict or lenient",
+                           out->caa_rfc8657 != NULL ? out->caa_rfc8657 : "");
     mpic_cfg_validate_tls_pair(&ld, "tls", &out->tls);
+    check_open_to_anyone(&ld, out);
     mpic_cfg_loader_cleanup(&ld);
     return errs->n == errs_before ? MPIC_OK : MPIC_ERR_INVALID;
 }
@@ -161,6 +198,7 @@ void mpic_checker_config_cleanup(struct mpic_checker_config *c)
     mpic_strv_cleanup(&c->dns.resolvers);
     free(c->http_user_agent);
     mpic_strv_cleanup(&c->default_caa_domains);
+    free(c->caa_rfc8657);
     mpic_strv_cleanup(&c->bearer_tokens);
     free(c->tls.cert_file);
     free(c->tls.key_file);

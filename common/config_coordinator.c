@@ -8,6 +8,7 @@
  */
 #include "common/config_int.h"
 
+#include <ctype.h>
 #include <curl/curl.h>
 #include <libgen.h>
 #include <stdio.h>
@@ -15,6 +16,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "common/cohort.h"
 #include "common/mem.h"
 
 /* ---- RIRs ---------------------------------------------------------------- */
@@ -75,6 +77,10 @@ static const struct cfg_key coordinator_keys[] = {
      CHK_NONE, NULL, NULL},
     {"api_keys", K_STRV, OK_(api_keys), 0, 0, KF_SECRET, CHK_NONEMPTY,
      "MPIC_API_KEYS", ","},
+    {"allow_unauthenticated", K_BOOL, OK_(allow_unauthenticated), 0, 0, 0,
+     CHK_NONE, NULL, NULL},
+    {"allow_plaintext_checkers", K_BOOL, OK_(allow_plaintext_checkers), 0, 0, 0,
+     CHK_NONE, NULL, NULL},
     {"max_request_bytes", K_SIZE, OK_(max_request_bytes), 1024,
      16L * 1024 * 1024, 0, CHK_NONE, NULL, NULL},
     {"tls.cert_file", K_STR, OK_(tls.cert_file), 0, 0, 0, CHK_FILE, NULL, NULL},
@@ -87,6 +93,11 @@ static const struct cfg_key coordinator_keys[] = {
      CHK_FILE, NULL, NULL},
     {"checker_tls.key_file", K_STR, OK_(checker_tls.key_file), 0, 0, 0,
      CHK_FILE, NULL, NULL},
+    /* Parsed and checked by validate_compliance(). */
+    {"compliance.min_perspective_count", K_STR, OK_(compliance_min_text), 0, 0,
+     0, CHK_NONE, NULL, NULL},
+    {"compliance.method_sunsets", K_STR, OK_(compliance_sunsets_text), 0, 0, 0,
+     CHK_NONE, NULL, NULL},
 };
 
 #define N_COORDINATOR_KEYS                                                     \
@@ -195,6 +206,9 @@ static bool persp_headers(struct cfg_loader *ld, yaml_node_t *v,
     return ok;
 }
 
+static const char *const persp_keys[] = {"code", "dcv_url", "caa_url",
+                                         "headers"};
+
 static void parse_perspectives(struct cfg_loader *ld, size_t i, yaml_node_t *v)
 {
     struct mpic_coordinator_config *c = ld->base;
@@ -255,8 +269,9 @@ static void parse_perspectives(struct cfg_loader *ld, size_t i, yaml_node_t *v)
                 pl[j].headers = cfg_line_of(vn);
                 persp_headers(ld, vn, key, &ps[j]);
             } else {
-                log_warn("%s:%u: %s: unknown key (ignored)", ld->file,
-                         cfg_line_of(kn), key);
+                mpic_cfg_unknown_key(ld, kn, key, persp_keys,
+                                     sizeof(persp_keys) /
+                                         sizeof(persp_keys[0]));
             }
             free(key);
         }
@@ -293,6 +308,10 @@ static void avail_free(struct avail *a, size_t n)
     }
     free(a);
 }
+
+/* The keys of an available_regions entry (the Open MPIC format). */
+static const char *const avail_keys[] = {"code", "name", "rir",
+                                         "too_close_codes"};
 
 /* Parses entry j of available_regions into all[j]; all[0..j) are done. */
 static void avail_region(struct cfg_loader *ld, yaml_node_t *item, size_t j,
@@ -368,8 +387,8 @@ static void avail_region(struct cfg_loader *ld, yaml_node_t *item, size_t j,
                 }
             }
         } else {
-            log_warn("%s:%u: %s: unknown key (ignored)", ld->file,
-                     cfg_line_of(kn), key);
+            mpic_cfg_unknown_key(ld, kn, key, avail_keys,
+                                 sizeof(avail_keys) / sizeof(avail_keys[0]));
         }
         free(key);
     }
@@ -412,10 +431,14 @@ static bool load_available(struct cfg_loader *parent, const char *path,
     }
     for (yaml_node_pair_t *pair = root->data.mapping.pairs.start;
          pair < root->data.mapping.pairs.top; pair++) {
-        const char *name = cfg_scalar(cfg_node(&doc, pair->key));
+        yaml_node_t *kn = cfg_node(&doc, pair->key);
+        const char *name = cfg_scalar(kn);
+        static const char *const top[] = {"available_regions"};
 
         if (name != NULL && strcmp(name, "available_regions") == 0)
             regions = cfg_node(&doc, pair->value);
+        else
+            mpic_cfg_unknown_key(&ld, kn, name != NULL ? name : "?", top, 1);
     }
     if (regions == NULL) {
         mpic_cfg_issue_at(&ld, root, "available_regions", "required");
@@ -468,11 +491,17 @@ out:
 
 /* ---- checker URLs -------------------------------------------------------- */
 
-/* An absolute http:// or https:// URL with a host. */
-static const char *check_url(const char *s)
+/*
+ * An absolute http:// or https:// URL with a host. On success, *norm (if
+ * not NULL) is the URL in the form two URLs of one checker share: scheme
+ * and host in lower case, the port always written, no fragment (owned);
+ * *plaintext_remote tells an http:// URL whose host is not loopback.
+ */
+static const char *check_url(const char *s, char **norm, bool *plaintext_remote)
 {
     CURLU *u = curl_url();
-    char *scheme = NULL, *host = NULL, *user = NULL;
+    char *scheme = NULL, *host = NULL, *user = NULL, *port = NULL;
+    char *path = NULL, *query = NULL;
     const char *why = NULL;
 
     if (u == NULL)
@@ -505,10 +534,31 @@ static const char *check_url(const char *s)
         why = "credentials in the URL are not allowed (use headers)";
         goto out;
     }
+    if (curl_url_get(u, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT) !=
+            CURLUE_OK ||
+        curl_url_get(u, CURLUPART_PATH, &path, 0) != CURLUE_OK) {
+        why = "not a valid absolute URL";
+        goto out;
+    }
+    if (curl_url_get(u, CURLUPART_QUERY, &query, 0) != CURLUE_OK)
+        query = NULL;
+    for (char *c = scheme; *c != '\0'; c++)
+        *c = (char)tolower((unsigned char)*c);
+    for (char *c = host; *c != '\0'; c++)
+        *c = (char)tolower((unsigned char)*c);
+    if (norm != NULL)
+        *norm = xasprintf("%s://%s:%s%s%s%s", scheme, host, port, path,
+                          query != NULL ? "?" : "", query != NULL ? query : "");
+    if (plaintext_remote != NULL)
+        *plaintext_remote =
+            strcmp(scheme, "http") == 0 && !mpic_cfg_host_is_loopback(host);
 out:
     curl_free(scheme);
     curl_free(host);
     curl_free(user);
+    curl_free(port);
+    curl_free(path);
+    curl_free(query);
     curl_url_cleanup(u);
     return why;
 }
@@ -521,11 +571,13 @@ static void coordinator_defaults(struct mpic_coordinator_config *c)
     c->listen = xstrdup("0.0.0.0:8000");
     c->log_level = MPIC_LOG_INFO;
     c->available_perspectives_file = xstrdup("available_perspectives.yaml");
-    c->default_perspective_count = 3;
+    c->default_perspective_count = 5; /* BR 3.2.2.9 from 2026-12-15 */
     c->absolute_max_attempts = 3;
     c->remote_timeout_ms = 12000;
     c->straggler_timeout_ms = 2000;
     c->max_request_bytes = 65536;
+    c->compliance_min_text = xstrdup("auto");
+    c->compliance_sunsets_text = xstrdup("enforce");
 }
 
 /* Resolves a relative path against the directory of the config file. */
@@ -542,6 +594,111 @@ static char *resolve_relative(const char *config_file, const char *path)
     return res;
 }
 
+/*
+ * Checks perspectives[i].<field> (url, at line; NULL: not set) and keeps
+ * its normalised form in *norm for check_shared_checkers().
+ */
+static void check_checker_url(struct cfg_loader *ld,
+                              const struct mpic_coordinator_config *c, size_t i,
+                              const char *field, const char *url, unsigned line,
+                              char **norm)
+{
+    char key[64];
+    bool plaintext_remote = false;
+    const char *why;
+
+    if (url == NULL)
+        return;
+    snprintf(key, sizeof(key), "perspectives[%zu].%s", i, field);
+    why = check_url(url, norm, &plaintext_remote);
+    if (why != NULL) {
+        mpic_cfg_issue(ld->errs, ld->file, line, key, "'%s': %s", url, why);
+        return;
+    }
+    /* BR 3.2.2.9: CA-to-perspective traffic authenticated and encrypted. */
+    if (plaintext_remote && !c->allow_plaintext_checkers)
+        mpic_cfg_issue(ld->errs, ld->file, line, key,
+                       "'%s': plaintext http:// to a host that is not "
+                       "loopback; the BRs (3.2.2.9) require authenticated, "
+                       "encrypted traffic to perspectives: use https:// "
+                       "(see checker_tls), or set allow_plaintext_checkers: "
+                       "true if the network path is protected otherwise",
+                       url);
+}
+
+/*
+ * Two perspective codes calling one checker would count one perspective
+ * twice towards quorum. norms[2i], norms[2i+1]: perspective i's DCV and CAA
+ * URLs, normalised (NULL: not set or not valid).
+ */
+static void check_shared_checkers(struct cfg_loader *ld,
+                                  const struct mpic_coordinator_config *c,
+                                  char *const *norms)
+{
+    static const char *const fields[2] = {"dcv_url", "caa_url"};
+
+    for (size_t i = 0; i < c->n_perspectives; i++) {
+        for (size_t f = 0; f < 2; f++) {
+            const char *u = norms[2 * i + f];
+            bool done = false;
+
+            if (u == NULL)
+                continue;
+            for (size_t j = 0; j < i && !done; j++) {
+                for (size_t g = 0; g < 2 && !done; g++) {
+                    const struct cfg_persp_lines *pl = &ld->plines[i];
+                    const struct cfg_persp_lines *pj = &ld->plines[j];
+                    char key[64];
+
+                    if (norms[2 * j + g] == NULL ||
+                        strcmp(norms[2 * j + g], u) != 0 ||
+                        (c->perspectives[i].code != NULL &&
+                         c->perspectives[j].code != NULL &&
+                         strcmp(c->perspectives[i].code,
+                                c->perspectives[j].code) == 0))
+                        continue;
+                    snprintf(key, sizeof(key), "perspectives[%zu].%s", i,
+                             fields[f]);
+                    mpic_cfg_issue(
+                        ld->errs, ld->file, f == 0 ? pl->dcv : pl->caa, key,
+                        "'%s' is the checker of perspective '%s' too "
+                        "(perspectives[%zu].%s, line %u): one checker "
+                        "would count twice towards quorum",
+                        f == 0 ? c->perspectives[i].dcv_url
+                               : c->perspectives[i].caa_url,
+                        c->perspectives[j].code != NULL
+                            ? c->perspectives[j].code
+                            : "?",
+                        j, fields[g], g == 0 ? pj->dcv : pj->caa);
+                    done = true;
+                }
+            }
+        }
+    }
+}
+
+/*
+ * Secure by default: /mpic reachable beyond loopback needs API keys (or
+ * client certificates), unless a proxy in front authenticates.
+ */
+static void check_open_to_anyone(struct cfg_loader *ld,
+                                 const struct mpic_coordinator_config *c)
+{
+    long li = mpic_cfg_key_index(ld, "listen");
+
+    MPIC_ASSERT(li >= 0);
+    if (c->api_keys.n > 0 || c->tls.client_ca_file != NULL ||
+        c->allow_unauthenticated || mpic_cfg_check_listen(c->listen) != NULL ||
+        mpic_cfg_listen_is_loopback(c->listen))
+        return;
+    mpic_cfg_issue_key(ld, (size_t)li, -1,
+                       "'%s' is beyond loopback, and /mpic would answer "
+                       "anyone: set api_keys (or MPIC_API_KEYS), or listen "
+                       "on 127.0.0.1, or set allow_unauthenticated: true if "
+                       "a proxy in front authenticates clients",
+                       c->listen);
+}
+
 static void validate_perspectives(struct cfg_loader *ld,
                                   struct mpic_coordinator_config *c)
 {
@@ -551,6 +708,7 @@ static void validate_perspectives(struct cfg_loader *ld,
     bool have_avail = false;
     long ai = mpic_cfg_key_index(ld, "available_perspectives_file");
     char *resolved;
+    char **norms = NULL;
 
     MPIC_ASSERT(ai >= 0);
     if (c->available_perspectives_file == NULL ||
@@ -566,12 +724,12 @@ static void validate_perspectives(struct cfg_loader *ld,
     c->available_perspectives_file = resolved;
     if (c->n_perspectives > 0 || ld->origins[ai].set)
         have_avail = load_available(ld, resolved, &a, &n_a);
+    norms = xcalloc(2 * c->n_perspectives + 1, sizeof(*norms));
 
     for (size_t i = 0; i < c->n_perspectives; i++) {
         struct mpic_perspective *p = &c->perspectives[i];
         const struct cfg_persp_lines *pl = &ld->plines[i];
         char key[64];
-        const char *why;
 
         if (p->code == NULL)
             continue; /* reported while parsing */
@@ -591,20 +749,10 @@ static void validate_perspectives(struct cfg_loader *ld,
             mpic_cfg_issue(ld->errs, src, pl->item, key,
                            "needs dcv_url or caa_url (or both)");
         }
-        if (p->dcv_url != NULL) {
-            why = check_url(p->dcv_url);
-            snprintf(key, sizeof(key), "perspectives[%zu].dcv_url", i);
-            if (why != NULL)
-                mpic_cfg_issue(ld->errs, src, pl->dcv, key, "'%s': %s",
-                               p->dcv_url, why);
-        }
-        if (p->caa_url != NULL) {
-            why = check_url(p->caa_url);
-            snprintf(key, sizeof(key), "perspectives[%zu].caa_url", i);
-            if (why != NULL)
-                mpic_cfg_issue(ld->errs, src, pl->caa, key, "'%s': %s",
-                               p->caa_url, why);
-        }
+        check_checker_url(ld, c, i, "dcv_url", p->dcv_url, pl->dcv,
+                          &norms[2 * i]);
+        check_checker_url(ld, c, i, "caa_url", p->caa_url, pl->caa,
+                          &norms[2 * i + 1]);
         if (!have_avail)
             continue;
         snprintf(key, sizeof(key), "perspectives[%zu].code", i);
@@ -626,6 +774,10 @@ static void validate_perspectives(struct cfg_loader *ld,
         }
     }
     avail_free(a, n_a);
+    check_shared_checkers(ld, c, norms);
+    for (size_t i = 0; i < 2 * c->n_perspectives; i++)
+        free(norms[i]);
+    free(norms);
 
     if (c->default_perspective_count > (long)c->n_perspectives) {
         long di = mpic_cfg_key_index(ld, "default_perspective_count");
@@ -646,6 +798,157 @@ static void validate_perspectives(struct cfg_loader *ld,
                      "no cohort can span two RIRs",
                      src != NULL ? src : "configuration");
     }
+}
+
+/* ---- compliance (open-mpic-api.md 9) ------------------------------------ */
+
+static time_t config_now; /* 0: the real clock */
+
+void mpic_coordinator_config_set_now(time_t now)
+{
+    config_now = now;
+}
+
+/* Perspectives with a checker for the check type (caa true: CAA). */
+static size_t count_with_checker(const struct mpic_coordinator_config *c,
+                                 bool caa)
+{
+    size_t n = 0;
+
+    for (size_t i = 0; i < c->n_perspectives; i++)
+        n += (caa ? c->perspectives[i].caa_url : c->perspectives[i].dcv_url) !=
+             NULL;
+    return n;
+}
+
+/*
+ * Whether cohorts of default_perspective_count can be formed from the
+ * perspectives of one check type (RIRs, too_close_codes): if not, every
+ * request that uses the default fails with a cohort error.
+ */
+static void warn_cohorts(const char *src,
+                         const struct mpic_coordinator_config *c, bool caa)
+{
+    struct mpic_perspective *ps;
+    struct mpic_cohorts co;
+    size_t n = 0;
+    char *why = NULL;
+
+    n = count_with_checker(c, caa);
+    if (n == 0)
+        return;
+    if (n < (size_t)c->default_perspective_count) {
+        log_warn("%s: default_perspective_count: only %zu perspectives have "
+                 "a %s checker; requests that use the default (%ld) will "
+                 "be refused",
+                 src != NULL ? src : "configuration", n, caa ? "CAA" : "DCV",
+                 c->default_perspective_count);
+        return;
+    }
+    n = 0;
+    ps = xcalloc(c->n_perspectives, sizeof(*ps));
+    for (size_t i = 0; i < c->n_perspectives; i++) {
+        if ((caa ? c->perspectives[i].caa_url : c->perspectives[i].dcv_url) !=
+            NULL)
+            ps[n++] = c->perspectives[i]; /* shallow */
+    }
+    if (mpic_cohorts_build(ps, n, (size_t)c->default_perspective_count,
+                           "check-config", "example.com", &co, &why) == MPIC_OK)
+        mpic_cohorts_cleanup(&co);
+    else
+        log_warn("%s: default_perspective_count: no cohort of %ld %s "
+                 "perspectives can be formed (%s); requests that use the "
+                 "default will fail",
+                 src != NULL ? src : "configuration",
+                 c->default_perspective_count, caa ? "CAA" : "DCV",
+                 why != NULL ? why : "?");
+    free(why);
+    free(ps);
+}
+
+/*
+ * compliance.min_perspective_count and method_sunsets, and the minimum in
+ * force today (or at mpic_coordinator_config_set_now()) against
+ * default_perspective_count and the perspectives configured.
+ */
+static void validate_compliance(struct cfg_loader *ld,
+                                struct mpic_coordinator_config *c,
+                                bool perspectives_ok)
+{
+    long mi = mpic_cfg_key_index(ld, "compliance.min_perspective_count");
+    long si = mpic_cfg_key_index(ld, "compliance.method_sunsets");
+    long di = mpic_cfg_key_index(ld, "default_perspective_count");
+    long pi = mpic_cfg_key_index(ld, "perspectives");
+    const char *t = c->compliance_min_text;
+    time_t now = config_now != 0 ? config_now : time(NULL);
+    const char *since = NULL;
+    bool from_config, ok = true;
+    long min;
+
+    MPIC_ASSERT(mi >= 0 && si >= 0 && di >= 0 && pi >= 0);
+    c->compliance.min_perspective_count = 0;
+    if (t == NULL || strcmp(t, "auto") != 0) {
+        char *end = NULL;
+        long v = -1;
+
+        if (t != NULL && t[0] >= '0' && t[0] <= '9' && strlen(t) <= 9)
+            v = strtol(t, &end, 10);
+        if (v < 2 || end == NULL || *end != '\0') {
+            mpic_cfg_issue_key(ld, (size_t)mi, -1,
+                               "expected auto or a whole number of at least "
+                               "2, got '%s'",
+                               t != NULL ? t : "null");
+            ok = false;
+        } else {
+            c->compliance.min_perspective_count = v;
+        }
+    }
+    if (mpic_sunset_mode_from_name(c->compliance_sunsets_text,
+                                   &c->compliance.method_sunsets) != 0) {
+        mpic_cfg_issue_key(
+            ld, (size_t)si, -1, "expected enforce, warn or off, got '%s'",
+            c->compliance_sunsets_text != NULL ? c->compliance_sunsets_text
+                                               : "null");
+        ok = false;
+    }
+    if (!ok)
+        return;
+
+    min = mpic_compliance_minimum(&c->compliance, now, &from_config);
+    if (!from_config)
+        (void)mpic_br_min_perspectives(now, &since);
+    else if (min < mpic_br_min_perspectives(now, NULL))
+        log_warn("%s: compliance.min_perspective_count: %ld is below the "
+                 "minimum of %ld remote perspectives that BR 3.2.2.9 "
+                 "requires today: for tests and labs only",
+                 ld->file != NULL ? ld->file : "configuration", min,
+                 mpic_br_min_perspectives(now, NULL));
+    if (c->default_perspective_count < min) {
+        if (from_config)
+            mpic_cfg_issue_key(ld, (size_t)di, -1,
+                               "%ld is below compliance.min_perspective_count "
+                               "(%ld)",
+                               c->default_perspective_count, min);
+        else
+            mpic_cfg_issue_key(ld, (size_t)di, -1,
+                               "%ld is below the minimum of %ld remote "
+                               "perspectives that BR 3.2.2.9 requires %s%s",
+                               c->default_perspective_count, min,
+                               since != NULL ? "from " : "before 2026-03-15",
+                               since != NULL ? since : "");
+    }
+    if (!perspectives_ok)
+        return;
+    if (c->n_perspectives < (size_t)min)
+        mpic_cfg_issue_key(ld, (size_t)pi, -1,
+                           "%zu perspectives configured, fewer than the "
+                           "minimum of %ld (%s)",
+                           c->n_perspectives, min,
+                           from_config ? "compliance.min_perspective_count"
+                                       : "BR 3.2.2.9 on this day");
+    else if (c->default_perspective_count <= (long)c->n_perspectives)
+        for (int caa = 0; caa < 2; caa++)
+            warn_cohorts(ld->file, c, caa != 0);
 }
 
 enum mpic_err mpic_coordinator_config_load(int argc, char **argv,
@@ -671,7 +974,13 @@ enum mpic_err mpic_coordinator_config_load(int argc, char **argv,
     mpic_cfg_validate_keys(&ld);
     mpic_cfg_validate_tls_pair(&ld, "tls", &out->tls);
     mpic_cfg_validate_tls_pair(&ld, "checker_tls", &out->checker_tls);
-    validate_perspectives(&ld, out);
+    {
+        size_t before = errs->n;
+
+        validate_perspectives(&ld, out);
+        check_open_to_anyone(&ld, out);
+        validate_compliance(&ld, out, errs->n == before);
+    }
     mpic_cfg_loader_cleanup(&ld);
     return errs->n == errs_before ? MPIC_OK : MPIC_ERR_INVALID;
 }
@@ -694,22 +1003,12 @@ void mpic_coordinator_config_cleanup(struct mpic_coordinator_config *c)
     free(c->checker_tls.key_file);
     free(c->checker_tls.client_ca_file);
     free(c->checker_tls.ca_file);
+    free(c->compliance_min_text);
+    free(c->compliance_sunsets_text);
     memset(c, 0, sizeof(*c));
 }
 
 /* ---- /configz ------------------------------------------------------------ */
-
-static bool header_is_secret(const char *name)
-{
-    static const char *const words[] = {"authorization", "token",  "key",
-                                        "secret",        "cookie", "password"};
-
-    for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); i++) {
-        if (strcasestr(name, words[i]) != NULL)
-            return true;
-    }
-    return false;
-}
 
 static json_t *perspectives_json(const void *base)
 {
@@ -728,11 +1027,9 @@ static json_t *perspectives_json(const void *base)
             goto fail;
         }
         for (size_t j = 0; j < p->n_headers; j++) {
-            const char *v = header_is_secret(p->headers[j].name)
-                                ? CFG_REDACTED
-                                : p->headers[j].value;
-
-            if (json_object_set_new(h, p->headers[j].name, json_string(v)) != 0)
+            /* Every value: which header carries a secret is not knowable. */
+            if (json_object_set_new(h, p->headers[j].name,
+                                    json_string(CFG_REDACTED)) != 0)
                 goto fail;
         }
         if (json_object_set_new(o, "code", json_string(p->code)) != 0 ||
@@ -762,8 +1059,19 @@ json_t *mpic_coordinator_config_to_json(const struct mpic_coordinator_config *c)
     json_t *o = mpic_cfg_table_json(coordinator_keys, N_COORDINATOR_KEYS, 0, c,
                                     c->config_file, perspectives_json);
 
+    json_t *comp = json_object_get(o, "compliance");
+
     if (o != NULL && json_object_set_new(
                          o, "daemon", json_string("mpic-coordinator")) != 0) {
+        json_decref(o);
+        return NULL;
+    }
+    /* An integer minimum is shown as one ("auto" stays a string). */
+    if (json_is_object(comp) && c->compliance.min_perspective_count > 0 &&
+        json_object_set_new(
+            comp, "min_perspective_count",
+            json_integer((json_int_t)c->compliance.min_perspective_count)) !=
+            0) {
         json_decref(o);
         return NULL;
     }

@@ -98,6 +98,8 @@ struct cfg_loader {
     cfg_parse_fn *parse_perspectives;
     struct cfg_persp_lines *plines; /* owned */
     size_t n_plines;
+    /* --check-config --lenient-paths: files are not opened. */
+    bool lenient_paths;
 };
 
 /* The command line (INTERFACE.md); strings borrowed from argv. */
@@ -105,6 +107,7 @@ struct cfg_cli {
     const char *config;
     const char *listen;
     enum mpic_cli_action action;
+    bool lenient_paths; /* --lenient-paths (with --check-config only) */
 };
 
 static inline void *cfg_field(struct cfg_loader *ld, size_t i)
@@ -150,6 +153,18 @@ void mpic_cfg_issue_at(struct cfg_loader *ld, const yaml_node_t *n,
 void mpic_cfg_issue_key(struct cfg_loader *ld, size_t i, long elem,
                         const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
+
+/*
+ * Reports key (at node n) as unknown: an error naming the closest of the
+ * candidates ("did you mean 'x'?") when one is a near miss.
+ */
+void mpic_cfg_unknown_key(struct cfg_loader *ld, const yaml_node_t *n,
+                          const char *key, const char *const *candidates,
+                          size_t n_candidates);
+
+/* The candidate within a small edit distance of s, or NULL. */
+const char *mpic_cfg_near_miss(const char *s, const char *const *candidates,
+                               size_t n_candidates);
 
 /* ---- YAML ---------------------------------------------------------------- */
 
@@ -222,15 +237,27 @@ void mpic_cfg_apply_layers(struct cfg_loader *ld, const struct cfg_cli *cli,
 
 /* ---- validation (config_validate.c) -------------------------------------- */
 
+/* NULL if s is HOST:PORT or [v6]:PORT (a listen address); else why not. */
+const char *mpic_cfg_check_listen(const char *s);
+
 /* NULL if s is IP, IP:PORT, [v6] or [v6]:PORT; else what is wrong. */
 const char *mpic_cfg_check_resolver(const char *s);
 
 /* The table's per-key checks against the final layered values. */
 void mpic_cfg_validate_keys(struct cfg_loader *ld);
 
-/* section.cert_file and .key_file: both or neither; client CA needs both. */
+/*
+ * section.cert_file and .key_file: both or neither, and the key must be the
+ * certificate's (unless ld->lenient_paths); client CA needs both.
+ */
 void mpic_cfg_validate_tls_pair(struct cfg_loader *ld, const char *section,
                                 const struct mpic_tls_files *t);
+
+/* True if a listen address (HOST:PORT, [v6]:PORT) is on loopback only. */
+bool mpic_cfg_listen_is_loopback(const char *listen);
+
+/* True if host (an IP literal, [v6] or a name) is a loopback host. */
+bool mpic_cfg_host_is_loopback(const char *host);
 
 /* ---- /configz (config_json.c) -------------------------------------------- */
 

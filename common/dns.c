@@ -36,6 +36,24 @@
 #define DNS_QUERY_MAX  (DNS_HEADER_LEN + DNS_NAME_MAX + 4 + 11)
 /* Query IDs drawn from the CSPRNG at once. */
 #define DNS_ID_BATCH 256
+/*
+ * Receive buffer of the UDP sockets. Answers come in bursts (a CAA check
+ * asks for every ancestor at once) while the loop may be busy elsewhere;
+ * with the kernel's default (212992 bytes, about 270 small datagrams) a
+ * checker with 64 checks in flight dropped 291 answers in 15 s (bench/),
+ * each then costing a whole retry timeout. The kernel caps it at
+ * net.core.rmem_max.
+ */
+#define DNS_RCVBUF (1024 * 1024)
+/*
+ * Early retransmission: a query without an answer after this long is sent
+ * once more (a new ID, the same question) while the first stays
+ * outstanding, and whichever answer comes first counts. One lost datagram
+ * then costs this, not a whole per-try timeout (2 s by default); unbound
+ * starts its own retransmission timer near 376 ms. Only with tries >= 2
+ * (tries 1 asks for one query), and at most half of timeout_ms.
+ */
+#define DNS_RETRANSMIT_MS 400
 
 struct mpic_dns {
     struct ev_loop *loop;
@@ -46,6 +64,8 @@ struct mpic_dns {
     unsigned tries;
     unsigned timeout_ms; /* per try, as given to c-ares */
     bool destroying;
+    uint64_t queries;     /* mpic_dns_query calls that sent a query */
+    uint64_t retransmits; /* early retransmissions sent */
     uint16_t ids[DNS_ID_BATCH]; /* random query IDs not yet used */
     size_t ids_left;
 };
@@ -64,10 +84,15 @@ struct mpic_dns_query {
     ldns_rr_type type;
     uint8_t qname[DNS_NAME_MAX]; /* the name as sent, wire form */
     size_t qname_len;
-    bool in_send;  /* inside ares_send: completion is deferred */
-    bool finished; /* completed while in_send */
+    /* ares_send calls whose callback has not run yet (the query is freed
+     * when this drops to 0), and whether we are inside one of them. */
+    unsigned sends;
+    bool in_send;
+    uint8_t wire[DNS_QUERY_MAX]; /* as sent, for the retransmission */
+    size_t wire_len;
     /* Overall deadline (timeout_ms * tries); NULL when not armed. */
     struct ev_timer *deadline;
+    struct ev_timer *retransmit; /* NULL when not armed */
 };
 
 static void dns_rearm_timer(struct mpic_dns *dns);
@@ -143,6 +168,8 @@ static void dns_query_free(struct mpic_dns_query *q)
         return;
     ev_timer_stop(q->dns->loop, q->deadline);
     q->deadline = NULL;
+    ev_timer_stop(q->dns->loop, q->retransmit);
+    q->retransmit = NULL;
     free(q->name);
     free(q);
 }
@@ -154,6 +181,8 @@ static void dns_complete(struct mpic_dns_query *q,
     mpic_dns_fn *cb = q->cb;
 
     q->cb = NULL;
+    ev_timer_stop(q->dns->loop, q->retransmit);
+    q->retransmit = NULL;
     if (cb != NULL)
         cb(res, q->arg);
 }
@@ -341,6 +370,10 @@ static void on_ares_answer(void *arg, int status, int timeouts,
     char *msg = NULL;
 
     (void)timeouts;
+    if (status == ARES_ETIMEOUT && q->cb != NULL && q->sends > 1) {
+        /* A retransmission of it is still out: wait for that one. */
+        goto out;
+    }
     if (q->cb == NULL || status == ARES_EDESTRUCTION ||
         status == ARES_ECANCELLED) {
         /* Cancelled, or the channel is going away: the header promises
@@ -376,11 +409,9 @@ static void on_ares_answer(void *arg, int status, int timeouts,
     dns_fail(q, dns_map_ares_status(status), msg);
 out:
     free(msg);
-    if (q->in_send) {
-        q->finished = true; /* mpic_dns_query frees it */
-        return;
-    }
-    dns_query_free(q);
+    q->sends--;
+    if (q->sends == 0 && !q->in_send)
+        dns_query_free(q); /* else the ares_send caller frees it */
 }
 
 /* Joins the configured resolvers into c-ares' CSV form. */
@@ -439,8 +470,10 @@ struct mpic_dns *mpic_dns_new(struct ev_loop *loop,
     opts.sock_state_cb = on_sock_state;
     opts.sock_state_cb_data = dns;
     opts.ednspsz = DNS_EDNS_BUFSIZE;
+    opts.socket_receive_buffer_size = DNS_RCVBUF;
     optmask = ARES_OPT_FLAGS | ARES_OPT_TIMEOUTMS | ARES_OPT_TRIES |
-              ARES_OPT_SOCK_STATE_CB | ARES_OPT_EDNSPSZ | ARES_OPT_NOROTATE;
+              ARES_OPT_SOCK_STATE_CB | ARES_OPT_EDNSPSZ | ARES_OPT_NOROTATE |
+              ARES_OPT_SOCK_RCVBUF;
     rc = ares_init_options(&dns->ch, &opts, optmask);
     if (rc != ARES_SUCCESS) {
         *errmsg = xasprintf("c-ares channel: %s", ares_strerror(rc));
@@ -577,6 +610,61 @@ static int dns_next_id(struct mpic_dns *dns, uint16_t *id)
     return 0;
 }
 
+static unsigned dns_retransmit_ms(const struct mpic_dns *dns);
+
+void mpic_dns_metrics(const struct mpic_dns *dns, struct mpic_buf *out)
+{
+    if (dns == NULL)
+        return;
+    mpic_buf_printf(out,
+                    "# HELP mpic_dns_queries_total DNS queries sent to the "
+                    "perspective's resolver (first transmissions).\n"
+                    "# TYPE mpic_dns_queries_total counter\n"
+                    "mpic_dns_queries_total %llu\n"
+                    "# HELP mpic_dns_retransmits_total Queries sent again "
+                    "after %u ms without an answer.\n"
+                    "# TYPE mpic_dns_retransmits_total counter\n"
+                    "mpic_dns_retransmits_total %llu\n",
+                    (unsigned long long)dns->queries, dns_retransmit_ms(dns),
+                    (unsigned long long)dns->retransmits);
+}
+
+static unsigned dns_retransmit_ms(const struct mpic_dns *dns)
+{
+    unsigned half = dns->timeout_ms / 2;
+
+    return half < DNS_RETRANSMIT_MS ? (half > 0 ? half : 1)
+                                    : DNS_RETRANSMIT_MS;
+}
+
+/*
+ * No answer yet: send the question again under a new random ID; the first
+ * answer to either completes the query (DNS_RETRANSMIT_MS).
+ */
+static void on_retransmit(struct ev_loop *loop, void *arg)
+{
+    struct mpic_dns_query *q = arg;
+    struct mpic_dns *dns = q->dns;
+    uint16_t id;
+
+    (void)loop;
+    q->retransmit = NULL;
+    if (q->cb == NULL || dns_next_id(dns, &id) != 0)
+        return;
+    dns->retransmits++;
+    q->wire[0] = (uint8_t)(id >> 8);
+    q->wire[1] = (uint8_t)(id & 0xff);
+    q->sends++;
+    q->in_send = true;
+    ares_send(dns->ch, q->wire, (int)q->wire_len, on_ares_answer, q);
+    q->in_send = false;
+    if (q->sends == 0) {
+        dns_query_free(q);
+        return;
+    }
+    dns_rearm_timer(dns);
+}
+
 struct mpic_dns_query *mpic_dns_query(struct mpic_dns *dns, const char *name,
                                       ldns_rr_type type, mpic_dns_fn *cb,
                                       void *arg)
@@ -606,24 +694,34 @@ struct mpic_dns_query *mpic_dns_query(struct mpic_dns *dns, const char *name,
         dns_query_free(q);
         return NULL;
     }
+    memcpy(q->wire, wire, len);
+    q->wire_len = len;
+    dns->queries++;
+    q->sends = 1;
     q->in_send = true;
     ares_send(dns->ch, wire, (int)len, on_ares_answer, q);
     q->in_send = false;
-    if (q->finished) {
+    if (q->sends == 0) {
         dns_query_free(q);
         return NULL;
     }
     q->deadline =
         ev_timer_start(dns->loop, (uint64_t)dns->timeout_ms * dns->tries,
                        on_query_deadline, q);
+    if (dns->tries >= 2 && q->cb != NULL)
+        q->retransmit = ev_timer_start(dns->loop, dns_retransmit_ms(dns),
+                                       on_retransmit, q);
     dns_rearm_timer(dns);
     return q;
 }
 
 void mpic_dns_cancel(struct mpic_dns_query *q)
 {
-    if (q != NULL)
-        q->cb = NULL;
+    if (q == NULL)
+        return;
+    q->cb = NULL;
+    ev_timer_stop(q->dns->loop, q->retransmit);
+    q->retransmit = NULL;
 }
 
 /* The records of `type` and class IN owned by `owner` in the answer
@@ -675,9 +773,18 @@ static const ldns_rdf *dns_cname_at(const ldns_rr_list *ans,
     return NULL;
 }
 
-ldns_rr_list *mpic_dns_answer_rrs(const ldns_pkt *pkt, const char *qname,
-                                  ldns_rr_type type,
-                                  struct mpic_strv *cname_chain)
+/*
+ * The CNAME walk behind mpic_dns_answer_rrs and mpic_dns_answer_rrs_checked.
+ * *fault gets 0, or DNS_CHAIN_LOOP / DNS_CHAIN_TOO_LONG when the chain in
+ * the answer loops or goes on past DNS_MAX_CNAME_HOPS (the records are then
+ * unknown, and NULL is returned).
+ */
+#define DNS_CHAIN_LOOP     1
+#define DNS_CHAIN_TOO_LONG 2
+
+static ldns_rr_list *dns_answer_walk(const ldns_pkt *pkt, const char *qname,
+                                     ldns_rr_type type,
+                                     struct mpic_strv *cname_chain, int *fault)
 {
     const ldns_rr_list *ans;
     const ldns_rdf *seen[DNS_MAX_CNAME_HOPS + 1];
@@ -687,6 +794,7 @@ ldns_rr_list *mpic_dns_answer_rrs(const ldns_pkt *pkt, const char *qname,
     size_t hops = 0;
     size_t i;
 
+    *fault = 0;
     if (pkt == NULL || qname == NULL)
         return NULL;
     ans = ldns_pkt_answer(pkt);
@@ -704,12 +812,16 @@ ldns_rr_list *mpic_dns_answer_rrs(const ldns_pkt *pkt, const char *qname,
         target = dns_cname_at(ans, cur);
         if (target == NULL)
             break;
-        if (hops == DNS_MAX_CNAME_HOPS)
-            break; /* too long a chain: treat as no records */
+        if (hops == DNS_MAX_CNAME_HOPS) {
+            *fault = DNS_CHAIN_TOO_LONG;
+            break;
+        }
         seen[hops++] = cur;
         for (i = 0; i < hops; i++) {
-            if (ldns_dname_compare(seen[i], target) == 0)
-                goto out; /* loop */
+            if (ldns_dname_compare(seen[i], target) == 0) {
+                *fault = DNS_CHAIN_LOOP;
+                goto out;
+            }
         }
         if (cname_chain != NULL) {
             s = ldns_rdf2str(target);
@@ -723,6 +835,36 @@ ldns_rr_list *mpic_dns_answer_rrs(const ldns_pkt *pkt, const char *qname,
 out:
     ldns_rdf_deep_free(start);
     return out;
+}
+
+ldns_rr_list *mpic_dns_answer_rrs(const ldns_pkt *pkt, const char *qname,
+                                  ldns_rr_type type,
+                                  struct mpic_strv *cname_chain)
+{
+    int fault;
+
+    return dns_answer_walk(pkt, qname, type, cname_chain, &fault);
+}
+
+int mpic_dns_answer_rrs_checked(const ldns_pkt *pkt, const char *qname,
+                                ldns_rr_type type,
+                                struct mpic_strv *cname_chain,
+                                ldns_rr_list **out, char **why)
+{
+    int fault;
+    ldns_rr_list *l = dns_answer_walk(pkt, qname, type, cname_chain, &fault);
+
+    if (fault == DNS_CHAIN_LOOP) {
+        *why = xasprintf("CNAME loop in the answer for %s", qname);
+        return -1;
+    }
+    if (fault == DNS_CHAIN_TOO_LONG) {
+        *why = xasprintf("CNAME chain for %s longer than %d hops", qname,
+                         DNS_MAX_CNAME_HOPS);
+        return -1;
+    }
+    *out = l;
+    return 0;
 }
 
 /*

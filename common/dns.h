@@ -85,6 +85,21 @@ ldns_rr_list *mpic_dns_answer_rrs(const ldns_pkt *pkt, const char *qname,
                                   ldns_rr_type type,
                                   struct mpic_strv *cname_chain);
 
+/*
+ * Same, but a CNAME loop in the answer, or a chain that goes on past the
+ * hops followed, is an error rather than "no records" (open-mpic-api.md
+ * 5.2: the records at the end of the chain are unknown). Returns 0 with the
+ * list (or NULL) in *out, or -1 with an owned message naming qname in *why.
+ */
+int mpic_dns_answer_rrs_checked(const ldns_pkt *pkt, const char *qname,
+                                ldns_rr_type type,
+                                struct mpic_strv *cname_chain,
+                                ldns_rr_list **out, char **why);
+
+struct mpic_buf;
+/* Appends the client's counters to a Prometheus text (/metrics). */
+void mpic_dns_metrics(const struct mpic_dns *dns, struct mpic_buf *out);
+
 /* Presentation of an rdata field / record; owned strings. */
 char *mpic_dns_rr_to_str(const ldns_rr *rr); /* "0 issue \"ca\"" */
 char *mpic_dns_txt_joined(const ldns_rr *rr, size_t *len); /* no separator */

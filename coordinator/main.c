@@ -8,7 +8,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
+#include "common/compliance.h"
 #include "common/config.h"
 #include "common/ev.h"
 #include "common/ev_curl.h"
@@ -202,20 +204,96 @@ out:
     return rc;
 }
 
+/*
+ * Takes --as-of DATE (or --as-of=DATE) out of argv into *as_of; the rest
+ * goes to the configuration loader. Returns the new argc.
+ */
+static int take_as_of(int argc, char **argv, char **out, const char **as_of)
+{
+    int n = 0;
+
+    *as_of = NULL;
+    for (int i = 0; i < argc; i++) {
+        if (i > 0 && strcmp(argv[i], "--as-of") == 0) {
+            *as_of = i + 1 < argc ? argv[++i] : "";
+            continue;
+        }
+        if (i > 0 && strncmp(argv[i], "--as-of=", 8) == 0) {
+            *as_of = argv[i] + 8;
+            continue;
+        }
+        out[n++] = argv[i];
+    }
+    out[n] = NULL;
+    return n;
+}
+
+/* The compliance policy in force at now, for the log. */
+static void log_policy(const struct mpic_coordinator_config *cfg, time_t now,
+                       char *buf, size_t len)
+{
+    bool from_config;
+    const char *since = NULL;
+    long min = mpic_compliance_minimum(&cfg->compliance, now, &from_config);
+
+    (void)mpic_br_min_perspectives(now, &since);
+    if (from_config)
+        snprintf(buf, len,
+                 "minimum %ld perspectives (compliance.min_perspective_count), "
+                 "method_sunsets %s",
+                 min, mpic_sunset_mode_name(cfg->compliance.method_sunsets));
+    else
+        snprintf(buf, len,
+                 "minimum %ld perspectives (auto: BR 3.2.2.9 %s%s), "
+                 "method_sunsets %s",
+                 min, since != NULL ? "from " : "before 2026-03-15",
+                 since != NULL ? since : "",
+                 mpic_sunset_mode_name(cfg->compliance.method_sunsets));
+}
+
 int main(int argc, char **argv)
 {
     struct mpic_coordinator_config cfg;
     struct mpic_errlist errs;
     enum mpic_cli_action action = MPIC_CLI_RUN;
     enum mpic_err err;
+    char **args = xcalloc((size_t)argc + 1, sizeof(*args));
+    const char *as_of = NULL;
+    time_t as_of_t = 0;
+    char policy[256];
     int rc;
 
     memset(&cfg, 0, sizeof(cfg));
     mpic_errlist_init(&errs);
-    err = mpic_coordinator_config_load(argc, argv, &cfg, &action, &errs);
+    argc = take_as_of(argc, argv, args, &as_of);
+    if (as_of != NULL) {
+        if (mpic_compliance_parse_date(as_of, &as_of_t) != 0) {
+            fprintf(stderr,
+                    "mpic-coordinator: --as-of: expected a date YYYY-MM-DD, "
+                    "got '%s'\n",
+                    as_of);
+            rc = 1;
+            goto out;
+        }
+        /* 1970-01-01 is 0, which means "the real clock": use a second. */
+        mpic_coordinator_config_set_now(as_of_t != 0 ? as_of_t : 1);
+    }
+    err = mpic_coordinator_config_load(argc, args, &cfg, &action, &errs);
     if (action == MPIC_CLI_HELP) {
         fputs(mpic_config_usage(MPIC_DAEMON_COORDINATOR), stdout);
+        fputs("  --as-of YYYY-MM-DD   with --check-config: check against the "
+              "BR calendar of\n"
+              "                       that day (compliance.min_perspective_"
+              "count: auto)\n",
+              stdout);
         rc = 0;
+        goto out;
+    }
+    if (as_of != NULL && action != MPIC_CLI_CHECK_CONFIG &&
+        action != MPIC_CLI_VERSION) {
+        fprintf(stderr, "mpic-coordinator: --as-of is only for "
+                        "--check-config\n");
+        rc = 1;
         goto out;
     }
     if (action == MPIC_CLI_VERSION) {
@@ -233,12 +311,17 @@ int main(int argc, char **argv)
         rc = 1;
         goto out;
     }
+    log_policy(&cfg, as_of != NULL ? as_of_t : time(NULL), policy,
+               sizeof(policy));
     if (action == MPIC_CLI_CHECK_CONFIG) {
-        printf("configuration OK: %zu perspectives\n", cfg.n_perspectives);
+        printf("configuration OK: %zu perspectives; compliance%s%s: %s\n",
+               cfg.n_perspectives, as_of != NULL ? " as of " : "",
+               as_of != NULL ? as_of : "", policy);
         rc = 0;
         goto out;
     }
     mpic_log_set_level(cfg.log_level);
+    log_info("compliance policy: %s (open-mpic-api.md 9)", policy);
     if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
         log_error("curl_global_init failed");
         rc = 1;
@@ -250,5 +333,6 @@ int main(int argc, char **argv)
 out:
     mpic_errlist_cleanup(&errs);
     mpic_coordinator_config_cleanup(&cfg);
+    free(args);
     return rc;
 }

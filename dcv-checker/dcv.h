@@ -113,17 +113,43 @@ enum mpic_err dcv_redirect_resolve(const char *base, const char *location,
  */
 enum mpic_err dcv_url_host_port(const char *url, char **host, unsigned *port);
 
+/* ---- dcv_details.c: response details from what the target sent ---- */
+
+/* Details of method m with every field null (what an early error
+ * reports); never NULL. */
+json_t *dcv_details_skeleton(enum mpic_dcv_method m);
+/*
+ * Appends one response_history entry to *history (created if NULL): the
+ * reference's {status_code, url} for the URL that answered with a
+ * redirect; for a refused redirect also "location", the Location as
+ * received (location_len bytes, any bytes), made valid UTF-8.
+ */
+void dcv_history_push(json_t **history, long status, const char *url,
+                      const char *location, size_t location_len, bool refused);
+/* Sets response_url, response_status_code and response_page (base64 of
+ * the n bytes of page) in details. */
+void dcv_page_details(json_t *details, const char *url, long status,
+                      const char *page, size_t n);
+/* The certificate's first subject CN as a JSON string (any ASN.1 string
+ * type, any bytes: converted or repaired, NULs kept), or JSON null. */
+typedef struct x509_st X509;
+json_t *dcv_cert_common_name(X509 *cert);
+
 /* ---- dcv_addr.c: IANA special-purpose address registries ---- */
 
 /*
  * Returns a short name of the special-purpose block containing the address
- * (family AF_INET with 4 bytes, AF_INET6 with 16), or NULL if it is
- * globally reachable. Embedded IPv4 (::ffff:0:0/96, 64:ff9b::/96,
- * 2002::/16) is checked against the IPv4 table too.
+ * (family AF_INET with 4 bytes, AF_INET6 with 16; the name starts with
+ * the block in CIDR form), or NULL if the address may be connected to. A
+ * NAT64 address (64:ff9b::/96) is judged by the IPv4 address it embeds;
+ * IPv4-mapped, IPv4-compatible and 6to4 addresses are refused as blocks,
+ * as is any IPv6 address outside 2000::/3.
  */
 const char *dcv_addr_special(int family, const unsigned char *addr);
 /* Same for a text address; "unparseable" for garbage. */
 const char *dcv_addr_special_text(const char *ip);
+/* Rows of the table for AF_INET or AF_INET6 (for tests: every row has one). */
+size_t dcv_addr_table_rows(int family);
 
 /* ---- dcv_persist.c: dns-persistent records ---- */
 

@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "common/ev.h"
+#include "common/json_safe.h"
 #include "common/log.h"
 #include "common/mem.h"
 
@@ -159,8 +160,9 @@ static const char *check_extension(struct tls_op *op, X509 *cert, char **msg)
     const ASN1_OCTET_STRING *val;
     int idx;
 
+    /* a constant OID: only a failed allocation can make this NULL */
     if (oid == NULL)
-        fatalx("%s: OBJ_txt2obj failed", __func__);
+        fatalx("%s: OBJ_txt2obj failed (out of memory)", __func__);
     idx = X509_get_ext_by_OBJ(cert, oid, -1);
     if (idx < 0) {
         type = DCV_ERR_TLS_NO_EXT;
@@ -201,18 +203,12 @@ static void judge(struct tls_op *op)
     const unsigned char *alpn = NULL;
     unsigned alpn_len = 0;
     X509 *cert = NULL;
-    char cn[256];
     const char *type = NULL;
     char *msg = NULL;
 
     cert = SSL_get1_peer_certificate(op->ssl);
-    if (cert != NULL &&
-        X509_NAME_get_text_by_NID(X509_get_subject_name(cert), NID_commonName,
-                                  cn, sizeof(cn)) > 0) {
-        if (json_object_set_new(c->details, "common_name", json_string(cn)) !=
-            0)
-            fatalx("%s: out of memory", __func__);
-    }
+    if (cert != NULL)
+        mpic_jset(c->details, "common_name", dcv_cert_common_name(cert));
     /* RFC 8737 3: the server must have negotiated acme-tls/1 */
     SSL_get0_alpn_selected(op->ssl, &alpn, &alpn_len);
     if (alpn_len != 10 || memcmp(alpn, "acme-tls/1", 10) != 0) {

@@ -88,22 +88,49 @@ keep_or_install 0644 "$ROOT/config/ec2/available_perspectives.yaml" \
 
 case "$role" in coordinator | all)
     keep_or_install 0644 "$ROOT/config/ec2/coordinator.yaml" "$etc/coordinator.yaml"
+    # A fresh random API key, never a placeholder: nginx checks it
+    # (mpic-api-keys.map) and so does the coordinator (MPIC_API_KEYS).
+    # Files already there are kept as they are.
+    keymap=$D/etc/nginx/mpic-api-keys.map
+    api_key=
+    if [ ! -e "$etc/coordinator.env" ] && [ ! -e "$keymap" ]; then
+        api_key=$(openssl rand -hex 24)
+    fi
     if [ ! -e "$etc/coordinator.env" ]; then
         umask 077
         {
             echo "# Secrets of mpic-coordinator (0600 root). Keep MPIC_API_KEYS in"
-            echo "# step with /etc/nginx/mpic-api-keys.map."
+            echo "# step with /etc/nginx/mpic-api-keys.map (comma separated)."
             echo "MPIC_HASH_SECRET=$(openssl rand -hex 32)"
-            echo "MPIC_API_KEYS="
+            echo "MPIC_API_KEYS=$api_key"
         } >"$etc/coordinator.env"
         umask 022
         chmod 600 "$etc/coordinator.env"
-        say "installed $etc/coordinator.env (new random MPIC_HASH_SECRET)"
+        if [ -n "$api_key" ]; then
+            say "installed $etc/coordinator.env (new random MPIC_HASH_SECRET and API key)"
+        else
+            say "installed $etc/coordinator.env (new random MPIC_HASH_SECRET;" \
+                "add the keys of $keymap to MPIC_API_KEYS)"
+        fi
     fi
     keep_or_install 0644 "$ROOT/deploy/ec2/nginx/mpic-coordinator.conf" \
         "$D/etc/nginx/sites-available/mpic-coordinator.conf"
-    keep_or_install 0640 "$ROOT/deploy/ec2/nginx/mpic-api-keys.map.example" \
-        "$D/etc/nginx/mpic-api-keys.map"
+    if [ -e "$keymap" ]; then
+        say "keeping existing $keymap"
+    else
+        tmp=$(mktemp)
+        cat "$ROOT/deploy/ec2/nginx/mpic-api-keys.map.example" >"$tmp"
+        if [ -n "$api_key" ]; then
+            printf '"%s" 1;\n' "$api_key" >>"$tmp"
+        fi
+        install -D -m 0640 "$tmp" "$keymap"
+        rm -f "$tmp"
+        if [ -n "$api_key" ]; then
+            say "installed $keymap (the new API key, also in coordinator.env)"
+        else
+            say "installed $keymap (no key yet: nginx refuses every request)"
+        fi
+    fi
     install -d "$D/etc/nginx/sites-enabled"
     [ -e "$D/etc/nginx/sites-enabled/mpic-coordinator.conf" ] ||
         ln -s ../sites-available/mpic-coordinator.conf \
@@ -130,8 +157,9 @@ install: next steps
   1. TLS: put the files named by LoadCredential= in $etc/tls
      (scripts/gen-certs.sh makes a private PKI for coordinator <-> checkers;
      the nginx certificate for /mpic is /etc/mpic/tls/api.crt + api.key).
-  2. Secrets: $etc/coordinator.env (MPIC_API_KEYS) and
-     /etc/nginx/mpic-api-keys.map; perspective_code in $etc/*-checker.yaml.
+  2. Secrets: the API key for /mpic is in $etc/coordinator.env
+     (MPIC_API_KEYS) and /etc/nginx/mpic-api-keys.map; keep the two in
+     step. Set perspective_code in $etc/*-checker.yaml.
   3. Check: $prefix/bin/<daemon> --check-config --config $etc/<file>.yaml
   4. Start: systemctl start $bins
 EOF

@@ -3,7 +3,8 @@
  * record bytes under the fuzzer's control (NULs, odd tags, long values)
  * rather than only what survives DNS wire decoding. Input layout:
  *   byte 0: options (bit 0 wildcard, bit 1 S/MIME, bit 2 account_uri,
- *           bit 3 validation_method)
+ *           bit 3 validation_method "dns-01", bit 4 caa.rfc8657 lenient,
+ *           bit 5 validation_method "acme-dns-01" when bit 3 is clear)
  *   then records: flags (1), tag length (1), tag, value length (2, big
  *   endian), value; a short record ends the list.
  */
@@ -47,6 +48,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             break;
         recs[n].flags = data[pos];
         recs[n].tag = fuzz_cstr(data + pos + 2, tl);
+        recs[n].tag_len = tl; /* may hold NULs (RFC 8659 4.1) */
         recs[n].value = fuzz_cstr(data + pos + 4 + tl, vl);
         recs[n].value_len = vl;
         n++;
@@ -60,7 +62,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     in.cert_type = (data[0] & 2) ? MPIC_CERT_SMIME : MPIC_CERT_TLS_SERVER;
     in.caa_domains = &domains;
     in.account_uri = (data[0] & 4) ? "https://ca.example/acct/1" : NULL;
-    in.validation_method = (data[0] & 8) ? "dns-01" : NULL;
+    in.validation_method = (data[0] & 8)    ? "dns-01"
+                           : (data[0] & 32) ? "acme-dns-01"
+                                            : NULL;
+    in.rfc8657_lenient = (data[0] & 16) != 0;
     ok = caa_decide(recs, n, &in, &reason);
     /* No records at all: nothing forbids issuance (RFC 8659 §3). */
     if (n == 0)

@@ -205,6 +205,7 @@ def coordinator_yaml(port, perspectives, count=3, api_keys=(), extra=""):
               "hash_secret: \"deploy-test-secret\"",
               "remote_timeout_ms: 6000",
               "api_keys: [%s]" % ", ".join(json.dumps(k) for k in api_keys)]
+    lines += h.compliance_yaml()
     return "\n".join(lines) + "\n" + extra
 
 

@@ -557,10 +557,23 @@ def available_perspectives_yaml():
     return "\n".join(out) + "\n"
 
 
+def compliance_yaml(compliance=None):
+    """The compliance: section of a test coordinator (a list of lines).
+    None: min_perspective_count 2, for suites that test small cohorts;
+    otherwise a dict of its keys."""
+    if compliance is None:
+        compliance = {"min_perspective_count": 2}
+    return ["compliance:"] + ["  %s: %s" % (k, _yaml_str(str(v)))
+                              for k, v in compliance.items()]
+
+
 def coordinator_config(port, caa_urls, default_count=3, api_keys=(),
                        max_request_bytes=65536, remote_timeout_ms=4000,
-                       hash_secret="integration-secret", extra=""):
-    """caa_urls: list of (code, url) in order."""
+                       hash_secret="integration-secret", extra="",
+                       compliance=None):
+    """caa_urls: list of (code, url) in order. compliance: the lines of the
+    compliance: section (default: a minimum of 2 perspectives, so the
+    suites keep testing small cohorts whatever the BR calendar says)."""
     lines = ["listen: %s" % _yaml_str("%s:%d" % (LOOPBACK, port)),
              "log_level: debug",
              "available_perspectives_file: available_perspectives.yaml",
@@ -573,6 +586,7 @@ def coordinator_config(port, caa_urls, default_count=3, api_keys=(),
               "remote_timeout_ms: %d" % remote_timeout_ms,
               "api_keys: [%s]" % ", ".join(_yaml_str(k) for k in api_keys),
               "max_request_bytes: %d" % max_request_bytes]
+    lines += compliance_yaml(compliance)
     return "\n".join(lines) + "\n" + extra
 
 
@@ -697,17 +711,20 @@ class FakeChecker:
             def do_POST(self):
                 n = int(self.headers.get("content-length") or 0)
                 self.rfile.read(n)
-                if self.path == "/hang":
+                # The first path segment picks the behaviour; the rest may
+                # tell perspectives apart (one URL each).
+                path = "/" + self.path.lstrip("/").split("/")[0]
+                if path == "/hang":
                     outer._stop.wait(60)
                     self.close_connection = True
                     return
-                if self.path == "/garbage":
+                if path == "/garbage":
                     return self._send(200, b"<html>oops</html>", "text/html")
-                if self.path == "/error500":
+                if path == "/error500":
                     return self._send(500, b'{"error": "boom"}')
-                if self.path == "/wrongshape":
+                if path == "/wrongshape":
                     return self._send(200, b'{"check_passed": "yes"}')
-                if self.path == "/passed500":
+                if path == "/passed500":
                     body = {"check_type": "caa", "check_passed": True,
                             "check_completed": True,
                             "timestamp_ns": time.time_ns(), "errors": None,

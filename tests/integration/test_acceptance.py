@@ -262,6 +262,10 @@ class Ctx:
                   'hash_secret: "acceptance-secret"',
                   "remote_timeout_ms: 10000", "api_keys: []",
                   "max_request_bytes: 65536"]
+        # The Open MPIC compliance cases use cohorts of 3 and every method,
+        # ip-address too (past its BR sunset: served here, and flagged).
+        lines += h.compliance_yaml({"min_perspective_count": 2,
+                                    "method_sunsets": "warn"})
         d = h.Daemon("coordinator", "mpic-coordinator",
                      "\n".join(lines) + "\n", sub, port)
         c.daemons.append(d)

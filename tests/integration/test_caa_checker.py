@@ -25,6 +25,14 @@ class Ctx:
         self.fault = c.start_checker(
             "eu-west-1", resolvers=["127.0.0.1:%d" % c.dns.fault.port],
             name="caa-fault")
+        # Straight at nsd: an authoritative server hands back CNAME loops
+        # and cut chains as NOERROR answers (a resolver may too).
+        self.nsd = c.start_checker(
+            "us-west-2", resolvers=["127.0.0.1:%d" % c.dns.nsd_port],
+            name="caa-nsd")
+        # caa.rfc8657: lenient.
+        self.lenient = c.start_checker(
+            "eu-central-1", name="caa-lenient", extra="  rfc8657: lenient\n")
         # At a port where nothing listens: no usable nameserver.
         self.dead = c.start_checker(
             "ap-northeast-1", resolvers=["127.0.0.1:%d" % h.free_port()],
@@ -291,24 +299,137 @@ def test_smime_uses_issuemail(ctx):
 # ---------------------------------------------------------------- RFC 8657
 
 
+ACCT1 = "https://ca.example/acct/1"
+
+
 @R.case
-def test_accounturi(ctx):
+def test_accounturi_strict(ctx):
     name = "accounturi." + Z
-    expect(ctx, name, True, name)
-    expect(ctx, name, True, name,
-           params={"account_uri": "https://ca.example/acct/1"})
+    # Strict (the default): no account_uri, no permission from the record.
+    expect(ctx, name, False, name)
+    expect(ctx, name, False, name, params={"validation_method": "acme-dns-01"})
+    expect(ctx, name, True, name, params={"account_uri": ACCT1})
     expect(ctx, name, False, name,
            params={"account_uri": "https://ca.example/acct/2"})
+    expect(ctx, name, False, name, params={"account_uri": ACCT1 + "/"})
+    expect(ctx, name, False, name,
+           params={"account_uri": "HTTPS://CA.EXAMPLE/acct/1"})
 
 
 @R.case
-def test_validationmethods(ctx):
-    name = "validationmethods." + Z
-    expect(ctx, name, True, name)
+def test_validationmethods_strict(ctx):
+    name = "validationmethods." + Z  # validationmethods=dns-01
+    expect(ctx, name, False, name)
+    expect(ctx, name, False, name, params={"account_uri": ACCT1})
     expect(ctx, name, False, name,
            params={"validation_method": "acme-http-01"})
+    expect(ctx, name, False, name,
+           params={"validation_method": "dns-change"})
     expect(ctx, name, True, name,
            params={"validation_method": "acme-dns-01"})
+    # A raw RFC 8657 label is taken as given.
+    expect(ctx, name, True, name, params={"validation_method": "dns-01"})
+    expect(ctx, name, True, name, params={"validation_method": "DNS-01"})
+
+
+@R.case
+def test_validationmethods_sc098_labels(ctx):
+    name = "validationmethods-tbr." + Z  # ca-tbr-7,ca-tbr-18
+    for method, passed in [("dns-change", True), ("website-change", True),
+                           ("acme-dns-01", False), ("ip-address", False),
+                           ("ca-tbr-7", True)]:
+        expect(ctx, name, passed, name, params={"validation_method": method})
+
+
+@R.case
+def test_accounturi_and_validationmethods_together(ctx):
+    name = "accounturi-methods." + Z
+    both = {"account_uri": ACCT1, "validation_method": "acme-http-01"}
+    expect(ctx, name, True, name, params=both)
+    expect(ctx, name, False, name, params={"account_uri": ACCT1})
+    expect(ctx, name, False, name,
+           params={"validation_method": "acme-http-01"})
+    expect(ctx, name, False, name,
+           params={"account_uri": ACCT1, "validation_method": "acme-dns-01"})
+
+
+@R.case
+def test_rfc8657_lenient(ctx):
+    lax = ctx.lenient
+    name = "accounturi." + Z
+    expect(ctx, name, True, name, checker=lax)
+    expect(ctx, name, True, name, params={"account_uri": ACCT1}, checker=lax)
+    expect(ctx, name, False, name,
+           params={"account_uri": "https://ca.example/acct/2"}, checker=lax)
+    name = "validationmethods." + Z
+    expect(ctx, name, True, name, checker=lax)
+    expect(ctx, name, True, name,
+           params={"validation_method": "acme-dns-01"}, checker=lax)
+    expect(ctx, name, False, name,
+           params={"validation_method": "acme-http-01"}, checker=lax)
+
+
+@R.case
+def test_rfc8657_setting_in_configz(ctx):
+    for d, want in ((ctx.main, "strict"), (ctx.lenient, "lenient")):
+        status, cfg = h.http_request(d.base + "/configz")
+        eq(status, 200, "/configz status")
+        eq(cfg["caa"]["rfc8657"], want, "/configz caa.rfc8657")
+
+
+# ---------------------------------------------------------------- tags
+
+
+@R.case
+def test_nul_tag_is_not_issue(ctx):
+    # 0 "issue\0" "ca.example" next to 0 issue "ca.invalid": denies.
+    expect(ctx, "nul-tag." + Z, False, "nul-tag." + Z)
+    # 0 "issue\0" "ca.invalid" alone: an unknown tag, ignored.
+    expect(ctx, "nul-tag-alone." + Z, True, "nul-tag-alone." + Z)
+    # 128 "issue\0" "ca.example" next to 0 issue "ca.example": denies.
+    expect(ctx, "nul-tag-critical." + Z, False, "nul-tag-critical." + Z)
+
+
+@R.case
+def test_non_alnum_critical_tag_denies(ctx):
+    expect(ctx, "hyphen-tag-critical." + Z, False, "hyphen-tag-critical." + Z)
+    expect(ctx, "hyphen-tag." + Z, True, "hyphen-tag." + Z)
+
+
+# ---------------------------------------------------------------- CNAME loops
+
+
+CHAINS = ["loop-self.permit", "loop-a.permit", "loop-x.permit",
+          "chain0.permit", "xchain0.permit"]
+
+
+@R.case
+def test_cname_loop_and_long_chain_are_lookup_errors(ctx):
+    # Every name sits under permit.caa.test, whose CAA permits ca.example:
+    # reading the loop as "no CAA here" would climb there and pass.
+    for n in CHAINS:
+        for d in (ctx.main, ctx.nsd):
+            expect_lookup_error(ctx, "%s.%s" % (n, Z), checker=d)
+
+
+@R.case
+def test_cname_loop_error_names_the_problem(ctx):
+    # nsd answers loop-a with both CNAMEs (NOERROR); chain0 with the first
+    # 21 hops only.
+    for n, words in (("loop-a.permit", "CNAME loop"),
+                     ("chain0.permit", "longer than 16")):
+        resp = expect_lookup_error(ctx, "%s.%s" % (n, Z), checker=ctx.nsd)
+        msg = resp["errors"][0]["error_message"]
+        check(words in msg, "%s: %r lacks %r" % (n, msg, words))
+
+
+@R.case
+def test_short_cname_chain_climbs_to_permit(ctx):
+    # chain30 -> ... -> chain40 (10 hops, no CAA at the end): climbs the
+    # original name's ancestors to permit.caa.test.
+    for d in (ctx.main, ctx.nsd):
+        expect(ctx, "chain30.permit." + Z, True, "permit." + Z, PERMIT,
+               checker=d)
 
 
 # ---------------------------------------------------------------- targets

@@ -150,6 +150,7 @@ def coordinator_yaml(port, persp, default_count, absolute_max_attempts=3,
               "remote_timeout_ms: %d" % remote_timeout_ms,
               "api_keys: [%s]" % ", ".join(json.dumps(k) for k in api_keys),
               "max_request_bytes: 65536"]
+    lines += h.compliance_yaml()
     return "\n".join(lines) + "\n"
 
 

@@ -580,6 +580,23 @@ def contact_email_caa_climbs(ctx):
 
 
 @R.case
+def contact_caa_cname_loop_is_lookup_error(ctx):
+    # The loop and the 24-hop chain sit under ok.dcv.test, whose CAA
+    # holds the contacts: reading them as "no CAA here" would climb there
+    # and pass. Through unbound (SERVFAIL) and straight at nsd (the loop,
+    # or the first hops of the chain, as a NOERROR answer).
+    for method, value in (("contact-email-caa", "admin@example.com"),
+                          ("contact-phone-caa", "+1 555 0100")):
+        p = {"validation_method": method, "challenge_value": value}
+        for d in (ctx.main, ctx.direct):
+            for name in ("caaloop.ok.dcv.test", "caachain0.ok.dcv.test"):
+                resp = ok_resp(d, name, p)
+                failed(resp, LOOKUP, completed=False)
+        # 14 hops are followed: climbs to ok and passes.
+        passed(ok_resp(ctx.direct, "caachain10.ok.dcv.test", p))
+
+
+@R.case
 def contact_phone_caa(ctx):
     p = {"validation_method": "contact-phone-caa",
          "challenge_value": "+1 555 0100"}
@@ -1079,6 +1096,7 @@ def coordinator_yaml(port, urls):
         lines += ["  - code: %s" % code, "    dcv_url: \"%s\"" % url]
     lines += ["default_perspective_count: 3", "absolute_max_attempts: 1",
               "hash_secret: \"dcv-secret\"", "remote_timeout_ms: 8000"]
+    lines += h.compliance_yaml()
     return "\n".join(lines) + "\n"
 
 

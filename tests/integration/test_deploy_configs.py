@@ -26,7 +26,8 @@ REPO = h.REPO
 R = h.Runner()
 DEPLOY_ENV = {"MPIC_HASH_SECRET": "check-config-secret",
               "MPIC_API_KEYS": "k1,k2",
-              "MPIC_DNS_RESOLVERS": "127.0.0.1:5353"}
+              "MPIC_DNS_RESOLVERS": "127.0.0.1:5353",
+              "MPIC_PERSPECTIVE_CODE": "us-east-1"}
 TLS_KEY = re.compile(r"^(\s*)(cert_file|key_file|client_ca_file|ca_file):"
                      r"\s*(\S+)\s*$", re.M)
 
@@ -59,10 +60,12 @@ def binary_for(path):
     raise AssertionError("which daemon reads %s?" % path)
 
 
-def check_config(path, env_extra=None):
-    env = h.clean_env(dict(DEPLOY_ENV, **(env_extra or {})))
-    p = subprocess.run([h.binary(binary_for(path)), "--check-config",
-                        "--config", path], stdout=subprocess.PIPE,
+def check_config(path, env_extra=None, lenient=False, env=None, args=()):
+    env = h.clean_env(dict(DEPLOY_ENV, **(env_extra or {}))
+                      if env is None else env)
+    p = subprocess.run([h.binary(binary_for(path)), "--check-config"] +
+                       (["--lenient-paths"] if lenient else []) +
+                       ["--config", path] + list(args), stdout=subprocess.PIPE,
                        stderr=subprocess.STDOUT, env=env, timeout=60)
     return p.returncode, p.stdout.decode(errors="replace")
 
@@ -158,6 +161,63 @@ def test_tls_paths_are_really_checked(ctx):
 
 
 @R.case
+def test_shipped_configs_pass_with_lenient_paths(ctx):
+    """As shipped, with --lenient-paths: the TLS files exist only where
+    the configurations are deployed (containers, systemd credentials)."""
+    failures = []
+    for f in ctx.files:
+        rc, out = check_config(f, lenient=True)
+        if rc != 0:
+            failures.append("%s: %s" % (os.path.relpath(f, REPO), out))
+    eq(failures, [], "--check-config --lenient-paths failures")
+
+
+@R.case
+def test_shipped_configs_stay_authenticated(ctx):
+    """Without the secrets the deployments provide, a coordinator listening
+    beyond loopback is refused, and so is any checker that could answer
+    anyone: every shipped configuration authenticates its callers."""
+    env = h.clean_env({"MPIC_HASH_SECRET": "s",
+                       "MPIC_DNS_RESOLVERS": "127.0.0.1:5353",
+                       "MPIC_PERSPECTIVE_CODE": "us-east-1"})
+    for f in ctx.files:
+        rc, out = check_config(f, lenient=True, env=env)
+        with open(f) as fh:
+            text = fh.read()
+        m = re.search(r"^listen:\s*(\S+)", text, re.M)
+        listen = m.group(1) if m else ""
+        check(not re.search(r"^\s*allow_(unauthenticated|plaintext_checkers)"
+                            r":\s*true", text, re.M), f + " opts out")
+        if "coordinator" in os.path.basename(f) and \
+                not listen.startswith("127."):
+            eq(rc, 1, "%s without MPIC_API_KEYS: %s" % (f, out))
+            check("set api_keys (or MPIC_API_KEYS)" in out, out)
+        else:
+            eq(rc, 0, "%s: %s" % (f, out))
+
+
+@R.case
+def test_typo_refused_with_suggestion(ctx):
+    src = os.path.join(REPO, "config", "ec2", "coordinator.yaml")
+    with open(src) as f:
+        text = f.read()
+    bad = os.path.join(ctx.w, "cfg", "typo", "coordinator.yaml")
+    os.makedirs(os.path.dirname(bad), exist_ok=True)
+    shutil.copy(os.path.join(REPO, "config", "ec2",
+                             "available_perspectives.yaml"),
+                os.path.dirname(bad))
+    with open(bad, "w") as f:
+        f.write(text.replace("default_perspective_count:",
+                             "default_perspectve_count:"))
+    rc, out = check_config(bad, lenient=True)
+    eq(rc, 1, "typo accepted: " + out)
+    check(re.search(r"coordinator\.yaml:\d+: default_perspectve_count: "
+                    r"unknown key \(did you mean "
+                    r"'default_perspective_count'\?\)", out), out)
+    check("configuration OK" not in out, out)
+
+
+@R.case
 def test_production_examples_use_five_perspectives(ctx):
     for f in ("config/coordinator.yaml", "config/ec2/coordinator.yaml",
               "config/compose/coordinator.yaml",
@@ -169,6 +229,76 @@ def test_production_examples_use_five_perspectives(ctx):
         check(not re.search(r"^hash_secret:", text, re.M) or
               f == "config/coordinator.yaml",
               f + " carries a hash_secret (use MPIC_HASH_SECRET)")
+
+
+# BR 3.2.2.9: at least 5 remote perspectives from 2026-12-15; the last
+# rise of the calendar, so "later" is any day after it.
+BR_DAYS = ["2026-12-15", "2027-03-15", "2028-03-15", "2031-01-01"]
+
+
+@R.case
+def test_coordinator_examples_pass_the_br_calendar(ctx):
+    """Every shipped coordinator configuration, with its compliance policy
+    left on auto, passes --check-config as of 2026-12-15 and later (minimum
+    5), and cohorts of its default size can be formed."""
+    coords = [f for f in ctx.files if binary_for(f) == "mpic-coordinator"]
+    rel = [os.path.relpath(f, REPO) for f in coords]
+    for want in ("config/coordinator.yaml", "config/local/coordinator.yaml",
+                 "config/compose/coordinator.yaml",
+                 "config/ec2/coordinator.yaml",
+                 "deploy/kubernetes/base/coordinator/coordinator.yaml"):
+        check(want in rel, want + " not among " + repr(rel))
+    failures = []
+    for f in coords:
+        with open(f) as fh:
+            text = fh.read()
+        m = re.search(r"^\s+min_perspective_count:\s*(\S+)", text, re.M)
+        check(m is None or m.group(1) == "auto",
+              "%s overrides min_perspective_count" % f)
+        target = ctx.with_pki(f) if names_tls(f) else f
+        for day in BR_DAYS:
+            rc, out = check_config(target, args=["--as-of", day])
+            if rc != 0 or "minimum 5 perspectives (auto: BR 3.2.2.9 from " \
+                    "2026-12-15)" not in out or "no cohort of" in out or \
+                    "will fail" in out or "will be refused" in out:
+                failures.append("%s as of %s: %s" % (
+                    os.path.relpath(f, REPO), day, out))
+    eq(failures, [], "coordinator examples against the BR calendar")
+
+
+@R.case
+def test_br_calendar_check_has_teeth(ctx):
+    """The same check refuses a default of 4 from 2026-12-15 (and a
+    configuration whose perspectives are fewer than 5), so the test above
+    can fail."""
+    src = os.path.join(REPO, "config", "local", "coordinator.yaml")
+    d = os.path.join(ctx.w, "teeth")
+    shutil.copytree(os.path.dirname(src), d)
+    path = os.path.join(d, "coordinator.yaml")
+    with open(src) as f:
+        text = f.read()
+    four = re.sub(r"^default_perspective_count:.*$",
+                  "default_perspective_count: 4", text, flags=re.M)
+    check(four != text, "default_perspective_count not found")
+    with open(path, "w") as f:
+        f.write(four)
+    rc, out = check_config(path, args=["--as-of", "2026-12-14"])
+    eq(rc, 0, "default 4 on 2026-12-14: " + out)
+    rc, out = check_config(path, args=["--as-of", "2026-12-15"])
+    eq(rc, 1, "default 4 on 2026-12-15: " + out)
+    check(re.search(r"coordinator\.yaml:\d+: default_perspective_count: 4 is "
+                    r"below the minimum of 5 remote perspectives", out), out)
+    # Four perspectives left: too few for the minimum of 5.
+    lines = four.splitlines(True)
+    start = next(i for i, ln in enumerate(lines)
+                 if ln.startswith("  - code: ap-northeast-1"))
+    del lines[start:start + 6]  # ap-northeast-1 and sa-east-1
+    with open(path, "w") as f:
+        f.write("".join(lines))
+    rc, out = check_config(path, args=["--as-of", "2027-01-01"])
+    eq(rc, 1, "four perspectives: " + out)
+    check("perspectives: 4 perspectives configured, fewer than the minimum "
+          "of 5" in out, out)
 
 
 @R.case

@@ -76,8 +76,11 @@ class FaultChecker:
         self.sock.listen(256)
         threading.Thread(target=self._accept, daemon=True).start()
 
-    def url(self):
-        return "http://%s:%d/caa" % (h.LOOPBACK, self.port)
+    def url(self, code=None):
+        """One path per perspective it stands in for: two perspective
+        codes may not share a checker URL."""
+        return "http://%s:%d/caa%s" % (h.LOOPBACK, self.port,
+                                       "/" + code if code else "")
 
     def _accept(self):
         while not self.stop.is_set():
@@ -194,7 +197,7 @@ class Ctx:
         self.one = self.start("one", {CODES[0]: self.fault.url()})
         # Three broken: 3 of 6 pass, quorum 4 is not met.
         self.three = self.start("three",
-                                {c: self.fault.url() for c in CODES[:3]})
+                                {c: self.fault.url(c) for c in CODES[:3]})
         dead = "http://127.0.0.1:%d/caa" % h.free_port(udp_too=False)
         self.down = self.start("down", {CODES[0]: dead})
 
@@ -520,7 +523,7 @@ def test_straggler_cut_once_quorum_is_out_of_reach(ctx):
     # of 6 can no longer pass: the outcome (not valid) is decided and the
     # hung one is not waited for beyond the straggler wait.
     fake = h.FakeChecker()
-    repl = {c: fake.url("/error500") for c in CODES[:3]}
+    repl = {c: fake.url("/error500/" + c) for c in CODES[:3]}
     repl[CODES[3]] = fake.url("/hang")
     coord = straggler_coordinator(ctx, "straggler-invalid", repl)
     try:

@@ -28,6 +28,9 @@ REMOTE = "mpic_error:coordinator:remote_check"
 API_KEY = "ak-7f3e9b21-secret-api-key"
 TOKEN = "bt-a1c94e0d-secret-bearer"
 HASH_SECRET = "hs-5d2b8c77-secret-hash"
+# A secret in a header whose name says nothing of secrets: /configz
+# redacts every perspective header value, whatever the name.
+XAUTH = "xa-91e0c4d3-secret-x-auth"
 SLOWLORIS_CONNS = 200
 
 
@@ -56,8 +59,11 @@ class Hang:
         self.stop.wait(60)
         c.close()
 
-    def url(self):
-        return "http://%s:%d/caa" % (h.LOOPBACK, self.port)
+    def url(self, code=None):
+        """One path per perspective it stands in for: two perspective
+        codes may not share a checker URL."""
+        return "http://%s:%d/caa%s" % (h.LOOPBACK, self.port,
+                                       "/" + code if code else "")
 
     def close(self):
         self.stop.set()
@@ -80,6 +86,7 @@ def coord_yaml(port, perspectives, api_keys=(), remote_timeout_ms=4000,
               "remote_timeout_ms: %d" % remote_timeout_ms,
               "api_keys: %s" % json.dumps(list(api_keys)),
               "max_request_bytes: %d" % max_request_bytes]
+    lines += h.compliance_yaml()
     return "\n".join(lines) + "\n"
 
 
@@ -99,7 +106,7 @@ class Ctx:
             json.dumps(TOKEN))
         self.authed = [c.start_checker(code, name="caa-auth-" + code,
                                        extra=extra) for code in CODES]
-        hdr = {"Authorization": "Bearer " + TOKEN}
+        hdr = {"Authorization": "Bearer " + TOKEN, "X-Auth": XAUTH}
         self.keyed = self.coordinator(
             "keyed", [(code, d.base + "/caa", hdr)
                       for code, d in zip(CODES, self.authed)],
@@ -110,7 +117,7 @@ class Ctx:
                           for code, d in zip(CODES, self.authed)])
         # Every perspective hangs: each attempt waits remote_timeout_ms.
         self.hanging = self.coordinator(
-            "hanging", [(code, self.hang.url(), None) for code in CODES],
+            "hanging", [(code, self.hang.url(code), None) for code in CODES],
             remote_timeout_ms=1000)
 
     def coordinator(self, name, perspectives, **kw):
@@ -317,8 +324,13 @@ def test_checker_bearer_tokens(ctx):
 
 @R.case
 def test_secrets_never_in_logs_or_configz(ctx):
-    secrets = [API_KEY, TOKEN, HASH_SECRET]
+    secrets = [API_KEY, TOKEN, HASH_SECRET, XAUTH]
     daemons = [ctx.keyed, ctx.tokenless] + ctx.authed
+    status, body = h.http_request(ctx.keyed.base + "/configz")
+    eq(status, 200, "keyed /configz")
+    for p in body["perspectives"]:
+        eq(p["headers"], {"Authorization": "<redacted>",
+                          "X-Auth": "<redacted>"}, p["code"])
     for d in daemons:
         status, body = h.http_request(d.base + "/configz")
         eq(status, 200, d.name + " /configz")

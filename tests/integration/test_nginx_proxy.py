@@ -28,7 +28,6 @@ import deploy_util as u  # noqa: E402
 u.use_ports(22600, 22799)
 
 REPO = h.REPO
-API_KEY = "nginx-test-key-0123456789"
 R = h.Runner()
 UNITS = ["mpic-coordinator", "mpic-caa-checker", "mpic-dcv-checker"]
 
@@ -72,6 +71,16 @@ class Ctx:
         self.install_out = p.stdout.decode()
         if p.returncode != 0:
             raise RuntimeError("install.sh: " + self.install_out)
+        # The API key install.sh made: in nginx's key map and in the
+        # coordinator's environment, the same one.
+        with open(os.path.join(self.dest, "etc/nginx/mpic-api-keys.map")) as f:
+            self.keymap_text = f.read()
+        keys = re.findall(r'^"([^"]+)" 1;$', self.keymap_text, re.M)
+        if len(keys) != 1:
+            raise RuntimeError("installed key map: %r" % self.keymap_text)
+        self.api_key = keys[0]
+        self.coord_env = read_env_file(os.path.join(
+            self.dest, "etc/mpic/coordinator.env"))
         # TLS material where the units' LoadCredential= expects it.
         pki = u.gen_certs(os.path.join(w, "pki"), "checker=127.0.0.1,localhost")
         tls = os.path.join(self.dest, "etc", "mpic", "tls")
@@ -120,22 +129,7 @@ class Ctx:
         check(os.access(binpath, os.X_OK), "installed " + binpath)
         creds = self.credentials(unit)
         name = unit + ("-" + code if code else "")
-        args = []
-        it = iter(argv[1:])
-        for a in it:
-            if a == "--config":
-                conf = next(it)
-                with open(self.dest + conf) as f:
-                    text = f.read()
-                text = text.replace("/run/credentials/", creds + "/")
-                text = self.addresses(text, unit, code)
-                out = os.path.join(self.dest + os.path.dirname(conf),
-                                   name + ".run.yaml")
-                with open(out, "w") as f:
-                    f.write(text)
-                args += ["--config", out]
-            else:
-                args.append(a)
+        args = self.unit_args(argv[1:], unit, code, creds, name)
         env = {}
         for ef in spec.get(("Service", "EnvironmentFile"), []):
             optional = ef.startswith("-")
@@ -146,6 +140,15 @@ class Ctx:
                 check(optional, "EnvironmentFile %s missing" % path)
         if code:
             env["MPIC_PERSPECTIVE_CODE"] = code
+        # ExecStartPre=: the unit's own --check-config must pass first.
+        for pre in spec.get(("Service", "ExecStartPre"), []):
+            pargv = pre.split()
+            check(self.dest + pargv[0] == binpath, "ExecStartPre " + pre)
+            pp = subprocess.run([binpath] + self.unit_args(
+                pargv[1:], unit, code, creds, name),
+                stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                env=h.clean_env(env), timeout=60)
+            eq(pp.returncode, 0, "%s: %s" % (pre, pp.stdout.decode()))
         port = self.coord_port if unit == "mpic-coordinator" else \
             self.caa_ports[code]
         d = h.Daemon(name, os.path.basename(binpath), None, self.w, port,
@@ -163,6 +166,27 @@ class Ctx:
                                              "coordinator.key"))
             u.wait_healthy(d, "https://127.0.0.1:%d/healthz" % port, ctx=ctx)
         return d
+
+    def unit_args(self, argv, unit, code, creds, name):
+        """argv of an Exec line, its --config copied with the credentials
+        directory and the addresses substituted."""
+        args = []
+        it = iter(argv)
+        for a in it:
+            if a == "--config":
+                conf = next(it)
+                with open(self.dest + conf) as f:
+                    text = f.read()
+                text = text.replace("/run/credentials/", creds + "/")
+                text = self.addresses(text, unit, code)
+                out = os.path.join(self.dest + os.path.dirname(conf),
+                                   name + ".run.yaml")
+                with open(out, "w") as f:
+                    f.write(text)
+                args += ["--config", out]
+            else:
+                args.append(a)
+        return args
 
     def addresses(self, text, unit, code):
         """The only substitution besides paths: where things listen."""
@@ -184,9 +208,7 @@ class Ctx:
         with open(os.path.join(self.dest, "etc/nginx/sites-available",
                                "mpic-coordinator.conf")) as f:
             site = f.read()
-        keys = os.path.join(w, "keys.map")
-        with open(keys, "w") as f:
-            f.write('"%s" 1;\n' % API_KEY)
+        keys = os.path.join(self.dest, "etc/nginx/mpic-api-keys.map")
         site = re.sub(r"^\s*listen \[::\]:\d+.*$", "", site, flags=re.M)
         site = site.replace("listen 443 ", "listen 127.0.0.1:%d " %
                             self.https_port)
@@ -235,18 +257,51 @@ def mpic(ctx, headers=None, body=None):
 
 
 @R.case
+def test_install_made_a_random_key(ctx):
+    eq(ctx.coord_env.get("MPIC_API_KEYS"), ctx.api_key,
+       "coordinator.env and the nginx key map hold the same key")
+    check(re.fullmatch(r"[0-9a-f]{48}", ctx.api_key), ctx.api_key)
+    check("replace" not in ctx.keymap_text, ctx.keymap_text)
+    # The shipped map accepts no key at all.
+    with open(os.path.join(REPO, "deploy/ec2/nginx/mpic-api-keys.map.example")) as f:
+        shipped = [ln for ln in f if ln.strip() and
+                   not ln.lstrip().startswith("#")]
+    eq(shipped, [], "active entries in the shipped key map")
+    # A second install makes another key (never a fixed one).
+    other = os.path.join(ctx.w, "root2")
+    p = subprocess.run(["sh", os.path.join(REPO, "scripts", "install.sh"),
+                        "--role", "coordinator", "--build-dir", h.build_dir(),
+                        "--destdir", other], stdout=subprocess.PIPE,
+                       stderr=subprocess.STDOUT)
+    eq(p.returncode, 0, p.stdout.decode())
+    env2 = read_env_file(os.path.join(other, "etc/mpic/coordinator.env"))
+    check(env2["MPIC_API_KEYS"] and env2["MPIC_API_KEYS"] != ctx.api_key,
+          "second install's key")
+
+
+@R.case
+def test_coordinator_checks_the_key_too(ctx):
+    """Behind nginx the coordinator checks MPIC_API_KEYS as well."""
+    status, _ = u.request("http://127.0.0.1:%d/mpic" % ctx.coord_port,
+                          {"check_type": "caa",
+                           "domain_or_ip_target": "permit.caa.test"},
+                          method="POST")
+    eq(status, 401, "coordinator without a key")
+
+
+@R.case
 def test_without_key_refused(ctx):
     status, body = mpic(ctx)
     check(status in (401, 403), "no key: %d %r" % (status, body))
     for hdrs in ({"x-api-key": "wrong"}, {"Authorization": "Bearer wrong"},
-                 {"x-api-key": ""}, {"Authorization": "Basic " + API_KEY}):
+                 {"x-api-key": ""}, {"Authorization": "Basic " + ctx.api_key}):
         status, _ = mpic(ctx, hdrs)
         check(status in (401, 403), "%r: %d" % (hdrs, status))
 
 
 @R.case
 def test_with_key_real_answer_over_https(ctx):
-    status, resp = mpic(ctx, {"x-api-key": API_KEY})
+    status, resp = mpic(ctx, {"x-api-key": ctx.api_key})
     eq(status, 200, "status (%r)" % (resp,))
     eq(resp["actual_orchestration_parameters"]["perspective_count"], 5,
        "default_perspective_count of config/ec2")
@@ -254,7 +309,7 @@ def test_with_key_real_answer_over_https(ctx):
        "permit (%r)" % resp)
     for code, cr in u.by_code(resp).items():
         eq((cr["check_passed"], cr["errors"]), (True, None), code)
-    status, resp = mpic(ctx, {"Authorization": "Bearer " + API_KEY},
+    status, resp = mpic(ctx, {"Authorization": "Bearer " + ctx.api_key},
                         {"check_type": "caa",
                          "domain_or_ip_target": "deny.caa.test"})
     eq((status, resp["is_valid"], resp["mpic_completed"]), (200, False, True),
@@ -267,17 +322,17 @@ def test_only_mpic_and_healthz_exposed(ctx):
     eq(status, 200, "healthz through nginx")
     for path in ("/configz", "/metrics", "/"):
         status, _ = u.request(ctx.base + path, ctx=ctx.ctx,
-                              headers={"x-api-key": API_KEY})
+                              headers={"x-api-key": ctx.api_key})
         eq(status, 404, path)
     status, _ = u.request(ctx.base + "/mpic", ctx=ctx.ctx,
-                          headers={"x-api-key": API_KEY})
+                          headers={"x-api-key": ctx.api_key})
     eq(status, 403, "GET /mpic")
 
 
 @R.case
 def test_request_size_limit(ctx):
     big = b'{"check_type":"caa","domain_or_ip_target":"' + b"a" * 70000 + b'"}'
-    status, _ = mpic(ctx, {"x-api-key": API_KEY}, big)
+    status, _ = mpic(ctx, {"x-api-key": ctx.api_key}, big)
     eq(status, 413, "70 kB body")
 
 
@@ -375,8 +430,8 @@ def test_units_systemd_analyze(ctx):
         with open(src) as f:
             text = f.read()
         # verify needs ExecStart= to exist: point it at the staged binary.
-        text = text.replace("ExecStart=/usr/local/bin/",
-                            "ExecStart=%s/usr/local/bin/" % ctx.dest)
+        text = re.sub(r"^(ExecStart(?:Pre)?=)/usr/local/bin/",
+                      r"\1%s/usr/local/bin/" % ctx.dest, text, flags=re.M)
         with open(os.path.join(d, name + ".service"), "w") as f:
             f.write(text)
     paths = [os.path.join(d, n + ".service") for n in UNITS]

@@ -33,6 +33,7 @@ static void add_bin(struct rrset *s, uint8_t flags, const char *tag,
     r = &s->r[s->n++];
     r->flags = flags;
     r->tag = tag != NULL ? xstrdup(tag) : NULL;
+    r->tag_len = tag != NULL ? strlen(tag) : 0;
     r->value = xmemdup(value, len);
     r->value_len = len;
 }
@@ -902,6 +903,143 @@ static void test_hyphenated_parameter_tags_permit(void **state)
     expect_issue_values(v, N_OF(v), true);
 }
 
+/* ---- tag characters (RFC 8659 4.1) ---- */
+
+/* Adds a record whose tag is tlen raw bytes (may hold NULs). */
+static void add_tag_bin(struct rrset *s, uint8_t flags, const char *tag,
+                        size_t tlen, const char *value)
+{
+    struct caa_record *r;
+
+    add(s, flags, "x", value);
+    r = &s->r[s->n - 1];
+    free(r->tag);
+    r->tag = xmalloc(tlen + 1);
+    memcpy(r->tag, tag, tlen);
+    r->tag[tlen] = '\0';
+    r->tag_len = tlen;
+}
+
+/* "issue\0" on the wire: an unknown tag, never read as issue. */
+static void test_nul_tag_is_never_issue(void **state)
+{
+    struct rrset s = {0};
+    struct ca ca;
+
+    (void)state;
+    ca_init(&ca, "ca.example");
+    /* must permit: the only record is an unknown non-critical tag */
+    add_tag_bin(&s, 0, "issue\0", 6, "ca.invalid");
+    expect(&s, &ca.in, true, "no issue records");
+    /* must deny: the NUL-tagged record naming us does not permit */
+    add(&s, 0, "issue", "ca.invalid");
+    add_tag_bin(&s, 0, "issue\0", 6, "ca.example");
+    add_tag_bin(&s, 0, "\0issue", 6, "ca.example");
+    add_tag_bin(&s, 0, "iss\0ue", 6, "ca.example");
+    expect(&s, &ca.in, false, "no issue record names ca.example");
+    rrset_free(&s);
+    /* same for issuewild and issuemail */
+    ca.in.wildcard = true;
+    add(&s, 0, "issue", "ca.example");
+    add_tag_bin(&s, 0, "issuewild\0", 10, "ca.invalid");
+    expect(&s, &ca.in, true, "issue record names ca.example");
+    rrset_free(&s);
+    ca.in.wildcard = false;
+    ca.in.cert_type = MPIC_CERT_SMIME;
+    add(&s, 0, "issuemail", "ca.invalid");
+    add_tag_bin(&s, 0, "issuemail\0x", 11, "ca.example");
+    expect(&s, &ca.in, false, "no issuemail record names ca.example");
+    rrset_free(&s);
+    ca_cleanup(&ca);
+}
+
+static void test_critical_nul_tag_denies(void **state)
+{
+    struct rrset s = {0};
+    struct ca ca;
+
+    (void)state;
+    ca_init(&ca, "ca.example");
+    add(&s, 0, "issue", "ca.example");
+    add_tag_bin(&s, 128, "issue\0", 6, "ca.example");
+    expect(&s, &ca.in, false, "critical unknown tag 'issue?'");
+    rrset_free(&s);
+    add_tag_bin(&s, 128, "issue\0", 6, "ca.example");
+    expect(&s, &ca.in, false, "critical unknown tag");
+    rrset_free(&s);
+    ca_cleanup(&ca);
+}
+
+/* Anything but ASCII letters and digits makes a tag unknown: ignored
+ * without the critical flag, a denial with it. */
+static void test_non_alnum_tags_are_unknown(void **state)
+{
+    static const char *const tags[] = {
+        "is-sue",       "issue ",  " issue",    "iss_ue", "issue.",
+        "issu\xc3\xa9", "issue\t", "ISSUE\x7f", "",
+    };
+    struct ca ca;
+
+    (void)state;
+    ca_init(&ca, "ca.example");
+    for (size_t i = 0; i < N_OF(tags); i++) {
+        struct rrset s = {0};
+        struct caa_record probe = {0};
+        char *t = xstrdup(tags[i]);
+
+        probe.tag = t;
+        probe.tag_len = strlen(t);
+        assert_false(caa_record_tag_valid(&probe));
+        /* non-critical: ignored, and never counts as issue */
+        add(&s, 0, "issue", "ca.invalid");
+        add_tag_bin(&s, 0, tags[i], strlen(tags[i]), "ca.example");
+        if (decide(&s, &ca.in))
+            fail_msg("tag \"%s\" read as issue", tags[i]);
+        rrset_free(&s);
+        add(&s, 0, "issue", "ca.example");
+        add_tag_bin(&s, 0, tags[i], strlen(tags[i]), "ca.invalid");
+        if (!decide(&s, &ca.in))
+            fail_msg("non-critical tag \"%s\" denied", tags[i]);
+        /* critical: denies */
+        s.r[1].flags = 128;
+        if (decide(&s, &ca.in))
+            fail_msg("critical tag \"%s\" did not deny", tags[i]);
+        rrset_free(&s);
+        free(t);
+    }
+    ca_cleanup(&ca);
+}
+
+/* No 15-character limit (caatestsuite's critical tag has 25). */
+static void test_long_tags_are_not_limited(void **state)
+{
+    struct rrset s = {0};
+    struct caa_record probe = {0};
+    char big[256];
+    struct ca ca;
+
+    (void)state;
+    memset(big, 'a', 255);
+    big[255] = '\0';
+    probe.tag = big;
+    probe.tag_len = 255;
+    assert_true(caa_record_tag_valid(&probe));
+    memcpy(big, "caatestsuitedummyproperty", 26);
+    probe.tag_len = 25;
+    assert_true(caa_record_tag_valid(&probe));
+    memset(big, 'a', 255);
+    ca_init(&ca, "ca.example");
+    add(&s, 0, "issue", "ca.example");
+    add(&s, 0, "caatestsuitedummyproperty", "test");
+    add(&s, 0, big, "x");
+    expect(&s, &ca.in, true, "issue record names ca.example");
+    s.r[1].flags = 128;
+    expect(&s, &ca.in, false,
+           "critical unknown tag 'caatestsuitedummyproperty'");
+    rrset_free(&s);
+    ca_cleanup(&ca);
+}
+
 /* ---- RFC 8657 accounturi ---- */
 
 #define ACCT "https://acme.ca.example/acct/1234"
@@ -978,15 +1116,69 @@ static void test_accounturi_absent_from_record_permits(void **state)
     ca_cleanup(&ca);
 }
 
-static void test_accounturi_not_checked_without_account(void **state)
+/* Strict (the default): a request without account_uri gets nothing from
+ * a record that restricts accounturi. */
+static void test_accounturi_strict_denies_without_account(void **state)
 {
     struct rrset s = {0};
     struct ca ca;
 
     (void)state;
     ca_init(&ca, "ca.example");
+    add(&s, 0, "issue", "ca.example; accounturi=" ACCT);
+    expect(&s, &ca.in, false,
+           "restricts accounturi and the request has no account_uri");
+    /* ... but another record naming us without accounturi still permits */
+    add(&s, 0, "issue", "ca.example; policy=ev");
+    expect(&s, &ca.in, true, "issue record names ca.example");
+    rrset_free(&s);
+    ca_cleanup(&ca);
+}
+
+/* Strict, must permit: the exact account URI. */
+static void test_accounturi_strict_permits_exact_account(void **state)
+{
+    struct rrset s = {0};
+    struct ca ca;
+
+    (void)state;
+    ca_init(&ca, "ca.example");
+    ca.in.account_uri = ACCT;
+    add(&s, 0, "issue", "ca.example; accounturi=" ACCT);
+    expect(&s, &ca.in, true, "issue record names ca.example");
+    rrset_free(&s);
+    ca_cleanup(&ca);
+}
+
+/* Lenient: accounturi is checked only when the request carries one. */
+static void test_accounturi_lenient_not_checked_without_account(void **state)
+{
+    struct rrset s = {0};
+    struct ca ca;
+
+    (void)state;
+    ca_init(&ca, "ca.example");
+    ca.in.rfc8657_lenient = true;
     add(&s, 0, "issue", "ca.example; accounturi=https://elsewhere/acct/9");
     assert_true(decide(&s, &ca.in));
+    rrset_free(&s);
+    ca_cleanup(&ca);
+}
+
+/* Lenient, must deny: a different account is still refused. */
+static void test_accounturi_lenient_mismatch_denies(void **state)
+{
+    struct rrset s = {0};
+    struct ca ca;
+
+    (void)state;
+    ca_init(&ca, "ca.example");
+    ca.in.rfc8657_lenient = true;
+    ca.in.account_uri = ACCT;
+    add(&s, 0, "issue", "ca.example; accounturi=https://elsewhere/acct/9");
+    expect(&s, &ca.in, false, "accounturi differs");
+    ca.in.account_uri = "https://elsewhere/acct/9";
+    expect(&s, &ca.in, true, "issue record names ca.example");
     rrset_free(&s);
     ca_cleanup(&ca);
 }
@@ -1093,19 +1285,56 @@ static void test_validationmethods_absent_permits(void **state)
     assert_true(decide_methods("ca.example; policy=ev", "dns-01"));
 }
 
-static void test_validationmethods_not_checked_without_method(void **state)
+/* Strict (the default): a request without validation_method gets nothing
+ * from a record that restricts validationmethods. */
+static void test_validationmethods_strict_denies_without_method(void **state)
 {
+    struct rrset s = {0};
+    struct ca ca;
+
     (void)state;
-    assert_true(decide_methods("ca.example; validationmethods=http-01", NULL));
+    assert_false(decide_methods("ca.example; validationmethods=http-01", NULL));
+    assert_false(decide_methods(
+        "ca.example; validationmethods=http-01,dns-01,tls-alpn-01", NULL));
+    ca_init(&ca, "ca.example");
+    add(&s, 0, "issue", "ca.example; validationmethods=dns-01");
+    expect(&s, &ca.in, false,
+           "restricts validationmethods and the request has no "
+           "validation_method");
+    rrset_free(&s);
+    ca_cleanup(&ca);
 }
 
-static void test_validationmethods_acme_prefix_is_equivalent(void **state)
+/* Lenient: validationmethods is checked only when the request names a
+ * method; a named method must still be listed. */
+static void test_validationmethods_lenient(void **state)
+{
+    struct rrset s = {0};
+    struct ca ca;
+
+    (void)state;
+    ca_init(&ca, "ca.example");
+    ca.in.rfc8657_lenient = true;
+    add(&s, 0, "issue", "ca.example; validationmethods=http-01");
+    assert_true(decide(&s, &ca.in));
+    ca.in.validation_method = "acme-dns-01";
+    expect(&s, &ca.in, false, "validationmethods omits dns-01");
+    ca.in.validation_method = "acme-http-01";
+    assert_true(decide(&s, &ca.in));
+    rrset_free(&s);
+    ca_cleanup(&ca);
+}
+
+static void test_validationmethods_acme_names_map_to_labels(void **state)
 {
     (void)state;
     assert_true(
         decide_methods("ca.example; validationmethods=dns-01", "acme-dns-01"));
-    assert_true(
+    /* The record must use the RFC 8657 label, not the Open MPIC name. */
+    assert_false(
         decide_methods("ca.example; validationmethods=acme-dns-01", "dns-01"));
+    assert_false(decide_methods("ca.example; validationmethods=acme-dns-01",
+                                "acme-dns-01"));
     assert_true(decide_methods("ca.example; validationmethods=http-01",
                                "acme-http-01"));
     assert_true(decide_methods("ca.example; validationmethods=tls-alpn-01",
@@ -1119,15 +1348,70 @@ static void test_validationmethods_acme_prefix_is_equivalent(void **state)
 static void test_validationmethods_other_labels_compare_exactly(void **state)
 {
     (void)state;
+    /* BR methods: SC-098 labels "ca-tbr-<3.2.2.4 subsection>" */
     assert_true(decide_methods(
+        "ca.example; validationmethods=ca-tbr-18,ca-tbr-7", "dns-change"));
+    assert_true(
+        decide_methods("ca.example; validationmethods=CA-TBR-7", "dns-change"));
+    assert_false(decide_methods("ca.example; validationmethods=ca-tbr-7",
+                                "website-change"));
+    assert_false(
+        decide_methods("ca.example; validationmethods=ca-tbr-7", "ca-tbr-71"));
+    /* Open MPIC names in the record are not labels */
+    assert_false(decide_methods(
         "ca.example; validationmethods=website-change,dns-change",
         "dns-change"));
-    assert_true(decide_methods("ca.example; validationmethods=DNS-Change",
-                               "dns-change"));
-    assert_false(decide_methods("ca.example; validationmethods=dns-change",
-                                "website-change"));
+    /* a raw label in the request is taken as given */
+    assert_true(
+        decide_methods("ca.example; validationmethods=ca-tbr-7", "ca-tbr-7"));
+    assert_true(
+        decide_methods("ca.example; validationmethods=future-01", "FUTURE-01"));
     assert_false(decide_methods("ca.example; validationmethods=dns-change",
                                 "dns-chang"));
+}
+
+/* The one mapping table: every Open MPIC method name and its label. */
+static void test_method_label_table(void **state)
+{
+    static const char *const map[][2] = {
+        {"acme-http-01", "http-01"},
+        {"acme-dns-01", "dns-01"},
+        {"acme-tls-alpn-01", "tls-alpn-01"},
+        {"dns-account-01", "dns-account-01"},
+        {"dns-persistent", "dns-persist-01"},
+        {"website-change", "ca-tbr-18"},
+        {"dns-change", "ca-tbr-7"},
+        {"contact-email-caa", "ca-tbr-13"},
+        {"contact-email-txt", "ca-tbr-14"},
+        {"contact-phone-txt", "ca-tbr-16"},
+        {"contact-phone-caa", "ca-tbr-17"},
+        {"ip-address", "ca-tbr-8"},
+    };
+
+    (void)state;
+    for (size_t i = 0; i < N_OF(map); i++) {
+        char *v =
+            xasprintf("ca.example; validationmethods=http-01,%s", map[i][1]);
+
+        assert_string_equal(caa_method_label(map[i][0]), map[i][1]);
+        /* through the decision: listed permits, unlisted denies */
+        if (!decide_methods(v, map[i][0]))
+            fail_msg("%s should be permitted by \"%s\"", map[i][0], v);
+        if (strcmp(map[i][1], "http-01") != 0 &&
+            decide_methods("ca.example; validationmethods=http-01", map[i][0]))
+            fail_msg("%s should not be permitted by http-01", map[i][0]);
+        free(v);
+    }
+    assert_string_equal(caa_method_label("ACME-DNS-01"), "dns-01");
+    /* BR 3.2.2.5.3 has no SC-098 label: nothing lists it */
+    assert_null(caa_method_label("reverse-address-lookup"));
+    assert_false(decide_methods(
+        "ca.example; validationmethods=reverse-address-lookup,ca-tbr-5",
+        "reverse-address-lookup"));
+    /* raw labels pass through */
+    assert_string_equal(caa_method_label("dns-01"), "dns-01");
+    assert_string_equal(caa_method_label("ca-tbr-7"), "ca-tbr-7");
+    assert_null(caa_method_label(NULL));
 }
 
 static void test_accounturi_and_validationmethods_both_apply(void **state)
@@ -1237,12 +1521,13 @@ static void test_reason_may_be_null(void **state)
 
 static void test_null_value_is_treated_as_empty(void **state)
 {
-    struct caa_record r = {0, NULL, NULL, 0};
+    struct caa_record r = {0, NULL, 0, NULL, 0};
     char tag[] = "issue";
     struct ca ca;
 
     (void)state;
     r.tag = tag;
+    r.tag_len = strlen(tag);
     ca_init(&ca, "ca.example");
     assert_false(caa_decide(&r, 1, &ca.in, NULL));
     ca_cleanup(&ca);
@@ -1468,16 +1753,25 @@ int main(void)
         cmocka_unit_test(test_accounturi_mismatch_denies),
         cmocka_unit_test(test_accounturi_compares_exactly),
         cmocka_unit_test(test_accounturi_absent_from_record_permits),
-        cmocka_unit_test(test_accounturi_not_checked_without_account),
+        cmocka_unit_test(test_accounturi_strict_denies_without_account),
+        cmocka_unit_test(test_accounturi_strict_permits_exact_account),
+        cmocka_unit_test(test_accounturi_lenient_not_checked_without_account),
+        cmocka_unit_test(test_accounturi_lenient_mismatch_denies),
         cmocka_unit_test(test_accounturi_tag_case_is_ignored),
         cmocka_unit_test(test_accounturi_any_matching_record_permits),
         cmocka_unit_test(test_accounturi_on_other_ca_record_is_irrelevant),
         cmocka_unit_test(test_validationmethods_contains_method_permits),
         cmocka_unit_test(test_validationmethods_omits_method_denies),
         cmocka_unit_test(test_validationmethods_absent_permits),
-        cmocka_unit_test(test_validationmethods_not_checked_without_method),
-        cmocka_unit_test(test_validationmethods_acme_prefix_is_equivalent),
+        cmocka_unit_test(test_validationmethods_strict_denies_without_method),
+        cmocka_unit_test(test_validationmethods_lenient),
+        cmocka_unit_test(test_validationmethods_acme_names_map_to_labels),
         cmocka_unit_test(test_validationmethods_other_labels_compare_exactly),
+        cmocka_unit_test(test_method_label_table),
+        cmocka_unit_test(test_nul_tag_is_never_issue),
+        cmocka_unit_test(test_critical_nul_tag_denies),
+        cmocka_unit_test(test_non_alnum_tags_are_unknown),
+        cmocka_unit_test(test_long_tags_are_not_limited),
         cmocka_unit_test(test_accounturi_and_validationmethods_both_apply),
         cmocka_unit_test(test_rfc8657_applies_to_issuewild),
         cmocka_unit_test(test_multiple_caa_domains_any_matches),

@@ -25,12 +25,13 @@
 #include "common/mem.h"
 #include "common/strv.h"
 
-#define DROP (-1) /* never answer */
+#define DROP  (-1) /* never answer */
+#define N_RRS 20
 
 struct script {
     const char *qname; /* lower case, no trailing dot */
     int rcode;         /* or DROP */
-    const char *rrs[4];
+    const char *rrs[N_RRS];
 };
 
 struct fake {
@@ -104,7 +105,7 @@ static bool answer_one(struct ev_loop *loop, int fd, unsigned events, void *arg)
     ldns_pkt_set_rcode(rp, s != NULL ? (uint8_t)s->rcode : LDNS_RCODE_NOERROR);
     ldns_pkt_push_rr(rp, LDNS_SECTION_QUESTION,
                      ldns_rr_clone(ldns_rr_list_rr(ldns_pkt_question(qp), 0)));
-    for (i = 0; s != NULL && i < 4 && s->rrs[i] != NULL; i++) {
+    for (i = 0; s != NULL && i < N_RRS && s->rrs[i] != NULL; i++) {
         ldns_rr *rr = NULL;
 
         assert_int_equal(ldns_rr_new_frm_str(&rr, s->rrs[i], 0, NULL, NULL),
@@ -368,6 +369,111 @@ static void test_cname_target_records_count_at_queried_name(void **state)
     fake_stop(&f);
 }
 
+/* open-mpic-api.md 5.2: a CNAME loop in the answer is a lookup error,
+ * never "no CAA here"; climbing must not reach the permitting parent. */
+static void test_cname_loop_is_error(void **state)
+{
+    static const struct script s[] = {
+        {"a.example",
+         0,
+         {"a.example. 60 IN CNAME b.example.",
+          "b.example. 60 IN CNAME a.example."}},
+        {"self.example", 0, {"self.example. 60 IN CNAME self.example."}},
+        {"example", 0, {"example. 60 IN CAA 0 issue \"ca.example\""}},
+    };
+    static const char *const names[] = {"a.example", "self.example"};
+    size_t i;
+
+    (void)state;
+    for (i = 0; i < 2; i++) {
+        struct fake f;
+
+        fake_start(&f, s, 3);
+        fake_run(&f, names[i]);
+        assert_int_equal(f.status, CAA_LOOKUP_ERROR);
+        assert_int_equal(f.dns_status, MPIC_DNS_BAD_RESPONSE);
+        assert_string_equal(f.found_at, names[i]);
+        fake_stop(&f);
+    }
+}
+
+/* 17 CNAMEs (one past the 16 hops followed): the end is unknown. */
+static void test_overlong_cname_chain_is_error(void **state)
+{
+    static const struct script s[] = {
+        {"c0.example",
+         0,
+         {"c0.example. 60 IN CNAME c1.example.",
+          "c1.example. 60 IN CNAME c2.example.",
+          "c2.example. 60 IN CNAME c3.example.",
+          "c3.example. 60 IN CNAME c4.example.",
+          "c4.example. 60 IN CNAME c5.example.",
+          "c5.example. 60 IN CNAME c6.example.",
+          "c6.example. 60 IN CNAME c7.example.",
+          "c7.example. 60 IN CNAME c8.example.",
+          "c8.example. 60 IN CNAME c9.example.",
+          "c9.example. 60 IN CNAME c10.example.",
+          "c10.example. 60 IN CNAME c11.example.",
+          "c11.example. 60 IN CNAME c12.example.",
+          "c12.example. 60 IN CNAME c13.example.",
+          "c13.example. 60 IN CNAME c14.example.",
+          "c14.example. 60 IN CNAME c15.example.",
+          "c15.example. 60 IN CNAME c16.example.",
+          "c16.example. 60 IN CNAME c17.example."}},
+        /* the same chain one hop shorter, ending at a name without CAA */
+        {"c1.example",
+         0,
+         {"c1.example. 60 IN CNAME c2.example.",
+          "c2.example. 60 IN CNAME c3.example.",
+          "c3.example. 60 IN CNAME c4.example.",
+          "c4.example. 60 IN CNAME c5.example.",
+          "c5.example. 60 IN CNAME c6.example.",
+          "c6.example. 60 IN CNAME c7.example.",
+          "c7.example. 60 IN CNAME c8.example.",
+          "c8.example. 60 IN CNAME c9.example.",
+          "c9.example. 60 IN CNAME c10.example.",
+          "c10.example. 60 IN CNAME c11.example.",
+          "c11.example. 60 IN CNAME c12.example.",
+          "c12.example. 60 IN CNAME c13.example.",
+          "c13.example. 60 IN CNAME c14.example.",
+          "c14.example. 60 IN CNAME c15.example.",
+          "c15.example. 60 IN CNAME c16.example.",
+          "c16.example. 60 IN CNAME c17.example."}},
+        {"example", 0, {"example. 60 IN CAA 0 issue \"ca.example\""}},
+    };
+    struct fake f;
+
+    (void)state;
+    fake_start(&f, s, 3);
+    fake_run(&f, "c0.example");
+    assert_int_equal(f.status, CAA_LOOKUP_ERROR);
+    assert_string_equal(f.found_at, "c0.example");
+    fake_stop(&f);
+    /* 16 hops are followed: no CAA at the end, climb to example */
+    fake_start(&f, s, 3);
+    fake_run(&f, "c1.example");
+    assert_int_equal(f.status, CAA_LOOKUP_FOUND);
+    assert_string_equal(f.found_at, "example");
+    fake_stop(&f);
+}
+
+/* A loop above the closest RRset does not matter (RFC 8659 section 3). */
+static void test_cname_loop_above_winner_is_ignored(void **state)
+{
+    static const struct script s[] = {
+        {"a.b.example", 0, {"a.b.example. 60 IN CAA 0 issue \"ca.example\""}},
+        {"b.example", 0, {"b.example. 60 IN CNAME b.example."}},
+    };
+    struct fake f;
+
+    (void)state;
+    fake_start(&f, s, 2);
+    fake_run(&f, "a.b.example");
+    assert_int_equal(f.status, CAA_LOOKUP_FOUND);
+    assert_string_equal(f.found_at, "a.b.example");
+    fake_stop(&f);
+}
+
 static void test_invalid_name_fails_at_once(void **state)
 {
     struct fake f;
@@ -417,6 +523,9 @@ int main(void)
         cmocka_unit_test(test_unanswered_level_above_winner_does_not_delay),
         cmocka_unit_test(test_cname_target_ancestors_are_not_climbed),
         cmocka_unit_test(test_cname_target_records_count_at_queried_name),
+        cmocka_unit_test(test_cname_loop_is_error),
+        cmocka_unit_test(test_overlong_cname_chain_is_error),
+        cmocka_unit_test(test_cname_loop_above_winner_is_ignored),
         cmocka_unit_test(test_invalid_name_fails_at_once),
         cmocka_unit_test(test_cancelled_lookup_never_calls_back),
     };

@@ -22,6 +22,9 @@
 
 #define FIX MPIC_FIXTURES_DIR "/config"
 
+/* 2026-01-01T00:00:00Z */
+#define CLOCK_2026_01_01 ((time_t)1767225600)
+
 static char tmpdir[] = "/tmp/mpic-test-config-XXXXXX";
 static unsigned tmp_seq;
 
@@ -45,6 +48,10 @@ static int group_setup(void **state)
         return -1;
     mpic_config_set_resolv_conf(FIX "/resolv.conf");
     mpic_log_set_level(MPIC_LOG_ERROR); /* keep warnings off the output */
+    /* Before the BR minimum rose above 2 (2026-03-15): the tests of other
+     * rules use two or three perspectives; the compliance tests set their
+     * own day. */
+    mpic_coordinator_config_set_now(CLOCK_2026_01_01);
     return 0;
 }
 
@@ -145,10 +152,38 @@ static void load_coord(const char *path, struct mpic_coordinator_config *c,
     load_coord_argv(path != NULL ? 3 : 1, argv, c, r);
 }
 
+/*
+ * text, followed by what a checker needs since configurations are strict
+ * (a perspective_code, and an escape from the beyond-loopback rule) where
+ * text does not set them itself; the lines of text stay where they are.
+ */
+static char *with_checker_tail(const char *text)
+{
+    return xasprintf("%s%s%s", text,
+                     strstr(text, "perspective_code") == NULL
+                         ? "perspective_code: unit-test-1\n"
+                         : "",
+                     strstr(text, "auth:") == NULL
+                         ? "auth:\n  allow_unauthenticated: true\n"
+                         : "");
+}
+
 /* A checker config from text; asserts the outcome; returns the errlist. */
 static void checker_text(enum mpic_daemon_kind kind, const char *text,
                          struct mpic_checker_config *c, struct cres *r,
                          char **path)
+{
+    char *full = with_checker_tail(text);
+
+    *path = write_tmp(full);
+    free(full);
+    load_checker(kind, *path, c, r);
+}
+
+/* text exactly as given (no tail). */
+static void checker_text_raw(enum mpic_daemon_kind kind, const char *text,
+                             struct mpic_checker_config *c, struct cres *r,
+                             char **path)
 {
     *path = write_tmp(text);
     load_checker(kind, *path, c, r);
@@ -167,8 +202,27 @@ static void checker_text(enum mpic_daemon_kind kind, const char *text,
     "  - code: eu-west-1\n"                                                    \
     "    caa_url: http://127.0.0.1:2/caa\n"
 
+/*
+ * text, listening on loopback unless it says where to listen or how
+ * clients authenticate (the lines of text stay where they are).
+ */
 static void coord_text(const char *text, struct mpic_coordinator_config *c,
                        struct cres *r, char **path)
+{
+    char *full = strstr(text, "listen") == NULL &&
+                         strstr(text, "api_keys") == NULL &&
+                         strstr(text, "allow_unauthenticated") == NULL
+                     ? xasprintf("%slisten: 127.0.0.1:8000\n", text)
+                     : xstrdup(text);
+
+    *path = write_tmp(full);
+    free(full);
+    load_coord(*path, c, r);
+}
+
+/* text exactly as given. */
+static void coord_text_raw(const char *text, struct mpic_coordinator_config *c,
+                           struct cres *r, char **path)
 {
     *path = write_tmp(text);
     load_coord(*path, c, r);
@@ -218,9 +272,21 @@ static void test_checker_defaults_without_file(void **state)
     struct cres r;
 
     (void)state;
+    /*
+     * A bare checker is not usable: it has no perspective code, and its
+     * default listen address (0.0.0.0) is beyond loopback with no way to
+     * authenticate callers. Each problem names the key to set.
+     */
     load_checker(MPIC_DAEMON_DCV_CHECKER, NULL, &c, &r);
-    assert_int_equal(r.rc, MPIC_OK);
-    assert_int_equal(r.errs.n, 0);
+    assert_int_equal(r.rc, MPIC_ERR_INVALID);
+    assert_issue(&r.errs,
+                 "configuration: perspective_code: required (set it in "
+                 "--config FILE or in $MPIC_PERSPECTIVE_CODE)");
+    assert_issue(&r.errs,
+                 "configuration: listen: '0.0.0.0:8080' is beyond loopback, "
+                 "and /dcv would answer anyone: set auth.bearer_tokens or "
+                 "tls.client_ca_file (or auth.allow_unauthenticated: true");
+    assert_int_equal(r.errs.n, 2);
     assert_int_equal(r.action, MPIC_CLI_RUN);
     assert_null(c.config_file);
     assert_null(c.perspective_code);
@@ -269,15 +335,19 @@ static void test_coordinator_defaults_need_secret_and_perspectives(void **state)
     assert_int_equal(r.rc, MPIC_ERR_INVALID);
     assert_issue(&r.errs, "configuration: hash_secret: required");
     assert_issue(&r.errs,
-                 "configuration: default_perspective_count: 3 exceeds the "
+                 "configuration: default_perspective_count: 5 exceeds the "
                  "number");
     assert_string_equal(c.listen, "0.0.0.0:8000");
     assert_int_equal(c.log_level, MPIC_LOG_INFO);
-    assert_int_equal(c.default_perspective_count, 3);
+    assert_int_equal(c.default_perspective_count, 5);
     assert_int_equal(c.absolute_max_attempts, 3);
     assert_int_equal(c.remote_timeout_ms, 12000);
     assert_int_equal(c.max_request_bytes, 65536);
     assert_int_equal(c.n_perspectives, 0);
+    assert_string_equal(c.compliance_min_text, "auto");
+    assert_int_equal(c.compliance.min_perspective_count, 0);
+    assert_string_equal(c.compliance_sunsets_text, "enforce");
+    assert_int_equal(c.compliance.method_sunsets, MPIC_SUNSET_ENFORCE);
     assert_null(c.hash_secret);
     assert_string_equal(c.available_perspectives_file,
                         "available_perspectives.yaml");
@@ -339,8 +409,71 @@ static void test_caa_full_file(void **state)
     assert_string_equal(c.default_caa_domains.v[0], "ca.example");
     assert_string_equal(c.default_caa_domains.v[1], "ca2.example");
     assert_int_equal(c.bearer_tokens.n, 0);
+    assert_string_equal(c.caa_rfc8657, "strict"); /* the default */
     mpic_checker_config_cleanup(&c);
     mpic_errlist_cleanup(&r.errs);
+}
+
+/* caa.rfc8657: strict (default) | lenient; anything else is refused. */
+static void test_caa_rfc8657_setting(void **state)
+{
+    struct mpic_checker_config c;
+    struct cres r;
+    char *path = NULL;
+    json_t *j;
+
+    (void)state;
+    checker_text(MPIC_DAEMON_CAA_CHECKER,
+                 "dns:\n  resolvers: [127.0.0.1]\n"
+                 "caa:\n  rfc8657: lenient\n",
+                 &c, &r, &path);
+    print_issues(&r.errs);
+    assert_int_equal(r.rc, MPIC_OK);
+    assert_string_equal(c.caa_rfc8657, "lenient");
+    j = mpic_checker_config_to_json(&c);
+    assert_non_null(j);
+    assert_string_equal(json_string_value(json_object_get(
+                            json_object_get(j, "caa"), "rfc8657")),
+                        "lenient");
+    json_decref(j);
+    mpic_checker_config_cleanup(&c);
+    mpic_errlist_cleanup(&r.errs);
+    free(path);
+
+    checker_text(MPIC_DAEMON_CAA_CHECKER, "dns:\n  resolvers: [127.0.0.1]\n",
+                 &c, &r, &path);
+    assert_int_equal(r.rc, MPIC_OK);
+    j = mpic_checker_config_to_json(&c);
+    assert_string_equal(json_string_value(json_object_get(
+                            json_object_get(j, "caa"), "rfc8657")),
+                        "strict");
+    json_decref(j);
+    mpic_checker_config_cleanup(&c);
+    mpic_errlist_cleanup(&r.errs);
+    free(path);
+
+    checker_text(MPIC_DAEMON_CAA_CHECKER,
+                 "dns:\n  resolvers: [127.0.0.1]\n"
+                 "caa:\n  rfc8657: Lenient\n",
+                 &c, &r, &path);
+    assert_int_equal(r.rc, MPIC_ERR_INVALID);
+    assert_issue(&r.errs,
+                 "%s:4: caa.rfc8657: 'Lenient': must be strict or lenient",
+                 path);
+    mpic_checker_config_cleanup(&c);
+    mpic_errlist_cleanup(&r.errs);
+    free(path);
+
+    checker_text(MPIC_DAEMON_CAA_CHECKER,
+                 "dns:\n  resolvers: [127.0.0.1]\n"
+                 "caa:\n  rfc8657: \"\"\n",
+                 &c, &r, &path);
+    assert_int_equal(r.rc, MPIC_ERR_INVALID);
+    assert_issue(&r.errs, "%s:4: caa.rfc8657: '': must be strict or lenient",
+                 path);
+    mpic_checker_config_cleanup(&c);
+    mpic_errlist_cleanup(&r.errs);
+    free(path);
 }
 
 static void test_coordinator_full_file(void **state)
@@ -387,7 +520,7 @@ static void test_coordinator_full_file(void **state)
     p = &c.perspectives[2];
     assert_int_equal(p->rir, MPIC_RIR_APNIC);
     assert_null(p->dcv_url);
-    assert_string_equal(p->caa_url, "http://checker.example:8080/caa");
+    assert_string_equal(p->caa_url, "https://checker.example:8443/caa");
     mpic_coordinator_config_cleanup(&c);
     mpic_errlist_cleanup(&r.errs);
 }
@@ -570,6 +703,8 @@ static void test_cli_unknown_flag_and_missing_value(void **state)
     char *argv[] = {"x", "--bogus", "stray", "--listen", NULL};
 
     (void)state;
+    setenv("MPIC_PERSPECTIVE_CODE", "us-east-1", 1);
+    setenv("MPIC_LISTEN", "127.0.0.1:8080", 1);
     load_checker_argv(MPIC_DAEMON_DCV_CHECKER, 4, argv, &c, &r);
     assert_int_equal(r.rc, MPIC_ERR_INVALID);
     assert_issue(&r.errs, "command line: unknown option '--bogus'");
@@ -645,13 +780,18 @@ static void test_listen_forms(void **state)
                          "[::1:80",   "[zz]:80",    "a b:80",
                          ":80",       "1.2.3.4:-1"};
 
+    char *conf = write_tmp("perspective_code: t\n"
+                           "auth:\n"
+                           "  allow_unauthenticated: true\n");
+
     (void)state;
     for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
         struct mpic_checker_config c;
         struct cres r;
-        char *argv[] = {"x", "--listen", (char *)(uintptr_t)good[i], NULL};
+        char *argv[] = {"x", "--config", conf, "--listen",
+                        (char *)(uintptr_t)good[i], NULL};
 
-        load_checker_argv(MPIC_DAEMON_DCV_CHECKER, 3, argv, &c, &r);
+        load_checker_argv(MPIC_DAEMON_DCV_CHECKER, 5, argv, &c, &r);
         if (r.rc != MPIC_OK)
             print_issues(&r.errs);
         assert_int_equal(r.rc, MPIC_OK);
@@ -671,6 +811,7 @@ static void test_listen_forms(void **state)
         mpic_checker_config_cleanup(&c);
         mpic_errlist_cleanup(&r.errs);
     }
+    free(conf);
 }
 
 static void test_bad_log_level(void **state)
@@ -829,7 +970,9 @@ static void test_wrong_types(void **state)
                  "%s:9: perspective_code: expected a string, got a "
                  "list",
                  path);
-    assert_int_equal(r.errs.n, 6);
+    /* and so it is missing */
+    assert_issue(&r.errs, "%s:1: perspective_code: required", path);
+    assert_int_equal(r.errs.n, 7);
     mpic_checker_config_cleanup(&c);
     mpic_errlist_cleanup(&r.errs);
     free(path);
@@ -842,8 +985,8 @@ static void test_top_level_must_be_mapping(void **state)
     char *path = NULL;
 
     (void)state;
-    checker_text(MPIC_DAEMON_CAA_CHECKER, "# comment\n- a\n- b\n", &c, &r,
-                 &path);
+    checker_text_raw(MPIC_DAEMON_CAA_CHECKER, "# comment\n- a\n- b\n", &c,
+                     &r, &path);
     assert_int_equal(r.rc, MPIC_ERR_INVALID);
     assert_issue(&r.errs, "%s:2: (top level): expected a mapping, got a list",
                  path);
@@ -887,7 +1030,7 @@ static void test_duplicate_yaml_key(void **state)
     free(path);
 }
 
-static void test_unknown_keys_warn_but_load(void **state)
+static void test_unknown_keys_are_errors(void **state)
 {
     struct mpic_checker_config c;
     struct cres r;
@@ -909,16 +1052,20 @@ static void test_unknown_keys_warn_but_load(void **state)
                  &c, &r, &path);
     mpic_log_set_level(MPIC_LOG_ERROR);
     mpic_log_set_fd(2);
-    assert_int_equal(r.rc, MPIC_OK);
-    assert_int_equal(r.errs.n, 0);
+    assert_int_equal(r.rc, MPIC_ERR_INVALID);
+    assert_issue(&r.errs, "%s:1: colour: unknown key", path);
+    assert_issue(&r.errs, "%s:3: dns.retries: unknown key", path);
+    assert_int_equal(r.errs.n, 2);
     rewind(logf);
     n = fread(logbuf, 1, sizeof(logbuf) - 1, logf);
     logbuf[n] = '\0';
     fclose(logf);
-    assert_non_null(strstr(logbuf, ":1: colour: unknown key"));
-    assert_non_null(strstr(logbuf, ":3: dns.retries: unknown key"));
-    /* a DCV-only key in a CAA checker's file */
-    assert_non_null(strstr(logbuf, ":4: http: not used by this daemon"));
+    /*
+     * A DCV-only key in a CAA checker's file is a key of the checkers'
+     * shared schema (one file may serve both): a warning, not an error.
+     */
+    assert_non_null(
+        strstr(logbuf, ":4: http: a key of the DCV checker, not used"));
     mpic_checker_config_cleanup(&c);
     mpic_errlist_cleanup(&r.errs);
     free(path);
@@ -1024,11 +1171,11 @@ static void test_tls_pairs_and_readability(void **state)
 
     checker_text(MPIC_DAEMON_DCV_CHECKER,
                  "tls:\n"
-                 "  cert_file: " FIX "/dcv-full.yaml\n"
-                 "  key_file: " FIX "/caa-full.yaml\n",
+                 "  cert_file: " FIX "/tls-a.crt\n"
+                 "  key_file: " FIX "/tls-a.key\n",
                  &c, &r, &path);
     assert_int_equal(r.rc, MPIC_OK);
-    assert_string_equal(c.tls.cert_file, FIX "/dcv-full.yaml");
+    assert_string_equal(c.tls.cert_file, FIX "/tls-a.crt");
     mpic_checker_config_cleanup(&c);
     mpic_errlist_cleanup(&r.errs);
     free(path);
@@ -1384,7 +1531,7 @@ static void test_several_errors_reported_together(void **state)
     assert_issue(&r.errs, "%s:6: perspectives[0].dcv_url: ", path);
     assert_issue(&r.errs, "%s:7: remote_timeout_ms: ", path);
     assert_issue(&r.errs, "%s:1: hash_secret: required", path);
-    assert_issue(&r.errs, "%s: default_perspective_count: 3 exceeds", path);
+    assert_issue(&r.errs, "%s: default_perspective_count: 5 exceeds", path);
     assert_int_equal(r.errs.n, 6);
     for (size_t i = 0; i < r.errs.n; i++)
         assert_string_equal(r.errs.items[i].type, "config");
@@ -1418,6 +1565,228 @@ static void test_checker_tls_of_coordinator(void **state)
 
 /* ---- /configz ---------------------------------------------------------------
  */
+
+/* ---- compliance (open-mpic-api.md 9) --------------------------------------
+ */
+
+/* 00:00:00 UTC of the days the BR minimum rises to 4 and to 5. */
+#define CLOCK_2026_06_15 ((time_t)1781481600)
+#define CLOCK_2026_12_15 ((time_t)1797292800)
+
+/* Six perspectives over five RIRs, no too-close pair: lines 1-16. */
+#define COORD_SIX(count)                                                       \
+    "hash_secret: s\n"                                                         \
+    "available_perspectives_file: " FIX "/available.yaml\n"                    \
+    "default_perspective_count: " count "\n"                                   \
+    "perspectives:\n"                                                          \
+    "  - code: us-east-1\n"                                                    \
+    "    dcv_url: http://127.0.0.1:1/dcv\n"                                    \
+    "  - code: eu-west-1\n"                                                    \
+    "    dcv_url: http://127.0.0.1:2/dcv\n"                                    \
+    "  - code: eu-central-1\n"                                                 \
+    "    dcv_url: http://127.0.0.1:3/dcv\n"                                    \
+    "  - code: ap-northeast-1\n"                                               \
+    "    dcv_url: http://127.0.0.1:4/dcv\n"                                    \
+    "  - code: sa-east-1\n"                                                    \
+    "    dcv_url: http://127.0.0.1:5/dcv\n"                                    \
+    "  - code: af-south-1\n"                                                   \
+    "    dcv_url: http://127.0.0.1:6/dcv\n"
+
+static void test_compliance_keys(void **state)
+{
+    struct mpic_coordinator_config c;
+    struct cres r;
+    char *path = NULL;
+    json_t *j, *comp;
+
+    (void)state;
+    coord_text(COORD_SIX("5") "compliance:\n"
+                              "  min_perspective_count: 3\n"
+                              "  method_sunsets: warn\n",
+               &c, &r, &path);
+    print_issues(&r.errs);
+    assert_int_equal(r.rc, MPIC_OK);
+    assert_int_equal(c.compliance.min_perspective_count, 3);
+    assert_int_equal(c.compliance.method_sunsets, MPIC_SUNSET_WARN);
+    j = mpic_coordinator_config_to_json(&c);
+    comp = json_object_get(j, "compliance");
+    assert_true(
+        json_is_integer(json_object_get(comp, "min_perspective_count")));
+    assert_int_equal(
+        json_integer_value(json_object_get(comp, "min_perspective_count")), 3);
+    assert_string_equal(
+        json_string_value(json_object_get(comp, "method_sunsets")), "warn");
+    json_decref(j);
+    mpic_coordinator_config_cleanup(&c);
+    mpic_errlist_cleanup(&r.errs);
+    free(path);
+
+    coord_text(COORD_SIX("5") "compliance:\n"
+                              "  min_perspective_count: auto\n"
+                              "  method_sunsets: \"off\"\n",
+               &c, &r, &path);
+    assert_int_equal(r.rc, MPIC_OK);
+    assert_int_equal(c.compliance.min_perspective_count, 0);
+    assert_int_equal(c.compliance.method_sunsets, MPIC_SUNSET_OFF);
+    j = mpic_coordinator_config_to_json(&c);
+    comp = json_object_get(j, "compliance");
+    assert_string_equal(
+        json_string_value(json_object_get(comp, "min_perspective_count")),
+        "auto");
+    assert_string_equal(
+        json_string_value(json_object_get(comp, "method_sunsets")), "off");
+    json_decref(j);
+    mpic_coordinator_config_cleanup(&c);
+    mpic_errlist_cleanup(&r.errs);
+    free(path);
+}
+
+static void test_compliance_key_errors(void **state)
+{
+    static const char *const bad_min[] = {"1",    "0",    "-3", "3.5",
+                                          "five", "\"\"", "2x", "99999999999"};
+    struct mpic_coordinator_config c;
+    struct cres r;
+    char *path = NULL, *text;
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(bad_min) / sizeof(bad_min[0]); i++) {
+        text = xasprintf(COORD_SIX("5") "compliance:\n"
+                                        "  min_perspective_count: %s\n",
+                         bad_min[i]);
+        coord_text(text, &c, &r, &path);
+        assert_int_equal(r.rc, MPIC_ERR_INVALID);
+        assert_issue(&r.errs,
+                     "%s:18: compliance.min_perspective_count: expected auto "
+                     "or a whole number of at least 2",
+                     path);
+        mpic_coordinator_config_cleanup(&c);
+        mpic_errlist_cleanup(&r.errs);
+        free(path);
+        free(text);
+    }
+    coord_text(COORD_SIX("5") "compliance:\n"
+                              "  method_sunsets: strict\n",
+               &c, &r, &path);
+    assert_int_equal(r.rc, MPIC_ERR_INVALID);
+    assert_issue(&r.errs,
+                 "%s:18: compliance.method_sunsets: expected enforce, warn or "
+                 "off, got 'strict'",
+                 path);
+    assert_int_equal(r.errs.n, 1);
+    mpic_coordinator_config_cleanup(&c);
+    mpic_errlist_cleanup(&r.errs);
+    free(path);
+    /* A typo in the section is refused like any unknown key would be, and
+     * a section that is not a mapping is an error. */
+    coord_text(COORD_SIX("5") "compliance: strict\n", &c, &r, &path);
+    assert_int_equal(r.rc, MPIC_ERR_INVALID);
+    assert_issue(&r.errs, "%s:17: compliance: expected a mapping", path);
+    mpic_coordinator_config_cleanup(&c);
+    mpic_errlist_cleanup(&r.errs);
+    free(path);
+}
+
+/* auto: the BR minimum of the day the configuration is checked. */
+static void test_compliance_default_below_minimum_by_date(void **state)
+{
+    struct mpic_coordinator_config c;
+    struct cres r;
+    char *path = NULL;
+
+    (void)state;
+    mpic_coordinator_config_set_now(CLOCK_2026_12_15 - 1);
+    coord_text(COORD_SIX("4"), &c, &r, &path);
+    print_issues(&r.errs);
+    assert_int_equal(r.rc, MPIC_OK);
+    mpic_coordinator_config_cleanup(&c);
+    mpic_errlist_cleanup(&r.errs);
+    free(path);
+
+    mpic_coordinator_config_set_now(CLOCK_2026_12_15);
+    coord_text(COORD_SIX("4"), &c, &r, &path);
+    assert_int_equal(r.rc, MPIC_ERR_INVALID);
+    assert_issue(&r.errs,
+                 "%s:3: default_perspective_count: 4 is below the minimum of 5 "
+                 "remote perspectives that BR 3.2.2.9 requires from "
+                 "2026-12-15",
+                 path);
+    assert_int_equal(r.errs.n, 1);
+    mpic_coordinator_config_cleanup(&c);
+    mpic_errlist_cleanup(&r.errs);
+    free(path);
+
+    mpic_coordinator_config_set_now(CLOCK_2026_06_15 - 1);
+    coord_text(COORD_SIX("3"), &c, &r, &path);
+    assert_int_equal(r.rc, MPIC_OK);
+    mpic_coordinator_config_cleanup(&c);
+    mpic_errlist_cleanup(&r.errs);
+    free(path);
+    mpic_coordinator_config_set_now(CLOCK_2026_06_15);
+    coord_text(COORD_SIX("3"), &c, &r, &path);
+    assert_int_equal(r.rc, MPIC_ERR_INVALID);
+    assert_issue(&r.errs,
+                 "%s:3: default_perspective_count: 3 is below the minimum of 4",
+                 path);
+    mpic_coordinator_config_cleanup(&c);
+    mpic_errlist_cleanup(&r.errs);
+    free(path);
+
+    /* A configured minimum overrides the calendar both ways. */
+    mpic_coordinator_config_set_now(CLOCK_2026_12_15);
+    coord_text(COORD_SIX("3") "compliance:\n"
+                              "  min_perspective_count: 2\n",
+               &c, &r, &path);
+    assert_int_equal(r.rc, MPIC_OK);
+    mpic_coordinator_config_cleanup(&c);
+    mpic_errlist_cleanup(&r.errs);
+    free(path);
+    mpic_coordinator_config_set_now(CLOCK_2026_01_01);
+    coord_text(COORD_SIX("5") "compliance:\n"
+                              "  min_perspective_count: 6\n",
+               &c, &r, &path);
+    assert_int_equal(r.rc, MPIC_ERR_INVALID);
+    assert_issue(&r.errs,
+                 "%s:3: default_perspective_count: 5 is below "
+                 "compliance.min_perspective_count (6)",
+                 path);
+    mpic_coordinator_config_cleanup(&c);
+    mpic_errlist_cleanup(&r.errs);
+    free(path);
+    mpic_coordinator_config_set_now(CLOCK_2026_01_01);
+}
+
+static void test_compliance_too_few_perspectives(void **state)
+{
+    struct mpic_coordinator_config c;
+    struct cres r;
+    char *path = NULL;
+
+    (void)state;
+    coord_text(COORD_SIX("6") "compliance:\n"
+                              "  min_perspective_count: 7\n",
+               &c, &r, &path);
+    assert_int_equal(r.rc, MPIC_ERR_INVALID);
+    assert_issue(&r.errs,
+                 "%s:5: perspectives: 6 perspectives configured, fewer than "
+                 "the minimum of 7 (compliance.min_perspective_count)",
+                 path);
+    mpic_coordinator_config_cleanup(&c);
+    mpic_errlist_cleanup(&r.errs);
+    free(path);
+
+    mpic_coordinator_config_set_now(CLOCK_2026_12_15);
+    coord_text(COORD_HEAD P_US P_EU, &c, &r, &path);
+    assert_int_equal(r.rc, MPIC_ERR_INVALID);
+    assert_issue(&r.errs,
+                 "%s:5: perspectives: 2 perspectives configured, fewer than "
+                 "the minimum of 5 (BR 3.2.2.9 on this day)",
+                 path);
+    mpic_coordinator_config_cleanup(&c);
+    mpic_errlist_cleanup(&r.errs);
+    free(path);
+    mpic_coordinator_config_set_now(CLOCK_2026_01_01);
+}
 
 static void test_coordinator_json_redacts_secrets(void **state)
 {
@@ -1457,8 +1826,13 @@ static void test_coordinator_json_redacts_secrets(void **state)
                         "<redacted>");
     assert_string_equal(json_string_value(json_object_get(h, "X-Api-Key")),
                         "<redacted>");
+    /* By position, not by name: no header value is shown. */
     assert_string_equal(json_string_value(json_object_get(h, "X-Trace")),
-                        "visible");
+                        "<redacted>");
+    dump = json_dumps(h, JSON_COMPACT);
+    assert_non_null(dump);
+    assert_null(strstr(dump, "visible"));
+    free(dump);
     assert_true(json_is_null(json_object_get(
         json_array_get(json_object_get(j, "perspectives"), 1), "caa_url")));
     json_decref(j);
@@ -1506,12 +1880,15 @@ static void test_checker_json_redacts_tokens(void **state)
 /* ---- the shipped example configs --------------------------------------------
  */
 
+/* The TLS files the examples name exist only where they are deployed. */
 static void assert_checker_file_ok(enum mpic_daemon_kind kind, const char *path)
 {
     struct mpic_checker_config c;
     struct cres r;
+    char *argv[] = {"x", "--check-config", "--lenient-paths", "--config",
+                    (char *)(uintptr_t)path, NULL};
 
-    load_checker(kind, path, &c, &r);
+    load_checker_argv(kind, 5, argv, &c, &r);
     if (r.rc != MPIC_OK) {
         print_issues(&r.errs);
         fail_msg("%s does not load", path);
@@ -1546,7 +1923,10 @@ static void assert_coord_file_ok(const char *path, size_t n_persp)
 static void test_example_configs_load(void **state)
 {
     (void)state;
+    /* listening beyond loopback: keys come from the environment */
+    setenv("MPIC_API_KEYS", "example-key", 1);
     assert_coord_file_ok(MPIC_SOURCE_DIR "/config/coordinator.yaml", 10);
+    unsetenv("MPIC_API_KEYS");
     assert_checker_file_ok(MPIC_DAEMON_DCV_CHECKER,
                            MPIC_SOURCE_DIR "/config/dcv-checker.yaml");
     assert_checker_file_ok(MPIC_DAEMON_CAA_CHECKER,
@@ -1625,7 +2005,8 @@ static void test_production_too_close_pairs_are_symmetric(void **state)
                      MPIC_SOURCE_DIR);
     for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++) {
         char *t =
-            xasprintf("%s  - code: %s\n    dcv_url: http://h/\n", text, all[i]);
+            xasprintf("%s  - code: %s\n    dcv_url: http://127.0.0.1:%zu/\n",
+                      text, all[i], 9000 + i);
         free(text);
         text = t;
     }
@@ -1651,6 +2032,464 @@ static void test_production_too_close_pairs_are_symmetric(void **state)
     free(path);
 }
 
+/* ---- strict configuration and secure defaults -----------------------------
+ */
+
+static void test_typo_is_an_error_with_did_you_mean(void **state)
+{
+    struct mpic_coordinator_config c;
+    struct mpic_checker_config k;
+    struct cres r;
+    char *path = NULL;
+
+    (void)state;
+    coord_text(COORD_HEAD P_US P_EU "default_perspectve_count: 5\n"
+                                    "tls:\n"
+                                    "  cert_flie: /x\n"
+                                    "colour: blue\n",
+               &c, &r, &path);
+    assert_int_equal(r.rc, MPIC_ERR_INVALID);
+    assert_issue(&r.errs,
+                 "%s:9: default_perspectve_count: unknown key (did you mean "
+                 "'default_perspective_count'?)",
+                 path);
+    assert_issue(&r.errs,
+                 "%s:11: tls.cert_flie: unknown key (did you mean "
+                 "'tls.cert_file'?)",
+                 path);
+    assert_issue(&r.errs, "%s:12: colour: unknown key", path);
+    assert_false(has_issue(&r.errs, "colour: unknown key (did"));
+    assert_int_equal(r.errs.n, 3);
+    /* the typo did not silently leave the default in place unnoticed */
+    assert_int_equal(c.default_perspective_count, 2);
+    mpic_coordinator_config_cleanup(&c);
+    mpic_errlist_cleanup(&r.errs);
+    free(path);
+
+    /* checkers: nested keys and whole sections */
+    checker_text(MPIC_DAEMON_DCV_CHECKER,
+                 "dns:\n"
+                 "  retries: 2\n"
+                 "tsl:\n"
+                 "  cert_file: /x\n",
+                 &k, &r, &path);
+    assert_int_equal(r.rc, MPIC_ERR_INVALID);
+    assert_issue(&r.errs, "%s:2: dns.retries: unknown key", path);
+    assert_issue(&r.errs, "%s:3: tsl: unknown key (did you mean 'tls'?)",
+                 path);
+    assert_int_equal(r.errs.n, 2);
+    mpic_checker_config_cleanup(&k);
+    mpic_errlist_cleanup(&r.errs);
+    free(path);
+}
+
+static void test_unknown_key_in_perspective_entry(void **state)
+{
+    struct mpic_coordinator_config c;
+    struct cres r;
+    char *path = NULL;
+
+    (void)state;
+    coord_text(COORD_HEAD P_US "    caa_ulr: http://127.0.0.1:3/caa\n" P_EU,
+               &c, &r, &path);
+    assert_int_equal(r.rc, MPIC_ERR_INVALID);
+    assert_issue(&r.errs,
+                 "%s:7: perspectives[0].caa_ulr: unknown key (did you mean "
+                 "'caa_url'?)",
+                 path);
+    assert_int_equal(r.errs.n, 1);
+    mpic_coordinator_config_cleanup(&c);
+    mpic_errlist_cleanup(&r.errs);
+    free(path);
+}
+
+static void test_unknown_key_in_available_entry(void **state)
+{
+    struct mpic_coordinator_config c;
+    struct cres r;
+    char *avail = write_tmp("available_regions:\n"
+                            "  - code: us-east-1\n"
+                            "    rir: arin\n"
+                            "    too_close_code: []\n"
+                            "  - code: eu-west-1\n"
+                            "    rir: ripe ncc\n"
+                            "    region_group: eu\n"
+                            "regions_extra: 1\n");
+    char *text = xasprintf("hash_secret: s\n"
+                           "available_perspectives_file: %s\n"
+                           "default_perspective_count: 2\n"
+                           "perspectives:\n" P_US P_EU,
+                           avail);
+    char *path = NULL;
+
+    (void)state;
+    coord_text(text, &c, &r, &path);
+    assert_int_equal(r.rc, MPIC_ERR_INVALID);
+    assert_issue(&r.errs,
+                 "%s:4: available_regions[0].too_close_code: unknown key "
+                 "(did you mean 'too_close_codes'?)",
+                 avail);
+    assert_issue(&r.errs, "%s:7: available_regions[1].region_group: unknown key",
+                 avail);
+    assert_issue(&r.errs, "%s:8: regions_extra: unknown key", avail);
+    mpic_coordinator_config_cleanup(&c);
+    mpic_errlist_cleanup(&r.errs);
+    free(text);
+    free(avail);
+    free(path);
+}
+
+static void test_tls_key_must_match_certificate(void **state)
+{
+    struct mpic_checker_config c;
+    struct mpic_coordinator_config cc;
+    struct cres r;
+    char *path = NULL;
+
+    (void)state;
+    checker_text(MPIC_DAEMON_DCV_CHECKER,
+                 "tls:\n"
+                 "  cert_file: " FIX "/tls-a.crt\n"
+                 "  key_file: " FIX "/tls-b.key\n",
+                 &c, &r, &path);
+    assert_int_equal(r.rc, MPIC_ERR_INVALID);
+    assert_issue(&r.errs,
+                 "%s:3: tls.key_file: '" FIX "/tls-b.key' is not the private "
+                 "key of the certificate in tls.cert_file ('" FIX
+                 "/tls-a.crt')",
+                 path);
+    assert_int_equal(r.errs.n, 1);
+    mpic_checker_config_cleanup(&c);
+    mpic_errlist_cleanup(&r.errs);
+    free(path);
+
+    /* a file that is no certificate at all */
+    checker_text(MPIC_DAEMON_DCV_CHECKER,
+                 "tls:\n"
+                 "  cert_file: " FIX "/dcv-full.yaml\n"
+                 "  key_file: " FIX "/tls-a.key\n",
+                 &c, &r, &path);
+    assert_int_equal(r.rc, MPIC_ERR_INVALID);
+    assert_issue(&r.errs,
+                 "%s:2: tls.cert_file: '" FIX
+                 "/dcv-full.yaml' holds no PEM certificate",
+                 path);
+    mpic_checker_config_cleanup(&c);
+    mpic_errlist_cleanup(&r.errs);
+    free(path);
+
+    /* a device is not read (it would never end) */
+    checker_text(MPIC_DAEMON_DCV_CHECKER,
+                 "tls:\n"
+                 "  cert_file: /dev/zero\n"
+                 "  key_file: " FIX "/tls-a.key\n",
+                 &c, &r, &path);
+    assert_int_equal(r.rc, MPIC_ERR_INVALID);
+    assert_issue(&r.errs,
+                 "%s:2: tls.cert_file: '/dev/zero' is not a regular file",
+                 path);
+    mpic_checker_config_cleanup(&c);
+    mpic_errlist_cleanup(&r.errs);
+    free(path);
+
+    /* a matching pair is fine */
+    checker_text(MPIC_DAEMON_DCV_CHECKER,
+                 "tls:\n"
+                 "  cert_file: " FIX "/tls-a.crt\n"
+                 "  key_file: " FIX "/tls-a.key\n",
+                 &c, &r, &path);
+    print_issues(&r.errs);
+    assert_int_equal(r.rc, MPIC_OK);
+    mpic_checker_config_cleanup(&c);
+    mpic_errlist_cleanup(&r.errs);
+    free(path);
+
+    /* the coordinator's client certificate for the checkers, too */
+    coord_text(COORD_HEAD P_US P_EU "checker_tls:\n"
+                                    "  cert_file: " FIX "/tls-b.crt\n"
+                                    "  key_file: " FIX "/tls-a.key\n",
+               &cc, &r, &path);
+    assert_int_equal(r.rc, MPIC_ERR_INVALID);
+    assert_issue(&r.errs,
+                 "%s:11: checker_tls.key_file: '" FIX "/tls-a.key' is not "
+                 "the private key",
+                 path);
+    mpic_coordinator_config_cleanup(&cc);
+    mpic_errlist_cleanup(&r.errs);
+    free(path);
+}
+
+static void test_lenient_paths(void **state)
+{
+    struct mpic_checker_config c;
+    struct cres r;
+    char *path = NULL;
+    char *argv[5];
+
+    (void)state;
+    path = write_tmp("perspective_code: us-east-1\n"
+                     "listen: 0.0.0.0:8443\n"
+                     "tls:\n"
+                     "  cert_file: /run/credentials/x/checker.crt\n"
+                     "  key_file: /run/credentials/x/checker.key\n"
+                     "  client_ca_file: /run/credentials/x/ca.crt\n");
+    /* as shipped: the files are missing, and that is an error */
+    load_checker(MPIC_DAEMON_DCV_CHECKER, path, &c, &r);
+    assert_int_equal(r.rc, MPIC_ERR_INVALID);
+    assert_issue(&r.errs,
+                 "%s:4: tls.cert_file: cannot read "
+                 "'/run/credentials/x/checker.crt'",
+                 path);
+    assert_int_equal(r.errs.n, 3);
+    mpic_checker_config_cleanup(&c);
+    mpic_errlist_cleanup(&r.errs);
+
+    argv[0] = "x";
+    argv[1] = "--check-config";
+    argv[2] = "--lenient-paths";
+    argv[3] = "--config";
+    argv[4] = path;
+    load_checker_argv(MPIC_DAEMON_DCV_CHECKER, 5, argv, &c, &r);
+    print_issues(&r.errs);
+    assert_int_equal(r.rc, MPIC_OK);
+    assert_int_equal(r.action, MPIC_CLI_CHECK_CONFIG);
+    mpic_checker_config_cleanup(&c);
+    mpic_errlist_cleanup(&r.errs);
+
+    /* only with --check-config: a running daemon needs its files */
+    argv[1] = "--lenient-paths";
+    argv[2] = "--config";
+    argv[3] = path;
+    load_checker_argv(MPIC_DAEMON_DCV_CHECKER, 4, argv, &c, &r);
+    assert_int_equal(r.rc, MPIC_ERR_INVALID);
+    assert_issue(&r.errs,
+                 "command line: --lenient-paths only goes with --check-config");
+    mpic_checker_config_cleanup(&c);
+    mpic_errlist_cleanup(&r.errs);
+    free(path);
+}
+
+static void test_checker_needs_perspective_code(void **state)
+{
+    struct mpic_checker_config c;
+    struct cres r;
+    char *path = NULL;
+
+    (void)state;
+    checker_text_raw(MPIC_DAEMON_CAA_CHECKER,
+                     "listen: 127.0.0.1:8080\n"
+                     "caa:\n"
+                     "  default_caa_domains: [ca.example]\n",
+                     &c, &r, &path);
+    assert_int_equal(r.rc, MPIC_ERR_INVALID);
+    assert_issue(&r.errs,
+                 "%s:1: perspective_code: required (set it in this file or "
+                 "in $MPIC_PERSPECTIVE_CODE)",
+                 path);
+    assert_int_equal(r.errs.n, 1);
+    mpic_checker_config_cleanup(&c);
+    mpic_errlist_cleanup(&r.errs);
+
+    setenv("MPIC_PERSPECTIVE_CODE", "eu-west-1", 1);
+    load_checker(MPIC_DAEMON_CAA_CHECKER, path, &c, &r);
+    assert_int_equal(r.rc, MPIC_OK);
+    assert_string_equal(c.perspective_code, "eu-west-1");
+    mpic_checker_config_cleanup(&c);
+    mpic_errlist_cleanup(&r.errs);
+    free(path);
+}
+
+static void test_duplicate_checker_url(void **state)
+{
+    struct mpic_coordinator_config c;
+    struct cres r;
+    char *path = NULL;
+
+    (void)state;
+    /* scheme and host case and the default port do not make it another */
+    coord_text(COORD_HEAD "  - code: us-east-1\n"
+                          "    dcv_url: https://Checker.Example/dcv\n"
+                          "  - code: eu-west-1\n"
+                          "    dcv_url: HTTPS://checker.example:443/dcv\n",
+               &c, &r, &path);
+    assert_int_equal(r.rc, MPIC_ERR_INVALID);
+    assert_issue(&r.errs,
+                 "%s:8: perspectives[1].dcv_url: "
+                 "'HTTPS://checker.example:443/dcv' is the checker of "
+                 "perspective 'us-east-1' too (perspectives[0].dcv_url, line "
+                 "6): one checker would count twice towards quorum",
+                 path);
+    assert_int_equal(r.errs.n, 1);
+    mpic_coordinator_config_cleanup(&c);
+    mpic_errlist_cleanup(&r.errs);
+    free(path);
+
+    /* a CAA URL that is another perspective's DCV URL */
+    coord_text(COORD_HEAD "  - code: us-east-1\n"
+                          "    dcv_url: http://127.0.0.1:9/x\n"
+                          "  - code: eu-west-1\n"
+                          "    caa_url: http://localhost:9/x\n"
+                          "    dcv_url: http://127.0.0.1:80/x\n"
+                          "  - code: ap-northeast-1\n"
+                          "    caa_url: http://127.0.0.1/x\n",
+               &c, &r, &path);
+    assert_int_equal(r.rc, MPIC_ERR_INVALID);
+    assert_issue(&r.errs, "%s:11: perspectives[2].caa_url: ", path);
+    assert_int_equal(r.errs.n, 1);
+    mpic_coordinator_config_cleanup(&c);
+    mpic_errlist_cleanup(&r.errs);
+    free(path);
+}
+
+static void test_coordinator_beyond_loopback_needs_api_keys(void **state)
+{
+    struct mpic_coordinator_config c;
+    struct cres r;
+    char *path = NULL;
+
+    (void)state;
+    coord_text_raw(COORD_HEAD P_US P_EU, &c, &r, &path);
+    assert_int_equal(r.rc, MPIC_ERR_INVALID);
+    assert_issue(&r.errs,
+                 "%s: listen: '0.0.0.0:8000' is beyond loopback, and /mpic "
+                 "would answer anyone: set api_keys (or MPIC_API_KEYS)",
+                 path);
+    assert_int_equal(r.errs.n, 1);
+    mpic_coordinator_config_cleanup(&c);
+    mpic_errlist_cleanup(&r.errs);
+
+    setenv("MPIC_API_KEYS", "k1", 1);
+    load_coord(path, &c, &r);
+    assert_int_equal(r.rc, MPIC_OK);
+    mpic_coordinator_config_cleanup(&c);
+    mpic_errlist_cleanup(&r.errs);
+    unsetenv("MPIC_API_KEYS");
+    free(path);
+
+    coord_text_raw(COORD_HEAD P_US P_EU "listen: \"[::]:8000\"\n", &c, &r,
+                   &path);
+    assert_int_equal(r.rc, MPIC_ERR_INVALID);
+    assert_issue(&r.errs, "%s:9: listen: '[::]:8000' is beyond loopback",
+                 path);
+    mpic_coordinator_config_cleanup(&c);
+    mpic_errlist_cleanup(&r.errs);
+    free(path);
+
+    /* the escape hatch, for a proxy in front that authenticates */
+    coord_text_raw(COORD_HEAD P_US P_EU "allow_unauthenticated: true\n", &c,
+                   &r, &path);
+    assert_int_equal(r.rc, MPIC_OK);
+    assert_true(c.allow_unauthenticated);
+    mpic_coordinator_config_cleanup(&c);
+    mpic_errlist_cleanup(&r.errs);
+    free(path);
+
+    /* loopback (IPv6 too) needs nothing */
+    coord_text_raw(COORD_HEAD P_US P_EU "listen: \"[::1]:8000\"\n", &c, &r,
+                   &path);
+    assert_int_equal(r.rc, MPIC_OK);
+    mpic_coordinator_config_cleanup(&c);
+    mpic_errlist_cleanup(&r.errs);
+    free(path);
+}
+
+static void test_plaintext_checker_beyond_loopback(void **state)
+{
+    struct mpic_coordinator_config c;
+    struct cres r;
+    char *path = NULL;
+
+    (void)state;
+    coord_text(COORD_HEAD P_US "  - code: eu-west-1\n"
+                               "    caa_url: http://10.0.0.6:8080/caa\n",
+               &c, &r, &path);
+    assert_int_equal(r.rc, MPIC_ERR_INVALID);
+    assert_issue(&r.errs,
+                 "%s:8: perspectives[1].caa_url: 'http://10.0.0.6:8080/caa': "
+                 "plaintext http:// to a host that is not loopback",
+                 path);
+    assert_true(strstr(r.errs.items[0].message,
+                       "allow_plaintext_checkers: true") != NULL);
+    assert_int_equal(r.errs.n, 1);
+    mpic_coordinator_config_cleanup(&c);
+    mpic_errlist_cleanup(&r.errs);
+    free(path);
+
+    coord_text(COORD_HEAD P_US "  - code: eu-west-1\n"
+                               "    caa_url: http://10.0.0.6:8080/caa\n"
+                               "allow_plaintext_checkers: true\n",
+               &c, &r, &path);
+    assert_int_equal(r.rc, MPIC_OK);
+    mpic_coordinator_config_cleanup(&c);
+    mpic_errlist_cleanup(&r.errs);
+    free(path);
+
+    /* https:// anywhere and http:// on loopback are fine */
+    coord_text(COORD_HEAD P_US "  - code: eu-west-1\n"
+                               "    caa_url: https://10.0.0.6:8443/caa\n"
+                               "    dcv_url: http://[::1]:8080/dcv\n",
+               &c, &r, &path);
+    print_issues(&r.errs);
+    assert_int_equal(r.rc, MPIC_OK);
+    mpic_coordinator_config_cleanup(&c);
+    mpic_errlist_cleanup(&r.errs);
+    free(path);
+}
+
+static void test_checker_beyond_loopback_needs_auth(void **state)
+{
+    struct mpic_checker_config c;
+    struct cres r;
+    char *path = NULL;
+
+    (void)state;
+    checker_text_raw(MPIC_DAEMON_DCV_CHECKER,
+                     "perspective_code: us-east-1\n"
+                     "listen: 0.0.0.0:8080\n",
+                     &c, &r, &path);
+    assert_int_equal(r.rc, MPIC_ERR_INVALID);
+    assert_issue(&r.errs,
+                 "%s:2: listen: '0.0.0.0:8080' is beyond loopback, and /dcv "
+                 "would answer anyone: set auth.bearer_tokens or "
+                 "tls.client_ca_file (or auth.allow_unauthenticated: true",
+                 path);
+    assert_int_equal(r.errs.n, 1);
+    mpic_checker_config_cleanup(&c);
+    mpic_errlist_cleanup(&r.errs);
+    free(path);
+
+    checker_text_raw(MPIC_DAEMON_DCV_CHECKER,
+                     "perspective_code: us-east-1\n"
+                     "listen: 0.0.0.0:8080\n"
+                     "auth:\n"
+                     "  bearer_tokens: [t0k3n]\n",
+                     &c, &r, &path);
+    assert_int_equal(r.rc, MPIC_OK);
+    mpic_checker_config_cleanup(&c);
+    mpic_errlist_cleanup(&r.errs);
+    free(path);
+
+    checker_text_raw(MPIC_DAEMON_CAA_CHECKER,
+                     "perspective_code: us-east-1\n"
+                     "auth:\n"
+                     "  allow_unauthenticated: true\n",
+                     &c, &r, &path);
+    assert_int_equal(r.rc, MPIC_OK);
+    assert_true(c.allow_unauthenticated);
+    mpic_checker_config_cleanup(&c);
+    mpic_errlist_cleanup(&r.errs);
+    free(path);
+
+    checker_text_raw(MPIC_DAEMON_CAA_CHECKER,
+                     "perspective_code: us-east-1\n"
+                     "listen: 127.0.0.1:8080\n",
+                     &c, &r, &path);
+    assert_int_equal(r.rc, MPIC_OK);
+    mpic_checker_config_cleanup(&c);
+    mpic_errlist_cleanup(&r.errs);
+    free(path);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1662,6 +2501,7 @@ int main(void)
         T(test_coordinator_defaults_need_secret_and_perspectives),
         T(test_dcv_full_file),
         T(test_caa_full_file),
+        T(test_caa_rfc8657_setting),
         T(test_coordinator_full_file),
         T(test_config_file_from_environment),
         T(test_checker_env_overrides_file),
@@ -1682,7 +2522,7 @@ int main(void)
         T(test_top_level_must_be_mapping),
         T(test_empty_file_gives_defaults),
         T(test_duplicate_yaml_key),
-        T(test_unknown_keys_warn_but_load),
+        T(test_unknown_keys_are_errors),
         T(test_yaml_aliases_are_safe),
         T(test_unreadable_config_file),
         T(test_yaml_syntax_error_has_line),
@@ -1700,11 +2540,25 @@ int main(void)
         T(test_bad_available_file),
         T(test_several_errors_reported_together),
         T(test_checker_tls_of_coordinator),
+        T(test_compliance_keys),
+        T(test_compliance_key_errors),
+        T(test_compliance_default_below_minimum_by_date),
+        T(test_compliance_too_few_perspectives),
         T(test_coordinator_json_redacts_secrets),
         T(test_checker_json_redacts_tokens),
         T(test_example_configs_load),
         T(test_local_configs_load),
         T(test_production_too_close_pairs_are_symmetric),
+        T(test_typo_is_an_error_with_did_you_mean),
+        T(test_unknown_key_in_perspective_entry),
+        T(test_unknown_key_in_available_entry),
+        T(test_tls_key_must_match_certificate),
+        T(test_lenient_paths),
+        T(test_checker_needs_perspective_code),
+        T(test_duplicate_checker_url),
+        T(test_coordinator_beyond_loopback_needs_api_keys),
+        T(test_plaintext_checker_beyond_loopback),
+        T(test_checker_beyond_loopback_needs_auth),
 #undef T
     };
 

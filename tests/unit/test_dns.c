@@ -19,6 +19,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "common/buf.h"
 #include "common/caa_tree.h"
 #include "common/config.h"
 #include "common/dns.h"
@@ -241,6 +242,67 @@ static void test_answer_rrs_stops_after_sixteen_hops(void **state)
     ldns_pkt_free(pkt);
 }
 
+/* The checked variant: a loop or an over-long chain is an error naming
+ * the query name, never "no records"; a complete chain is not. */
+static void test_answer_rrs_checked_loop_and_length(void **state)
+{
+    const char *loop[] = {
+        "a.example. 300 IN CNAME b.example.",
+        "b.example. 300 IN CNAME a.example.",
+    };
+    const char *self[] = {"a.example. 300 IN CNAME A.EXAMPLE."};
+    const char *to_nothing[] = {"a.example. 300 IN CNAME b.other."};
+    ldns_pkt *pkt;
+    ldns_rr_list *l = NULL;
+    char *why = NULL;
+
+    (void)state;
+    pkt = answer_pkt(loop, 2);
+    assert_int_equal(mpic_dns_answer_rrs_checked(
+                         pkt, "a.example", LDNS_RR_TYPE_CAA, NULL, &l, &why),
+                     -1);
+    assert_non_null(strstr(why, "CNAME loop"));
+    assert_non_null(strstr(why, "a.example"));
+    free(why);
+    why = NULL;
+    ldns_pkt_free(pkt);
+
+    pkt = answer_pkt(self, 1);
+    assert_int_equal(mpic_dns_answer_rrs_checked(
+                         pkt, "a.example", LDNS_RR_TYPE_TXT, NULL, &l, &why),
+                     -1);
+    free(why);
+    why = NULL;
+    ldns_pkt_free(pkt);
+
+    pkt = chain_pkt(17);
+    assert_int_equal(mpic_dns_answer_rrs_checked(
+                         pkt, "n0.example", LDNS_RR_TYPE_TXT, NULL, &l, &why),
+                     -1);
+    assert_non_null(strstr(why, "longer than 16"));
+    free(why);
+    why = NULL;
+    ldns_pkt_free(pkt);
+
+    pkt = chain_pkt(16);
+    l = NULL;
+    assert_int_equal(mpic_dns_answer_rrs_checked(
+                         pkt, "n0.example", LDNS_RR_TYPE_TXT, NULL, &l, &why),
+                     0);
+    assert_non_null(l);
+    assert_null(why);
+    ldns_rr_list_deep_free(l);
+    ldns_pkt_free(pkt);
+
+    pkt = answer_pkt(to_nothing, 1);
+    l = NULL;
+    assert_int_equal(mpic_dns_answer_rrs_checked(
+                         pkt, "a.example", LDNS_RR_TYPE_CAA, NULL, &l, &why),
+                     0);
+    assert_null(l);
+    ldns_pkt_free(pkt);
+}
+
 static void test_answer_rrs_cname_query_returns_cname(void **state)
 {
     const char *rrs[] = {
@@ -364,6 +426,32 @@ static void test_caa_record_from_rr_decodes_fields(void **state)
     assert_int_equal(rec->value_len, 4);
     assert_memory_equal(rec->value, "ca\0;", 4);
     caa_records_free(rec, 1);
+    ldns_rr_free(rr);
+}
+
+/* A NUL byte in the tag is kept: tag_len says 6, and the tag is not a
+ * valid tag, so it can never be read as "issue". */
+static void test_caa_record_from_rr_keeps_nul_in_tag(void **state)
+{
+    static const uint8_t rdata[] = {128, 6,   'i', 's', 's', 'u', 'e',
+                                    0,   'c', 'a', '.', 'e', 'x'};
+    uint8_t wire[40] = {0, 1, 1, 0, 1, 0, 0, 0, 60, 0, sizeof(rdata)};
+    ldns_rr *rr = NULL;
+    struct caa_record rec;
+    size_t pos = 0;
+
+    (void)state;
+    memcpy(wire + 11, rdata, sizeof(rdata));
+    assert_int_equal(
+        ldns_wire2rr(&rr, wire, 11 + sizeof(rdata), &pos, LDNS_SECTION_ANSWER),
+        LDNS_STATUS_OK);
+    assert_int_equal(caa_record_from_rr(rr, &rec), 0);
+    assert_int_equal(rec.tag_len, 6);
+    assert_memory_equal(rec.tag, "issue\0", 6);
+    assert_false(caa_record_tag_valid(&rec));
+    assert_false(caa_record_tag_is(&rec, "issue"));
+    free(rec.tag);
+    free(rec.value);
     ldns_rr_free(rr);
 }
 
@@ -562,6 +650,7 @@ struct silent {
     struct sockaddr_in from;
     socklen_t from_len;
     bool auto_answer; /* answer each query as it arrives */
+    unsigned answer_from; /* with auto_answer: from the n-th query on */
     uint16_t ids[64]; /* IDs of the first queries received */
     unsigned n_ids;
     unsigned n_called;
@@ -602,7 +691,7 @@ static void on_silent_read(struct ev_loop *loop, int fd, unsigned events,
             s->ids[s->n_ids++] = (uint16_t)(buf[0] << 8 | buf[1]);
         memcpy(s->last, buf, (size_t)n);
         s->last_len = (size_t)n;
-        if (s->auto_answer)
+        if (s->auto_answer && s->n_queries >= s->answer_from)
             silent_answer_last(s);
     }
 }
@@ -741,6 +830,79 @@ static void test_query_answer_before_deadline_wins(void **state)
     silent_stop(&s);
 }
 
+/* One lost datagram costs the early retransmission (400 ms), not a whole
+ * per-try timeout: the first query is dropped, the second answered. */
+static void test_query_lost_datagram_is_sent_again_early(void **state)
+{
+    struct silent s;
+    struct mpic_buf m;
+    uint64_t t0;
+
+    (void)state;
+    silent_start(&s, 8000, 2);
+    s.auto_answer = true;
+    s.answer_from = 2;
+    t0 = ev_now_ms();
+    assert_non_null(mpic_dns_query(s.dns, "lossy.example", LDNS_RR_TYPE_CAA,
+                                   on_silent_result, &s));
+    silent_run(&s);
+    assert_int_equal(s.n_called, 1);
+    assert_int_equal(s.status, MPIC_DNS_ANSWER);
+    assert_int_equal(s.n_queries, 2);
+    /* A new random ID for the retransmission. */
+    assert_int_equal(s.n_ids, 2);
+    assert_int_not_equal(s.ids[0], s.ids[1]);
+    /* Sent long before c-ares' own second try (8 s per try). */
+    assert_true(ev_now_ms() - t0 < 4000);
+    mpic_buf_init(&m, 4096);
+    mpic_dns_metrics(s.dns, &m);
+    assert_non_null(strstr(m.data, "mpic_dns_queries_total 1\n"));
+    assert_non_null(strstr(m.data, "mpic_dns_retransmits_total 1\n"));
+    mpic_buf_cleanup(&m);
+    /* The first query is still out at c-ares: answering it later must not
+     * call back again (and frees the query: ASan checks). */
+    ev_timer_start(s.loop, 300, on_stop_loop, NULL);
+    silent_run(&s);
+    assert_int_equal(s.n_called, 1);
+    silent_stop(&s);
+}
+
+/* tries: 1 means one query: no retransmission, a timeout at 600 ms. */
+static void test_query_one_try_is_not_sent_again(void **state)
+{
+    struct silent s;
+
+    (void)state;
+    silent_start(&s, 600, 1);
+    assert_non_null(mpic_dns_query(s.dns, "once.example", LDNS_RR_TYPE_CAA,
+                                   on_silent_result, &s));
+    silent_run(&s);
+    assert_int_equal(s.n_called, 1);
+    assert_int_equal(s.status, MPIC_DNS_TIMEOUT);
+    assert_int_equal(s.n_queries, 1);
+    silent_stop(&s);
+}
+
+/* The answer to the first transmission wins when it comes first; the
+ * retransmission is never sent for an answered query. */
+static void test_query_answered_early_is_not_sent_again(void **state)
+{
+    struct silent s;
+
+    (void)state;
+    silent_start(&s, 2000, 3);
+    s.auto_answer = true;
+    assert_non_null(mpic_dns_query(s.dns, "fast.example", LDNS_RR_TYPE_CAA,
+                                   on_silent_result, &s));
+    silent_run(&s);
+    assert_int_equal(s.status, MPIC_DNS_ANSWER);
+    ev_timer_start(s.loop, 900, on_stop_loop, NULL);
+    silent_run(&s);
+    assert_int_equal(s.n_called, 1);
+    assert_int_equal(s.n_queries, 1);
+    silent_stop(&s);
+}
+
 static void test_query_cancelled_is_not_called_at_deadline(void **state)
 {
     struct silent s;
@@ -867,6 +1029,8 @@ int main(void)
         cmocka_unit_test(test_answer_rrs_follows_sixteen_hops),
         cmocka_unit_test(test_answer_rrs_stops_after_sixteen_hops),
         cmocka_unit_test(test_answer_rrs_cname_query_returns_cname),
+        cmocka_unit_test(test_answer_rrs_checked_loop_and_length),
+        cmocka_unit_test(test_caa_record_from_rr_keeps_nul_in_tag),
         cmocka_unit_test(test_caa_presentation_plain_and_critical),
         cmocka_unit_test(
             test_caa_presentation_escapes_quote_backslash_and_bytes),
@@ -885,6 +1049,9 @@ int main(void)
         cmocka_unit_test(test_query_late_answer_after_deadline_is_dropped),
         cmocka_unit_test(test_query_answer_before_deadline_wins),
         cmocka_unit_test(test_query_cancelled_is_not_called_at_deadline),
+        cmocka_unit_test(test_query_lost_datagram_is_sent_again_early),
+        cmocka_unit_test(test_query_one_try_is_not_sent_again),
+        cmocka_unit_test(test_query_answered_early_is_not_sent_again),
         cmocka_unit_test(test_query_pending_at_free_reports_error_once),
     };
 
