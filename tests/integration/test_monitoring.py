@@ -101,6 +101,9 @@ def coordinator_yaml(port, pki, checkers):
               "hash_secret: \"monitoring-secret\"",
               "remote_timeout_ms: 6000",
               "api_keys: [%s]" % json.dumps(API_KEY)]
+    # Three perspectives are enough to watch; the BR minimum is not what
+    # this test is about.
+    lines += h.compliance_yaml()
     return "\n".join(lines) + "\n" + u.checker_tls_yaml(
         os.path.join(pki, "checkers-ca.crt"),
         os.path.join(pki, "coordinator.crt"),
@@ -480,6 +483,10 @@ def promtool_check_metrics_on_live_daemons(ctx):
     dcv = metrics_text(ctx, ctx.checkers["dcv", CODES[0]])
     m = re.search(r'^mpic_dcv_bad_requests_total (\d+)$', dcv, re.M)
     check(m and int(m.group(1)) >= 1, "no refused DCV request counted")
+    for kind in ("caa", "dcv"):
+        text = metrics_text(ctx, ctx.checkers[kind, CODES[0]])
+        m = re.search(r'^mpic_dns_queries_total (\d+)$', text, re.M)
+        check(m and int(m.group(1)) >= 1, "no DNS query counted (%s)" % kind)
 
 
 @R.case
@@ -570,7 +577,8 @@ def dashboard_and_rules_use_exported_metrics(ctx):
                  "mpic_caa_checks_total", "mpic_dcv_results_total",
                  "mpic_checker_connections_total",
                  "mpic_checker_tls_handshakes_total",
-                 "mpic_dcv_checks_total", "mpic_checker_pings_total"]:
+                 "mpic_dcv_checks_total", "mpic_checker_pings_total",
+                 "mpic_dns_queries_total", "mpic_dns_retransmits_total"]:
         check(must in used, "the dashboard shows no %s" % must)
     # The alert rules, by the same measure.
     import yaml
