@@ -239,18 +239,26 @@ void dcv_metrics(struct mpic_buf *out, void *arg)
     const struct dcv_daemon *d = arg;
     int m;
 
-    mpic_buf_append_str(out, "# TYPE mpic_dcv_checks_total counter\n");
+    mpic_buf_append_str(out, "# HELP mpic_dcv_checks_total DCV checks "
+                             "started, by validation method.\n"
+                             "# TYPE mpic_dcv_checks_total counter\n");
     for (m = 0; m < MPIC_DCV_METHOD_COUNT; m++)
         mpic_buf_printf(out, "mpic_dcv_checks_total{method=\"%s\"} %lu\n",
                         mpic_dcv_method_name((enum mpic_dcv_method)m),
                         d->n_checks[m]);
-    mpic_buf_append_str(out, "# TYPE mpic_dcv_results_total counter\n");
+    mpic_buf_append_str(out, "# HELP mpic_dcv_results_total DCV checks "
+                             "answered, by result (error: not completed).\n"
+                             "# TYPE mpic_dcv_results_total counter\n");
     mpic_buf_printf(out, "mpic_dcv_results_total{result=\"passed\"} %lu\n",
                     d->n_passed);
     mpic_buf_printf(out, "mpic_dcv_results_total{result=\"failed\"} %lu\n",
                     d->n_failed);
     mpic_buf_printf(out, "mpic_dcv_results_total{result=\"error\"} %lu\n",
                     d->n_errors);
+    mpic_buf_append_str(out, "# HELP mpic_dcv_bad_requests_total Requests "
+                             "refused with 400 (malformed request or "
+                             "target).\n"
+                             "# TYPE mpic_dcv_bad_requests_total counter\n");
     mpic_buf_printf(out, "mpic_dcv_bad_requests_total %lu\n",
                     d->n_bad_requests);
     mpic_dns_metrics(d->dns, out);

@@ -19,7 +19,14 @@ runtime_pkgs="ca-certificates libmicrohttpd12 libcurl4 libc-ares2 libldns3
 test_pkgs="libcmocka-dev unbound nsd nginx-light openssl curl python3
  iproute2 procps clang libclang-rt-14-dev valgrind
  dns-root-data ldnsutils bind9-utils docker-compose python3-yaml python3-jsonschema
- systemd tinyproxy"
+ systemd tinyproxy prometheus"
+# prometheus: promtool and a Prometheus the monitoring test
+# (tests/integration/test_monitoring.py) starts on loopback by itself. The
+# package's postinst enables a system-wide prometheus service (on *:9090) and
+# starts it where systemd (or a SysV init without a denying policy-rc.d)
+# runs; in containers and CI jobs without systemd it starts nothing. When
+# this script installed the package it stops and disables that service again
+# (further down), so no Prometheus is left running.
 # Deployment checks (tests/integration/test_deploy_*.py): kubectl renders the
 # Kustomize overlays, the npm package kubernetes-models holds the Kubernetes
 # schemas they are validated against. Either may come from elsewhere already
@@ -60,6 +67,23 @@ if [ -n "$missing" ]; then
     $SUDO apt-get update -qq
     # shellcheck disable=SC2086
     $SUDO apt-get install -y -qq --no-install-recommends $missing
+    case " $missing " in
+    *" prometheus "*)
+        # Only the service this run installed: an existing Prometheus stays.
+        if [ -d /run/systemd/system ]; then
+            $SUDO systemctl disable --now prometheus.service >/dev/null 2>&1 || true
+        else
+            # not booted with systemd: drop the unit links and the SysV links
+            # (offline), and stop what a SysV init script may have started
+            if command -v systemctl >/dev/null 2>&1; then
+                $SUDO systemctl disable prometheus.service >/dev/null 2>&1 || true
+            fi
+            if [ -x /etc/init.d/prometheus ] && $SUDO /etc/init.d/prometheus status >/dev/null 2>&1; then
+                $SUDO /etc/init.d/prometheus stop >/dev/null 2>&1 || true
+            fi
+        fi
+        ;;
+    esac
 fi
 if [ "$what" = all ]; then
     npm_root=$(npm root -g 2>/dev/null) || npm_root=
