@@ -67,23 +67,27 @@ if [ -n "$missing" ]; then
     $SUDO apt-get update -qq
     # shellcheck disable=SC2086
     $SUDO apt-get install -y -qq --no-install-recommends $missing
-    case " $missing " in
-    *" prometheus "*)
-        # Only the service this run installed: an existing Prometheus stays.
+    # Services whose packages start a system-wide daemon the tests do not
+    # want (the tests start their own on loopback): only those this run
+    # installed; an existing one stays.
+    for svc in prometheus tinyproxy; do
+        case " $missing " in
+        *" $svc "*) ;;
+        *) continue ;;
+        esac
         if [ -d /run/systemd/system ]; then
-            $SUDO systemctl disable --now prometheus.service >/dev/null 2>&1 || true
+            $SUDO systemctl disable --now "$svc.service" >/dev/null 2>&1 || true
         else
             # not booted with systemd: drop the unit links and the SysV links
             # (offline), and stop what a SysV init script may have started
             if command -v systemctl >/dev/null 2>&1; then
-                $SUDO systemctl disable prometheus.service >/dev/null 2>&1 || true
+                $SUDO systemctl disable "$svc.service" >/dev/null 2>&1 || true
             fi
-            if [ -x /etc/init.d/prometheus ] && $SUDO /etc/init.d/prometheus status >/dev/null 2>&1; then
-                $SUDO /etc/init.d/prometheus stop >/dev/null 2>&1 || true
+            if [ -x "/etc/init.d/$svc" ] && $SUDO "/etc/init.d/$svc" status >/dev/null 2>&1; then
+                $SUDO "/etc/init.d/$svc" stop >/dev/null 2>&1 || true
             fi
         fi
-        ;;
-    esac
+    done
 fi
 if [ "$what" = all ]; then
     npm_root=$(npm root -g 2>/dev/null) || npm_root=
