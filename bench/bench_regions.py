@@ -361,14 +361,23 @@ class RegionStack:
             lines += ["compliance:", "  min_perspective_count: %d" % COUNT]
         return "\n".join(lines) + "\n"
 
-    def _config_ok(self, text, sub):
+    def _config_ok(self, text, sub, optional):
+        """Whether the coordinator takes this configuration with every key
+        of `optional` understood: it refuses unknown keys in some versions
+        and only warns ("KEY: unknown key (ignored)") in others."""
         path = os.path.join(sub, "probe.yaml")
         with open(path, "w") as f:
             f.write(text)
         p = subprocess.run([h.binary("mpic-coordinator"), "--config", path,
                             "--check-config"], capture_output=True, text=True,
                            env=h.clean_env(), timeout=30)
-        return p.returncode == 0, (p.stdout + p.stderr).strip()
+        out = (p.stdout + p.stderr).strip()
+        if p.returncode != 0:
+            return False, out
+        for key in optional:
+            if "%s: unknown key" % key in out:
+                return False, out
+        return True, out
 
     def start_coordinator(self, straggler_ms):
         """(Re)starts the coordinator. compliance.min_perspective_count and
@@ -392,7 +401,9 @@ class RegionStack:
                                       (True, False), (False, False)):
             text = self.coordinator_yaml(port, straggler_ms, compliance,
                                          straggler)
-            ok, out = self._config_ok(text, sub)
+            optional = ((["compliance"] if compliance else []) +
+                        (["straggler_timeout_ms"] if straggler else []))
+            ok, out = self._config_ok(text, sub, optional)
             if ok:
                 chosen = (text, compliance, straggler)
                 break
@@ -403,10 +414,10 @@ class RegionStack:
         text, compliance, straggler = chosen
         if not compliance:
             notes.append("compliance.min_perspective_count unknown to this "
-                         "binary: left out")
+                         "coordinator: left out")
         if not straggler:
-            notes.append("straggler_timeout_ms unknown to this binary: left "
-                         "out")
+            notes.append("straggler_timeout_ms unknown to this coordinator: "
+                         "left out")
         self.coord_notes = notes
         self.straggler_supported = straggler
         self.compliance_used = compliance
@@ -587,14 +598,23 @@ class Bench:
     def left(self):
         return self.args.budget - (time.monotonic() - self.t_start)
 
-    def warm(self, check, n=3):
+    def warm(self, check, blackholed=()):
+        """Requests (at least 2, at most 8) until the coordinator holds a
+        connection to every reachable checker of this check type, so the
+        measurement starts from warm connections."""
+        kind = "caa" if check == "caa" else "dcv"
+        links = [l for (cls, code, *rest), l in self.s.links.items()
+                 if cls == "coord" and rest == [kind] and code not in
+                 blackholed]
         c = Client(self.s.coord.port)
-        for _ in range(n):
+        for i in range(8):
             c.post(check)
+            if i >= 1 and all(l.open_conns > 0 for l in links):
+                break
         c.close()
 
     def block(self, scen, check, n_seq, conc, per_thread, straggler_ms,
-              blackholed=()):
+              blackholed=(), warm=True):
         if check == "acme-http-01" and not self.s.http01:
             return
         if self.left() <= 0:
@@ -603,7 +623,8 @@ class Bench:
             return
         log("%s: %s, %d sequential + %dx%d concurrent" % (
             scen, check, n_seq, conc, per_thread))
-        self.warm(check, 1 if blackholed else 2)
+        if warm:
+            self.warm(check, blackholed)
         self.s.hub.call(self.s.hub.clear_lateness)
         cpu0, wall0 = b.cpu_seconds(os.getpid()), time.monotonic()
         recs = []
@@ -612,8 +633,10 @@ class Bench:
             if self.left() <= 0:
                 break
             c0 = self.s.counters()
+            mark = self.s.hub.mark()
             rec = cl.post(check)
             c1 = self.s.counters()
+            rec["relay_late_max"] = self.s.hub.late_since(mark)
             rec["delta"] = {k: c1[k] - c0[k] for k in c0}
             rec["mode"] = "seq"
             recs.append(rec)
@@ -682,8 +705,13 @@ class Bench:
                 if not atts:
                     continue
                 calls = atts[-1].get("perspectives") or []
+                # A call cut as a straggler carries a not_awaited error
+                # (and "answered" true): it is not an answer.
                 r["calls"] = [(c.get("code"), c.get("duration_ms"),
-                               c.get("answered"), c.get("error_types"))
+                               c.get("answered") and not any(
+                                   "not_awaited" in str(t)
+                                   for t in c.get("error_types") or []),
+                               c.get("error_types"))
                               for c in calls]
                 r["coord_ms"] = o.get("duration_ms")
 
@@ -751,6 +779,10 @@ def attribution(records):
             causes.append("straggler cut")
         if r["attempts"] > 1:
             causes.append("retry attempt")
+        if d.get("dns_queries", 0) > len(r["codes"]) and not d["dns_dropped"]:
+            causes.append("DNS resent w/o loss")
+        if r.get("relay_late_max", 0) > 0.005:
+            causes.append("relay late >5ms")
         key = (r["scenario"], r["check"], " + ".join(causes) or "clean")
         groups.setdefault(key, []).append(r["dt"] - r["floor"])
     for (scen, check, cause), ex in sorted(groups.items()):
@@ -780,10 +812,16 @@ def call_events(records, blackholed=(BLACKHOLED,)):
                 ev.append("DNS lost x%d" % d["dd:" + code])
             if d.get("dq:" + code, 0) > 1:
                 ev.append("%d DNS queries" % d["dq:" + code])
+            bh = code in blackholed and r["scenario"].startswith("bh")
+            if not answered and not bh:
+                ev.append("cut (not awaited)")
+            ex = (dur / 1e3 - call_floor_s(code, r["check"])
+                  if dur is not None else None)
+            if not ev and answered and ex is not None and ex > 0.025:
+                ev.append("none seen (relay late %.0f)"
+                          % (r.get("relay_late_max", 0) * 1e3))
             if not ev:
                 continue
-            ex = (dur / 1e3 - call_floor_s(code, r["check"])
-                  if answered and dur is not None else None)
             out.append((r["scenario"], r["check"], code, " + ".join(ev), ex,
                         RTT_MS[code] / 1e3, r["dt"] - r["floor"]))
     return out
@@ -964,8 +1002,11 @@ def parse_args():
                     help="RTTs a new coordinator->checker connection costs "
                          "before its first byte (1: TCP; 2: TCP + TLS 1.3)")
     ap.add_argument("--scenarios", default="base,dnsloss,blackhole,"
-                    "blackhole-short",
+                    "blackhole-short,idle",
                     help="comma separated subset")
+    ap.add_argument("--idle", type=int, default=32,
+                    help="seconds without requests in the idle run (32: "
+                         "beyond the checkers' 30 s keep-alive timeout)")
     ap.add_argument("--budget", type=float, default=270,
                     help="seconds of measurement before skipping the rest")
     ap.add_argument("--seed", type=int, default=12)
@@ -982,6 +1023,9 @@ def parse_args():
 
 def main():
     args = parse_args()
+    # The relays and the client share this interpreter: hand the GIL over
+    # quickly so neither waits the default 5 ms for the other.
+    sys.setswitchinterval(0.0005)
     t0 = time.monotonic()
     for c in RTT_MS:
         RTT_MS[c] *= args.rtt_scale
@@ -1035,6 +1079,21 @@ def main():
                 bench.block("bh-s%d" % args.short_straggler, c,
                             args.n_blackhole, 0, 0, args.short_straggler,
                             blackholed=(BLACKHOLED,))
+        if "idle" in scen and bench.left() > args.idle + 10:
+            # Every keep-alive connection idle longer than the checkers'
+            # idle timeout (30 s): what the next request pays.
+            stack.apply_impairments({})
+            for c in ("caa", "acme-dns-01"):
+                bench.warm(c)
+            log("idle: %d s without requests" % args.idle)
+            time.sleep(args.idle)
+            cur = args.short_straggler if "blackhole-short" in scen and \
+                stack.straggler_supported else stg
+            for c in ("caa", "acme-dns-01"):
+                bench.block("idle-%ds" % args.idle, c, 1, 0, 0, cur,
+                            warm=False)
+        elif "idle" in scen:
+            bench.skipped.append("idle")
         stack.apply_impairments({})
         bench.audit()
         text = report(args, stack, bench, time.monotonic() - t0)

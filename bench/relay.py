@@ -456,6 +456,19 @@ class RelayHub:
         self._thread.join(10)
         self._thread = None
 
+    def mark(self):
+        """Where every link's lateness list ends now (for late_since)."""
+        return [len(link.lateness) for link in self.links]
+
+    def late_since(self, mark):
+        """The largest lateness of deliveries since mark (seconds)."""
+        worst = 0.0
+        for link, n in zip(self.links, mark):
+            new = link.lateness[n:]
+            if new:
+                worst = max(worst, max(new))
+        return worst
+
     def clear_lateness(self):
         for link in self.links:
             link.lateness = []
