@@ -965,11 +965,15 @@ def report(args, stack, bench, t_total):
 
 
 def _finite(o):
-    """o with every infinite float as None (strict JSON)."""
+    """o for regions.json: infinite floats as None (strict JSON), floats
+    rounded to 0.1 ms, zero counters of the per-request deltas left out."""
     if isinstance(o, float):
-        return None if o in (float("inf"), float("-inf")) else o
+        if o in (float("inf"), float("-inf")):
+            return None
+        return round(o, 4)
     if isinstance(o, dict):
-        return {k: _finite(v) for k, v in o.items()}
+        return {k: _finite(v) for k, v in o.items()
+                if not (k[:3] in ("cc:", "dq:", "dd:") and not v)}
     if isinstance(o, (list, tuple)):
         return [_finite(v) for v in o]
     return o
@@ -1016,8 +1020,11 @@ def parse_args():
     ap.add_argument("--out", default=os.path.join(b.RESULTS, "regions.txt"),
                     help="where to write the table ('' for nowhere)")
     a = ap.parse_args()
-    if a.quick:
-        a.n, a.conc, a.per_client, a.n_blackhole, a.n_loss = 8, 2, 3, 4, 10
+    if a.quick:  # smaller counts, where not given explicitly
+        for attr, quick in (("n", 8), ("conc", 2), ("per_client", 3),
+                            ("n_blackhole", 4), ("n_loss", 10)):
+            if getattr(a, attr) == ap.get_default(attr):
+                setattr(a, attr, quick)
     return a
 
 
@@ -1034,6 +1041,9 @@ def main():
         raise SystemExit("terminated by signal %d" % signum)
 
     signal.signal(signal.SIGTERM, on_term)
+    # Ctrl-C stops the run even when started in the background of a script
+    # (where SIGINT arrives ignored).
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     for tool in ("nsd", "unbound"):
         if not b.have(tool):
             log("%s missing" % tool)
@@ -1104,14 +1114,23 @@ def main():
             with open(args.out, "w") as f:
                 f.write(text)
             with open(os.path.splitext(args.out)[0] + ".json", "w") as f:
-                json.dump(_finite({"rows": bench.rows,
-                                   "records": bench.records}),
-                          f, indent=1, sort_keys=True)
-                f.write("\n")
+                # One row or request per line.
+                for i, (key, items) in enumerate((("rows", bench.rows),
+                                                  ("records",
+                                                   bench.records))):
+                    f.write(("{" if i == 0 else ",\n") + '"%s": [\n' % key)
+                    f.write(",\n".join(json.dumps(_finite(x), sort_keys=True)
+                                        for x in items))
+                    f.write("\n]")
+                f.write("}\n")
         return 0
     finally:
         stack.close()
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    except KeyboardInterrupt:
+        log("interrupted; every process started was stopped")
+        sys.exit(130)
