@@ -641,7 +641,6 @@ class Bench:
             rec["mode"] = "seq"
             recs.append(rec)
         cl.close()
-        seq_n = len(recs)
         seq_counters = _sum_deltas(recs)
         conc_recs = []
         conc_delta = None
