@@ -221,7 +221,8 @@ class RegionStack:
                     rewrite=rw, tags={"class": "dns", "code": code}))
             if self.http01:
                 self.links[("web", code)] = self.hub.add(R.Link(
-                    "web-%s" % code, "tcp", ("127.0.22.%d" % (WEB_BASE + i), 80),
+                    "web-%s" % code, "tcp",
+                    ("127.0.22.%d" % (WEB_BASE + i), 80),
                     (h.LOOPBACK, self.web_port), rtt_s,
                     tags={"class": "web", "code": code}))
             for kind in ("caa", "dcv"):
@@ -738,7 +739,8 @@ def _row(scen, check, mode, rs, delta):
         "p50": median(dts), "p99": pctl(dts, 0.99),
         "floor_p50": median(floors), "floor_p99": pctl(floors, 0.99),
         "excess_p50": median(excess), "excess_p99": pctl(excess, 0.99),
-        "ratio_p50": (median(dts) / median(floors)) if floors and dts else None,
+        "ratio_p50": (median(dts) / median(floors)
+                      if floors and dts else None),
         "coord_conns": d.get("coord_conns", 0) / n,
         "coord_conns_bh": d.get("coord_conns_bh", 0) / n,
         "web_conns": d.get("web_conns", 0) / n,
@@ -842,7 +844,8 @@ def call_excess(records):
 def coord_added(records):
     agg = {}
     for r in records:
-        calls = [c[1] for c in r.get("calls") or [] if c[2] and c[1] is not None]
+        calls = [c[1] for c in r.get("calls") or []
+                 if c[2] and c[1] is not None]
         if calls and r.get("coord_ms") is not None and not r["not_awaited"]:
             agg.setdefault((r["scenario"], r["check"]), []).append(
                 (r["coord_ms"] - max(calls)) / 1e3)
