@@ -747,15 +747,15 @@ static void check_shared_checkers(struct cfg_loader *ld,
                             url_key(okey, sizeof(okey), ld, j, g, l);
                             if (same_code)
                                 mpic_cfg_issue(
-                                    ld->errs, ld->file, ld->plines[i].urls[f][k],
-                                    key,
+                                    ld->errs, ld->file,
+                                    ld->plines[i].urls[f][k], key,
                                     "'%s' is listed twice (%s, line %u): "
                                     "each replica once",
                                     urls->v[k], okey, ld->plines[j].urls[g][l]);
                             else
                                 mpic_cfg_issue(
-                                    ld->errs, ld->file, ld->plines[i].urls[f][k],
-                                    key,
+                                    ld->errs, ld->file,
+                                    ld->plines[i].urls[f][k], key,
                                     "'%s' is the checker of perspective '%s' "
                                     "too (%s, line %u): one checker would "
                                     "count twice towards quorum",

@@ -191,9 +191,11 @@ int coord_replica_pick(struct coord_queue *q, unsigned tried, uint64_t now);
 /* A call or ping to replica k failed (held out) or succeeded (back in). */
 void coord_replica_failed(struct coord_queue *q, size_t k, uint64_t now);
 void coord_replica_ok(struct coord_queue *q, size_t k);
-/* Whether a call that ended with rc and HTTP status, and whose answer was
- * no check response (parsed false), may move on to another replica. */
-bool coord_replica_should_fail_over(CURLcode rc, long status, bool parsed);
+/* Whether a call that ended with rc and HTTP status, whose answer was no
+ * check response (parsed false) and whose request was sent or not, may
+ * move on to another replica (and holds this one out). */
+bool coord_replica_should_fail_over(CURLcode rc, long status, bool parsed,
+                                    bool sent);
 
 /* Easy-handle pool. */
 CURL *coord_easy_get(struct coord *c);

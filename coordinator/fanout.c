@@ -332,10 +332,10 @@ static bool call_fail_over(struct coord *c, struct coord_queue *q,
     struct coord_replica *rep = &q->reps[call->rep];
     uint64_t now = ev_now_ms(), limit = call_timeout(c, call);
     uint64_t spent = now - call->started_ms;
-    json_t *e = json_array_get(json_object_get(call->check_response, "errors"),
-                               0);
+    json_t *e =
+        json_array_get(json_object_get(call->check_response, "errors"), 0);
     const char *msg = json_string_value(json_object_get(e, "error_message"));
-    long status = 0;
+    long status = 0, sent = 0;
     char *prev = call->failed_over;
 
     rep->last_used_ms = now;
@@ -346,15 +346,16 @@ static bool call_fail_over(struct coord *c, struct coord_queue *q,
     }
     rep->calls_failed++;
     curl_easy_getinfo(call->easy, CURLINFO_RESPONSE_CODE, &status);
-    if (!coord_replica_should_fail_over(rc, status, false))
+    curl_easy_getinfo(call->easy, CURLINFO_REQUEST_SIZE, &sent);
+    if (q->n_reps < 2 ||
+        !coord_replica_should_fail_over(rc, status, false, sent > 0))
         return false;
     coord_replica_failed(q, call->rep, now);
-    if (q->n_reps < 2 || spent >= limit ||
-        call->n_tried >= q->n_reps)
+    if (spent >= limit || call->n_tried >= q->n_reps)
         return false;
-    call->failed_over = xasprintf("%s%s%s: %s", prev ? prev : "",
-                                  prev ? "; " : "", rep->url,
-                                  msg ? msg : "no answer");
+    call->failed_over =
+        xasprintf("%s%s%s: %s", prev ? prev : "", prev ? "; " : "", rep->url,
+                  msg ? msg : "no answer");
     free(prev);
     log_warn("perspective %s: %s checker %s gave no answer (%s); trying "
              "another replica",
@@ -373,7 +374,7 @@ static bool call_fail_over(struct coord *c, struct coord_queue *q,
     call->tls = -1;
     if (call_launch(c, call, limit - spent) != 0)
         return false; /* its check_response says why */
-    q->running--; /* the slot passed from one replica to the other */
+    q->running--;     /* the slot passed from one replica to the other */
     return true;
 }
 

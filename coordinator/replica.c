@@ -56,12 +56,18 @@ void coord_replica_ok(struct coord_queue *q, size_t k)
  * (refused, reset, TLS, timed out while connecting) and 5xx without a
  * check response (a replica shutting down, something in front of it)
  * qualify; a 4xx without one (e.g. a wrong bearer token) is a
- * configuration fault that failing over would hide, and is reported.
+ * configuration fault that failing over would hide, and is reported. A
+ * call that timed out after its request was sent has used its time (a
+ * slow check is mostly the applicant's DNS or web server, not the
+ * replica's fault), so it neither fails over nor holds the replica out.
  */
-bool coord_replica_should_fail_over(CURLcode rc, long status, bool parsed)
+bool coord_replica_should_fail_over(CURLcode rc, long status, bool parsed,
+                                    bool sent)
 {
     if (parsed)
         return false;
+    if (rc == CURLE_OPERATION_TIMEDOUT)
+        return !sent;
     if (rc != CURLE_OK)
         return true;
     return status >= 500 && status <= 599;

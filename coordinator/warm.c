@@ -45,7 +45,8 @@ struct coord_queue *coord_queues(struct coord *c)
     /* The replicas of each checker (docs/failover.md), in config order. */
     for (size_t qi = 0; qi < nq; qi++) {
         const struct mpic_perspective *p = &c->cfg->perspectives[qi / 2];
-        const struct mpic_strv *urls = qi % 2 == 0 ? &p->caa_urls : &p->dcv_urls;
+        const struct mpic_strv *urls =
+            qi % 2 == 0 ? &p->caa_urls : &p->dcv_urls;
         const char *url = coord_queue_url(c, qi);
         struct coord_queue *q = &c->queues[qi];
 

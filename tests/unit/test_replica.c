@@ -110,24 +110,34 @@ static void test_what_fails_over(void **state)
 {
     (void)state;
     /* a check response is the perspective's answer, whatever it says */
-    assert_false(coord_replica_should_fail_over(CURLE_OK, 200, true));
-    assert_false(coord_replica_should_fail_over(CURLE_OK, 500, true));
+    assert_false(coord_replica_should_fail_over(CURLE_OK, 200, true, false));
+    assert_false(coord_replica_should_fail_over(CURLE_OK, 500, true, false));
     /* no connection, a dropped one, TLS, a connect timeout */
-    assert_true(coord_replica_should_fail_over(CURLE_COULDNT_CONNECT, 0,
-                                               false));
-    assert_true(coord_replica_should_fail_over(CURLE_GOT_NOTHING, 0, false));
-    assert_true(coord_replica_should_fail_over(CURLE_RECV_ERROR, 0, false));
+    assert_true(
+        coord_replica_should_fail_over(CURLE_COULDNT_CONNECT, 0, false, false));
+    assert_true(
+        coord_replica_should_fail_over(CURLE_GOT_NOTHING, 0, false, false));
+    assert_true(
+        coord_replica_should_fail_over(CURLE_RECV_ERROR, 0, false, false));
     assert_true(coord_replica_should_fail_over(CURLE_SSL_CONNECT_ERROR, 0,
-                                               false));
+                                               false, false));
     assert_true(coord_replica_should_fail_over(CURLE_OPERATION_TIMEDOUT, 0,
-                                               false));
+                                               false, false));
     /* 5xx without a check response: a replica stopping, a proxy */
-    assert_true(coord_replica_should_fail_over(CURLE_OK, 502, false));
-    assert_true(coord_replica_should_fail_over(CURLE_OK, 503, false));
+    assert_true(coord_replica_should_fail_over(CURLE_OK, 502, false, false));
+    assert_true(coord_replica_should_fail_over(CURLE_OK, 503, false, false));
+    /* a timeout once the request was sent: the call's time is used up
+     * (and a slow check is seldom the replica's fault) */
+    assert_false(coord_replica_should_fail_over(CURLE_OPERATION_TIMEDOUT, 0,
+                                                false, true));
+    /* a reset after sending is not a timeout: the replica went away */
+    assert_true(
+        coord_replica_should_fail_over(CURLE_RECV_ERROR, 0, false, true));
+    assert_true(coord_replica_should_fail_over(CURLE_OK, 503, false, true));
     /* 4xx without one is a configuration fault, reported as it is */
-    assert_false(coord_replica_should_fail_over(CURLE_OK, 401, false));
-    assert_false(coord_replica_should_fail_over(CURLE_OK, 404, false));
-    assert_false(coord_replica_should_fail_over(CURLE_OK, 200, false));
+    assert_false(coord_replica_should_fail_over(CURLE_OK, 401, false, false));
+    assert_false(coord_replica_should_fail_over(CURLE_OK, 404, false, false));
+    assert_false(coord_replica_should_fail_over(CURLE_OK, 200, false, false));
 }
 
 int main(void)
