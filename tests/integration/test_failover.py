@@ -453,5 +453,145 @@ def test_both_replicas_down_is_a_perspective_error(ctx):
             eq(by[code]["errors"] or [], [], code + " errors")
 
 
+class HalfChecker:
+    """A replica that is healthy to pings (GET /healthz 200) but answers
+    every POST with a status and no check response: /500/... a 500 (a
+    replica stopping, a proxy), /404/... a 404 (a wrong path or token)."""
+
+    def __init__(self):
+        import http.server
+
+        self.port = h.free_port(udp_too=False)
+        self.posts = []
+
+        outer = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *a):
+                pass
+
+            def _send(self, status, body):
+                self.send_response(status)
+                self.send_header("content-type", "application/json")
+                self.send_header("content-length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def do_GET(self):
+                self._send(200, b'{"status":"healthy"}')
+
+            def do_POST(self):
+                n = int(self.headers.get("content-length") or 0)
+                self.rfile.read(n)
+                outer.posts.append(self.path)
+                status = int(self.path.strip("/").split("/")[0])
+                self._send(status, b'{"error": "no check here"}')
+
+        class Server(http.server.ThreadingHTTPServer):
+            daemon_threads = True
+            allow_reuse_address = True
+
+        self.srv = Server(("127.0.0.1", self.port), Handler)
+        threading.Thread(target=self.srv.serve_forever, daemon=True).start()
+
+    def url(self, path):
+        return "http://127.0.0.1:%d%s" % (self.port, path)
+
+    def close(self):
+        self.srv.shutdown()
+        self.srv.server_close()
+
+
+@R.case
+def test_what_fails_over(ctx):
+    """A 5xx without a check response moves the call to the other replica
+    (the answer is the other replica's); a 4xx without one does not (a
+    configuration fault stays visible as the perspective's error)."""
+    fake = HalfChecker()
+    try:
+        port = h.free_port(udp_too=False)
+        sub = os.path.join(ctx.w, "coordinator-rules")
+        os.makedirs(sub)
+        write(os.path.join(sub, "available_perspectives.yaml"),
+              h.available_perspectives_yaml())
+        lines = ["listen: 127.0.0.1:%d" % port, "log_level: debug",
+                 "available_perspectives_file: available_perspectives.yaml",
+                 "perspectives:",
+                 "  - code: us-east-1",
+                 "    caa_url: [%s, %s]" % (fake.url("/500/caa"),
+                                            ctx.replica_url("us-east-1", "b")),
+                 "  - code: us-west-2",
+                 "    caa_url: [%s, %s]" % (fake.url("/404/caa"),
+                                            ctx.replica_url("us-west-2", "b")),
+                 "  - code: ap-northeast-1",
+                 "    caa_url: %s" % ctx.replica_url("ap-northeast-1", "b"),
+                 "default_perspective_count: 3",
+                 "hash_secret: rules", "remote_timeout_ms: 10000",
+                 "checker_tls:",
+                 "  ca_file: %s" % os.path.join(ctx.pki, "checkers-ca.crt"),
+                 "  cert_file: %s" % os.path.join(ctx.pki, "coordinator.crt"),
+                 "  key_file: %s" % os.path.join(ctx.pki, "coordinator.key")]
+        lines += h.compliance_yaml()
+        d = u.start_daemon(ctx.cluster, "coordinator-rules",
+                           "mpic-coordinator", "\n".join(lines) + "\n", port,
+                           "http://127.0.0.1:%d/healthz" % port, workdir=sub)
+        # The first call to each of the two perspectives goes to its first
+        # replica (round robin starts there; the pings found it healthy).
+        status, resp = h.post(d.base + "/mpic", {
+            "check_type": "caa", "domain_or_ip_target": PERMIT,
+            "trace_identifier": "rules"})
+        eq(status, 200, "status %r" % (resp,))
+        by = {p["perspective_code"]: p["check_response"]
+              for p in resp["perspectives"]}
+        eq(sorted(fake.posts), ["/404/caa", "/500/caa"], "fake replica calls")
+        eq(by["us-east-1"]["errors"] or [], [], "us-east-1 failed over")
+        eq(by["us-east-1"]["check_passed"], True, "us-east-1 passed")
+        errs = by["us-west-2"]["errors"] or []
+        eq([e["error_type"] for e in errs],
+           ["mpic_error:coordinator:remote_check"], "us-west-2 errors")
+        check("HTTP 404 without a check response" in errs[0]["error_message"],
+              errs[0]["error_message"])
+        eq(resp["is_valid"], True, "2 of 3")
+        text = ""
+        status, raw = h.http_request(d.base + "/metrics")
+        text = raw.decode()
+        eq(metric(text, "mpic_checker_failovers_total",
+                  {"perspective": "us-east-1", "check_type": "caa"}), 1.0,
+           "us-east-1 failovers")
+        eq(metric(text, "mpic_checker_failovers_total",
+                  {"perspective": "us-west-2", "check_type": "caa"}), 0.0,
+           "us-west-2 failovers")
+        eq(metric(text, "mpic_checker_replica_up",
+                  {"perspective": "us-east-1", "check_type": "caa",
+                   "replica": "0"}), 0.0, "the 500 replica held out")
+        eq(metric(text, "mpic_checker_replica_up",
+                  {"perspective": "us-west-2", "check_type": "caa",
+                   "replica": "0"}), 1.0, "a 404 holds nothing out")
+        # The next call to us-east-1 goes straight to the other replica.
+        fake.posts.clear()
+        status, resp = h.post(d.base + "/mpic", {
+            "check_type": "caa", "domain_or_ip_target": PERMIT,
+            "trace_identifier": "rules-2"})
+        eq(status, 200, "status %r" % (resp,))
+        check("/500/caa" not in fake.posts, "held-out replica called: %r" %
+              fake.posts)
+        ctx.cluster.stop_daemon(d)
+        rec = [r for r in audit_records(d) if r["trace_identifier"] == "rules"]
+        eq(len(rec), 1, "audit record of the first request")
+        ps = {p["code"]: p for p in rec[0]["attempts"][0]["perspectives"]}
+        eq(ps["us-east-1"]["checker_url"], ctx.replica_url("us-east-1", "b"),
+           "us-east-1 answered by")
+        check(ps["us-east-1"]["failed_over"].startswith(
+            fake.url("/500/caa") + ": checker answered HTTP 500"),
+            ps["us-east-1"]["failed_over"])
+        eq(ps["us-west-2"]["checker_url"], fake.url("/404/caa"),
+           "us-west-2 recorded from")
+        check("failed_over" not in ps["us-west-2"], "us-west-2 not moved")
+    finally:
+        fake.close()
+
+
 if __name__ == "__main__":
     sys.exit(R.run(Ctx))
