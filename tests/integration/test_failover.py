@@ -454,15 +454,18 @@ def test_both_replicas_down_is_a_perspective_error(ctx):
 
 
 class HalfChecker:
-    """A replica that is healthy to pings (GET /healthz 200) but answers
-    every POST with a status and no check response: /500/... a 500 (a
-    replica stopping, a proxy), /404/... a 404 (a wrong path or token)."""
+    """A replica that answers every POST with status and no check response:
+    500 (a replica stopping, a proxy) or 404 (a wrong path or token). Its
+    /healthz answers 200, but with 500 only until the first POST and 503
+    after it (it is stopping), so the coordinator's pings neither hold it
+    out before the test's first call nor take it back after."""
 
-    def __init__(self):
+    def __init__(self, status):
         import http.server
 
         self.port = h.free_port(udp_too=False)
         self.posts = []
+        self.stopping = False
 
         outer = self
 
@@ -480,13 +483,16 @@ class HalfChecker:
                 self.wfile.write(body)
 
             def do_GET(self):
-                self._send(200, b'{"status":"healthy"}')
+                if outer.stopping and status >= 500:
+                    self._send(503, b'{"status":"stopping"}')
+                else:
+                    self._send(200, b'{"status":"healthy"}')
 
             def do_POST(self):
                 n = int(self.headers.get("content-length") or 0)
                 self.rfile.read(n)
                 outer.posts.append(self.path)
-                status = int(self.path.strip("/").split("/")[0])
+                outer.stopping = True
                 self._send(status, b'{"error": "no check here"}')
 
         class Server(http.server.ThreadingHTTPServer):
@@ -509,7 +515,7 @@ def test_what_fails_over(ctx):
     """A 5xx without a check response moves the call to the other replica
     (the answer is the other replica's); a 4xx without one does not (a
     configuration fault stays visible as the perspective's error)."""
-    fake = HalfChecker()
+    fake, fake404 = HalfChecker(500), HalfChecker(404)
     try:
         port = h.free_port(udp_too=False)
         sub = os.path.join(ctx.w, "coordinator-rules")
@@ -523,7 +529,7 @@ def test_what_fails_over(ctx):
                  "    caa_url: [%s, %s]" % (fake.url("/500/caa"),
                                             ctx.replica_url("us-east-1", "b")),
                  "  - code: us-west-2",
-                 "    caa_url: [%s, %s]" % (fake.url("/404/caa"),
+                 "    caa_url: [%s, %s]" % (fake404.url("/404/caa"),
                                             ctx.replica_url("us-west-2", "b")),
                  "  - code: ap-northeast-1",
                  "    caa_url: %s" % ctx.replica_url("ap-northeast-1", "b"),
@@ -545,7 +551,8 @@ def test_what_fails_over(ctx):
         eq(status, 200, "status %r" % (resp,))
         by = {p["perspective_code"]: p["check_response"]
               for p in resp["perspectives"]}
-        eq(sorted(fake.posts), ["/404/caa", "/500/caa"], "fake replica calls")
+        eq((fake.posts, fake404.posts), (["/500/caa"], ["/404/caa"]),
+           "calls to the fake replicas")
         eq(by["us-east-1"]["errors"] or [], [], "us-east-1 failed over")
         eq(by["us-east-1"]["check_passed"], True, "us-east-1 passed")
         errs = by["us-west-2"]["errors"] or []
@@ -586,11 +593,12 @@ def test_what_fails_over(ctx):
         check(ps["us-east-1"]["failed_over"].startswith(
             fake.url("/500/caa") + ": checker answered HTTP 500"),
             ps["us-east-1"]["failed_over"])
-        eq(ps["us-west-2"]["checker_url"], fake.url("/404/caa"),
+        eq(ps["us-west-2"]["checker_url"], fake404.url("/404/caa"),
            "us-west-2 recorded from")
         check("failed_over" not in ps["us-west-2"], "us-west-2 not moved")
     finally:
         fake.close()
+        fake404.close()
 
 
 if __name__ == "__main__":
