@@ -84,6 +84,9 @@ struct mpic_checker_config {
     struct mpic_tls_files tls;
 };
 
+/* Replicas of one perspective's checker, at most (docs/failover.md). */
+#define MPIC_MAX_REPLICAS 8
+
 struct mpic_perspective {
     char *code;
     char *name;
@@ -91,6 +94,10 @@ struct mpic_perspective {
     struct mpic_strv too_close_codes;
     char *dcv_url; /* NULL if this perspective has no DCV checker */
     char *caa_url; /* NULL if this perspective has no CAA checker */
+    /* Every replica of the perspective's checker, dcv_url (caa_url) first:
+     * `dcv_url: [URL, URL]` (docs/failover.md). Empty when the URL is. */
+    struct mpic_strv dcv_urls;
+    struct mpic_strv caa_urls;
     struct mpic_header *headers; /* sent with every call */
     size_t n_headers;
 };

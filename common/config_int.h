@@ -74,6 +74,10 @@ struct cfg_origin {
 /* Lines of one perspective entry, for cross-checks after parsing. */
 struct cfg_persp_lines {
     unsigned item, code, dcv, caa, headers;
+    /* [0]: dcv_url, [1]: caa_url: each replica's line, and whether the
+     * value was a list (its keys are then dcv_url[k]). */
+    unsigned urls[2][MPIC_MAX_REPLICAS];
+    bool url_list[2];
 };
 
 struct cfg_loader;

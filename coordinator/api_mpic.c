@@ -486,6 +486,25 @@ static json_t *policy_json(const struct coord_req *r)
     return o;
 }
 
+/*
+ * Which replica of the perspective's checker the recorded answer (or
+ * error) came from, how many were called, and why the earlier ones gave no
+ * answer (docs/failover.md).
+ */
+static void audit_replica(struct coord *c, const struct coord_call *call,
+                          json_t *jp)
+{
+    const struct coord_queue *q =
+        &coord_queues(c)[call->idx * 2 + (call->type == MPIC_CHECK_DCV)];
+
+    if (call->n_tried == 0 || call->rep >= q->n_reps)
+        return;
+    mpic_jset(jp, "checker_url", mpic_jstr(q->reps[call->rep].url));
+    mpic_jset(jp, "replicas_called", mpic_jint((long long)call->n_tried));
+    if (call->failed_over != NULL)
+        mpic_jset(jp, "failed_over", mpic_jstr(call->failed_over));
+}
+
 static void audit_log(const struct coord_req *r, bool is_valid, bool completed,
                       const char *outcome)
 {
@@ -526,6 +545,7 @@ static void audit_log(const struct coord_req *r, bool is_valid, bool completed,
             mpic_jset(jp, "error_types", types);
             mpic_jset(jp, "duration_ms",
                       mpic_jint((long long)call->elapsed_ms));
+            audit_replica(r->c, call, jp);
             mpic_jpush(ps, jp);
         }
         snprintf(q, sizeof(q), "%zu/%zu", a->n_passed, a->n_calls);

@@ -30,6 +30,22 @@ static json_t *on_configz(void *arg)
     return mpic_coordinator_config_to_json(c->cfg);
 }
 
+/* `name{perspective="code"` for checker qi, with the text format's label
+ * escapes (backslash, quote, newline). */
+static void metric_start(struct mpic_buf *out, const struct coord *c,
+                         const char *name, size_t qi)
+{
+    mpic_buf_printf(out, "%s{perspective=\"", name);
+    for (const char *s = c->cfg->perspectives[qi / 2].code; *s; s++) {
+        if (*s == '\\' || *s == '"')
+            mpic_buf_printf(out, "\\%c", *s);
+        else if (*s == '\n')
+            mpic_buf_printf(out, "\\n");
+        else
+            mpic_buf_printf(out, "%c", *s);
+    }
+}
+
 /* One sample per checker: {perspective="code",check_type="caa"}. */
 static void metric_per_checker(struct mpic_buf *out, const struct coord *c,
                                const char *name, const char *extra_label,
@@ -42,19 +58,54 @@ static void metric_per_checker(struct mpic_buf *out, const struct coord *c,
         if (coord_queue_url(c, qi) == NULL)
             continue;
         memcpy(&v, (const char *)&q->stats + field, sizeof(v));
-        mpic_buf_printf(out, "%s{perspective=\"", name);
-        /* The text format's label escapes: backslash, quote, newline. */
-        for (const char *s = c->cfg->perspectives[qi / 2].code; *s; s++) {
-            if (*s == '\\' || *s == '"')
-                mpic_buf_printf(out, "\\%c", *s);
-            else if (*s == '\n')
-                mpic_buf_printf(out, "\\n");
-            else
-                mpic_buf_printf(out, "%c", *s);
-        }
+        metric_start(out, c, name, qi);
         mpic_buf_printf(out, "\",check_type=\"%s\"%s} %llu\n",
                         qi % 2 == 0 ? "caa" : "dcv", extra_label,
                         (unsigned long long)v);
+    }
+}
+
+/* The replicas of each checker (docs/failover.md), by their index in the
+ * checker's URL list: in rotation or held out, and their calls. */
+static void metrics_replicas(struct mpic_buf *out, const struct coord *c)
+{
+    uint64_t now = ev_now_ms();
+
+    mpic_buf_printf(out, "# HELP mpic_checker_failovers_total Calls that "
+                         "moved on to another replica of the perspective's "
+                         "checker.\n"
+                         "# TYPE mpic_checker_failovers_total counter\n");
+    metric_per_checker(out, c, "mpic_checker_failovers_total", "",
+                       offsetof(struct coord_conn_stats, failovers));
+    mpic_buf_printf(out, "# HELP mpic_checker_replica_up 1 if the replica "
+                         "is in rotation, 0 if held out after a failure.\n"
+                         "# TYPE mpic_checker_replica_up gauge\n");
+    for (size_t qi = 0; qi < c->cfg->n_perspectives * 2; qi++) {
+        for (size_t k = 0; k < c->queues[qi].n_reps; k++) {
+            metric_start(out, c, "mpic_checker_replica_up", qi);
+            mpic_buf_printf(out, "\",check_type=\"%s\",replica=\"%zu\"} %d\n",
+                            qi % 2 == 0 ? "caa" : "dcv", k,
+                            c->queues[qi].reps[k].down_until_ms <= now);
+        }
+    }
+    mpic_buf_printf(out, "# HELP mpic_checker_replica_calls_total Calls to "
+                         "each replica: answered with a check response, or "
+                         "failed without one.\n"
+                         "# TYPE mpic_checker_replica_calls_total counter\n");
+    for (size_t qi = 0; qi < c->cfg->n_perspectives * 2; qi++) {
+        for (size_t k = 0; k < c->queues[qi].n_reps; k++) {
+            const struct coord_replica *r = &c->queues[qi].reps[k];
+
+            for (int ok = 1; ok >= 0; ok--) {
+                metric_start(out, c, "mpic_checker_replica_calls_total", qi);
+                mpic_buf_printf(
+                    out,
+                    "\",check_type=\"%s\",replica=\"%zu\",result=\"%s\"} "
+                    "%llu\n",
+                    qi % 2 == 0 ? "caa" : "dcv", k, ok ? "ok" : "failed",
+                    (unsigned long long)(ok ? r->calls_ok : r->calls_failed));
+            }
+        }
     }
 }
 
@@ -86,6 +137,7 @@ static void metrics_connections(struct mpic_buf *out, const struct coord *c)
     metric_per_checker(out, c, "mpic_checker_pings_total",
                        ",result=\"failed\"",
                        offsetof(struct coord_conn_stats, pings_failed));
+    metrics_replicas(out, c);
 }
 
 static void on_metrics(struct mpic_buf *out, void *arg)

@@ -37,8 +37,28 @@ static void on_tick(struct ev_loop *loop, void *arg);
 
 struct coord_queue *coord_queues(struct coord *c)
 {
-    if (c->queues == NULL)
-        c->queues = xcalloc(c->cfg->n_perspectives * 2, sizeof(*c->queues));
+    size_t nq = c->cfg->n_perspectives * 2;
+
+    if (c->queues != NULL)
+        return c->queues;
+    c->queues = xcalloc(nq, sizeof(*c->queues));
+    /* The replicas of each checker (docs/failover.md), in config order. */
+    for (size_t qi = 0; qi < nq; qi++) {
+        const struct mpic_perspective *p = &c->cfg->perspectives[qi / 2];
+        const struct mpic_strv *urls =
+            qi % 2 == 0 ? &p->caa_urls : &p->dcv_urls;
+        const char *url = coord_queue_url(c, qi);
+        struct coord_queue *q = &c->queues[qi];
+
+        if (url == NULL)
+            continue;
+        q->n_reps = urls->n > 0 ? urls->n : 1;
+        if (q->n_reps > MPIC_MAX_REPLICAS)
+            q->n_reps = MPIC_MAX_REPLICAS;
+        q->reps = xcalloc(q->n_reps, sizeof(*q->reps));
+        for (size_t k = 0; k < q->n_reps; k++)
+            q->reps[k].url = urls->n > 0 ? urls->v[k] : url;
+    }
     return c->queues;
 }
 
@@ -80,6 +100,7 @@ void coord_conn_count(struct coord_queue *q, CURL *easy, signed char tls)
 struct ping_ctx {
     struct coord *c;
     size_t qi;
+    size_t k; /* the replica */
     signed char tls;
 };
 
@@ -88,7 +109,7 @@ static size_t on_ping_body(char *data, size_t size, size_t nmemb, void *arg)
     struct ping_ctx *pc = arg;
 
     (void)data;
-    coord_conn_note_tls(pc->c->queues[pc->qi].ping, &pc->tls);
+    coord_conn_note_tls(pc->c->queues[pc->qi].reps[pc->k].ping, &pc->tls);
     return size * nmemb;
 }
 
@@ -96,19 +117,23 @@ static void on_ping_done(CURL *easy, CURLcode rc, void *arg)
 {
     struct ping_ctx *pc = arg;
     struct coord_queue *q = &pc->c->queues[pc->qi];
+    struct coord_replica *rep = &q->reps[pc->k];
     long status = 0;
 
     coord_conn_count(q, easy, pc->tls);
     curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &status);
     if (rc == CURLE_OK && status == 200) {
         q->stats.pings_ok++;
+        coord_replica_ok(q, pc->k);
     } else {
         q->stats.pings_failed++;
+        if (q->n_reps > 1)
+            coord_replica_failed(q, pc->k, ev_now_ms());
         log_debug("keep-alive ping to %s failed: %s (HTTP %ld)",
-                  q->ping_url, curl_easy_strerror(rc), status);
+                  rep->ping_url, curl_easy_strerror(rc), status);
     }
-    q->last_used_ms = ev_now_ms();
-    q->ping = NULL;
+    rep->last_used_ms = ev_now_ms();
+    rep->ping = NULL;
     curl_easy_cleanup(easy);
     free(pc);
 }
@@ -130,9 +155,9 @@ static char *ping_url_of(const char *url)
     return out;
 }
 
-static void ping_start(struct coord *c, size_t qi)
+static void ping_start(struct coord *c, size_t qi, size_t k)
 {
-    struct coord_queue *q = &c->queues[qi];
+    struct coord_replica *q = &c->queues[qi].reps[k];
     struct ping_ctx *pc;
     CURL *easy;
     int rc = 0;
@@ -143,6 +168,7 @@ static void ping_start(struct coord *c, size_t qi)
     pc = xcalloc(1, sizeof(*pc));
     pc->c = c;
     pc->qi = qi;
+    pc->k = k;
     pc->tls = -1;
     rc |= coord_easy_setup_tls(c, easy);
     rc |= curl_easy_setopt(easy, CURLOPT_URL, q->ping_url);
@@ -169,14 +195,24 @@ static void ping_idle(struct coord *c)
     size_t nq = c->cfg->n_perspectives * 2;
 
     for (size_t qi = 0; qi < nq; qi++) {
-        struct coord_queue *q = &c->queues[qi];
+        for (size_t k = 0; k < c->queues[qi].n_reps; k++) {
+            const struct coord_replica *r = &c->queues[qi].reps[k];
 
-        if (q->ping_url == NULL || q->ping != NULL || q->running > 0 ||
-            q->head != NULL)
-            continue;
-        if (q->last_used_ms != 0 && now - q->last_used_ms < COORD_PING_IDLE_MS)
-            continue;
-        ping_start(c, qi);
+            if (r->ping_url == NULL || r->ping != NULL)
+                continue;
+            /* A replica held out after a failure is asked every tick,
+             * so it is back soon after it is (docs/failover.md). */
+            if (r->down_until_ms > now) {
+                ping_start(c, qi, k);
+                continue;
+            }
+            if (r->running > 0 || c->queues[qi].head != NULL)
+                continue;
+            if (r->last_used_ms != 0 &&
+                now - r->last_used_ms < COORD_PING_IDLE_MS)
+                continue;
+            ping_start(c, qi, k);
+        }
     }
 }
 
@@ -207,7 +243,9 @@ int coord_warm_start(struct coord *c)
         if (url == NULL)
             continue;
         c->queues[qi].https = strncasecmp(url, "https:", 6) == 0;
-        c->queues[qi].ping_url = ping_url_of(url);
+        for (size_t k = 0; k < c->queues[qi].n_reps; k++)
+            c->queues[qi].reps[k].ping_url =
+                ping_url_of(c->queues[qi].reps[k].url);
     }
     /* The first tick warms every checker before the first request. */
     c->ping_timer = ev_timer_start(c->loop, 0, on_tick, c);
@@ -221,16 +259,23 @@ void coord_warm_cleanup(struct coord *c)
     ev_timer_stop(c->loop, c->ping_timer);
     c->ping_timer = NULL;
     for (size_t qi = 0; c->queues != NULL && qi < nq; qi++) {
-        struct coord_queue *q = &c->queues[qi];
+        struct coord_queue *cq = &c->queues[qi];
 
-        if (q->ping != NULL) {
-            /* ev_curl_free() has removed it from the multi handle. */
-            curl_easy_cleanup(q->ping);
-            free(q->ping_ctx);
-            q->ping = NULL;
+        for (size_t k = 0; k < cq->n_reps; k++) {
+            struct coord_replica *q = &cq->reps[k];
+
+            if (q->ping != NULL) {
+                /* ev_curl_free() has removed it from the multi handle. */
+                curl_easy_cleanup(q->ping);
+                free(q->ping_ctx);
+                q->ping = NULL;
+            }
+            curl_free(q->ping_url);
+            q->ping_url = NULL;
         }
-        curl_free(q->ping_url);
-        q->ping_url = NULL;
+        free(cq->reps);
+        cq->reps = NULL;
+        cq->n_reps = 0;
     }
     free(c->queues);
     c->queues = NULL;

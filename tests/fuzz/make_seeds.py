@@ -237,6 +237,11 @@ def config():
     put("config", "coordinator-compliance.yaml",
         b"\x00" + fixture(cfg, "coordinator-full.yaml") +
         b"compliance:\n  min_perspective_count: 3\n  method_sunsets: warn\n")
+    put("config", "coordinator-replicas.yaml",
+        b"\x00" + fixture(cfg, "coordinator-full.yaml").replace(
+            b"    caa_url: https://127.0.0.1:9101/caa\n",
+            b"    caa_url: [https://127.0.0.1:9101/caa,\n"
+            b"              https://127.0.0.2:9101/caa]\n"))
 
 
 def target():

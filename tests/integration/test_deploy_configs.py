@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """Every example configuration passes its daemon's --check-config.
 
-config/*.yaml, config/local/, config/compose/, config/ec2/ and the
-Kubernetes ConfigMap sources under deploy/kubernetes/base/. Files that name
+config/*.yaml, config/local/, config/compose/, config/ec2/,
+deploy/failover/ and the Kubernetes ConfigMap sources under deploy/kubernetes/base/. Files that name
 TLS material are checked twice: as shipped (the only problems reported must
 be the missing TLS files, which shows the paths really are read), and with
 the directories of those paths mapped to a throwaway PKI from
@@ -34,7 +34,8 @@ TLS_KEY = re.compile(r"^(\s*)(cert_file|key_file|client_ca_file|ca_file):"
 
 def example_configs():
     pats = ["config/*.yaml", "config/local/*.yaml", "config/compose/*.yaml",
-            "config/ec2/*.yaml", "deploy/kubernetes/base/*/*.yaml"]
+            "config/ec2/*.yaml", "deploy/failover/*.yaml",
+            "deploy/kubernetes/base/*/*.yaml"]
     out = []
     for pat in pats:
         for f in sorted(glob.glob(os.path.join(REPO, pat))):
@@ -221,6 +222,7 @@ def test_typo_refused_with_suggestion(ctx):
 def test_production_examples_use_five_perspectives(ctx):
     for f in ("config/coordinator.yaml", "config/ec2/coordinator.yaml",
               "config/compose/coordinator.yaml",
+              "deploy/failover/coordinator.yaml",
               "deploy/kubernetes/base/coordinator/coordinator.yaml"):
         with open(os.path.join(REPO, f)) as fh:
             text = fh.read()
@@ -246,6 +248,7 @@ def test_coordinator_examples_pass_the_br_calendar(ctx):
     for want in ("config/coordinator.yaml", "config/local/coordinator.yaml",
                  "config/compose/coordinator.yaml",
                  "config/ec2/coordinator.yaml",
+                 "deploy/failover/coordinator.yaml",
                  "deploy/kubernetes/base/coordinator/coordinator.yaml"):
         check(want in rel, want + " not among " + repr(rel))
     failures = []
