@@ -3,6 +3,7 @@
  * shell: load and validate the configuration, then run the event loop with
  * the DNS client and the HTTP server serving POST /caa (caa_check.c).
  */
+#include <curl/curl.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -13,12 +14,20 @@
 #include "common/http_server.h"
 #include "common/log.h"
 #include "common/mem.h"
+#include "common/otlp_export.h"
+#include "common/trace.h"
 
 #define CAA_NAME "mpic-caa-checker"
 /* Bodies of check requests are small; anything larger is not one. */
 #define CAA_MAX_BODY (64 * 1024)
 /* How long SIGTERM waits for checks in flight. */
 #define CAA_GRACE_MS 10000
+
+static void on_metrics(struct mpic_buf *out, void *arg)
+{
+    caa_metrics(out, arg);
+    mpic_trace_metrics(out);
+}
 
 static json_t *on_configz(void *arg)
 {
@@ -56,6 +65,7 @@ int main(int argc, char **argv)
     struct http_server_config hc = {0};
     struct caa_checker ck = {0};
     char *errmsg = NULL;
+    bool curl_started = false;
     int status = 1;
     size_t i;
 
@@ -102,6 +112,18 @@ int main(int argc, char **argv)
     }
     ck.cfg = &cfg;
     ck.dns = dns;
+    /* libcurl only for span export (docs/tracing.md). */
+    if (cfg.tracing_otlp_endpoint != NULL) {
+        if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+            log_error("%s: curl_global_init failed", CAA_NAME);
+            goto out;
+        }
+        curl_started = true;
+        hc.curl_version = curl_version_info(CURLVERSION_NOW)->version;
+        if (mpic_otlp_start(loop, cfg.tracing_otlp_endpoint, CAA_NAME,
+                            cfg.perspective_code) != 0)
+            goto out;
+    }
 
     hc.name = CAA_NAME;
     hc.listen = cfg.listen;
@@ -112,7 +134,7 @@ int main(int argc, char **argv)
     hc.tls_client_ca_file = cfg.tls.client_ca_file;
     hc.configz = on_configz;
     hc.configz_arg = &cfg;
-    hc.metrics = caa_metrics;
+    hc.metrics = on_metrics;
     hc.metrics_arg = &ck;
     srv = http_server_new(loop, &hc, &errmsg);
     if (srv == NULL) {
@@ -134,6 +156,9 @@ out:
     /* The server goes first: cancelling its requests cancels their
      * lookups while the DNS client still exists. */
     http_server_free(srv);
+    mpic_otlp_stop();
+    if (curl_started)
+        curl_global_cleanup();
     mpic_dns_free(dns);
     ev_loop_free(loop);
     free(errmsg);
