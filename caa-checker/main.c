@@ -3,12 +3,12 @@
  * shell: load and validate the configuration, then run the event loop with
  * the DNS client and the HTTP server serving POST /caa (caa_check.c).
  */
-#include <curl/curl.h>
 #include <stdio.h>
 #include <stdlib.h>
 
 #include "caa-checker/caa.h"
 #include "common/config.h"
+#include "common/curl_dl.h"
 #include "common/dns.h"
 #include "common/ev.h"
 #include "common/http_server.h"
@@ -112,8 +112,16 @@ int main(int argc, char **argv)
     }
     ck.cfg = &cfg;
     ck.dns = dns;
-    /* libcurl only for span export (docs/tracing.md). */
+    /* libcurl is opened only for span export (docs/tracing.md). */
     if (cfg.tracing_otlp_endpoint != NULL) {
+        const char *why = NULL;
+
+        if (mpic_curl_dl_load(&why) != 0) {
+            log_error("%s: tracing.otlp_endpoint is set but libcurl cannot "
+                      "be loaded: %s",
+                      CAA_NAME, why);
+            goto out;
+        }
         if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
             log_error("%s: curl_global_init failed", CAA_NAME);
             goto out;

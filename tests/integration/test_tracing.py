@@ -653,6 +653,26 @@ def test_bad_endpoint_is_a_config_error(ctx):
               (binary, out))
 
 
+def mapped_libcurl(d):
+    with open("/proc/%d/maps" % d.proc.pid) as f:
+        return "libcurl" in f.read()
+
+
+@R.case
+def test_caa_checker_opens_libcurl_only_for_tracing(ctx):
+    # The CAA checker makes no HTTP requests of its own: without
+    # tracing.otlp_endpoint it does not load libcurl at all.
+    check(mapped_libcurl(ctx.caa[CODES[0]]), "traced CAA checker: libcurl")
+    plain = ctx.cluster.start_checker("us-east-1", name="caa-untraced")
+    try:
+        check(not mapped_libcurl(plain), "untraced CAA checker maps libcurl")
+        _, text = metric_sum(plain, "mpic_trace_spans_dropped_total")
+        eq(metric_sum(plain, "mpic_trace_spans_exported_total")[0], 0.0,
+           "untraced exports")
+    finally:
+        ctx.cluster.stop_daemon(plain)
+
+
 def main():
     ctx_holder = []
 
