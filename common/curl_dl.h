@@ -27,12 +27,12 @@
     X(CURLMcode, curl_multi_setopt, (CURLM *, CURLMoption, ...))               \
     X(CURLMcode, curl_multi_add_handle, (CURLM *, CURL *))                     \
     X(CURLMcode, curl_multi_remove_handle, (CURLM *, CURL *))                  \
-    X(CURLMcode, curl_multi_socket_action, (CURLM *, curl_socket_t, int,       \
-                                            int *))                            \
+    X(CURLMcode, curl_multi_socket_action,                                     \
+      (CURLM *, curl_socket_t, int, int *))                                    \
     X(CURLMsg *, curl_multi_info_read, (CURLM *, int *))                       \
     X(const char *, curl_multi_strerror, (CURLMcode))                          \
-    X(struct curl_slist *, curl_slist_append, (struct curl_slist *,            \
-                                               const char *))                  \
+    X(struct curl_slist *, curl_slist_append,                                  \
+      (struct curl_slist *, const char *))                                     \
     X(void, curl_slist_free_all, (struct curl_slist *))
 
 #define MPIC_CURL_DL_MEMBER(ret, name, args) ret(*f_##name) args;

@@ -178,8 +178,8 @@ void mpic_http_reply_response(struct http_request *req, unsigned status,
     req->cancel = NULL;
     mpic_http_metrics_record(srv, req, status, dur);
     logtr_debug(req->trace_id, req->w3c_trace_id,
-                "%s: %s %.256s %u %" PRIu64 " ms", srv->name,
-               req->method, req->path, status, dur);
+                "%s: %s %.256s %u %" PRIu64 " ms", srv->name, req->method,
+                req->path, status, dur);
     if (srv->stopping)
         MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
 
@@ -310,8 +310,8 @@ static void on_deadline(struct ev_loop *loop, void *arg)
     (void)loop;
     req->deadline = NULL;
     logtr_warn(req->trace_id, req->w3c_trace_id,
-               "%s: %s %.256s: deadline passed", req->srv->name,
-              req->method, req->path);
+               "%s: %s %.256s: deadline passed", req->srv->name, req->method,
+               req->path);
     req_abort(req, 504, "deadline-exceeded",
               "the request was not answered in time");
 }

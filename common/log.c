@@ -215,8 +215,7 @@ static bool fields_in_place(const json_t *fields, const char *trace_id,
 /* The general case: a copy of fields with the four keys set on it. */
 static int line_from_copy(struct mpic_buf *b, enum mpic_log_level l,
                           const char *trace_id, const char *w3c_trace_id,
-                          const char *msg, const json_t *fields,
-                          const char *ts)
+                          const char *msg, const json_t *fields, const char *ts)
 {
     json_t *o = json_deep_copy(fields);
     int rc;
@@ -366,8 +365,7 @@ void mpic_log_tr(enum mpic_log_level l, const char *trace_id,
 }
 
 void mpic_log_json_tr(enum mpic_log_level l, const char *trace_id,
-                      const char *w3c_trace_id, const char *msg,
-                      json_t *fields)
+                      const char *w3c_trace_id, const char *msg, json_t *fields)
 {
     int saved = errno;
 

@@ -91,10 +91,14 @@ void fatalx(const char *fmt, ...)
         if (MPIC_LOG_ON(l))                                                    \
             mpic_log_tr((l), (tid), (trc), __VA_ARGS__);                       \
     } while (0)
-#define logtr_debug(tid, trc, ...) LOG_TR_AT(MPIC_LOG_DEBUG, tid, trc, __VA_ARGS__)
-#define logtr_info(tid, trc, ...)  LOG_TR_AT(MPIC_LOG_INFO, tid, trc, __VA_ARGS__)
-#define logtr_warn(tid, trc, ...)  LOG_TR_AT(MPIC_LOG_WARN, tid, trc, __VA_ARGS__)
-#define logtr_error(tid, trc, ...) LOG_TR_AT(MPIC_LOG_ERROR, tid, trc, __VA_ARGS__)
+#define logtr_debug(tid, trc, ...)                                             \
+    LOG_TR_AT(MPIC_LOG_DEBUG, tid, trc, __VA_ARGS__)
+#define logtr_info(tid, trc, ...)                                              \
+    LOG_TR_AT(MPIC_LOG_INFO, tid, trc, __VA_ARGS__)
+#define logtr_warn(tid, trc, ...)                                              \
+    LOG_TR_AT(MPIC_LOG_WARN, tid, trc, __VA_ARGS__)
+#define logtr_error(tid, trc, ...)                                             \
+    LOG_TR_AT(MPIC_LOG_ERROR, tid, trc, __VA_ARGS__)
 #define log_warn_errno(...)                                                    \
     do {                                                                       \
         if (MPIC_LOG_ON(MPIC_LOG_WARN))                                        \

@@ -14,6 +14,8 @@
 
 #include <jansson.h>
 
+#include "common/mem.h"
+
 #ifndef MPIC_VERSION
 #define MPIC_VERSION "0.0.0"
 #endif
@@ -26,9 +28,7 @@ static json_t *str_lossy(const char *s)
 
     if (j != NULL)
         return j;
-    copy = strdup(s);
-    if (copy == NULL)
-        return NULL;
+    copy = xstrdup(s);
     for (char *p = copy; *p != '\0'; p++) {
         if ((unsigned char)*p >= 0x80)
             *p = '?';
@@ -69,8 +69,8 @@ static json_t *attr_json(const struct mpic_span_attr *a)
         return json_pack("{s:s, s:{s:o}}", "key", a->key, "value", "intValue",
                          int_string(a->i));
     case MPIC_ATTR_BOOL:
-        return json_pack("{s:s, s:{s:b}}", "key", a->key, "value",
-                         "boolValue", a->b);
+        return json_pack("{s:s, s:{s:b}}", "key", a->key, "value", "boolValue",
+                         a->b);
     }
     return NULL;
 }
@@ -88,8 +88,8 @@ static json_t *span_json(const struct mpic_span *s)
     json_object_set_new_nocheck(o, "spanId",
                                 hex_string(s->span_id, MPIC_SPAN_ID_LEN));
     if (s->has_parent)
-        json_object_set_new_nocheck(
-            o, "parentSpanId", hex_string(s->parent_id, MPIC_SPAN_ID_LEN));
+        json_object_set_new_nocheck(o, "parentSpanId",
+                                    hex_string(s->parent_id, MPIC_SPAN_ID_LEN));
     json_object_set_new_nocheck(o, "name",
                                 str_lossy(s->name != NULL ? s->name : "span"));
     json_object_set_new_nocheck(o, "kind", json_integer(s->kind));
@@ -129,15 +129,13 @@ char *mpic_otlp_encode(const struct mpic_span *spans, size_t n,
 
     if (res_attrs == NULL || list == NULL)
         goto out;
-    json_array_append_new(res_attrs,
-                          kv_str("service.name", service_name != NULL
-                                                     ? service_name
-                                                     : "open-mpic-c"));
-    json_array_append_new(res_attrs,
-                          kv_str("service.version", MPIC_VERSION));
+    json_array_append_new(
+        res_attrs, kv_str("service.name",
+                          service_name != NULL ? service_name : "open-mpic-c"));
+    json_array_append_new(res_attrs, kv_str("service.version", MPIC_VERSION));
     if (perspective_code != NULL)
-        json_array_append_new(res_attrs,
-                              kv_str("mpic.perspective_code", perspective_code));
+        json_array_append_new(
+            res_attrs, kv_str("mpic.perspective_code", perspective_code));
     for (size_t i = 0; i < n; i++) {
         json_t *s = span_json(&spans[i]);
 

@@ -27,11 +27,11 @@ static struct {
     char *perspective;
     struct ev_timer *timer;
     bool hooked;
-    CURL *easy;               /* reused; busy while inflight */
+    CURL *easy; /* reused; busy while inflight */
     struct curl_slist *hdrs;
     bool inflight;
-    char *body;               /* the batch being posted */
-    size_t batch_n;           /* spans in it */
+    char *body;     /* the batch being posted */
+    size_t batch_n; /* spans in it */
     char errbuf[CURL_ERROR_SIZE];
     uint64_t last_warn_ms;
     bool warned;
@@ -112,8 +112,8 @@ static void flush(void)
     }
     ex.errbuf[0] = '\0';
     rc |= curl_easy_setopt(ex.easy, CURLOPT_POSTFIELDS, ex.body);
-    rc |= curl_easy_setopt(ex.easy, CURLOPT_POSTFIELDSIZE_LARGE,
-                           (curl_off_t)len);
+    rc |=
+        curl_easy_setopt(ex.easy, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
     if (rc != 0 || ev_curl_add(ex.curl, ex.easy, on_done, NULL) != 0) {
         free(ex.body);
         ex.body = NULL;

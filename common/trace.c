@@ -365,10 +365,10 @@ void mpic_trace_metrics(struct mpic_buf *out)
 {
     const struct mpic_trace_stats *st = &q.stats;
 
-    mpic_buf_append_str(
-        out, "# HELP mpic_trace_spans_exported_total Spans the OTLP "
-             "collector accepted.\n"
-             "# TYPE mpic_trace_spans_exported_total counter\n");
+    mpic_buf_append_str(out,
+                        "# HELP mpic_trace_spans_exported_total Spans the OTLP "
+                        "collector accepted.\n"
+                        "# TYPE mpic_trace_spans_exported_total counter\n");
     mpic_buf_printf(out, "mpic_trace_spans_exported_total %llu\n",
                     (unsigned long long)st->exported);
     mpic_buf_append_str(
@@ -391,9 +391,8 @@ void mpic_trace_metrics(struct mpic_buf *out)
                     (unsigned long long)st->export_ok);
     mpic_buf_printf(out, "mpic_trace_exports_total{result=\"failed\"} %llu\n",
                     (unsigned long long)st->export_failed);
-    mpic_buf_append_str(out,
-                        "# HELP mpic_trace_queue_spans Spans waiting for "
-                        "export.\n"
-                        "# TYPE mpic_trace_queue_spans gauge\n");
+    mpic_buf_append_str(out, "# HELP mpic_trace_queue_spans Spans waiting for "
+                             "export.\n"
+                             "# TYPE mpic_trace_queue_spans gauge\n");
     mpic_buf_printf(out, "mpic_trace_queue_spans %zu\n", q.len);
 }

@@ -160,12 +160,12 @@ void mpic_trace_check_span(const struct mpic_trace *t,
 /* ---- the span queue (one per process) ---- */
 
 struct mpic_trace_stats {
-    uint64_t queued;           /* spans accepted into the queue */
-    uint64_t exported;         /* spans the collector accepted */
-    uint64_t dropped_full;     /* refused: the queue was full */
-    uint64_t dropped_failed;   /* lost with a batch that was not accepted */
-    uint64_t export_ok;        /* POSTs accepted */
-    uint64_t export_failed;    /* POSTs failed (transport, timeout, non-2xx) */
+    uint64_t queued;         /* spans accepted into the queue */
+    uint64_t exported;       /* spans the collector accepted */
+    uint64_t dropped_full;   /* refused: the queue was full */
+    uint64_t dropped_failed; /* lost with a batch that was not accepted */
+    uint64_t export_ok;      /* POSTs accepted */
+    uint64_t export_failed;  /* POSTs failed (transport, timeout, non-2xx) */
 };
 
 /*

@@ -93,8 +93,8 @@ struct coord_req {
 /* The first error_type of a check response, or NULL. */
 static const char *first_error_type(const json_t *check_response)
 {
-    const json_t *e = json_array_get(
-        json_object_get(check_response, "errors"), 0);
+    const json_t *e =
+        json_array_get(json_object_get(check_response, "errors"), 0);
 
     return json_string_value(json_object_get(e, "error_type"));
 }
@@ -117,9 +117,8 @@ static void call_span_end(struct coord_req *r, const struct coord_attempt *a,
     mpic_span_attr_str(&s, "mpic.perspective_code", p->code);
     mpic_span_attr_str(&s, "mpic.check_type",
                        mpic_check_type_name(r->mreq.check_type));
-    mpic_span_attr_str(&s, "url.full", call->type == MPIC_CHECK_CAA
-                                           ? p->caa_url
-                                           : p->dcv_url);
+    mpic_span_attr_str(&s, "url.full",
+                       call->type == MPIC_CHECK_CAA ? p->caa_url : p->dcv_url);
     mpic_span_attr_str(&s, "mpic.rir", mpic_rir_name(p->rir));
     mpic_span_attr_bool(&s, "mpic.check_passed", call->passed);
     mpic_span_attr_bool(&s, "mpic.check_completed", call->completed);
@@ -164,10 +163,9 @@ static void req_span_end(struct coord_req *r, unsigned status,
     if (r->span_done || !mpic_trace_recording())
         return;
     r->span_done = true;
-    mpic_span_init(&s, "POST /mpic", MPIC_SPAN_SERVER, r->trace.trace_id,
-                   r->trace.span_id,
-                   r->trace.has_parent ? r->trace.parent_id : NULL,
-                   r->trace.start_ns);
+    mpic_span_init(
+        &s, "POST /mpic", MPIC_SPAN_SERVER, r->trace.trace_id, r->trace.span_id,
+        r->trace.has_parent ? r->trace.parent_id : NULL, r->trace.start_ns);
     s.end_ns = mpic_trace_now_ns();
     mpic_span_attr_str(&s, "http.request.method", "POST");
     mpic_span_attr_str(&s, "url.path", "/mpic");
@@ -660,8 +658,8 @@ static void audit_log(const struct coord_req *r, bool is_valid, bool completed,
         json_object_set_new_nocheck(jatt, "cohort",
                                     json_integer((json_int_t)a->cohort + 1));
         json_object_set_new_nocheck(jatt, "quorum_result", json_string(q));
-        json_object_set_new_nocheck(
-            jatt, "not_awaited", json_integer((json_int_t)a->n_not_awaited));
+        json_object_set_new_nocheck(jatt, "not_awaited",
+                                    json_integer((json_int_t)a->n_not_awaited));
         json_object_set_new_nocheck(jatt, "is_valid", json_boolean(a->valid));
         json_object_set_new_nocheck(jatt, "perspectives", ps);
         json_array_append_new(attempts, jatt);

@@ -48,13 +48,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         mpic_traceparent_format(tp.trace_id, tp.parent_id, tp.flags, out);
         FUZZ_CHECK(strlen(out) == MPIC_TRACEPARENT_LEN);
         FUZZ_CHECK(memcmp(out + 2, data + 2, MPIC_TRACEPARENT_LEN - 2) == 0);
-        FUZZ_CHECK(mpic_traceparent_parse(out, strlen(out), &again, NULL) ==
-                   0);
-        FUZZ_CHECK(again.version == 0 && again.flags == tp.flags &&
-                   memcmp(again.trace_id, tp.trace_id, MPIC_TRACE_ID_LEN) ==
-                       0 &&
-                   memcmp(again.parent_id, tp.parent_id, MPIC_SPAN_ID_LEN) ==
-                       0);
+        FUZZ_CHECK(mpic_traceparent_parse(out, strlen(out), &again, NULL) == 0);
+        FUZZ_CHECK(
+            again.version == 0 && again.flags == tp.flags &&
+            memcmp(again.trace_id, tp.trace_id, MPIC_TRACE_ID_LEN) == 0 &&
+            memcmp(again.parent_id, tp.parent_id, MPIC_SPAN_ID_LEN) == 0);
     }
     /* The daemons see a NUL-terminated header value. */
     s = fuzz_cstr(data, size);

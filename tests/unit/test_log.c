@@ -151,8 +151,7 @@ static void test_trace_id_field(void **state)
                          "\"trace_id\":\"ab\"}\n");
     /* Both NULL: the line of mpic_log. */
     mpic_log_tr(MPIC_LOG_WARN, NULL, NULL, "z");
-    expect_line(take(c),
-                "{\"ts\":\"TS\",\"level\":\"warn\",\"msg\":\"z\"}\n");
+    expect_line(take(c), "{\"ts\":\"TS\",\"level\":\"warn\",\"msg\":\"z\"}\n");
     /* With fields in place, and with fields that force a copy. */
     f = json_pack("{s:s, s:s}", "event", "mpic_audit", "trace_identifier",
                   "t-2");

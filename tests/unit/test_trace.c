@@ -61,24 +61,24 @@ static void test_parse_invalid(void **state)
     static const char *const bad[] = {
         "",
         "00",
-        "00-" TID "-" PID "-0",                 /* short */
-        "00-" TID "-" PID "-01-",               /* 00 is exactly 55 */
-        "00-" TID "-" PID "-01 ",               /* trailing space */
-        " 00-" TID "-" PID "-0",                /* leading space */
-        "ff-" TID "-" PID "-01",                /* version ff */
-        "0G-" TID "-" PID "-01",                /* version not hex */
-        "0A-" TID "-" PID "-01",                /* upper-case version */
+        "00-" TID "-" PID "-0",   /* short */
+        "00-" TID "-" PID "-01-", /* 00 is exactly 55 */
+        "00-" TID "-" PID "-01 ", /* trailing space */
+        " 00-" TID "-" PID "-0",  /* leading space */
+        "ff-" TID "-" PID "-01",  /* version ff */
+        "0G-" TID "-" PID "-01",  /* version not hex */
+        "0A-" TID "-" PID "-01",  /* upper-case version */
         "00-4BF92F3577B34DA6A3CE929D0E0E4736-" PID "-01", /* upper trace */
-        "00-" TID "-00F067AA0BA902B7-01",       /* upper parent */
-        "00-" TID "-" PID "-0A",                /* upper flags */
+        "00-" TID "-00F067AA0BA902B7-01",                 /* upper parent */
+        "00-" TID "-" PID "-0A",                          /* upper flags */
         "00-00000000000000000000000000000000-" PID "-01", /* zero trace */
-        "00-" TID "-0000000000000000-01",       /* zero parent */
-        "00_" TID "-" PID "-01",                /* separator */
+        "00-" TID "-0000000000000000-01",                 /* zero parent */
+        "00_" TID "-" PID "-01",                          /* separator */
         "00-" TID "_" PID "-01",
         "00-" TID "-" PID "_01",
         "00-4bf92f3577b34da6a3ce929d0e0e473-" PID "0-01", /* shifted */
         "00-" TID "-" PID "-0x",
-        "01-" TID "-" PID "-01x",               /* later version, no '-' */
+        "01-" TID "-" PID "-01x", /* later version, no '-' */
         "00-" TID "-" PID,
     };
     struct mpic_traceparent tp;
@@ -246,28 +246,25 @@ static void test_otlp_encode(void **state)
         fail_msg("not JSON: %s: %s", jerr.text, out);
     rs = json_array_get(json_object_get(root, "resourceSpans"), 0);
     attrs = json_object_get(json_object_get(rs, "resource"), "attributes");
-    assert_string_equal(
-        json_string_value(json_object_get(attr_value(attrs, "service.name"),
-                                          "stringValue")),
-        "mpic-coordinator");
+    assert_string_equal(json_string_value(json_object_get(
+                            attr_value(attrs, "service.name"), "stringValue")),
+                        "mpic-coordinator");
     assert_string_equal(
         json_string_value(json_object_get(
             attr_value(attrs, "mpic.perspective_code"), "stringValue")),
         "us-east-1");
     ss = json_array_get(json_object_get(rs, "scopeSpans"), 0);
-    assert_string_equal(
-        json_string_value(
-            json_object_get(json_object_get(ss, "scope"), "name")),
-        "open-mpic-c");
+    assert_string_equal(json_string_value(json_object_get(
+                            json_object_get(ss, "scope"), "name")),
+                        "open-mpic-c");
     spans = json_object_get(ss, "spans");
     assert_int_equal(json_array_size(spans), 2);
     sp = json_array_get(spans, 0);
-    assert_string_equal(json_string_value(json_object_get(sp, "traceId")),
-                        TID);
+    assert_string_equal(json_string_value(json_object_get(sp, "traceId")), TID);
     mpic_trace_hex(s[0].span_id, MPIC_SPAN_ID_LEN, hex);
     assert_string_equal(json_string_value(json_object_get(sp, "spanId")), hex);
-    assert_string_equal(
-        json_string_value(json_object_get(sp, "parentSpanId")), PID);
+    assert_string_equal(json_string_value(json_object_get(sp, "parentSpanId")),
+                        PID);
     assert_string_equal(json_string_value(json_object_get(sp, "name")),
                         "POST /mpic");
     assert_int_equal(json_integer_value(json_object_get(sp, "kind")), 2);
@@ -339,8 +336,7 @@ static void test_metrics_text(void **state)
     assert_non_null(b.data);
     assert_non_null(
         strstr(b.data, "# TYPE mpic_trace_spans_dropped_total counter\n"));
-    assert_non_null(
-        strstr(b.data, "# HELP mpic_trace_spans_exported_total "));
+    assert_non_null(strstr(b.data, "# HELP mpic_trace_spans_exported_total "));
     assert_non_null(strstr(
         b.data, "mpic_trace_spans_dropped_total{reason=\"queue_full\"} "));
     mpic_buf_cleanup(&b);
