@@ -8,6 +8,8 @@
 #include "common/trace.h"
 
 #include <inttypes.h>
+#include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,145 +22,155 @@
 #define MPIC_VERSION "0.0.0"
 #endif
 
-/* A JSON string of s; bytes that are not valid UTF-8 become '?'. */
-static json_t *str_lossy(const char *s)
-{
-    json_t *j = json_string(s);
-    char *copy;
+/*
+ * Written straight into one buffer (no json_t per field): a batch is encoded
+ * on the daemon's loop, so its cost is time every request waits. Strings
+ * that are printable ASCII without '"' and '\\' (nearly all of them) are
+ * copied; anything else goes through jansson, which escapes it and refuses
+ * invalid UTF-8 (then bytes >= 0x80 become '?').
+ */
 
-    if (j != NULL)
-        return j;
-    copy = xstrdup(s);
-    for (char *p = copy; *p != '\0'; p++) {
-        if ((unsigned char)*p >= 0x80)
-            *p = '?';
+static bool plain(const char *s, size_t *len)
+{
+    const unsigned char *p = (const unsigned char *)s;
+
+    for (; *p != '\0'; p++) {
+        if (*p < 0x20 || *p >= 0x7f || *p == '"' || *p == '\\')
+            return false;
     }
-    j = json_string(copy);
-    free(copy);
-    return j;
+    *len = (size_t)(p - (const unsigned char *)s);
+    return true;
 }
 
-static json_t *int_string(int64_t v)
+static int put_cb(const char *s, size_t n, void *arg)
 {
-    char b[32];
-
-    snprintf(b, sizeof(b), "%" PRId64, v);
-    return json_string(b);
+    return mpic_buf_append(arg, s, n);
 }
 
-static json_t *hex_string(const uint8_t *p, size_t n)
+/* A JSON string. */
+static int put_str(struct mpic_buf *b, const char *s)
 {
-    char b[2 * MPIC_TRACE_ID_LEN + 1];
+    json_t *j;
+    char *copy = NULL;
+    size_t n;
+    int rc;
 
-    mpic_trace_hex(p, n, b);
-    return json_string(b);
+    if (plain(s, &n)) {
+        return mpic_buf_append(b, "\"", 1) || mpic_buf_append(b, s, n) ||
+                       mpic_buf_append(b, "\"", 1)
+                   ? -1
+                   : 0;
+    }
+    j = json_string(s);
+    if (j == NULL) {
+        copy = xstrdup(s);
+        for (char *p = copy; *p != '\0'; p++) {
+            if ((unsigned char)*p >= 0x80)
+                *p = '?';
+        }
+        j = json_string(copy);
+        free(copy);
+        if (j == NULL)
+            return -1;
+    }
+    rc = json_dump_callback(j, put_cb, b, JSON_ENCODE_ANY | JSON_COMPACT);
+    json_decref(j);
+    return rc;
 }
 
-static json_t *kv_str(const char *key, const char *v)
+#define PUT(b, lit) mpic_buf_append((b), (lit), sizeof(lit) - 1)
+
+static int put_hex(struct mpic_buf *b, const uint8_t *p, size_t n)
 {
-    return json_pack("{s:s, s:{s:o}}", "key", key, "value", "stringValue",
-                     str_lossy(v));
+    char h[2 * MPIC_TRACE_ID_LEN + 1];
+
+    mpic_trace_hex(p, n, h);
+    return PUT(b, "\"") || mpic_buf_append(b, h, 2 * n) || PUT(b, "\"");
 }
 
-static json_t *attr_json(const struct mpic_span_attr *a)
+/* {"key":K,"value":{"stringValue":V}} */
+static int put_kv_str(struct mpic_buf *b, const char *key, const char *v)
+{
+    return PUT(b, "{\"key\":") || put_str(b, key) ||
+           PUT(b, ",\"value\":{\"stringValue\":") || put_str(b, v) ||
+           PUT(b, "}}");
+}
+
+static int put_attr(struct mpic_buf *b, const struct mpic_span_attr *a)
 {
     switch (a->type) {
     case MPIC_ATTR_STR:
-        return kv_str(a->key, a->s != NULL ? a->s : "");
-    case MPIC_ATTR_INT:
-        return json_pack("{s:s, s:{s:o}}", "key", a->key, "value", "intValue",
-                         int_string(a->i));
+        return put_kv_str(b, a->key, a->s != NULL ? a->s : "");
+    case MPIC_ATTR_INT: /* int64: a decimal string (proto3 JSON) */
+        return PUT(b, "{\"key\":") || put_str(b, a->key) ||
+               mpic_buf_printf(b, ",\"value\":{\"intValue\":\"%" PRId64 "\"}}",
+                               a->i);
     case MPIC_ATTR_BOOL:
-        return json_pack("{s:s, s:{s:b}}", "key", a->key, "value", "boolValue",
-                         a->b);
+        return PUT(b, "{\"key\":") || put_str(b, a->key) ||
+               mpic_buf_printf(b, ",\"value\":{\"boolValue\":%s}}",
+                               a->b ? "true" : "false");
     }
-    return NULL;
+    return -1;
 }
 
-static json_t *span_json(const struct mpic_span *s)
+static int put_span(struct mpic_buf *b, const struct mpic_span *s)
 {
-    json_t *o = json_object();
-    json_t *attrs = json_array();
-    json_t *status = json_object();
+    int rc = 0;
 
-    if (o == NULL || attrs == NULL || status == NULL)
-        goto fail;
-    json_object_set_new_nocheck(o, "traceId",
-                                hex_string(s->trace_id, MPIC_TRACE_ID_LEN));
-    json_object_set_new_nocheck(o, "spanId",
-                                hex_string(s->span_id, MPIC_SPAN_ID_LEN));
+    rc |= PUT(b, "{\"traceId\":") || put_hex(b, s->trace_id, MPIC_TRACE_ID_LEN);
+    rc |= PUT(b, ",\"spanId\":") || put_hex(b, s->span_id, MPIC_SPAN_ID_LEN);
     if (s->has_parent)
-        json_object_set_new_nocheck(o, "parentSpanId",
-                                    hex_string(s->parent_id, MPIC_SPAN_ID_LEN));
-    json_object_set_new_nocheck(o, "name",
-                                str_lossy(s->name != NULL ? s->name : "span"));
-    json_object_set_new_nocheck(o, "kind", json_integer(s->kind));
-    json_object_set_new_nocheck(o, "startTimeUnixNano",
-                                int_string(s->start_ns));
-    json_object_set_new_nocheck(o, "endTimeUnixNano", int_string(s->end_ns));
+        rc |= PUT(b, ",\"parentSpanId\":") ||
+              put_hex(b, s->parent_id, MPIC_SPAN_ID_LEN);
+    rc |=
+        PUT(b, ",\"name\":") || put_str(b, s->name != NULL ? s->name : "span");
+    rc |= mpic_buf_printf(b,
+                          ",\"kind\":%d,\"startTimeUnixNano\":\"%" PRId64
+                          "\",\"endTimeUnixNano\":\"%" PRId64
+                          "\",\"attributes\":[",
+                          (int)s->kind, s->start_ns, s->end_ns);
     for (size_t i = 0; i < s->n_attrs && i < MPIC_SPAN_MAX_ATTRS; i++) {
-        json_t *a = attr_json(&s->attrs[i]);
-
-        if (a != NULL)
-            json_array_append_new(attrs, a);
+        if (i > 0)
+            rc |= PUT(b, ",");
+        rc |= put_attr(b, &s->attrs[i]);
     }
-    json_object_set_new_nocheck(o, "attributes", attrs);
-    attrs = NULL;
-    json_object_set_new_nocheck(status, "code", json_integer(s->status));
+    rc |= mpic_buf_printf(b, "],\"status\":{\"code\":%d", (int)s->status);
     if (s->status_msg != NULL)
-        json_object_set_new_nocheck(status, "message",
-                                    str_lossy(s->status_msg));
-    json_object_set_new_nocheck(o, "status", status);
-    return o;
-
-fail:
-    json_decref(o);
-    json_decref(attrs);
-    json_decref(status);
-    return NULL;
+        rc |= PUT(b, ",\"message\":") || put_str(b, s->status_msg);
+    rc |= PUT(b, "}}");
+    return rc;
 }
 
 char *mpic_otlp_encode(const struct mpic_span *spans, size_t n,
                        const char *service_name, const char *perspective_code,
                        size_t *len)
 {
-    json_t *res_attrs = json_array();
-    json_t *list = json_array();
-    json_t *root = NULL;
-    char *out = NULL;
+    struct mpic_buf b;
+    int rc = 0;
 
-    if (res_attrs == NULL || list == NULL)
-        goto out;
-    json_array_append_new(
-        res_attrs, kv_str("service.name",
-                          service_name != NULL ? service_name : "open-mpic-c"));
-    json_array_append_new(res_attrs, kv_str("service.version", MPIC_VERSION));
+    mpic_buf_init(&b, SIZE_MAX / 2);
+    rc |= PUT(&b, "{\"resourceSpans\":[{\"resource\":{\"attributes\":[");
+    rc |= put_kv_str(&b, "service.name",
+                     service_name != NULL ? service_name : "open-mpic-c");
+    rc |= PUT(&b, ",") || put_kv_str(&b, "service.version", MPIC_VERSION);
     if (perspective_code != NULL)
-        json_array_append_new(
-            res_attrs, kv_str("mpic.perspective_code", perspective_code));
+        rc |= PUT(&b, ",") ||
+              put_kv_str(&b, "mpic.perspective_code", perspective_code);
+    rc |= PUT(&b, "]},\"scopeSpans\":[{\"scope\":{\"name\":\"open-mpic-c\","
+                  "\"version\":");
+    rc |= put_str(&b, MPIC_VERSION);
+    rc |= PUT(&b, "},\"spans\":[");
     for (size_t i = 0; i < n; i++) {
-        json_t *s = span_json(&spans[i]);
-
-        if (s == NULL)
-            goto out;
-        json_array_append_new(list, s);
+        if (i > 0)
+            rc |= PUT(&b, ",");
+        rc |= put_span(&b, &spans[i]);
     }
-    root = json_pack("{s:[{s:{s:o}, s:[{s:{s:s, s:s}, s:o}]}]}",
-                     "resourceSpans", "resource", "attributes", res_attrs,
-                     "scopeSpans", "scope", "name", "open-mpic-c", "version",
-                     MPIC_VERSION, "spans", list);
-    res_attrs = NULL; /* stolen by json_pack, even on failure */
-    list = NULL;
-    if (root == NULL)
-        goto out;
-    out = json_dumps(root, JSON_COMPACT | JSON_PRESERVE_ORDER);
-    if (out != NULL && len != NULL)
-        *len = strlen(out);
-out:
-    json_decref(res_attrs);
-    json_decref(list);
-    json_decref(root);
-    return out;
+    rc |= PUT(&b, "]}]}]}");
+    if (rc != 0) {
+        mpic_buf_cleanup(&b);
+        return NULL;
+    }
+    return mpic_buf_take(&b, len);
 }
 
 const char *mpic_otlp_endpoint_check(const char *url)

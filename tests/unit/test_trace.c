@@ -234,7 +234,7 @@ static void test_otlp_encode(void **state)
 
     (void)state;
     span_with_attrs(&s[0], 1700000000123456789LL);
-    mpic_span_set_status(&s[0], MPIC_SPAN_STATUS_ERROR, "bad \"thing\"\xff");
+    mpic_span_set_status(&s[0], MPIC_SPAN_STATUS_ERROR, "bad \"thing\"\x01\xff");
     mpic_span_init(&s[1], "mpic attempt", MPIC_SPAN_INTERNAL, s[0].trace_id,
                    s[0].parent_id, NULL, 7);
     s[1].end_ns = 9;
@@ -292,7 +292,7 @@ static void test_otlp_encode(void **state)
     /* invalid UTF-8 made valid, quotes escaped */
     assert_string_equal(json_string_value(json_object_get(
                             json_object_get(sp, "status"), "message")),
-                        "bad \"thing\"?");
+                        "bad \"thing\"\x01?");
     sp = json_array_get(spans, 1);
     assert_null(json_object_get(sp, "parentSpanId")); /* a root span */
     assert_int_equal(json_integer_value(json_object_get(sp, "kind")), 1);
