@@ -658,8 +658,8 @@ static void audit_log(const struct coord_req *r, bool is_valid, bool completed,
         json_object_set_new_nocheck(jatt, "cohort",
                                     json_integer((json_int_t)a->cohort + 1));
         json_object_set_new_nocheck(jatt, "quorum_result", json_string(q));
-        json_object_set_new_nocheck(jatt, "not_awaited",
-                                    json_integer((json_int_t)a->n_not_awaited));
+        json_object_set_new_nocheck(
+            jatt, "not_awaited", json_integer((json_int_t)a->n_not_awaited));
         json_object_set_new_nocheck(jatt, "is_valid", json_boolean(a->valid));
         json_object_set_new_nocheck(jatt, "perspectives", ps);
         json_array_append_new(attempts, jatt);
