@@ -5,6 +5,7 @@
  */
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "caa-checker/caa.h"
 #include "common/config.h"
@@ -49,6 +50,19 @@ static uint64_t caa_deadline_ms(const struct mpic_checker_config *cfg)
     for (i = 0; i < tries && i < 16; i++) {
         total += t;
         t *= 2;
+    }
+    /* allow_lookup_failure: the failed lookup (timeout_ms * tries at
+     * most, common/dns.c) and, after a SERVFAIL, its retry (the same
+     * again); the DNSSEC proof runs alongside the lookup. */
+    if (cfg->caa_lookup_failure == NULL ||
+        strcmp(cfg->caa_lookup_failure, MPIC_CAA_LOOKUP_FAILURE_NEVER) != 0) {
+        uint64_t proof =
+            2 *
+            (uint64_t)(cfg->dns.timeout_ms > 0 ? cfg->dns.timeout_ms : 2000) *
+            tries;
+
+        if (total < proof)
+            total = proof;
     }
     total += 1000;
     return total < 60000 ? total : 60000;
@@ -112,6 +126,7 @@ int main(int argc, char **argv)
     }
     ck.cfg = &cfg;
     ck.dns = dns;
+    ck.loop = loop;
     /* libcurl is opened only for span export (docs/tracing.md). */
     if (cfg.tracing_otlp_endpoint != NULL) {
         const char *why = NULL;
@@ -137,6 +152,7 @@ int main(int argc, char **argv)
     hc.listen = cfg.listen;
     hc.max_body = CAA_MAX_BODY;
     hc.deadline_ms = caa_deadline_ms(&cfg);
+    ck.deadline_ms = hc.deadline_ms;
     hc.tls_cert_file = cfg.tls.cert_file;
     hc.tls_key_file = cfg.tls.key_file;
     hc.tls_client_ca_file = cfg.tls.client_ca_file;

@@ -58,6 +58,10 @@ struct mpic_dns_settings {
     unsigned tries;             /* default 3 */
 };
 
+/* Values of caa.lookup_failure (open-mpic-api.md 5.2). */
+#define MPIC_CAA_LOOKUP_FAILURE_DNSSEC "dnssec-insecure"
+#define MPIC_CAA_LOOKUP_FAILURE_NEVER  "never"
+
 struct mpic_checker_config {
     enum mpic_daemon_kind kind;
     char *config_file; /* NULL: none */
@@ -69,9 +73,12 @@ struct mpic_checker_config {
     bool http_verify_tls;         /* default false */
     unsigned http_max_redirects;  /* default 20 */
     char *http_user_agent;        /* default "open-mpic-c/<version>" */
+    char *http_proxy;             /* http://HOST:PORT CONNECT proxy; NULL: direct */
     bool allow_private_addresses; /* default false */
     struct mpic_strv default_caa_domains;
     char *caa_rfc8657;              /* "strict" (default) or "lenient" */
+    /* caa.lookup_failure: "dnssec-insecure" (default) or "never" */
+    char *caa_lookup_failure;
     struct mpic_strv bearer_tokens; /* secret */
     bool allow_unauthenticated;     /* auth.allow_unauthenticated */
     struct mpic_tls_files tls;

@@ -46,11 +46,15 @@ static const struct cfg_key checker_keys[] = {
      CHK_NONE, NULL, NULL},
     {"http.user_agent", K_STR, CK(http_user_agent), 0, 0, KF_DCV, CHK_NONEMPTY,
      NULL, NULL},
+    {"http.proxy", K_STR, CK(http_proxy), 0, 0, KF_DCV, CHK_NONE,
+     "MPIC_HTTP_PROXY", NULL},
     {"targets.allow_private_addresses", K_BOOL, CK(allow_private_addresses), 0,
      0, KF_CHECKERS, CHK_NONE, NULL, NULL},
     {"caa.default_caa_domains", K_STRV, CK(default_caa_domains), 0, 0, KF_CAA,
      CHK_NONEMPTY, "MPIC_DEFAULT_CAA_DOMAINS", ",|"},
     {"caa.rfc8657", K_STR, CK(caa_rfc8657), 0, 0, KF_CAA, CHK_NONE, NULL, NULL},
+    {"caa.lookup_failure", K_STR, CK(caa_lookup_failure), 0, 0, KF_CAA,
+     CHK_NONEMPTY, NULL, NULL},
     {"auth.bearer_tokens", K_STRV, CK(bearer_tokens), 0, 0,
      KF_CHECKERS | KF_SECRET, CHK_NONEMPTY, NULL, NULL},
     {"auth.allow_unauthenticated", K_BOOL, CK(allow_unauthenticated), 0, 0,
@@ -83,6 +87,22 @@ static void checker_defaults(struct mpic_checker_config *c,
     c->http_user_agent = xstrdup("open-mpic-c/" MPIC_VERSION);
     c->allow_private_addresses = false;
     c->caa_rfc8657 = xstrdup("strict");
+    c->caa_lookup_failure = xstrdup(MPIC_CAA_LOOKUP_FAILURE_DNSSEC);
+}
+
+/* caa.lookup_failure: one of the two settings (open-mpic-api.md 5.2). */
+static void check_caa_lookup_failure(struct cfg_loader *ld,
+                                     const struct mpic_checker_config *c)
+{
+    long i = mpic_cfg_key_index(ld, "caa.lookup_failure");
+
+    if (i < 0 || c->caa_lookup_failure == NULL ||
+        strcmp(c->caa_lookup_failure, MPIC_CAA_LOOKUP_FAILURE_DNSSEC) == 0 ||
+        strcmp(c->caa_lookup_failure, MPIC_CAA_LOOKUP_FAILURE_NEVER) == 0)
+        return;
+    mpic_cfg_issue_key(ld, (size_t)i, -1, "\"%s\" is not one of \"%s\", \"%s\"",
+                       c->caa_lookup_failure, MPIC_CAA_LOOKUP_FAILURE_DNSSEC,
+                       MPIC_CAA_LOOKUP_FAILURE_NEVER);
 }
 
 /* "nameserver X" lines of resolv.conf that parse as addresses. */
@@ -122,6 +142,67 @@ static void resolvers_from_resolv_conf(struct mpic_strv *out)
  * it (bearer tokens or client certificates), unless the operator says that
  * something in front of it does.
  */
+/*
+ * http.proxy: an HTTP CONNECT proxy as http://HOST:PORT (a name, an IPv4
+ * address or [IPv6]; a trailing "/" is fine). No credentials in the URL
+ * (they would show in /configz and logs), no other scheme. An empty value
+ * means none.
+ */
+static const char *proxy_url_problem(const char *u)
+{
+    const char *h, *end, *colon;
+    unsigned long port;
+    char *pe;
+
+    if (strncmp(u, "http://", 7) != 0)
+        return "must be http://HOST:PORT (an HTTP CONNECT proxy)";
+    h = u + 7;
+    end = h + strcspn(h, "/?#");
+    if (*end != '\0' && strcmp(end, "/") != 0)
+        return "must be http://HOST:PORT, without a path, query or fragment";
+    if (memchr(h, '@', (size_t)(end - h)) != NULL)
+        return "credentials in the proxy URL are not supported";
+    if (*h == '[') {
+        const char *rb = memchr(h, ']', (size_t)(end - h));
+
+        if (rb == NULL || rb[1] != ':')
+            return "must be http://[IPv6]:PORT";
+        colon = rb + 1;
+    } else {
+        colon = memchr(h, ':', (size_t)(end - h));
+        if (colon == NULL || colon == h)
+            return "must name a host and a port (http://HOST:PORT)";
+        for (const char *p = h; p < colon; p++) {
+            if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+                  (*p >= '0' && *p <= '9') || *p == '.' || *p == '-'))
+                return "the host holds a character a host name cannot";
+        }
+    }
+    if (colon[1] < '0' || colon[1] > '9')
+        return "must name a port (http://HOST:PORT)";
+    port = strtoul(colon + 1, &pe, 10);
+    if (pe != end || port == 0 || port > 65535)
+        return "the port must be 1-65535";
+    return NULL;
+}
+
+static void check_proxy(struct cfg_loader *ld, struct mpic_checker_config *c)
+{
+    long i = mpic_cfg_key_index(ld, "http.proxy");
+    const char *why;
+
+    if (i < 0 || c->http_proxy == NULL)
+        return;
+    if (c->http_proxy[0] == '\0') {
+        free(c->http_proxy);
+        c->http_proxy = NULL;
+        return;
+    }
+    why = proxy_url_problem(c->http_proxy);
+    if (why != NULL)
+        mpic_cfg_issue_key(ld, (size_t)i, -1, "'%s': %s", c->http_proxy, why);
+}
+
 static void check_open_to_anyone(struct cfg_loader *ld,
                                  const struct mpic_checker_config *c)
 {
@@ -185,6 +266,10 @@ enum mpic_err mpic_checker_config_load(enum mpic_daemon_kind kind, int argc,
         mpic_cfg_issue_key(&ld, (size_t)ri, -1,
                            "'%s': must be strict or lenient",
                            out->caa_rfc8657 != NULL ? out->caa_rfc8657 : "");
+    if (kind == MPIC_DAEMON_DCV_CHECKER)
+        check_proxy(&ld, out);
+    if (kind == MPIC_DAEMON_CAA_CHECKER)
+        check_caa_lookup_failure(&ld, out);
     mpic_cfg_validate_tls_pair(&ld, "tls", &out->tls);
     mpic_cfg_validate_otlp_endpoint(&ld, out->tracing_otlp_endpoint);
     check_open_to_anyone(&ld, out);
@@ -201,8 +286,10 @@ void mpic_checker_config_cleanup(struct mpic_checker_config *c)
     free(c->listen);
     mpic_strv_cleanup(&c->dns.resolvers);
     free(c->http_user_agent);
+    free(c->http_proxy);
     mpic_strv_cleanup(&c->default_caa_domains);
     free(c->caa_rfc8657);
+    free(c->caa_lookup_failure);
     mpic_strv_cleanup(&c->bearer_tokens);
     free(c->tls.cert_file);
     free(c->tls.key_file);

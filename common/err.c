@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/json_safe.h"
 #include "common/log.h"
 #include "common/mem.h"
 
@@ -48,8 +49,11 @@ void mpic_errlist_vadd(struct mpic_errlist *l, const char *type,
         l->cap = l->cap ? l->cap * 2 : 8;
         l->items = xreallocarray(l->items, l->cap, sizeof(*l->items));
     }
-    l->items[l->n].type = xstrdup(type);
-    l->items[l->n].message = msg;
+    /* Messages quote outside text (a peer's reason phrase, a Location, a
+     * record): kept valid UTF-8 here so every encoder can take them. */
+    l->items[l->n].type = mpic_utf8_valid(type, strlen(type), false, NULL);
+    l->items[l->n].message = mpic_utf8_valid(msg, strlen(msg), false, NULL);
+    free(msg);
     l->n++;
 }
 

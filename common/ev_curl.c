@@ -22,6 +22,8 @@ struct ev_curl_xfer {
     CURL *easy;
     ev_curl_done_fn *on_done;
     void *arg;
+    bool keep;     /* stays in the multi handle after on_done */
+    bool finished; /* keep: on_done has run */
     struct ev_curl_xfer *prev;
     struct ev_curl_xfer *next;
 };
@@ -75,6 +77,15 @@ static void drain_done(struct ev_curl *ec)
             x == NULL) {
             /* Not ours; cannot happen with our own multi handle. */
             curl_multi_remove_handle(ec->multi, easy);
+            continue;
+        }
+        if (x->keep) {
+            /* A CONNECT_ONLY transfer: removing it would close the
+             * connection its owner is about to use. */
+            if (!x->finished) {
+                x->finished = true;
+                x->on_done(easy, result, x->arg);
+            }
             continue;
         }
         curl_multi_remove_handle(ec->multi, easy);
@@ -219,8 +230,8 @@ CURLM *ev_curl_multi(struct ev_curl *ec)
     return ec->multi;
 }
 
-int ev_curl_add(struct ev_curl *ec, CURL *easy, ev_curl_done_fn *on_done,
-                void *arg)
+static int xfer_add(struct ev_curl *ec, CURL *easy, ev_curl_done_fn *on_done,
+                    void *arg, bool keep)
 {
     struct ev_curl_xfer *x;
     CURLMcode mc;
@@ -230,6 +241,7 @@ int ev_curl_add(struct ev_curl *ec, CURL *easy, ev_curl_done_fn *on_done,
     x->easy = easy;
     x->on_done = on_done;
     x->arg = arg;
+    x->keep = keep;
     if (curl_easy_setopt(easy, CURLOPT_PRIVATE, x) != CURLE_OK) {
         free(x);
         return -1;
@@ -247,6 +259,18 @@ int ev_curl_add(struct ev_curl *ec, CURL *easy, ev_curl_done_fn *on_done,
         ec->xfers->prev = x;
     ec->xfers = x;
     return 0;
+}
+
+int ev_curl_add(struct ev_curl *ec, CURL *easy, ev_curl_done_fn *on_done,
+                void *arg)
+{
+    return xfer_add(ec, easy, on_done, arg, false);
+}
+
+int ev_curl_add_connect_only(struct ev_curl *ec, CURL *easy,
+                             ev_curl_done_fn *on_done, void *arg)
+{
+    return xfer_add(ec, easy, on_done, arg, true);
 }
 
 void ev_curl_cancel(struct ev_curl *ec, CURL *easy)

@@ -34,6 +34,14 @@ CURLM *ev_curl_multi(struct ev_curl *ec);
  */
 int ev_curl_add(struct ev_curl *ec, CURL *easy, ev_curl_done_fn *on_done,
                 void *arg);
+/*
+ * The same for a CURLOPT_CONNECT_ONLY transfer: on_done runs with the handle
+ * still in the multi handle, so its connection stays open and
+ * CURLINFO_ACTIVESOCKET gives the socket (libcurl no longer watches it).
+ * The owner ends it with ev_curl_cancel(), which closes the connection.
+ */
+int ev_curl_add_connect_only(struct ev_curl *ec, CURL *easy,
+                             ev_curl_done_fn *on_done, void *arg);
 /* Stops a running transfer without calling its on_done. Safe to call from
  * any callback of ours (not from inside a libcurl callback). */
 void ev_curl_cancel(struct ev_curl *ec, CURL *easy);

@@ -17,6 +17,7 @@
 #include <strings.h>
 
 #include "common/ev.h"
+#include "common/json_safe.h"
 #include "common/log.h"
 #include "common/mem.h"
 #include "common/model.h"
@@ -250,39 +251,29 @@ void http_request_reply_json(struct http_request *req, unsigned status,
 void http_request_reply_error(struct http_request *req, unsigned status,
                               const char *code, const char *msg)
 {
-    json_t *o = json_object();
+    json_t *o = mpic_jobj();
 
-    if (o == NULL || json_object_set_new(o, "error", json_string(code)) != 0 ||
-        json_object_set_new(o, "message", json_string(msg ? msg : "")) != 0) {
-        json_decref(o);
-        o = NULL;
-    }
+    /* msg may quote a request or a peer: repaired, never refused */
+    mpic_jset(o, "error", mpic_jstr(code));
+    mpic_jset(o, "message", mpic_jstr(msg ? msg : ""));
     http_request_reply_json(req, status, o);
 }
 
 void http_request_reply_issues(struct http_request *req,
                                const struct mpic_errlist *errs)
 {
-    json_t *o = json_object();
-    json_t *list = json_array();
+    json_t *o = mpic_jobj();
+    json_t *list = mpic_jarr();
 
-    if (o == NULL || list == NULL)
-        fatalx("%s: out of memory", __func__);
     for (size_t i = 0; i < errs->n; i++) {
-        json_t *it = json_object();
+        json_t *it = mpic_jobj();
 
-        if (it == NULL ||
-            json_object_set_new(it, "issue_type",
-                                json_string(errs->items[i].type)) != 0 ||
-            json_object_set_new(it, "message",
-                                json_string(errs->items[i].message)) != 0 ||
-            json_array_append_new(list, it) != 0)
-            fatalx("%s: out of memory", __func__);
+        mpic_jset(it, "issue_type", mpic_jstr(errs->items[i].type));
+        mpic_jset(it, "message", mpic_jstr(errs->items[i].message));
+        mpic_jpush(list, it);
     }
-    if (json_object_set_new(o, "error",
-                            json_string("request-validation-failed")) != 0 ||
-        json_object_set_new(o, "validation_issues", list) != 0)
-        fatalx("%s: out of memory", __func__);
+    mpic_jset(o, "error", mpic_jstr("request-validation-failed"));
+    mpic_jset(o, "validation_issues", list);
     http_request_reply_json(req, 400, o);
 }
 

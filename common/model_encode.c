@@ -7,7 +7,9 @@
 #include "common/model.h"
 
 #include <stdlib.h>
+#include <string.h>
 
+#include "common/json_safe.h"
 #include "common/mem.h"
 #include "common/model_int.h"
 
@@ -45,60 +47,44 @@ char *mpic_json_dumps(const json_t *j, size_t flags, size_t *len)
     return s;
 }
 
-/* json_string(NULL) fails, so a missing string must become null. */
+/*
+ * The encoders below follow json_safe.h: total, fatal only when memory
+ * runs out. The strings they echo come from a parsed request (valid UTF-8
+ * already) and go through mpic_jstr() all the same.
+ */
+
+/* A missing string becomes null. */
 static json_t *str_or_null(const char *s)
 {
-    return s != NULL ? json_string(s) : json_null();
+    return mpic_jstr(s);
 }
 
 static json_t *strv_to_json(const struct mpic_strv *v)
 {
-    json_t *a = json_array();
+    json_t *a = mpic_jarr();
 
-    if (a == NULL)
-        return NULL;
-    for (size_t i = 0; i < v->n; i++) {
-        if (json_array_append_new(a, json_string(v->v[i])) != 0) {
-            json_decref(a);
-            return NULL;
-        }
-    }
+    for (size_t i = 0; i < v->n; i++)
+        mpic_jpush(a, mpic_jstr(v->v[i]));
     return a;
 }
 
 json_t *mpic_caa_params_to_json(const struct mpic_caa_params *p)
 {
-    json_t *o = json_object();
+    json_t *o = mpic_jobj();
 
-    if (o == NULL)
-        return NULL;
-    if (json_object_set_new_nocheck(
-            o, "certificate_type",
-            json_string_nocheck(p->certificate_type == MPIC_CERT_SMIME
-                                    ? "s-mime"
-                                    : "tls-server")) != 0)
-        goto fail;
-    if (json_object_set_new_nocheck(o, "caa_domains",
-                                    p->caa_domains.n > 0
-                                        ? strv_to_json(&p->caa_domains)
-                                        : json_null()) != 0)
-        goto fail;
-    if (json_object_set_new_nocheck(o, "allow_lookup_failure",
-                                    json_boolean(p->allow_lookup_failure)) != 0)
-        goto fail;
+    mpic_jset(o, "certificate_type",
+              mpic_jstr(p->certificate_type == MPIC_CERT_SMIME ? "s-mime"
+                                                               : "tls-server"));
+    mpic_jset(o, "caa_domains",
+              p->caa_domains.n > 0 ? strv_to_json(&p->caa_domains)
+                                   : json_null());
+    mpic_jset(o, "allow_lookup_failure", mpic_jbool(p->allow_lookup_failure));
     /* RFC 8657 extensions: only when given, so the reference shape holds. */
-    if (p->account_uri != NULL &&
-        json_object_set_new_nocheck(o, "account_uri",
-                                    json_string(p->account_uri)) != 0)
-        goto fail;
-    if (p->validation_method != NULL &&
-        json_object_set_new_nocheck(o, "validation_method",
-                                    json_string(p->validation_method)) != 0)
-        goto fail;
+    if (p->account_uri != NULL)
+        mpic_jset(o, "account_uri", mpic_jstr(p->account_uri));
+    if (p->validation_method != NULL)
+        mpic_jset(o, "validation_method", mpic_jstr(p->validation_method));
     return o;
-fail:
-    json_decref(o);
-    return NULL;
 }
 
 static json_t *headers_to_json(const struct mpic_dcv_params *p)
@@ -107,15 +93,14 @@ static json_t *headers_to_json(const struct mpic_dcv_params *p)
 
     if (!p->has_http_headers)
         return json_null();
-    o = json_object();
-    if (o == NULL)
-        return NULL;
+    o = mpic_jobj();
     for (size_t i = 0; i < p->n_http_headers; i++) {
-        if (json_object_set_new(o, p->http_headers[i].name,
-                                json_string(p->http_headers[i].value)) != 0) {
-            json_decref(o);
-            return NULL;
-        }
+        char *name =
+            mpic_utf8_valid(p->http_headers[i].name,
+                            strlen(p->http_headers[i].name), false, NULL);
+
+        mpic_jset(o, name, mpic_jstr(p->http_headers[i].value));
+        free(name);
     }
     return o;
 }
@@ -129,8 +114,7 @@ static json_t *dcv_field_to_json(const struct mpic_dcv_params *p,
     case F_TOKEN_PATH:
         return str_or_null(p->http_token_path);
     case F_URL_SCHEME:
-        return json_string_nocheck(p->url_scheme == MPIC_URL_HTTPS ? "https"
-                                                                   : "http");
+        return mpic_jstr(p->url_scheme == MPIC_URL_HTTPS ? "https" : "http");
     case F_HEADERS:
         return headers_to_json(p);
     case F_REGEX:
@@ -146,9 +130,9 @@ static json_t *dcv_field_to_json(const struct mpic_dcv_params *p,
     case F_RRTYPE:
         return p->dns_record_type == MPIC_RR_NONE
                    ? json_null()
-                   : json_string_nocheck(mpic_rrtype_name(p->dns_record_type));
+                   : mpic_jstr(mpic_rrtype_name(p->dns_record_type));
     case F_EXACT_MATCH:
-        return json_boolean(p->require_exact_match);
+        return mpic_jbool(p->require_exact_match);
     case F_ISSUERS:
         return strv_to_json(&p->issuer_domain_names);
     case F_EXPECTED_URI:
@@ -158,7 +142,7 @@ static json_t *dcv_field_to_json(const struct mpic_dcv_params *p,
     case F_END:
         break;
     }
-    return NULL;
+    return json_null();
 }
 
 json_t *mpic_dcv_params_to_json(const struct mpic_dcv_params *p)
@@ -167,33 +151,20 @@ json_t *mpic_dcv_params_to_json(const struct mpic_dcv_params *p)
 
     if ((unsigned)p->method >= MPIC_DCV_METHOD_COUNT)
         return NULL;
-    o = json_object();
-    if (o == NULL)
-        return NULL;
-    if (json_object_set_new_nocheck(
-            o, "validation_method",
-            json_string_nocheck(mpic_model_method_names[p->method])) != 0)
-        goto fail;
-    if (json_object_set_new_nocheck(o, "require_exact_case",
-                                    json_boolean(p->require_exact_case)) != 0)
-        goto fail;
+    o = mpic_jobj();
+    mpic_jset(o, "validation_method",
+              mpic_jstr(mpic_model_method_names[p->method]));
+    mpic_jset(o, "require_exact_case", mpic_jbool(p->require_exact_case));
     for (const enum dcv_field *f = mpic_model_rules[p->method].fields;
-         *f != F_END; f++) {
-        if (json_object_set_new_nocheck(o, mpic_model_field_keys[*f],
-                                        dcv_field_to_json(p, *f)) != 0)
-            goto fail;
-    }
+         *f != F_END; f++)
+        mpic_jset(o, mpic_model_field_keys[*f], dcv_field_to_json(p, *f));
     return o;
-fail:
-    json_decref(o);
-    return NULL;
 }
 
-static int set_orch(json_t *o, const char *key, long v)
+static void set_orch(json_t *o, const char *key, long v)
 {
-    if (v < 0)
-        return 0;
-    return json_object_set_new_nocheck(o, key, json_integer(v));
+    if (v >= 0)
+        mpic_jset(o, key, mpic_jint(v));
 }
 
 json_t *mpic_orch_params_to_json(const struct mpic_orch_params *p)
@@ -202,46 +173,35 @@ json_t *mpic_orch_params_to_json(const struct mpic_orch_params *p)
 
     if (!p->present)
         return json_null();
-    o = json_object();
-    if (o == NULL)
-        return NULL;
-    if (set_orch(o, "perspective_count", p->perspective_count) != 0 ||
-        set_orch(o, "quorum_count", p->quorum_count) != 0 ||
-        set_orch(o, "max_attempts", p->max_attempts) != 0 ||
-        set_orch(o, "cohort_for_single_attempt",
-                 p->cohort_for_single_attempt) != 0) {
-        json_decref(o);
-        return NULL;
-    }
+    o = mpic_jobj();
+    set_orch(o, "perspective_count", p->perspective_count);
+    set_orch(o, "quorum_count", p->quorum_count);
+    set_orch(o, "max_attempts", p->max_attempts);
+    set_orch(o, "cohort_for_single_attempt", p->cohort_for_single_attempt);
     return o;
 }
 
 char *mpic_check_request_encode(const struct mpic_check_request *r)
 {
-    json_t *o = json_object();
+    json_t *o = mpic_jobj();
     json_t *params;
-    char *s = NULL;
+    char *s;
 
-    if (o == NULL)
-        return NULL;
-    if (json_object_set_new_nocheck(o, "domain_or_ip_target",
-                                    str_or_null(r->target)) != 0)
-        goto out;
-    if (json_object_set_new_nocheck(o, "trace_identifier",
-                                    str_or_null(r->trace_id)) != 0)
-        goto out;
+    mpic_jset(o, "domain_or_ip_target", str_or_null(r->target));
+    mpic_jset(o, "trace_identifier", str_or_null(r->trace_id));
     if (r->check_type == MPIC_CHECK_CAA) {
         params =
             r->has_caa_params ? mpic_caa_params_to_json(&r->caa) : json_null();
-        if (json_object_set_new_nocheck(o, "caa_check_parameters", params) != 0)
-            goto out;
+        mpic_jset(o, "caa_check_parameters", params);
     } else {
         params = mpic_dcv_params_to_json(&r->dcv);
-        if (json_object_set_new_nocheck(o, "dcv_check_parameters", params) != 0)
-            goto out;
+        if (params == NULL) { /* not a method: a caller's bug */
+            json_decref(o);
+            return NULL;
+        }
+        mpic_jset(o, "dcv_check_parameters", params);
     }
     s = mpic_json_dumps(o, JSON_COMPACT, NULL);
-out:
     json_decref(o);
     return s;
 }

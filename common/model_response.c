@@ -11,60 +11,43 @@
 #include <string.h>
 #include <time.h>
 
+#include "common/json_safe.h"
 #include "common/log.h"
 #include "common/mem.h"
 #include "common/model_int.h"
 
 /* ---- CHECK_RESPONSE ---- */
 
+/* Total (json_safe.h): only OOM can fail, and that is fatal. */
 static json_t *errors_to_json(const struct mpic_check_response *r)
 {
     json_t *a;
 
     if (!r->errors_present)
         return json_null();
-    a = json_array();
-    if (a == NULL)
-        return NULL;
+    a = mpic_jarr();
     for (size_t i = 0; i < r->errors.n; i++) {
-        json_t *e = json_object();
+        json_t *e = mpic_jobj();
 
-        if (json_array_append_new(a, e) != 0 ||
-            json_object_set_new_nocheck(
-                e, "error_type", json_string(r->errors.items[i].type)) != 0 ||
-            json_object_set_new_nocheck(
-                e, "error_message", json_string(r->errors.items[i].message)) !=
-                0) {
-            json_decref(a);
-            return NULL;
-        }
+        mpic_jset(e, "error_type", mpic_jstr(r->errors.items[i].type));
+        mpic_jset(e, "error_message", mpic_jstr(r->errors.items[i].message));
+        mpic_jpush(a, e);
     }
     return a;
 }
 
+/* Never NULL: every value is ours or already valid (errlist, details). */
 json_t *mpic_check_response_to_json(const struct mpic_check_response *r)
 {
-    json_t *o = json_object();
+    json_t *o = mpic_jobj();
 
-    if (o == NULL)
-        return NULL;
-    if (json_object_set_new_nocheck(o, "check_completed",
-                                    json_boolean(r->check_completed)) != 0 ||
-        json_object_set_new_nocheck(o, "check_passed",
-                                    json_boolean(r->check_passed)) != 0 ||
-        json_object_set_new_nocheck(o, "errors", errors_to_json(r)) != 0 ||
-        json_object_set_new_nocheck(
-            o, "timestamp_ns", json_integer((json_int_t)r->timestamp_ns)) !=
-            0 ||
-        json_object_set_new_nocheck(
-            o, "check_type",
-            json_string_nocheck(mpic_check_type_name(r->check_type))) != 0 ||
-        json_object_set_new_nocheck(o, "details",
-                                    r->details != NULL ? json_incref(r->details)
-                                                       : json_null()) != 0) {
-        json_decref(o);
-        return NULL;
-    }
+    mpic_jset(o, "check_completed", mpic_jbool(r->check_completed));
+    mpic_jset(o, "check_passed", mpic_jbool(r->check_passed));
+    mpic_jset(o, "errors", errors_to_json(r));
+    mpic_jset(o, "timestamp_ns", mpic_jint(r->timestamp_ns));
+    mpic_jset(o, "check_type", mpic_jstr(mpic_check_type_name(r->check_type)));
+    mpic_jset(o, "details",
+              r->details != NULL ? json_incref(r->details) : json_null());
     return o;
 }
 

@@ -34,6 +34,7 @@
 #include "common/compliance.h"
 #include "common/ev.h"
 #include "common/http_server.h"
+#include "common/json_safe.h"
 #include "common/log.h"
 #include "common/mem.h"
 #include "common/target.h"
@@ -543,16 +544,17 @@ static json_t *perspectives_json(const struct coord_req *r,
                                  const struct coord_attempt *a)
 {
     const struct mpic_coordinator_config *cfg = r->c->cfg;
-    json_t *list = json_array();
+    json_t *list = mpic_jarr();
 
     for (size_t i = 0; i < a->n_calls; i++) {
-        json_t *p = json_object();
+        json_t *p = mpic_jobj();
 
-        json_object_set_new_nocheck(
-            p, "perspective_code",
-            json_string(cfg->perspectives[a->calls[i].idx].code));
-        json_object_set(p, "check_response", a->calls[i].check_response);
-        json_array_append_new(list, p);
+        mpic_jset(p, "perspective_code",
+                  mpic_jstr(cfg->perspectives[a->calls[i].idx].code));
+        if (a->calls[i].check_response != NULL)
+            mpic_jset(p, "check_response",
+                      json_incref(a->calls[i].check_response));
+        mpic_jpush(list, p);
     }
     return list;
 }
@@ -566,15 +568,14 @@ static json_t *perspectives_json(const struct coord_req *r,
 /* [{"<type_key>": type, "message": ...}, ...] of l (new reference). */
 static json_t *issues_json(const struct mpic_errlist *l, const char *type_key)
 {
-    json_t *a = json_array();
+    json_t *a = mpic_jarr();
 
     for (size_t i = 0; i < l->n; i++) {
-        json_t *it = json_object();
+        json_t *it = mpic_jobj();
 
-        json_object_set_new(it, type_key, json_string(l->items[i].type));
-        json_object_set_new_nocheck(it, "message",
-                                    json_string(l->items[i].message));
-        json_array_append_new(a, it);
+        mpic_jset(it, type_key, mpic_jstr(l->items[i].type));
+        mpic_jset(it, "message", mpic_jstr(l->items[i].message));
+        mpic_jpush(a, it);
     }
     return a;
 }
@@ -583,26 +584,22 @@ static json_t *issues_json(const struct mpic_errlist *l, const char *type_key)
 static json_t *policy_json(const struct coord_req *r)
 {
     const struct mpic_compliance_policy *p = &r->c->cfg->compliance;
-    json_t *o = json_object();
+    json_t *o = mpic_jobj();
     const char *since = NULL;
 
-    json_object_set_new_nocheck(o, "min_perspective_count",
-                                json_integer((json_int_t)r->min_perspectives));
-    json_object_set_new_nocheck(
-        o, "min_source", json_string(r->min_from_config ? "config" : "auto"));
+    mpic_jset(o, "min_perspective_count",
+              mpic_jint((long long)r->min_perspectives));
+    mpic_jset(o, "min_source",
+              mpic_jstr(r->min_from_config ? "config" : "auto"));
     if (!r->min_from_config) {
         (void)mpic_br_min_perspectives(r->now, &since);
-        json_object_set_new_nocheck(o, "min_rule",
-                                    json_string(since != NULL
-                                                    ? "BR 3.2.2.9"
-                                                    : "BR 3.2.2.9 (before "
-                                                      "2026-03-15)"));
-        json_object_set_new_nocheck(
-            o, "min_since", since != NULL ? json_string(since) : json_null());
+        mpic_jset(o, "min_rule",
+                  mpic_jstr(since != NULL ? "BR 3.2.2.9"
+                                          : "BR 3.2.2.9 (before 2026-03-15)"));
+        mpic_jset(o, "min_since", since != NULL ? mpic_jstr(since) : json_null());
     }
-    json_object_set_new_nocheck(
-        o, "method_sunsets",
-        json_string(mpic_sunset_mode_name(p->method_sunsets)));
+    mpic_jset(o, "method_sunsets",
+              mpic_jstr(mpic_sunset_mode_name(p->method_sunsets)));
     return o;
 }
 
@@ -612,21 +609,21 @@ static void audit_log(const struct coord_req *r, bool is_valid, bool completed,
     const struct mpic_coordinator_config *cfg = r->c->cfg;
     const struct coord_attempt *last =
         r->n_attempts > 0 ? &r->attempts[r->n_attempts - 1] : NULL;
-    json_t *o = json_object();
-    json_t *attempts = json_array();
+    json_t *o = mpic_jobj();
+    json_t *attempts = mpic_jarr();
     char quorum[64];
 
     for (size_t k = 0; k < r->n_attempts; k++) {
         const struct coord_attempt *a = &r->attempts[k];
-        json_t *jatt = json_object();
-        json_t *ps = json_array();
+        json_t *jatt = mpic_jobj();
+        json_t *ps = mpic_jarr();
         char q[64];
 
         for (size_t i = 0; i < a->n_calls; i++) {
             const struct coord_call *call = &a->calls[i];
             const struct mpic_perspective *p = &cfg->perspectives[call->idx];
-            json_t *jp = json_object();
-            json_t *types = json_array();
+            json_t *jp = mpic_jobj();
+            json_t *types = mpic_jarr();
             json_t *errors = json_object_get(call->check_response, "errors");
             size_t j;
             json_t *e;
@@ -636,72 +633,58 @@ static void audit_log(const struct coord_req *r, bool is_valid, bool completed,
                 json_t *t = json_object_get(e, "error_type");
 
                 if (json_is_string(t))
-                    json_array_append(types, t);
+                    mpic_jpush(types, json_incref(t));
             }
-            json_object_set_new_nocheck(jp, "code", json_string(p->code));
-            json_object_set_new_nocheck(
-                jp, "answered", json_boolean(call->check_response != NULL));
-            json_object_set_new_nocheck(jp, "rir",
-                                        json_string(mpic_rir_name(p->rir)));
-            json_object_set_new_nocheck(jp, "check_passed",
-                                        json_boolean(call->passed));
-            json_object_set_new_nocheck(jp, "check_completed",
-                                        json_boolean(call->completed));
-            json_object_set_new_nocheck(jp, "error_types", types);
-            json_object_set_new_nocheck(
-                jp, "duration_ms", json_integer((json_int_t)call->elapsed_ms));
-            json_array_append_new(ps, jp);
+            mpic_jset(jp, "code", mpic_jstr(p->code));
+            mpic_jset(jp, "answered", mpic_jbool(call->check_response != NULL));
+            mpic_jset(jp, "rir", mpic_jstr(mpic_rir_name(p->rir)));
+            mpic_jset(jp, "check_passed", mpic_jbool(call->passed));
+            mpic_jset(jp, "check_completed", mpic_jbool(call->completed));
+            mpic_jset(jp, "error_types", types);
+            mpic_jset(jp, "duration_ms",
+                      mpic_jint((long long)call->elapsed_ms));
+            mpic_jpush(ps, jp);
         }
         snprintf(q, sizeof(q), "%zu/%zu", a->n_passed, a->n_calls);
-        json_object_set_new_nocheck(jatt, "attempt",
-                                    json_integer((json_int_t)k + 1));
-        json_object_set_new_nocheck(jatt, "cohort",
-                                    json_integer((json_int_t)a->cohort + 1));
-        json_object_set_new_nocheck(jatt, "quorum_result", json_string(q));
-        json_object_set_new_nocheck(
-            jatt, "not_awaited", json_integer((json_int_t)a->n_not_awaited));
-        json_object_set_new_nocheck(jatt, "is_valid", json_boolean(a->valid));
-        json_object_set_new_nocheck(jatt, "perspectives", ps);
-        json_array_append_new(attempts, jatt);
+        mpic_jset(jatt, "attempt", mpic_jint((long long)k + 1));
+        mpic_jset(jatt, "cohort", mpic_jint((long long)a->cohort + 1));
+        mpic_jset(jatt, "quorum_result", mpic_jstr(q));
+        mpic_jset(jatt, "not_awaited", mpic_jint((long long)a->n_not_awaited));
+        mpic_jset(jatt, "is_valid", mpic_jbool(a->valid));
+        mpic_jset(jatt, "perspectives", ps);
+        mpic_jpush(attempts, jatt);
     }
     snprintf(quorum, sizeof(quorum), "%zu/%zu", last ? last->n_passed : 0,
              last ? last->n_calls : 0);
-    json_object_set_new_nocheck(o, "event", json_string("mpic_audit"));
-    json_object_set_new_nocheck(o, "outcome", json_string(outcome));
+    mpic_jset(o, "event", mpic_jstr("mpic_audit"));
+    mpic_jset(o, "outcome", mpic_jstr(outcome));
     /* Present even when the caller sent none, so every record has it. */
-    json_object_set_new_nocheck(o, "trace_identifier",
-                                r->mreq.trace_id ? json_string(r->mreq.trace_id)
-                                                 : json_null());
-    json_object_set_new_nocheck(o, "target", json_string(r->mreq.target));
-    json_object_set_new_nocheck(
-        o, "check_type", json_string(mpic_check_type_name(r->mreq.check_type)));
+    mpic_jset(o, "trace_identifier",
+              r->mreq.trace_id ? mpic_jstr(r->mreq.trace_id) : json_null());
+    mpic_jset(o, "target", mpic_jstr(r->mreq.target));
+    mpic_jset(o, "check_type",
+              mpic_jstr(mpic_check_type_name(r->mreq.check_type)));
     if (r->mreq.check_type == MPIC_CHECK_DCV) {
-        json_object_set_new_nocheck(
-            o, "validation_method",
-            json_string(mpic_dcv_method_name(r->mreq.dcv.method)));
+        mpic_jset(o, "validation_method",
+                  mpic_jstr(mpic_dcv_method_name(r->mreq.dcv.method)));
     } else {
-        json_object_set_new_nocheck(
-            o, "allow_lookup_failure",
-            json_boolean(r->mreq.caa.allow_lookup_failure));
+        mpic_jset(o, "allow_lookup_failure",
+                  mpic_jbool(r->mreq.caa.allow_lookup_failure));
     }
-    json_object_set_new_nocheck(o, "perspective_count",
-                                json_integer((json_int_t)r->perspective_count));
-    json_object_set_new_nocheck(o, "quorum_count",
-                                json_integer((json_int_t)r->quorum));
-    json_object_set_new_nocheck(o, "quorum_result", json_string(quorum));
-    json_object_set_new_nocheck(o, "is_valid", json_boolean(is_valid));
-    json_object_set_new_nocheck(o, "mpic_completed", json_boolean(completed));
-    json_object_set_new_nocheck(o, "attempts", attempts);
-    json_object_set_new_nocheck(o, "compliance", policy_json(r));
+    mpic_jset(o, "perspective_count",
+              mpic_jint((long long)r->perspective_count));
+    mpic_jset(o, "quorum_count", mpic_jint((long long)r->quorum));
+    mpic_jset(o, "quorum_result", mpic_jstr(quorum));
+    mpic_jset(o, "is_valid", mpic_jbool(is_valid));
+    mpic_jset(o, "mpic_completed", mpic_jbool(completed));
+    mpic_jset(o, "attempts", attempts);
+    mpic_jset(o, "compliance", policy_json(r));
     if (r->warnings.n > 0)
-        json_object_set_new_nocheck(o, "warnings",
-                                    issues_json(&r->warnings, "warning_type"));
+        mpic_jset(o, "warnings", issues_json(&r->warnings, "warning_type"));
     if (r->refusal != NULL)
-        json_object_set_new_nocheck(o, "validation_issues",
-                                    issues_json(r->refusal, "issue_type"));
-    json_object_set_new_nocheck(
-        o, "duration_ms",
-        json_integer((json_int_t)(ev_now_ms() - r->start_ms)));
+        mpic_jset(o, "validation_issues", issues_json(r->refusal, "issue_type"));
+    mpic_jset(o, "duration_ms",
+              mpic_jint((long long)(ev_now_ms() - r->start_ms)));
     mpic_log_json_tr(MPIC_LOG_INFO, r->mreq.trace_id, r->trace.trace_hex,
                      "mpic audit", o);
     json_decref(o);
@@ -714,50 +697,43 @@ static void req_finish(struct coord_req *r)
     bool is_valid = last->valid;
     bool completed =
         mpic_completed(last->n_not_completed, last->n_calls, r->quorum);
-    json_t *o = json_object();
-    json_t *actual = json_object();
+    json_t *o = mpic_jobj();
+    json_t *actual = mpic_jobj();
     json_t *prev;
 
-    json_object_set_new_nocheck(
-        o, "check_type", json_string(mpic_check_type_name(m->check_type)));
-    json_object_set_new_nocheck(o, "domain_or_ip_target",
-                                json_string(m->target));
-    json_object_set_new_nocheck(o, "trace_identifier",
-                                m->trace_id ? json_string(m->trace_id)
-                                            : json_null());
-    json_object_set_new_nocheck(o, "is_valid", json_boolean(is_valid));
-    json_object_set_new_nocheck(o, "mpic_completed", json_boolean(completed));
-    json_object_set_new_nocheck(
-        o, "request_orchestration_parameters",
-        m->orch.present ? mpic_orch_params_to_json(&m->orch) : json_null());
-    json_object_set_new_nocheck(actual, "perspective_count",
-                                json_integer((json_int_t)r->perspective_count));
-    json_object_set_new_nocheck(actual, "quorum_count",
-                                json_integer((json_int_t)r->quorum));
-    json_object_set_new_nocheck(actual, "attempt_count",
-                                json_integer((json_int_t)r->n_attempts));
-    json_object_set_new_nocheck(o, "actual_orchestration_parameters", actual);
+    mpic_jset(o, "check_type", mpic_jstr(mpic_check_type_name(m->check_type)));
+    mpic_jset(o, "domain_or_ip_target", mpic_jstr(m->target));
+    mpic_jset(o, "trace_identifier",
+              m->trace_id ? mpic_jstr(m->trace_id) : json_null());
+    mpic_jset(o, "is_valid", mpic_jbool(is_valid));
+    mpic_jset(o, "mpic_completed", mpic_jbool(completed));
+    mpic_jset(o, "request_orchestration_parameters",
+              m->orch.present ? mpic_orch_params_to_json(&m->orch)
+                              : json_null());
+    mpic_jset(actual, "perspective_count",
+              mpic_jint((long long)r->perspective_count));
+    mpic_jset(actual, "quorum_count", mpic_jint((long long)r->quorum));
+    mpic_jset(actual, "attempt_count", mpic_jint((long long)r->n_attempts));
+    mpic_jset(o, "actual_orchestration_parameters", actual);
     if (m->check_type == MPIC_CHECK_CAA) {
-        json_object_set_new_nocheck(
-            o, "caa_check_parameters",
-            m->has_caa_params ? mpic_caa_params_to_json(&m->caa) : json_null());
+        mpic_jset(o, "caa_check_parameters",
+                  m->has_caa_params ? mpic_caa_params_to_json(&m->caa)
+                                    : json_null());
     } else {
-        json_object_set_new_nocheck(o, "dcv_check_parameters",
-                                    mpic_dcv_params_to_json(&m->dcv));
+        mpic_jset(o, "dcv_check_parameters", mpic_dcv_params_to_json(&m->dcv));
     }
-    json_object_set_new_nocheck(o, "perspectives", perspectives_json(r, last));
+    mpic_jset(o, "perspectives", perspectives_json(r, last));
     if (r->n_attempts > 1) {
-        prev = json_array();
+        prev = mpic_jarr();
         for (size_t k = 0; k + 1 < r->n_attempts; k++)
-            json_array_append_new(prev, perspectives_json(r, &r->attempts[k]));
+            mpic_jpush(prev, perspectives_json(r, &r->attempts[k]));
     } else {
         prev = json_null();
     }
-    json_object_set_new_nocheck(o, "previous_attempt_results", prev);
+    mpic_jset(o, "previous_attempt_results", prev);
     /* Sunset methods served (open-mpic-api.md 9; not in the reference). */
     if (r->warnings.n > 0)
-        json_object_set_new_nocheck(o, "warnings",
-                                    issues_json(&r->warnings, "warning_type"));
+        mpic_jset(o, "warnings", issues_json(&r->warnings, "warning_type"));
 
     if (is_valid)
         r->c->metrics.mpic_valid[m->check_type]++;
@@ -831,16 +807,15 @@ req_compliance(struct coord_req *r, struct mpic_errlist *errs, char **why)
 /* 503: the minimum rose above the default under the running daemon. */
 static void reply_unavailable(struct coord_req *r, const char *why)
 {
-    json_t *o = json_object();
+    json_t *o = mpic_jobj();
 
     logtr_error(r->mreq.trace_id, r->trace.trace_hex,
                 "refusing the mpic request for %s: %s", r->mreq.target, why);
     r->c->metrics.mpic_error++;
     audit_log(r, false, false, "compliance_unavailable");
     req_span_end(r, 503, "compliance_unavailable");
-    json_object_set_new_nocheck(
-        o, "error", json_string("mpic_error:coordinator:compliance"));
-    json_object_set_new_nocheck(o, "message", json_string(why));
+    mpic_jset(o, "error", mpic_jstr("mpic_error:coordinator:compliance"));
+    mpic_jset(o, "message", mpic_jstr(why));
     http_request_reply_json(r->http, 503, o);
 }
 
@@ -922,11 +897,10 @@ void coord_on_mpic(struct http_request *http, void *arg)
         audit_log(r, false, false, "cohort_error");
         req_span_end(r, 500, "cohort_error");
         {
-            json_t *o = json_object();
+            json_t *o = mpic_jobj();
 
-            json_object_set_new_nocheck(
-                o, "error", json_string("mpic_error:coordinator:cohort"));
-            json_object_set_new_nocheck(o, "message", json_string(fatal_why));
+            mpic_jset(o, "error", mpic_jstr("mpic_error:coordinator:cohort"));
+            mpic_jset(o, "message", mpic_jstr(fatal_why));
             http_request_reply_json(http, 500, o);
         }
         free(fatal_why);

@@ -15,6 +15,7 @@
 
 #include "common/ev.h"
 #include "common/ev_curl.h"
+#include "common/json_safe.h"
 #include "common/log.h"
 #include "common/mem.h"
 
@@ -151,29 +152,27 @@ static json_t *call_error(enum mpic_check_type type, const char *method,
     if (vasprintf(&msg, fmt, ap) < 0)
         fatalx("out of memory");
 
-    details = json_object();
+    details = mpic_jobj();
     if (type == MPIC_CHECK_CAA) {
-        json_object_set_new_nocheck(details, "caa_record_present", json_null());
-        json_object_set_new_nocheck(details, "found_at", json_null());
-        json_object_set_new_nocheck(details, "records_seen", json_null());
+        mpic_jset(details, "caa_record_present", json_null());
+        mpic_jset(details, "found_at", json_null());
+        mpic_jset(details, "records_seen", json_null());
     } else if (method != NULL) {
-        json_object_set_new_nocheck(details, "validation_method",
-                                    json_string(method));
+        mpic_jset(details, "validation_method", mpic_jstr(method));
     }
-    err = json_object();
-    json_object_set_new_nocheck(err, "error_type", json_string(error_type));
-    json_object_set_new_nocheck(err, "error_message", json_string(msg));
-    errors = json_array();
-    json_array_append_new(errors, err);
+    err = mpic_jobj();
+    mpic_jset(err, "error_type", mpic_jstr(error_type));
+    mpic_jset(err, "error_message", mpic_jstr(msg));
+    errors = mpic_jarr();
+    mpic_jpush(errors, err);
 
-    o = json_object();
-    json_object_set_new_nocheck(o, "check_type",
-                                json_string(mpic_check_type_name(type)));
-    json_object_set_new_nocheck(o, "check_passed", json_false());
-    json_object_set_new_nocheck(o, "check_completed", json_false());
-    json_object_set_new_nocheck(o, "timestamp_ns", json_integer(mpic_now_ns()));
-    json_object_set_new_nocheck(o, "errors", errors);
-    json_object_set_new_nocheck(o, "details", details);
+    o = mpic_jobj();
+    mpic_jset(o, "check_type", mpic_jstr(mpic_check_type_name(type)));
+    mpic_jset(o, "check_passed", json_false());
+    mpic_jset(o, "check_completed", json_false());
+    mpic_jset(o, "timestamp_ns", mpic_jint(mpic_now_ns()));
+    mpic_jset(o, "errors", errors);
+    mpic_jset(o, "details", details);
     free(msg);
     return o;
 }

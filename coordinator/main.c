@@ -20,6 +20,7 @@
 #include "common/otlp_export.h"
 #include "common/trace.h"
 #include "coordinator/coordinator.h"
+#include "coordinator/openapi.h"
 
 /* How long in-flight requests may take to finish after SIGTERM. */
 #define GRACE_SLACK_MS 2000
@@ -130,6 +131,16 @@ static void on_metrics(struct mpic_buf *out, void *arg)
     mpic_trace_metrics(out);
 }
 
+/* GET /openapi.json: the built-in document; open like /healthz (no API
+ * key: it describes the API, it reveals no configuration). */
+static void on_openapi(struct http_request *req, void *arg)
+{
+    (void)arg;
+    http_request_reply(req, 200, "application/json",
+                       xmemdup(mpic_openapi_json, mpic_openapi_json_len),
+                       mpic_openapi_json_len);
+}
+
 static int run(const struct mpic_coordinator_config *cfg)
 {
     struct coord c;
@@ -197,6 +208,7 @@ static int run(const struct mpic_coordinator_config *cfg)
      * reference deployments publish the same API. */
     http_server_route(c.srv, "POST", "/mpic-coordinator/mpic", coord_on_mpic,
                       &c);
+    http_server_route(c.srv, "GET", "/openapi.json", on_openapi, NULL);
     log_info("mpic-coordinator %s listening on %s with %zu perspectives",
              MPIC_VERSION, cfg->listen, cfg->n_perspectives);
     rc = http_server_run(c.srv, per_request) == 0 ? 0 : 1;

@@ -9,6 +9,7 @@
 #ifndef MPIC_DCV_DCV_H
 #define MPIC_DCV_DCV_H
 
+#include <curl/curl.h>
 #include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -29,6 +30,7 @@
 #define DCV_ERR_PRIVATE    "mpic_error:dcv_checker:private_address"
 #define DCV_ERR_INTERNAL   "mpic_error:dcv_checker:internal"
 #define DCV_ERR_TIMEOUT    "mpic_error:dcv_checker:timeout"
+#define DCV_ERR_PROXY      "mpic_error:dcv_checker:proxy"
 #define DCV_ERR_TLS        "mpic_error:dcv_checker:tls_alpn"
 #define DCV_ERR_TLS_CERT   "mpic_error:dcv_checker:tls_alpn:certificate"
 #define DCV_ERR_TLS_NO_EXT DCV_ERR_TLS_CERT ":extension_missing"
@@ -113,6 +115,28 @@ enum mpic_err dcv_redirect_resolve(const char *base, const char *location,
  * port (explicit, or 80/443 from the scheme). MPIC_OK or MPIC_ERR_INVALID.
  */
 enum mpic_err dcv_url_host_port(const char *url, char **host, unsigned *port);
+
+/* ---- dcv_details.c: response details from what the target sent ---- */
+
+/* Details of method m with every field null (what an early error
+ * reports); never NULL. */
+json_t *dcv_details_skeleton(enum mpic_dcv_method m);
+/*
+ * Appends one response_history entry to *history (created if NULL): the
+ * reference's {status_code, url} for the URL that answered with a
+ * redirect; for a refused redirect also "location", the Location as
+ * received (location_len bytes, any bytes), made valid UTF-8.
+ */
+void dcv_history_push(json_t **history, long status, const char *url,
+                      const char *location, size_t location_len, bool refused);
+/* Sets response_url, response_status_code and response_page (base64 of
+ * the n bytes of page) in details. */
+void dcv_page_details(json_t *details, const char *url, long status,
+                      const char *page, size_t n);
+/* The certificate's first subject CN as a JSON string (any ASN.1 string
+ * type, any bytes: converted or repaired, NULs kept), or JSON null. */
+typedef struct x509_st X509;
+json_t *dcv_cert_common_name(X509 *cert);
 
 /* ---- dcv_addr.c: IANA special-purpose address registries ---- */
 
@@ -234,6 +258,17 @@ void dcv_check_finish(struct dcv_check *c);
 /* Method entry points: each fills c->details and eventually finishes. */
 void dcv_dns_start(struct dcv_check *c);
 void dcv_http_start(struct dcv_check *c);
+
+/* dcv_proxy.c: egress through http.proxy (NULL: direct, never the
+ * environment's proxy). */
+void dcv_proxy_setopt(CURL *e, const char *proxy);
+/*
+ * When a transfer through proxy failed before its tunnel to dest
+ * ("IP:PORT") stood, what went wrong, naming the proxy (owned); NULL when
+ * there is no proxy, no failure, or the target failed behind the tunnel.
+ */
+char *dcv_proxy_failure(CURL *e, CURLcode result, const char *proxy,
+                        const char *dest, const char *errbuf);
 void dcv_tls_alpn_start(struct dcv_check *c);
 
 /*

@@ -17,6 +17,7 @@
 #include "common/ev.h"
 #include "common/http_server.h"
 #include "common/dns.h"
+#include "common/json_safe.h"
 #include "common/log.h"
 #include "common/mem.h"
 
@@ -151,44 +152,6 @@ static void on_cancel(struct http_request *req, void *arg)
     dcv_check_free(c);
 }
 
-/* Details with every field null: what an early error reports. */
-static json_t *details_skeleton(enum mpic_dcv_method m)
-{
-    static const char *const dns_keys[] = {"records_seen", "response_code",
-                                           "ad_flag",      "found_at",
-                                           "cname_chain",  NULL};
-    static const char *const http_keys[] = {
-        "response_history", "response_url", "response_status_code",
-        "response_page",    "resolved_ip",  NULL};
-    static const char *const tls_keys[] = {"common_name", NULL};
-    const char *const *keys;
-    json_t *o = json_object();
-    size_t i;
-
-    if (o == NULL)
-        fatalx("%s: out of memory", __func__);
-    switch (m) {
-    case MPIC_DCV_WEBSITE_CHANGE:
-    case MPIC_DCV_ACME_HTTP_01:
-        keys = http_keys;
-        break;
-    case MPIC_DCV_ACME_TLS_ALPN_01:
-        keys = tls_keys;
-        break;
-    default:
-        keys = dns_keys;
-        break;
-    }
-    if (json_object_set_new_nocheck(o, "validation_method",
-                                    json_string(mpic_dcv_method_name(m))) != 0)
-        fatalx("%s: out of memory", __func__);
-    for (i = 0; keys[i] != NULL; i++) {
-        if (json_object_set_new_nocheck(o, keys[i], json_null()) != 0)
-            fatalx("%s: out of memory", __func__);
-    }
-    return o;
-}
-
 static bool method_takes_ip(enum mpic_dcv_method m)
 {
     return m == MPIC_DCV_WEBSITE_CHANGE || m == MPIC_DCV_ACME_HTTP_01 ||
@@ -265,7 +228,7 @@ static void on_dcv(struct http_request *req, void *arg)
     }
     d->n_checks[m]++;
     c->req = req;
-    c->details = details_skeleton(m);
+    c->details = dcv_details_skeleton(m);
     http_request_set_cancel(req, on_cancel, c);
     c->deadline_timer =
         ev_timer_start(d->loop, check_budget_ms(d), on_deadline, c);
@@ -299,18 +262,26 @@ void dcv_metrics(struct mpic_buf *out, void *arg)
     const struct dcv_daemon *d = arg;
     int m;
 
-    mpic_buf_append_str(out, "# TYPE mpic_dcv_checks_total counter\n");
+    mpic_buf_append_str(out, "# HELP mpic_dcv_checks_total DCV checks "
+                             "started, by validation method.\n"
+                             "# TYPE mpic_dcv_checks_total counter\n");
     for (m = 0; m < MPIC_DCV_METHOD_COUNT; m++)
         mpic_buf_printf(out, "mpic_dcv_checks_total{method=\"%s\"} %lu\n",
                         mpic_dcv_method_name((enum mpic_dcv_method)m),
                         d->n_checks[m]);
-    mpic_buf_append_str(out, "# TYPE mpic_dcv_results_total counter\n");
+    mpic_buf_append_str(out, "# HELP mpic_dcv_results_total DCV checks "
+                             "answered, by result (error: not completed).\n"
+                             "# TYPE mpic_dcv_results_total counter\n");
     mpic_buf_printf(out, "mpic_dcv_results_total{result=\"passed\"} %lu\n",
                     d->n_passed);
     mpic_buf_printf(out, "mpic_dcv_results_total{result=\"failed\"} %lu\n",
                     d->n_failed);
     mpic_buf_printf(out, "mpic_dcv_results_total{result=\"error\"} %lu\n",
                     d->n_errors);
+    mpic_buf_append_str(out, "# HELP mpic_dcv_bad_requests_total Requests "
+                             "refused with 400 (malformed request or "
+                             "target).\n"
+                             "# TYPE mpic_dcv_bad_requests_total counter\n");
     mpic_buf_printf(out, "mpic_dcv_bad_requests_total %lu\n",
                     d->n_bad_requests);
     mpic_dns_metrics(d->dns, out);

@@ -242,6 +242,24 @@ bool dcv_redirect_status_ok(long status)
     return status == 301 || status == 302 || status == 307 || status == 308;
 }
 
+/* True if the two URLs are equal up to their fragments ('#' on). */
+static bool same_but_fragment(const char *a, const char *b)
+{
+    size_t la = strcspn(a, "#");
+    size_t lb = strcspn(b, "#");
+
+    return la == lb && memcmp(a, b, la) == 0;
+}
+
+static bool url_has_part(CURLU *u, CURLUPart what)
+{
+    char *v = NULL;
+    bool has = curl_url_get(u, what, &v, 0) == CURLUE_OK;
+
+    curl_free(v);
+    return has;
+}
+
 /* Checks scheme, host and port of a parsed URL; reason on failure. */
 static enum mpic_err url_check(CURLU *u, char **host, unsigned *port,
                                char **why)
@@ -258,6 +276,14 @@ static enum mpic_err url_check(CURLU *u, char **host, unsigned *port,
     }
     if (strcasecmp(scheme, "http") != 0 && strcasecmp(scheme, "https") != 0) {
         *why = xasprintf("scheme %s is not http or https", scheme);
+        goto out;
+    }
+    /* No credentials in a URL we fetch: a redirect must not make us send
+     * user:password (RFC 9110 4.2.4: userinfo is deprecated in http(s)). */
+    if (url_has_part(u, CURLUPART_USER) ||
+        url_has_part(u, CURLUPART_PASSWORD) ||
+        url_has_part(u, CURLUPART_OPTIONS)) {
+        *why = xstrdup("URL with userinfo (user:password@)");
         goto out;
     }
     if (curl_url_get(u, CURLUPART_HOST, &h, 0) != CURLUE_OK || h[0] == '\0') {
@@ -309,6 +335,7 @@ enum mpic_err dcv_redirect_resolve(const char *base, const char *location,
     enum mpic_err rc = MPIC_ERR_INVALID;
     CURLU *u = NULL;
     char *full = NULL;
+    char *base_full = NULL;
     char *host = NULL;
     unsigned port = 0;
 
@@ -318,6 +345,18 @@ enum mpic_err dcv_redirect_resolve(const char *base, const char *location,
         *why = xstrdup("redirect without a Location");
         goto out;
     }
+    /* RFC 9110 10.2.2: a Location is a URI-reference (RFC 3986), printable
+     * ASCII only. Raw bytes (not UTF-8, controls, blanks) are refused, not
+     * guessed at. */
+    for (const char *c = location; *c != '\0'; c++) {
+        if ((unsigned char)*c <= 0x20 || (unsigned char)*c >= 0x7f) {
+            *why =
+                xasprintf("the Location is not a URI: byte 0x%02x at "
+                          "offset %zu",
+                          (unsigned)(unsigned char)*c, (size_t)(c - location));
+            goto out;
+        }
+    }
     u = curl_url();
     if (u == NULL) {
         *why = xstrdup("curl_url failed");
@@ -325,6 +364,10 @@ enum mpic_err dcv_redirect_resolve(const char *base, const char *location,
         goto out;
     }
     if (curl_url_set(u, CURLUPART_URL, base, 0) != CURLUE_OK) {
+        *why = xasprintf("bad base URL %s", base);
+        goto out;
+    }
+    if (curl_url_get(u, CURLUPART_URL, &base_full, 0) != CURLUE_OK) {
         *why = xasprintf("bad base URL %s", base);
         goto out;
     }
@@ -347,11 +390,21 @@ enum mpic_err dcv_redirect_resolve(const char *base, const char *location,
         *why = xasprintf("unparseable Location %s", location);
         goto out;
     }
+    /* The same URL with another fragment is no redirect at all (the
+     * fragment is never sent): a loop, or a trick to hide one. A bare
+     * "#frag" is that by definition (RFC 3986 5.2.2), whatever libcurl
+     * makes of it (it drops the last path segment). */
+    if (location[0] == '#' ||
+        (strchr(location, '#') != NULL && same_but_fragment(base_full, full))) {
+        *why = xstrdup("the Location changes only the fragment");
+        goto out;
+    }
     *next = xstrdup(full);
     rc = MPIC_OK;
 out:
     free(host);
     curl_free(full);
+    curl_free(base_full);
     curl_url_cleanup(u);
     return rc;
 }

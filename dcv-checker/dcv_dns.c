@@ -20,6 +20,7 @@
 #include "common/caa_tree.h"
 #include "common/dns.h"
 #include "common/ev.h"
+#include "common/json_safe.h"
 #include "common/log.h"
 #include "common/mem.h"
 
@@ -48,39 +49,10 @@ static void dns_op_cancel(void *arg)
     dns_op_free(op);
 }
 
-/* key is an ASCII literal: jansson need not check it for UTF-8. */
+/* v is built with the json_safe.h helpers: only OOM can fail here. */
 static void set_details(struct dcv_check *c, const char *key, json_t *v)
 {
-    if (json_object_set_new_nocheck(c->details, key, v) != 0)
-        fatalx("%s: out of memory", __func__);
-}
-
-/* A JSON string for arbitrary record bytes: the bytes themselves when
- * they are UTF-8 (NULs kept), else \DDD escapes of the odd bytes. */
-static json_t *record_string(const char *p, size_t n)
-{
-    json_t *s = json_stringn(p, n);
-    struct mpic_buf b;
-    char *esc;
-    json_t *r;
-    size_t i;
-
-    if (s != NULL)
-        return s;
-    mpic_buf_init(&b, n * 4 + 1);
-    for (i = 0; i < n; i++) {
-        unsigned char ch = (unsigned char)p[i];
-
-        if (ch >= 0x20 && ch < 0x7f)
-            mpic_buf_append(&b, &p[i], 1);
-        else
-            mpic_buf_printf(&b, "\\%03u", ch);
-    }
-    esc = mpic_buf_take(&b, NULL);
-    r = json_string(esc != NULL ? esc : "");
-    free(esc);
-    mpic_buf_cleanup(&b);
-    return r;
+    mpic_jset(c->details, key, v);
 }
 
 /* Judges one record's value (as it appears in records_seen); the rule of
@@ -150,10 +122,8 @@ static void on_answer(const struct mpic_dns_result *res, void *arg)
                         op->qname, res->error != NULL ? res->error : "failed");
         goto out;
     }
-    seen = json_array();
-    jchain = json_array();
-    if (seen == NULL || jchain == NULL)
-        fatalx("%s: out of memory", __func__);
+    seen = mpic_jarr();
+    jchain = mpic_jarr();
     rrs = mpic_dns_answer_rrs(res->pkt, op->qname, op->type, &chain);
     for (i = 0; rrs != NULL && i < ldns_rr_list_rr_count(rrs); i++) {
         const ldns_rr *rr = ldns_rr_list_rr(rrs, i);
@@ -162,21 +132,20 @@ static void on_answer(const struct mpic_dns_result *res, void *arg)
 
         if (val == NULL)
             continue;
-        if (json_array_append_new(seen, record_string(val, vlen)) != 0)
-            fatalx("%s: out of memory", __func__);
+        /* the record's bytes, made valid UTF-8 (NULs kept) */
+        mpic_jpush(seen, mpic_jstr_bytes(val, vlen));
         if (record_matches(c, val, vlen))
             c->passed = true;
         free(val);
     }
     for (i = 0; i < chain.n; i++) {
-        if (json_array_append_new(jchain, json_string(chain.v[i])) != 0)
-            fatalx("%s: out of memory", __func__);
+        mpic_jpush(jchain, mpic_jstr(chain.v[i]));
     }
     c->completed = true;
     set_details(c, "records_seen", seen);
-    set_details(c, "response_code", json_integer(res->rcode));
-    set_details(c, "ad_flag", json_boolean(res->ad));
-    set_details(c, "found_at", json_string(op->qname));
+    set_details(c, "response_code", mpic_jint(res->rcode));
+    set_details(c, "ad_flag", mpic_jbool(res->ad));
+    set_details(c, "found_at", mpic_jstr(op->qname));
     set_details(c, "cname_chain", jchain);
 out:
     ldns_rr_list_deep_free(rrs);
@@ -199,9 +168,7 @@ static void on_caa(const struct caa_lookup_result *res, void *arg)
                         res->error != NULL ? res->error : "failed");
         goto out;
     }
-    seen = json_array();
-    if (seen == NULL)
-        fatalx("%s: out of memory", __func__);
+    seen = mpic_jarr();
     for (i = 0; res->status == CAA_LOOKUP_FOUND && i < res->n_records; i++) {
         const struct caa_record *r = &res->records[i];
 
@@ -209,9 +176,7 @@ static void on_caa(const struct caa_lookup_result *res, void *arg)
         if (!caa_record_tag_valid(r) ||
             !dcv_caa_contact_tag(r->tag, c->creq.dcv.method))
             continue;
-        if (json_array_append_new(seen,
-                                  record_string(r->value, r->value_len)) != 0)
-            fatalx("%s: out of memory", __func__);
+        mpic_jpush(seen, mpic_jstr_bytes(r->value, r->value_len));
         if (dcv_record_matches(&c->creq.dcv, r->value, r->value_len, false, 0,
                                NULL))
             c->passed = true;
@@ -219,12 +184,10 @@ static void on_caa(const struct caa_lookup_result *res, void *arg)
     c->completed = true;
     set_details(c, "records_seen", seen);
     set_details(c, "response_code",
-                res->rcode >= 0 ? json_integer(res->rcode) : json_null());
-    set_details(c, "ad_flag", json_boolean(res->ad));
-    set_details(c, "found_at",
-                res->found_at != NULL ? json_string(res->found_at)
-                                      : json_null());
-    set_details(c, "cname_chain", json_array());
+                res->rcode >= 0 ? mpic_jint(res->rcode) : json_null());
+    set_details(c, "ad_flag", mpic_jbool(res->ad));
+    set_details(c, "found_at", mpic_jstr(res->found_at));
+    set_details(c, "cname_chain", mpic_jarr());
 out:
     dcv_check_finish(c);
 }
@@ -366,8 +329,14 @@ static void on_host_answer(const struct mpic_dns_result *res, void *arg)
         ldns_rr_rd_count(ldns_rr_list_rr(rrs, 0)) > 0) {
         char *t = ldns_rdf2str(ldns_rr_rdf(ldns_rr_list_rr(rrs, 0), 0));
 
-        if (t == NULL)
-            fatalx("%s: out of memory", __func__);
+        /* the answer is the target's: a failure here is a lookup error,
+         * not a reason to stop */
+        if (t == NULL) {
+            resolve_done(r, MPIC_ERR_DNS, NULL,
+                         xasprintf("the %s record of %s cannot be read",
+                                   r->tried_aaaa ? "AAAA" : "A", r->host));
+            goto out;
+        }
         resolve_done(r, MPIC_OK, xstrdup(t), NULL);
         LDNS_FREE(t);
         goto out;

@@ -21,6 +21,7 @@
 #include "common/buf.h"
 #include "common/ev.h"
 #include "common/ev_curl.h"
+#include "common/json_safe.h"
 #include "common/log.h"
 #include "common/mem.h"
 
@@ -40,12 +41,14 @@ struct http_op {
     struct curl_slist *connect_to;
     struct mpic_buf body;
     size_t cap;
-    bool truncated; /* the body went on past cap */
-    char *location; /* Location of the current response */
-    char *reason;   /* reason phrase of the current response */
+    bool truncated;      /* the body went on past cap */
+    char *location;      /* Location of the current response, as received */
+    size_t location_len; /* its length: it may hold a NUL byte */
+    char *reason;        /* reason phrase of the current response */
     unsigned hops;
     json_t *history;
     uint64_t start_ms;
+    char *dest; /* "IP:PORT" of the current hop, once resolved */
     char errbuf[CURL_ERROR_SIZE];
 };
 
@@ -60,8 +63,11 @@ static void http_op_release_easy(struct http_op *op)
     op->headers = NULL;
     curl_slist_free_all(op->connect_to);
     op->connect_to = NULL;
+    free(op->dest);
+    op->dest = NULL;
     free(op->location);
     op->location = NULL;
+    op->location_len = 0;
     free(op->reason);
     op->reason = NULL;
     mpic_buf_cleanup(&op->body);
@@ -80,10 +86,10 @@ static void http_op_cancel(void *arg)
     free(op);
 }
 
+/* v is built with the json_safe.h helpers: only OOM can fail here. */
 static void set_details(struct dcv_check *c, const char *key, json_t *v)
 {
-    if (json_object_set_new(c->details, key, v) != 0)
-        fatalx("%s: out of memory", __func__);
+    mpic_jset(c->details, key, v);
 }
 
 static const char *expected_value(const struct dcv_check *c)
@@ -123,13 +129,16 @@ static size_t on_header(char *ptr, size_t size, size_t nmemb, void *arg)
 
         free(op->location);
         op->location = NULL;
+        op->location_len = 0;
         free(op->reason);
         op->reason = NULL;
         if (sp != NULL) {
             const char *sp2 = memchr(sp + 1, ' ', l - (size_t)(sp + 1 - ptr));
 
+            /* outside text: valid UTF-8 before it can reach a reply */
             if (sp2 != NULL)
-                op->reason = xstrndup(sp2 + 1, l - (size_t)(sp2 + 1 - ptr));
+                op->reason = mpic_utf8_valid(
+                    sp2 + 1, l - (size_t)(sp2 + 1 - ptr), false, NULL);
         }
     } else if (l > 9 && strncasecmp(ptr, "location:", 9) == 0) {
         const char *v = ptr + 9;
@@ -139,8 +148,10 @@ static size_t on_header(char *ptr, size_t size, size_t nmemb, void *arg)
             v++;
             vl--;
         }
+        /* kept byte for byte (NULs included): judged in on_done */
         free(op->location);
-        op->location = xstrndup(v, vl);
+        op->location = xmemdup(v, vl);
+        op->location_len = vl;
     }
     return n;
 }
@@ -173,6 +184,13 @@ static const char *reason_of(long status)
     }
 }
 
+/* One response_history entry (dcv_history_push, dcv_details.c). */
+static void history_push(struct http_op *op, long status, bool refused)
+{
+    dcv_history_push(&op->history, status, op->url, op->location,
+                     op->location_len, refused);
+}
+
 /* Ends the check; the op is freed with it. */
 static void http_finish(struct http_op *op)
 {
@@ -200,6 +218,7 @@ static bool regex_matches(struct dcv_check *c, const char *re, const char *subj,
     pcre2_match_context *mctx;
     int errcode = 0;
     PCRE2_SIZE erroff = 0;
+    char *fixed = NULL;
     int rc;
 
     code = pcre2_compile((PCRE2_SPTR)re, PCRE2_ZERO_TERMINATED, PCRE2_UTF,
@@ -217,7 +236,14 @@ static bool regex_matches(struct dcv_check *c, const char *re, const char *subj,
     /* a hostile pattern must not stall the loop on a 64 KiB page */
     pcre2_set_match_limit(mctx, 1000000);
     pcre2_set_depth_limit(mctx, 10000);
-    /* PCRE2_NO_UTF_CHECK is not used: a page that is not UTF-8 fails */
+    /* A page that is not UTF-8 (the applicant's bytes) is matched as
+     * repaired text (docs/json-safety.md: U+FFFD, NULs kept), as the
+     * reference matches the text its HTTP client decoded; it is not an
+     * error of the request's pattern. */
+    if (!mpic_utf8_is_valid(subj, len)) {
+        fixed = mpic_utf8_valid(subj, len, true, &len);
+        subj = fixed;
+    }
     rc = pcre2_match(code, (PCRE2_SPTR)subj, len, 0, 0, md, mctx);
     if (rc < -1)
         dcv_check_error(c, DCV_ERR_PARAMETER,
@@ -225,6 +251,7 @@ static bool regex_matches(struct dcv_check *c, const char *re, const char *subj,
     pcre2_match_context_free(mctx);
     pcre2_match_data_free(md);
     pcre2_code_free(code);
+    free(fixed);
     return rc >= 0;
 }
 
@@ -236,15 +263,11 @@ static void judge_page(struct http_op *op, long status)
     size_t sample = strlen(want) > 100 ? strlen(want) : 100;
     const char *data = op->body.data != NULL ? op->body.data : "";
     size_t len = op->body.len;
-    char *b64;
     char *msg;
 
     c->completed = true;
-    set_details(c, "response_url", json_string(op->url));
-    set_details(c, "response_status_code", json_integer(status));
-    b64 = dcv_base64(data, len < sample ? len : sample);
-    set_details(c, "response_page", json_string(b64));
-    free(b64);
+    dcv_page_details(c->details, op->url, status, data,
+                     len < sample ? len : sample);
     if (status != 200) {
         msg = xasprintf("An HTTP error occurred: Response status %ld, "
                         "Response reason: %s",
@@ -288,9 +311,15 @@ static void on_done(CURL *easy, CURLcode result, void *arg)
     char *next = NULL;
     char *why = NULL;
     char *msg = NULL;
-    json_t *h;
 
     op->easy = NULL; /* ours again; cleaned up below */
+    msg = dcv_proxy_failure(easy, result, c->d->cfg->http_proxy, op->dest,
+                            op->errbuf);
+    if (msg != NULL) {
+        /* Our own egress failed: no verdict on the target. */
+        http_fail(op, false, DCV_ERR_PROXY, msg);
+        goto out;
+    }
     if (result != CURLE_OK && !(result == CURLE_WRITE_ERROR && op->truncated)) {
         msg = xasprintf("fetching %s failed: %s%s%s", op->url,
                         curl_easy_strerror(result),
@@ -303,31 +332,27 @@ static void on_done(CURL *easy, CURLcode result, void *arg)
     }
     curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &status);
     if (status >= 300 && status < 400 && op->location != NULL) {
+        /* every refusal below records the refused hop in the history */
         if (!dcv_redirect_status_ok(status)) {
             msg = xasprintf("redirect with status %ld from %s is not allowed",
                             status, op->url);
-            http_fail(op, true, DCV_ERR_REDIRECT, msg);
-            goto out;
-        }
-        if (op->hops >= c->d->cfg->http_max_redirects) {
+        } else if (op->hops >= c->d->cfg->http_max_redirects) {
             msg = xasprintf("more than %u redirects",
                             c->d->cfg->http_max_redirects);
-            http_fail(op, true, DCV_ERR_REDIRECT, msg);
-            goto out;
-        }
-        if (dcv_redirect_resolve(op->url, op->location, &next, &why) !=
-            MPIC_OK) {
+        } else if (memchr(op->location, '\0', op->location_len) != NULL) {
+            msg = xasprintf("redirect from %s refused: the Location holds a "
+                            "NUL byte",
+                            op->url);
+        } else if (dcv_redirect_resolve(op->url, op->location, &next, &why) !=
+                   MPIC_OK) {
             msg = xasprintf("redirect from %s refused: %s", op->url, why);
+        }
+        if (msg != NULL) {
+            history_push(op, status, true);
             http_fail(op, true, DCV_ERR_REDIRECT, msg);
             goto out;
         }
-        if (op->history == NULL)
-            op->history = json_array();
-        h = json_pack("{s:i,s:s}", "status_code", (json_int_t)status, "url",
-                      op->url);
-        if (op->history == NULL || h == NULL ||
-            json_array_append_new(op->history, h) != 0)
-            fatalx("%s: out of memory", __func__);
+        history_push(op, status, false);
         op->hops++;
         free(op->url);
         op->url = next;
@@ -392,7 +417,10 @@ static void on_resolved(enum mpic_err st, const char *addr, const char *why,
         http_fail(op, false, DCV_ERR_LOOKUP, why);
         goto out;
     }
-    set_details(c, "resolved_ip", json_string(addr));
+    set_details(c, "resolved_ip", mpic_jstr(addr));
+    free(op->dest);
+    op->dest = strchr(addr, ':') != NULL ? xasprintf("[%s]:%u", addr, op->port)
+                                         : xasprintf("%s:%u", addr, op->port);
     refusal = dcv_address_refusal(c->d, addr);
     if (refusal != NULL) {
         http_fail(op, true, DCV_ERR_PRIVATE, refusal);
@@ -424,7 +452,7 @@ static void on_resolved(enum mpic_err st, const char *addr, const char *why,
     curl_easy_setopt(e, CURLOPT_CONNECT_TO, op->connect_to);
     curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
     curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(e, CURLOPT_PROXY, "");
+    dcv_proxy_setopt(e, cfg->http_proxy);
     curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(e, CURLOPT_FORBID_REUSE, 1L);
     curl_easy_setopt(e, CURLOPT_FRESH_CONNECT, 1L);

@@ -25,6 +25,8 @@
 #include <unistd.h>
 
 #include "common/ev.h"
+#include "common/ev_curl.h"
+#include "common/json_safe.h"
 #include "common/log.h"
 #include "common/mem.h"
 
@@ -37,6 +39,11 @@ struct tls_op {
     struct ev_timer *timer;
     int fd;
     bool connected;
+    /* Through http.proxy: libcurl opens the tunnel (CONNECT_ONLY) and owns
+     * the socket until the handle is cleaned up. */
+    CURL *tunnel;
+    char *dest; /* "IP:443" */
+    char errbuf[CURL_ERROR_SIZE];
     SSL_CTX *ctx;
     SSL *ssl;
     char *sni;
@@ -46,8 +53,14 @@ static void tls_op_close(struct tls_op *op)
 {
     if (op->fd >= 0) {
         ev_io_watch(op->c->d->loop, op->fd, 0, NULL, NULL);
-        close(op->fd);
+        if (op->tunnel == NULL)
+            close(op->fd);
         op->fd = -1;
+    }
+    if (op->tunnel != NULL) {
+        ev_curl_cancel(op->c->d->curl, op->tunnel); /* if still opening */
+        curl_easy_cleanup(op->tunnel);              /* closes the socket */
+        op->tunnel = NULL;
     }
     SSL_free(op->ssl);
     op->ssl = NULL;
@@ -64,6 +77,7 @@ static void tls_op_cancel(void *arg)
     dcv_resolve_cancel(op->res);
     tls_op_close(op);
     free(op->sni);
+    free(op->dest);
     free(op);
 }
 
@@ -159,8 +173,9 @@ static const char *check_extension(struct tls_op *op, X509 *cert, char **msg)
     const ASN1_OCTET_STRING *val;
     int idx;
 
+    /* a constant OID: only a failed allocation can make this NULL */
     if (oid == NULL)
-        fatalx("%s: OBJ_txt2obj failed", __func__);
+        fatalx("%s: OBJ_txt2obj failed (out of memory)", __func__);
     idx = X509_get_ext_by_OBJ(cert, oid, -1);
     if (idx < 0) {
         type = DCV_ERR_TLS_NO_EXT;
@@ -201,18 +216,12 @@ static void judge(struct tls_op *op)
     const unsigned char *alpn = NULL;
     unsigned alpn_len = 0;
     X509 *cert = NULL;
-    char cn[256];
     const char *type = NULL;
     char *msg = NULL;
 
     cert = SSL_get1_peer_certificate(op->ssl);
-    if (cert != NULL &&
-        X509_NAME_get_text_by_NID(X509_get_subject_name(cert), NID_commonName,
-                                  cn, sizeof(cn)) > 0) {
-        if (json_object_set_new(c->details, "common_name", json_string(cn)) !=
-            0)
-            fatalx("%s: out of memory", __func__);
-    }
+    if (cert != NULL)
+        mpic_jset(c->details, "common_name", dcv_cert_common_name(cert));
     /* RFC 8737 3: the server must have negotiated acme-tls/1 */
     SSL_get0_alpn_selected(op->ssl, &alpn, &alpn_len);
     if (alpn_len != 10 || memcmp(alpn, "acme-tls/1", 10) != 0) {
@@ -300,6 +309,75 @@ static void on_timeout(struct ev_loop *loop, void *arg)
     tls_finish(op, false, DCV_ERR_TIMEOUT, "TLS-ALPN check timed out");
 }
 
+/* The proxy's tunnel to IP:443 stands (or failed): TLS runs over it. */
+static void on_tunnel(CURL *easy, CURLcode result, void *arg)
+{
+    struct tls_op *op = arg;
+    curl_socket_t s = CURL_SOCKET_BAD;
+    char *msg;
+
+    msg = dcv_proxy_failure(easy, result, op->c->d->cfg->http_proxy,
+                            op->dest, op->errbuf);
+    if (msg == NULL && result != CURLE_OK)
+        msg = xasprintf("connecting to %s through proxy %s failed: %s",
+                        op->dest, op->c->d->cfg->http_proxy,
+                        op->errbuf[0] != '\0' ? op->errbuf
+                                               : curl_easy_strerror(result));
+    if (msg == NULL &&
+        (curl_easy_getinfo(easy, CURLINFO_ACTIVESOCKET, &s) != CURLE_OK ||
+         s == CURL_SOCKET_BAD))
+        msg = xasprintf("proxy %s: no socket for the tunnel to %s",
+                        op->c->d->cfg->http_proxy, op->dest);
+    if (msg != NULL) {
+        tls_finish(op, false, DCV_ERR_PROXY, msg);
+        free(msg);
+        return;
+    }
+    op->fd = (int)s;
+    op->connected = true;
+    if (SSL_set_fd(op->ssl, op->fd) != 1) {
+        tls_finish(op, false, DCV_ERR_INTERNAL, "cannot set up TLS");
+        return;
+    }
+    drive(op);
+}
+
+/* Asks http.proxy for a tunnel to addr:443 (CONNECT IP:443). */
+static void tunnel_start(struct tls_op *op, const char *addr)
+{
+    struct dcv_check *c = op->c;
+    char *url;
+    CURL *e = curl_easy_init();
+
+    op->dest = strchr(addr, ':') != NULL
+                   ? xasprintf("[%s]:%d", addr, ACME_TLS_PORT)
+                   : xasprintf("%s:%d", addr, ACME_TLS_PORT);
+    if (e == NULL) {
+        tls_finish(op, false, DCV_ERR_INTERNAL, "curl_easy_init failed");
+        return;
+    }
+    op->tunnel = e;
+    op->errbuf[0] = '\0';
+    /* An IP literal: libcurl resolves nothing, the CONNECT names it. */
+    url = xasprintf("http://%s/", op->dest);
+    curl_easy_setopt(e, CURLOPT_URL, url);
+    free(url);
+    dcv_proxy_setopt(e, c->d->cfg->http_proxy);
+    curl_easy_setopt(e, CURLOPT_CONNECT_ONLY, 1L);
+    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http");
+    /* No FORBID_REUSE: it would close the tunnel when the CONNECT is done.
+     * A CONNECT_ONLY connection is never reused by libcurl anyway. */
+    curl_easy_setopt(e, CURLOPT_FRESH_CONNECT, 1L);
+    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)c->d->cfg->http_timeout_ms);
+    curl_easy_setopt(e, CURLOPT_ERRORBUFFER, op->errbuf);
+    if (ev_curl_add_connect_only(c->d->curl, e, on_tunnel, op) != 0) {
+        op->tunnel = NULL;
+        curl_easy_cleanup(e);
+        tls_finish(op, false, DCV_ERR_INTERNAL, "curl refused the transfer");
+    }
+}
+
 static void on_resolved(enum mpic_err st, const char *addr, const char *why,
                         void *arg)
 {
@@ -347,6 +425,18 @@ static void on_resolved(enum mpic_err st, const char *addr, const char *why,
     /* the certificate is self-signed by design: judged below, not here */
     SSL_CTX_set_verify(op->ctx, SSL_VERIFY_NONE, NULL);
     op->ssl = SSL_new(op->ctx);
+    if (c->d->cfg->http_proxy != NULL) {
+        if (op->ssl == NULL ||
+            SSL_set_alpn_protos(op->ssl, alpn, sizeof(alpn) - 1) != 0 ||
+            SSL_set_tlsext_host_name(op->ssl, op->sni) != 1) {
+            tls_finish(op, false, DCV_ERR_INTERNAL, "cannot set up TLS");
+            goto out;
+        }
+        op->timer = ev_timer_start(c->d->loop, c->d->cfg->http_timeout_ms,
+                                   on_timeout, op);
+        tunnel_start(op, addr);
+        goto out;
+    }
     op->fd =
         socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (op->ssl == NULL || op->fd < 0) {

@@ -18,7 +18,15 @@ runtime_pkgs="ca-certificates libmicrohttpd12 libcurl4 libc-ares2 libldns3
  libjansson4 libyaml-0-2 libidn2-0 libpcre2-8-0 libssl3 libgnutls30"
 test_pkgs="libcmocka-dev unbound nsd nginx-light openssl curl python3
  iproute2 procps clang libclang-rt-14-dev valgrind
- dns-root-data docker-compose python3-yaml systemd"
+ dns-root-data ldnsutils bind9-utils docker-compose python3-yaml python3-jsonschema
+ systemd tinyproxy prometheus"
+# prometheus: promtool and a Prometheus the monitoring test
+# (tests/integration/test_monitoring.py) starts on loopback by itself. The
+# package's postinst enables a system-wide prometheus service (on *:9090) and
+# starts it where systemd (or a SysV init without a denying policy-rc.d)
+# runs; in containers and CI jobs without systemd it starts nothing. When
+# this script installed the package it stops and disables that service again
+# (further down), so no Prometheus is left running.
 # Deployment checks (tests/integration/test_deploy_*.py): kubectl renders the
 # Kustomize overlays, the npm package kubernetes-models holds the Kubernetes
 # schemas they are validated against. Either may come from elsewhere already
@@ -26,6 +34,9 @@ test_pkgs="libcmocka-dev unbound nsd nginx-light openssl curl python3
 command -v kubectl >/dev/null 2>&1 || test_pkgs="$test_pkgs kubernetes-client"
 command -v npm >/dev/null 2>&1 || test_pkgs="$test_pkgs npm"
 k8s_models="kubernetes-models@5.1.0"
+# The OpenAPI document coordinator/openapi.json is linted with validate-api
+# (tests/integration/test_openapi.py); works with Debian 12's nodejs 18.
+openapi_validator="@seriousme/openapi-schema-validator@2.11.0"
 bench_pkgs="wrk dnsperf gnuplot-nox linux-perf valgrind nginx-light unbound nsd
  python3 curl procps"
 
@@ -56,10 +67,36 @@ if [ -n "$missing" ]; then
     $SUDO apt-get update -qq
     # shellcheck disable=SC2086
     $SUDO apt-get install -y -qq --no-install-recommends $missing
+    # Services whose packages start a system-wide daemon the tests do not
+    # want (the tests start their own on loopback): only those this run
+    # installed; an existing one stays.
+    for svc in prometheus tinyproxy; do
+        case " $missing " in
+        *" $svc "*) ;;
+        *) continue ;;
+        esac
+        if [ -d /run/systemd/system ]; then
+            $SUDO systemctl disable --now "$svc.service" >/dev/null 2>&1 || true
+        else
+            # not booted with systemd: drop the unit links and the SysV links
+            # (offline), and stop what a SysV init script may have started
+            if command -v systemctl >/dev/null 2>&1; then
+                $SUDO systemctl disable "$svc.service" >/dev/null 2>&1 || true
+            fi
+            if [ -x "/etc/init.d/$svc" ] && $SUDO "/etc/init.d/$svc" status >/dev/null 2>&1; then
+                $SUDO "/etc/init.d/$svc" stop >/dev/null 2>&1 || true
+            fi
+        fi
+    done
 fi
 if [ "$what" = all ]; then
     npm_root=$(npm root -g 2>/dev/null) || npm_root=
     if [ -z "$npm_root" ] || [ ! -f "$npm_root/kubernetes-models/package.json" ]; then
         $SUDO npm install -g --no-audit --no-fund --loglevel=error "$k8s_models"
+    fi
+    if [ -z "$npm_root" ] ||
+        [ ! -f "$npm_root/@seriousme/openapi-schema-validator/package.json" ]; then
+        $SUDO npm install -g --no-audit --no-fund --loglevel=error \
+            "$openapi_validator"
     fi
 fi

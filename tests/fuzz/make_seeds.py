@@ -158,6 +158,73 @@ def redirect():
     put("redirect", "scheme.txt", "ftp://example.com/")
 
 
+# A self-signed certificate whose subject and issuer CN is a T61String of
+# the bytes ff fe (made with openssl req, then the CN rewritten; its
+# signature does not verify, which the checker never asks).
+T61_CERT = bytes.fromhex(
+    "308201863082012da0030201020214795f0cb9e850d352cdcbe6b85665d4a6d82e638730"
+    "0a06082a8648ce3d040302300d310b300906035504031402fffe301e170d323631323032"
+    "3137303731335a170d3236313230343137303731335a300d310b300906035504031402ff"
+    "fe3059301306072a8648ce3d020106082a8648ce3d03010703420004031cd9780cc8121d"
+    "11a94382fc191502f4b11c26e76bef6be7b1d823c964b756ec1d419e0f0f830797051f9c"
+    "1b5117a7edca8b89ed840a31224347ca509cc423a36b3069301d0603551d0e041604143a"
+    "fbb921436761c71c3ac339abca99c6d0ee5893301f0603551d230418301680143afbb921"
+    "436761c71c3ac339abca99c6d0ee5893300f0603551d130101ff040530030101ff301606"
+    "03551d11040f300d820b6578616d706c652e636f6d300a06082a8648ce3d040302034700"
+    "30440220049ee3f1e0a8717cc6c16b6171df9b06570ae97f290f8ceb1227b147a9ec94d6"
+    "0220703822bdde75d75da6caa10ac6c563b8d475b0bd5522373badba80775d6c9982"
+)
+
+
+def fields(*parts):
+    """Fields of the response fuzz targets: 2-byte length, bytes."""
+    out = b""
+    for p in parts:
+        if isinstance(p, str):
+            p = p.encode()
+        out += struct.pack(">H", len(p)) + p
+    return out
+
+
+def dcv_response():
+    # byte 0: 0 HTTP (url, Location, reason, body, status), 1 TLS (DER),
+    # 2 DNS (found_at, a CNAME target, records...)
+    url = "http://example.com/.well-known/acme-challenge/t"
+    put("dcv_response", "http-ok.bin", b"\x00" + fields(
+        url, "/other", "OK", "key.auth\n", b"\x00\xc8"))
+    put("dcv_response", "http-loc-ff.bin", b"\x00" + fields(
+        url, b"/\xff\xfe", b"Found", b"", b"\x01\x2e"))
+    put("dcv_response", "http-userinfo.bin", b"\x00" + fields(
+        url, "http://user:pass@example.com/x", "Found", "", b"\x01\x2e"))
+    put("dcv_response", "http-frag.bin", b"\x00" + fields(
+        url, "t#frag", "Found", "", b"\x01\x33"))
+    put("dcv_response", "http-raw.bin", b"\x00" + fields(
+        b"http://\xc3(/\x00x", b"ftp://a\x00b", b"Nicht \xff\xfe\x01",
+        b"\xff\xfe\x00body\x00\xed\xa0\x80", b"\x01\x94"))
+    put("dcv_response", "tls-t61-cn.bin", b"\x01" + T61_CERT)
+    put("dcv_response", "dns.bin", b"\x02" + fields(
+        "example.com", "target.example.com.", "v=1", b"a\x00b",
+        b"\xff\xfe", b"\xc3\xa9", b"\xf4\x90\x80\x80"))
+
+
+def caa_response():
+    # byte 0: status (0 FOUND, 1 NONE, 2 ERROR) | 0x08 IP target | 0x10
+    # allow_lookup_failure | 0x20 timeout | 0x40 no rcode | 0x80 wildcard;
+    # then target, found_at, error, (tag, value, seen) per record
+    put("caa_response", "found.bin", b"\x00" + fields(
+        "example.com", "example.com", "", "issue", "ca.example",
+        '0 issue "ca.example"', "iodef", b"mailto:\xff@x",
+        b'0 iodef "mailto:\\255@x"'))
+    put("caa_response", "found-raw.bin", b"\x80" + fields(
+        b"ex\xffample.com", b"found\xfe", "", b"issuewild",
+        b"ca.example\x00evil", b"0 issuewild \"\xff\xfe\"",
+        b"\xff", b"\xfe", b"\xc0\xaf"))
+    put("caa_response", "none.bin", b"\x01" + fields("example.com"))
+    put("caa_response", "error.bin", b"\x12" + fields(
+        "example.com", "example.com", b"SERVFAIL at \xff\xfe"))
+    put("caa_response", "ip.bin", b"\x08" + fields("192.0.2.1"))
+
+
 def config():
     cfg = os.path.join(FIX, "config")
     put("config", "coordinator-full.yaml",
@@ -240,4 +307,6 @@ if __name__ == "__main__":
     target()
     token_path()
     dcv_targets_per_method()
+    dcv_response()
+    caa_response()
     traceparent()

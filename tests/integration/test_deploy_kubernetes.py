@@ -18,6 +18,7 @@ import sys
 sys.dont_write_bytecode = True
 import mpic_harness as h  # noqa: E402
 from mpic_harness import check, eq  # noqa: E402
+import deploy_util as u  # noqa: E402
 
 REPO = h.REPO
 KDIR = os.path.join(REPO, "deploy", "kubernetes")
@@ -290,6 +291,30 @@ def test_checker_resolver_wiring(ctx):
            name + " resolver from the mpic-resolver Service")
     svc = by_name(objs, "Service", "mpic-resolver")
     eq(svc["spec"]["ports"][0]["port"], 5353, "resolver port")
+
+
+@R.case
+def test_resolver_validates_dnssec(ctx):
+    # The rendered resolver validates DNSSEC to the root trust anchor that
+    # its init container seeds (allow_lookup_failure needs it,
+    # open-mpic-api.md 5.2).
+    for code in CODES:
+        objs = ctx.render("perspective-" + code)
+        cms = [c for c in of_kind(objs, "ConfigMap")
+               if c["metadata"]["name"].startswith("mpic-resolver-config")]
+        eq(len(cms), 1, code + " resolver ConfigMap")
+        u.assert_validating_unbound(cms[0]["data"]["unbound.conf"],
+                                    ctx.cluster.workdir, code)
+        pod = by_name(objs, "Deployment", "mpic-resolver")["spec"][
+            "template"]["spec"]
+        init = {c["name"]: c for c in pod["initContainers"]}
+        eq(init["trust-anchor"]["command"],
+           ["cp", "/usr/share/dns/root.key", "/var/lib/unbound/root.key"],
+           code + " trust anchor seeded")
+        mounts = {m["mountPath"]: m["name"]
+                  for m in pod["containers"][0]["volumeMounts"]}
+        eq(mounts.get("/var/lib/unbound"), "state",
+           code + " unbound sees the seeded anchor")
 
 
 if __name__ == "__main__":

@@ -47,6 +47,7 @@ def coord_yaml(listen, urls, extra=""):
     for code, url in urls:
         lines += ["  - code: %s" % code, "    caa_url: %s" % h._yaml_str(url)]
     lines += ["default_perspective_count: 2",
+              "compliance:", "  min_perspective_count: 2",
               "hash_secret: %s" % h._yaml_str(SECRET)]
     return "\n".join(lines) + "\n" + extra
 

@@ -837,6 +837,46 @@ static void test_bad_log_level(void **state)
     free(path);
 }
 
+/* caa.lookup_failure (open-mpic-api.md 5.2): dnssec-insecure by default,
+ * never switches the carve-out off, nothing else is accepted. */
+static void test_caa_lookup_failure_setting(void **state)
+{
+    struct mpic_checker_config c;
+    struct cres r;
+    char *path = NULL;
+
+    (void)state;
+    checker_text(MPIC_DAEMON_CAA_CHECKER,
+                 "dns:\n  resolvers: [\"127.0.0.1\"]\n", &c, &r, &path);
+    assert_int_equal(r.rc, MPIC_OK);
+    assert_string_equal(c.caa_lookup_failure, "dnssec-insecure");
+    mpic_checker_config_cleanup(&c);
+    mpic_errlist_cleanup(&r.errs);
+    free(path);
+
+    checker_text(MPIC_DAEMON_CAA_CHECKER,
+                 "dns:\n  resolvers: [\"127.0.0.1\"]\n"
+                 "caa:\n  lookup_failure: never\n",
+                 &c, &r, &path);
+    print_issues(&r.errs);
+    assert_int_equal(r.rc, MPIC_OK);
+    assert_string_equal(c.caa_lookup_failure, "never");
+    mpic_checker_config_cleanup(&c);
+    mpic_errlist_cleanup(&r.errs);
+    free(path);
+
+    checker_text(MPIC_DAEMON_CAA_CHECKER,
+                 "dns:\n  resolvers: [\"127.0.0.1\"]\n"
+                 "caa:\n  lookup_failure: always\n",
+                 &c, &r, &path);
+    assert_int_equal(r.rc, MPIC_ERR_INVALID);
+    assert_issue(&r.errs, "%s:4: caa.lookup_failure: \"always\" is not one",
+                 path);
+    mpic_checker_config_cleanup(&c);
+    mpic_errlist_cleanup(&r.errs);
+    free(path);
+}
+
 static void test_bad_resolvers_report_element_line(void **state)
 {
     struct mpic_checker_config c;
@@ -2502,6 +2542,7 @@ int main(void)
         T(test_dcv_full_file),
         T(test_caa_full_file),
         T(test_caa_rfc8657_setting),
+        T(test_caa_lookup_failure_setting),
         T(test_coordinator_full_file),
         T(test_config_file_from_environment),
         T(test_checker_env_overrides_file),

@@ -228,6 +228,31 @@ static void test_redirect_refuses_control_characters_in_host(void **state)
     expect_redirect("http://example.com/x", "///y", "http://y/");
 }
 
+/* issue 11: no credentials sent, no fragment-only hop, no raw bytes */
+static void test_redirect_refuses_userinfo_fragment_and_raw_bytes(void **state)
+{
+    const char *base = "http://example.com/.well-known/acme-challenge/t";
+    (void)state;
+    refuse_redirect(base, "http://user:pass@example.com/x");
+    refuse_redirect(base, "http://user@example.com/x");
+    refuse_redirect(base, "http://:pass@example.com/x");
+    refuse_redirect(base, "//user:pass@other.example/x");
+    refuse_redirect(base, "#frag");
+    refuse_redirect(base, "t#frag");
+    refuse_redirect(base, "http://example.com/.well-known/acme-challenge/t#a");
+    refuse_redirect("http://example.com/x#a", "/x#b");
+    refuse_redirect(base, "/\xff\xfe");
+    refuse_redirect(base, "/caf\xc3\xa9");
+    refuse_redirect(base, "/a b");
+    refuse_redirect(base, "/a\tb");
+    refuse_redirect(base, "/a\x7f");
+    refuse_redirect(base, "mailto:a@example.com");
+    refuse_redirect(base, "data:text/plain,x");
+    /* another path with a fragment is a real redirect */
+    expect_redirect(base, "/other#frag", "http://example.com/other#frag");
+    expect_redirect(base, "/caf%C3%A9", "http://example.com/caf%C3%A9");
+}
+
 static void test_url_host_port(void **state)
 {
     char *h = NULL;
@@ -271,6 +296,7 @@ int main(void)
         cmocka_unit_test(test_redirect_relative_is_resolved),
         cmocka_unit_test(test_redirect_refuses_bad_scheme_and_port),
         cmocka_unit_test(test_redirect_refuses_control_characters_in_host),
+        cmocka_unit_test(test_redirect_refuses_userinfo_fragment_and_raw_bytes),
         cmocka_unit_test(test_url_host_port),
     };
     return cmocka_run_group_tests_name("dcv_compare", tests, NULL, NULL);
