@@ -19,6 +19,7 @@
 #include "common/log.h"
 #include "common/mem.h"
 #include "common/target.h"
+#include "common/trace.h"
 
 #define CAA_ERR_LOOKUP "mpic_error:caa_checker:lookup"
 
@@ -39,6 +40,7 @@ struct caa_check {
     char *lf_found_at;
     char *lf_error;
     int lf_rcode;
+    char trace_hex[MPIC_TRACE_HEX_LEN + 1]; /* W3C trace id for logs */
 };
 
 /* The verdict on a lookup failure the caller allowed (BR 3.2.2.8). */
@@ -56,6 +58,7 @@ struct caa_http_req {
     struct caa_checker *ck;
     struct mpic_check_request creq;
     struct caa_check *check;
+    struct mpic_trace trace; /* docs/tracing.md */
 };
 
 static json_t *caa_details(const struct caa_lookup_result *res)
@@ -275,9 +278,9 @@ static void caa_lf_result(const struct caa_check *chk,
     res->error = chk->lf_error;
 }
 
-static void on_proof_done(const struct caa_dnssec_result *pr, void *arg)
+static void proof_done(struct caa_check *chk,
+                       const struct caa_dnssec_result *pr)
 {
-    struct caa_check *chk = arg;
     struct caa_lookup_result res;
     struct caa_lf_outcome lf = {0};
     char *reason = NULL;
@@ -309,6 +312,18 @@ static void on_proof_done(const struct caa_dnssec_result *pr, void *arg)
     caa_lf_result(chk, &res);
     caa_check_finish(chk, &res, &lf);
     free(reason);
+}
+
+static void on_proof_done(const struct caa_dnssec_result *pr, void *arg)
+{
+    struct caa_check *chk = arg;
+    char hex[MPIC_TRACE_HEX_LEN + 1]; /* chk is freed before the end */
+    const char *scope;
+
+    memcpy(hex, chk->trace_hex, sizeof(hex));
+    scope = mpic_log_trace_scope(hex[0] != '\0' ? hex : NULL);
+    proof_done(chk, pr);
+    mpic_log_trace_scope(scope);
 }
 
 /* Judges the DNSSEC proof for a failed lookup the caller allowed; the
@@ -349,13 +364,12 @@ static void caa_lf_judge(struct caa_check *chk,
     /* else on_proof_done ran: chk is gone */
 }
 
-static void on_lookup_done(const struct caa_lookup_result *res, void *arg)
+static void lookup_done(struct caa_check *chk,
+                        const struct caa_lookup_result *res)
 {
-    struct caa_check *chk = arg;
     const char *why;
     struct caa_lf_outcome lf = {0};
 
-    chk->lookup = NULL; /* the lookup frees itself after this callback */
     if (res->status == CAA_LOOKUP_ERROR && chk->req.caa.allow_lookup_failure) {
         why = caa_lf_precondition(chk->ck, res);
         /* A lookup that failed before any query left (never a SERVFAIL or
@@ -372,6 +386,20 @@ static void on_lookup_done(const struct caa_lookup_result *res, void *arg)
         return;
     }
     caa_check_finish(chk, res, NULL);
+}
+
+/* Lines logged for the check carry its trace id (docs/tracing.md). */
+static void on_lookup_done(const struct caa_lookup_result *res, void *arg)
+{
+    struct caa_check *chk = arg;
+    char hex[MPIC_TRACE_HEX_LEN + 1]; /* chk may be freed before the end */
+    const char *scope;
+
+    memcpy(hex, chk->trace_hex, sizeof(hex));
+    scope = mpic_log_trace_scope(hex[0] != '\0' ? hex : NULL);
+    chk->lookup = NULL; /* the lookup frees itself after this callback */
+    lookup_done(chk, res);
+    mpic_log_trace_scope(scope);
 }
 
 /* The carve-out may apply to this check: start its DNSSEC proof now,
@@ -458,12 +486,31 @@ static void caa_http_req_free(struct caa_http_req *r)
     free(r);
 }
 
+/* The check's server span (docs/tracing.md). */
+static void caa_check_span(const struct caa_http_req *r, bool passed,
+                           bool completed, const char *error_type)
+{
+    struct mpic_check_span_info info;
+
+    memset(&info, 0, sizeof(info));
+    info.check_type = "caa";
+    info.target = r->creq.target;
+    info.trace_identifier = r->creq.trace_id;
+    info.perspective_code = r->ck->cfg->perspective_code;
+    info.passed = passed;
+    info.completed = completed;
+    info.error_type = error_type;
+    mpic_trace_check_span(&r->trace, &info);
+}
+
 static void on_check_done(const struct mpic_check_response *resp, void *arg)
 {
     struct caa_http_req *r = arg;
     json_t *body = mpic_check_response_to_json(resp);
 
     r->check = NULL; /* frees itself after this callback */
+    caa_check_span(r, resp->check_passed, resp->check_completed,
+                   resp->errors.n > 0 ? resp->errors.items[0].type : NULL);
     if (body == NULL) {
         http_request_reply_error(r->req, 500, "internal",
                                  "cannot encode the check response");
@@ -480,8 +527,9 @@ static void on_request_cancel(struct http_request *req, void *arg)
 
     (void)req;
     r->ck->n_cancelled++;
-    logt_warn(r->creq.trace_id, "caa check of %s: cancelled before an answer",
-              r->creq.target);
+    logtr_warn(r->creq.trace_id, r->trace.trace_hex,
+               "caa check of %s: cancelled before an answer", r->creq.target);
+    caa_check_span(r, false, false, "mpic_error:caa_checker:cancelled");
     caa_http_req_free(r);
 }
 
@@ -494,6 +542,8 @@ void caa_on_request(struct http_request *req, void *arg)
     size_t len = 0;
     char *why = NULL;
     struct caa_check *chk;
+    const char *scope;
+    char hex[MPIC_TRACE_HEX_LEN + 1];
 
     mpic_errlist_init(&errs);
     if (!http_request_authorized(req, &ck->cfg->bearer_tokens, false)) {
@@ -506,6 +556,9 @@ void caa_on_request(struct http_request *req, void *arg)
     r = xcalloc(1, sizeof(*r));
     r->req = req;
     r->ck = ck;
+    /* W3C Trace Context: continue the coordinator's trace, or start one. */
+    mpic_trace_begin(&r->trace, http_request_header(req, "traceparent"), NULL);
+    http_request_set_w3c_trace_id(req, r->trace.trace_hex);
     if (mpic_check_request_parse(body != NULL ? body : "", len, MPIC_CHECK_CAA,
                                  &r->creq, &errs) != MPIC_OK) {
         if (errs.n == 0)
@@ -516,7 +569,13 @@ void caa_on_request(struct http_request *req, void *arg)
     }
     if (r->creq.trace_id != NULL)
         http_request_set_trace_id(req, r->creq.trace_id);
+    /* A copy: the check may answer, and free r, inside the call. */
+    memcpy(hex, r->trace.trace_hex, sizeof(hex));
+    scope = mpic_log_trace_scope(hex);
     chk = caa_check_start(ck, &r->creq, on_check_done, r, &why);
+    mpic_log_trace_scope(scope);
+    if (chk != NULL)
+        memcpy(chk->trace_hex, hex, sizeof(hex));
     if (why != NULL) {
         /* The model checks targets too; this is a second line. */
         mpic_errlist_add(&errs, "invalid-domain-or-ip-target",

@@ -9,17 +9,26 @@
 
 #include "caa-checker/caa.h"
 #include "common/config.h"
+#include "common/curl_dl.h"
 #include "common/dns.h"
 #include "common/ev.h"
 #include "common/http_server.h"
 #include "common/log.h"
 #include "common/mem.h"
+#include "common/otlp_export.h"
+#include "common/trace.h"
 
 #define CAA_NAME "mpic-caa-checker"
 /* Bodies of check requests are small; anything larger is not one. */
 #define CAA_MAX_BODY (64 * 1024)
 /* How long SIGTERM waits for checks in flight. */
 #define CAA_GRACE_MS 10000
+
+static void on_metrics(struct mpic_buf *out, void *arg)
+{
+    caa_metrics(out, arg);
+    mpic_trace_metrics(out);
+}
 
 static json_t *on_configz(void *arg)
 {
@@ -70,6 +79,7 @@ int main(int argc, char **argv)
     struct http_server_config hc = {0};
     struct caa_checker ck = {0};
     char *errmsg = NULL;
+    bool curl_started = false;
     int status = 1;
     size_t i;
 
@@ -117,6 +127,26 @@ int main(int argc, char **argv)
     ck.cfg = &cfg;
     ck.dns = dns;
     ck.loop = loop;
+    /* libcurl is opened only for span export (docs/tracing.md). */
+    if (cfg.tracing_otlp_endpoint != NULL) {
+        const char *why = NULL;
+
+        if (mpic_curl_dl_load(&why) != 0) {
+            log_error("%s: tracing.otlp_endpoint is set but libcurl cannot "
+                      "be loaded: %s",
+                      CAA_NAME, why);
+            goto out;
+        }
+        if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+            log_error("%s: curl_global_init failed", CAA_NAME);
+            goto out;
+        }
+        curl_started = true;
+        hc.curl_version = curl_version_info(CURLVERSION_NOW)->version;
+        if (mpic_otlp_start(loop, cfg.tracing_otlp_endpoint, CAA_NAME,
+                            cfg.perspective_code) != 0)
+            goto out;
+    }
 
     hc.name = CAA_NAME;
     hc.listen = cfg.listen;
@@ -128,7 +158,7 @@ int main(int argc, char **argv)
     hc.tls_client_ca_file = cfg.tls.client_ca_file;
     hc.configz = on_configz;
     hc.configz_arg = &cfg;
-    hc.metrics = caa_metrics;
+    hc.metrics = on_metrics;
     hc.metrics_arg = &ck;
     srv = http_server_new(loop, &hc, &errmsg);
     if (srv == NULL) {
@@ -150,6 +180,9 @@ out:
     /* The server goes first: cancelling its requests cancels their
      * lookups while the DNS client still exists. */
     http_server_free(srv);
+    mpic_otlp_stop();
+    if (curl_started)
+        curl_global_cleanup();
     mpic_dns_free(dns);
     ev_loop_free(loop);
     free(errmsg);

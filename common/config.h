@@ -82,6 +82,7 @@ struct mpic_checker_config {
     struct mpic_strv bearer_tokens; /* secret */
     bool allow_unauthenticated;     /* auth.allow_unauthenticated */
     struct mpic_tls_files tls;
+    char *tracing_otlp_endpoint; /* NULL: no span export (docs/tracing.md) */
 };
 
 /* Replicas of one perspective's checker, at most (docs/failover.md). */
@@ -124,6 +125,7 @@ struct mpic_coordinator_config {
     char *compliance_min_text;     /* "auto" or an integer >= 2 */
     char *compliance_sunsets_text; /* "enforce", "warn" or "off" */
     struct mpic_compliance_policy compliance;
+    char *tracing_otlp_endpoint; /* NULL: no span export (docs/tracing.md) */
 };
 
 /*

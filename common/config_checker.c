@@ -65,6 +65,9 @@ static const struct cfg_key checker_keys[] = {
      NULL},
     {"tls.client_ca_file", K_STR, CK(tls.client_ca_file), 0, 0, KF_CHECKERS,
      CHK_FILE, NULL, NULL},
+    /* Checked by mpic_cfg_validate_otlp_endpoint(). */
+    {"tracing.otlp_endpoint", K_STR, CK(tracing_otlp_endpoint), 0, 0,
+     KF_CHECKERS, CHK_NONE, NULL, NULL},
 };
 
 #define N_CHECKER_KEYS (sizeof(checker_keys) / sizeof(checker_keys[0]))
@@ -268,6 +271,7 @@ enum mpic_err mpic_checker_config_load(enum mpic_daemon_kind kind, int argc,
     if (kind == MPIC_DAEMON_CAA_CHECKER)
         check_caa_lookup_failure(&ld, out);
     mpic_cfg_validate_tls_pair(&ld, "tls", &out->tls);
+    mpic_cfg_validate_otlp_endpoint(&ld, out->tracing_otlp_endpoint);
     check_open_to_anyone(&ld, out);
     mpic_cfg_loader_cleanup(&ld);
     return errs->n == errs_before ? MPIC_OK : MPIC_ERR_INVALID;
@@ -291,6 +295,7 @@ void mpic_checker_config_cleanup(struct mpic_checker_config *c)
     free(c->tls.key_file);
     free(c->tls.client_ca_file);
     free(c->tls.ca_file);
+    free(c->tracing_otlp_endpoint);
     memset(c, 0, sizeof(*c));
 }
 

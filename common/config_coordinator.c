@@ -98,6 +98,9 @@ static const struct cfg_key coordinator_keys[] = {
      0, CHK_NONE, NULL, NULL},
     {"compliance.method_sunsets", K_STR, OK_(compliance_sunsets_text), 0, 0, 0,
      CHK_NONE, NULL, NULL},
+    /* Checked by mpic_cfg_validate_otlp_endpoint(). */
+    {"tracing.otlp_endpoint", K_STR, OK_(tracing_otlp_endpoint), 0, 0, 0,
+     CHK_NONE, NULL, NULL},
 };
 
 #define N_COORDINATOR_KEYS                                                     \
@@ -1076,6 +1079,7 @@ enum mpic_err mpic_coordinator_config_load(int argc, char **argv,
     mpic_cfg_validate_keys(&ld);
     mpic_cfg_validate_tls_pair(&ld, "tls", &out->tls);
     mpic_cfg_validate_tls_pair(&ld, "checker_tls", &out->checker_tls);
+    mpic_cfg_validate_otlp_endpoint(&ld, out->tracing_otlp_endpoint);
     {
         size_t before = errs->n;
 
@@ -1107,6 +1111,7 @@ void mpic_coordinator_config_cleanup(struct mpic_coordinator_config *c)
     free(c->checker_tls.ca_file);
     free(c->compliance_min_text);
     free(c->compliance_sunsets_text);
+    free(c->tracing_otlp_endpoint);
     memset(c, 0, sizeof(*c));
 }
 

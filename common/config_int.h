@@ -256,6 +256,8 @@ void mpic_cfg_validate_keys(struct cfg_loader *ld);
  */
 void mpic_cfg_validate_tls_pair(struct cfg_loader *ld, const char *section,
                                 const struct mpic_tls_files *t);
+/* tracing.otlp_endpoint: NULL (off) or an http(s):// URL with a host. */
+void mpic_cfg_validate_otlp_endpoint(struct cfg_loader *ld, const char *url);
 
 /* True if a listen address (HOST:PORT, [v6]:PORT) is on loopback only. */
 bool mpic_cfg_listen_is_loopback(const char *listen);

@@ -14,6 +14,7 @@
 #include "common/buf.h"
 #include "common/config.h"
 #include "common/model.h"
+#include "common/trace.h"
 
 struct ev_loop;
 struct ev_curl;
@@ -129,6 +130,13 @@ struct coord_call {
     json_t *check_response; /* the CHECK_RESPONSE (owned), once done */
     bool passed;
     bool completed;
+    /* Tracing (docs/tracing.md): this call's span, and its traceparent
+     * header sent in front of the perspective's shared header list. */
+    uint8_t span_id[MPIC_SPAN_ID_LEN];
+    int64_t span_start_ns;
+    bool span_done;
+    char tp_line[sizeof("traceparent: ") + MPIC_TRACEPARENT_LEN];
+    struct curl_slist tp_node;
 };
 
 /* fanout.c */

@@ -80,6 +80,7 @@ void coord_easy_put(struct coord *c, CURL *easy)
         curl_easy_setopt(easy, CURLOPT_ERRORBUFFER, NULL);
         curl_easy_setopt(easy, CURLOPT_WRITEDATA, NULL);
         curl_easy_setopt(easy, CURLOPT_POSTFIELDS, NULL);
+        curl_easy_setopt(easy, CURLOPT_HTTPHEADER, NULL); /* call->tp_node */
         c->pool[c->n_pool++] = easy;
         return;
     }
@@ -414,6 +415,12 @@ static int call_setup(struct coord *c, struct coord_call *call, CURL *easy,
 
     if (h == NULL)
         return -1;
+    if (call->tp_line[0] != '\0') {
+        /* The call's own traceparent, then the shared list (not copied). */
+        call->tp_node.data = call->tp_line;
+        call->tp_node.next = h;
+        h = &call->tp_node;
+    }
     rc |= curl_easy_setopt(easy, CURLOPT_URL, url);
     rc |= curl_easy_setopt(easy, CURLOPT_POSTFIELDS, call->req_body);
     rc |= curl_easy_setopt(easy, CURLOPT_POSTFIELDSIZE_LARGE,

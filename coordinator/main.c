@@ -17,6 +17,8 @@
 #include "common/http_server.h"
 #include "common/log.h"
 #include "common/mem.h"
+#include "common/otlp_export.h"
+#include "common/trace.h"
 #include "coordinator/coordinator.h"
 #include "coordinator/openapi.h"
 
@@ -178,6 +180,7 @@ static void on_metrics(struct mpic_buf *out, void *arg)
         (unsigned long long)m->remote_failed,
         (unsigned long long)m->remote_not_awaited);
     metrics_connections(out, c);
+    mpic_trace_metrics(out);
 }
 
 /* GET /openapi.json: the built-in document; open like /healthz (no API
@@ -248,6 +251,10 @@ static int run(const struct mpic_coordinator_config *cfg)
     }
     if (coord_warm_start(&c) != 0)
         goto out;
+    if (cfg->tracing_otlp_endpoint != NULL &&
+        mpic_otlp_start(c.loop, cfg->tracing_otlp_endpoint, "mpic-coordinator",
+                        NULL) != 0)
+        goto out;
     http_server_route(c.srv, "POST", "/mpic", coord_on_mpic, &c);
     /* The path under which the Open MPIC API spec's clients and the
      * reference deployments publish the same API. */
@@ -260,6 +267,7 @@ static int run(const struct mpic_coordinator_config *cfg)
     log_info("mpic-coordinator stopped");
 
 out:
+    mpic_otlp_stop();
     http_server_free(c.srv);
     ev_curl_free(c.curl);
     coord_fanout_cleanup(&c);
