@@ -453,6 +453,18 @@ def test_kustomizations_use_current_fields(ctx):
         kind = k.get("kind", "Kustomization")
         check((kind == "Component") == path.startswith("components"),
               "%s is a %s" % (path, kind))
+    # kustomize itself refuses a misspelt kustomization field.
+    d = os.path.join(ctx.w, "typo-kustomization")
+    shutil.copytree(os.path.join(ctx.dir, "overlays", "monitoring"), d)
+    path = os.path.join(d, "kustomization.yaml")
+    with open(path) as f:
+        text = f.read()
+    with open(path, "w") as f:
+        f.write(text.replace("\nresources:", "\nresouces:"))
+    p = subprocess.run([ctx.kubectl, "kustomize", d], stdout=subprocess.PIPE,
+                       stderr=subprocess.STDOUT, timeout=120)
+    check(p.returncode != 0 and b"resouces" in p.stdout,
+          "a misspelt kustomization field rendered: %r" % p.stdout[-300:])
     with open(os.path.join(KDIR, ".gitignore")) as f:
         ignored = f.read().split()
     check("overlays/*/secrets/" in ignored and "pki/" in ignored, ignored)
