@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """deploy/kubernetes: every overlay (found by walking overlays/, nested ones
-included) renders with `kubectl kustomize` and every object validates
+included) renders with `kubectl kustomize` (kubectl 1.21 or later) and
+every object validates
 against the Kubernetes OpenAPI schemas (npm package kubernetes-models,
 offline, via deploy/kubernetes/tools/validate.mjs), strictly: an unknown
 field such as `securityContex` fails. Then the deployment's own rules, as an
@@ -68,6 +69,22 @@ def node_modules():
     return root
 
 
+def kubectl_with_kustomize_v4():
+    """kubectl 1.21 or later: its kustomize (v4+) renders directories under
+    resources: and components:. Debian 12's kubernetes-client is 1.20.2
+    (kustomize v2.0.3), which can do neither."""
+    exe = tool("kubectl")
+    p = subprocess.run([exe, "version", "--client"], stdout=subprocess.PIPE,
+                       stderr=subprocess.STDOUT, timeout=60)
+    m = re.search(r"v1\.(\d+)\.", p.stdout.decode(errors="replace"))
+    if not m or int(m.group(1)) < 21:
+        raise RuntimeError("kubectl %s: 1.21 or later needed (kustomize v4+ "
+                           "for resources: directories and components:); "
+                           "Debian 12's kubernetes-client 1.20 is too old" %
+                           (m.group(0).rstrip(".") if m else "of unknown version"))
+    return exe
+
+
 def kustomizations(root):
     """Every directory under root holding a kustomization.yaml, relative to
     root, with its parsed content."""
@@ -95,7 +112,7 @@ class Ctx:
                            stderr=subprocess.STDOUT)
         if p.returncode != 0:
             raise RuntimeError("gen-secrets.sh: %s" % p.stdout.decode())
-        self.kubectl = tool("kubectl")
+        self.kubectl = kubectl_with_kustomize_v4()
         self.modules = node_modules()
         self.rendered = {}
 
