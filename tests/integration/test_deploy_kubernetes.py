@@ -81,7 +81,8 @@ def kubectl_with_kustomize_v4():
         raise RuntimeError("kubectl %s: 1.21 or later needed (kustomize v4+ "
                            "for resources: directories and components:); "
                            "Debian 12's kubernetes-client 1.20 is too old" %
-                           (m.group(0).rstrip(".") if m else "of unknown version"))
+                           (m.group(0).rstrip(".") if m else
+                            "of unknown version"))
     return exe
 
 
@@ -410,8 +411,9 @@ def checker_env(objs, dep):
     svc = [s for s in of_kind(objs, "Service")
            if s["metadata"]["name"] == "mpic-resolver" and
            s["metadata"]["namespace"] == ns][0]
+    port = svc["spec"]["ports"][0]["port"]
     links = {"MPIC_RESOLVER_SERVICE_HOST": "10.96.0.53",
-             "MPIC_RESOLVER_SERVICE_PORT": str(svc["spec"]["ports"][0]["port"])}
+             "MPIC_RESOLVER_SERVICE_PORT": str(port)}
     env = {}
     for e in c.get("env", []):
         ref = e.get("valueFrom", {}).get("configMapKeyRef")
