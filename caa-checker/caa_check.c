@@ -41,6 +41,11 @@ struct caa_check {
     char *lf_error;
     int lf_rcode;
     char trace_hex[MPIC_TRACE_HEX_LEN + 1]; /* W3C trace id for logs */
+    /* The request's trace, for the "caa lookup" span (set by the HTTP
+     * handler once the check is started; traced false before). */
+    struct mpic_trace trace;
+    bool traced;
+    int64_t start_ns;
 };
 
 /* The verdict on a lookup failure the caller allowed (BR 3.2.2.8). */
@@ -370,6 +375,18 @@ static void lookup_done(struct caa_check *chk,
     const char *why;
     struct caa_lf_outcome lf = {0};
 
+    if (chk->traced) {
+        char rcode[16];
+
+        snprintf(rcode, sizeof(rcode), "%d", res->rcode);
+        mpic_trace_step_span(
+            &chk->trace, "caa lookup", MPIC_SPAN_CLIENT, chk->start_ns,
+            res->status == CAA_LOOKUP_ERROR ? res->error : NULL,
+            "dns.question.name", chk->target.name, "mpic.found_at",
+            res->found_at, "dns.response_code", rcode, "dns.ad",
+            res->ad ? "true" : "false", (const char *)NULL);
+    }
+
     if (res->status == CAA_LOOKUP_ERROR && chk->req.caa.allow_lookup_failure) {
         why = caa_lf_precondition(chk->ck, res);
         /* A lookup that failed before any query left (never a SERVFAIL or
@@ -450,6 +467,7 @@ struct caa_check *caa_check_start(struct caa_checker *ck,
         return NULL;
     }
     chk->started_ms = ev_now_ms();
+    chk->start_ns = mpic_trace_now_ns();
     if (chk->target.kind != MPIC_TARGET_DNS) {
         caa_check_finish(chk, NULL, NULL);
         return NULL;
@@ -574,8 +592,11 @@ void caa_on_request(struct http_request *req, void *arg)
     scope = mpic_log_trace_scope(hex);
     chk = caa_check_start(ck, &r->creq, on_check_done, r, &why);
     mpic_log_trace_scope(scope);
-    if (chk != NULL)
+    if (chk != NULL) {
         memcpy(chk->trace_hex, hex, sizeof(hex));
+        chk->trace = r->trace;
+        chk->traced = true;
+    }
     if (why != NULL) {
         /* The model checks targets too; this is a second line. */
         mpic_errlist_add(&errs, "invalid-domain-or-ip-target",

@@ -6,6 +6,7 @@
 #include "common/trace.h"
 
 #include <openssl/rand.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -285,6 +286,34 @@ void mpic_trace_check_span(const struct mpic_trace *t,
         mpic_span_attr_str(&s, "error.type", info->error_type);
         if (!info->completed)
             mpic_span_set_status(&s, MPIC_SPAN_STATUS_ERROR, info->error_type);
+    }
+    mpic_trace_submit(&s, t->flags);
+}
+
+void mpic_trace_step_span(const struct mpic_trace *t, const char *name,
+                          enum mpic_span_kind kind, int64_t start_ns,
+                          const char *error, ...)
+{
+    struct mpic_span s;
+    uint8_t id[MPIC_SPAN_ID_LEN];
+    const char *k;
+    va_list ap;
+
+    if (t == NULL || !mpic_trace_recording())
+        return;
+    mpic_trace_random_span_id(id);
+    mpic_span_init(&s, name, kind, t->trace_id, id, t->span_id, start_ns);
+    s.end_ns = mpic_trace_now_ns();
+    va_start(ap, error);
+    while ((k = va_arg(ap, const char *)) != NULL) {
+        const char *v = va_arg(ap, const char *);
+
+        mpic_span_attr_str(&s, k, v);
+    }
+    va_end(ap);
+    if (error != NULL) {
+        mpic_span_attr_str(&s, "error.type", "step_failed");
+        mpic_span_set_status(&s, MPIC_SPAN_STATUS_ERROR, error);
     }
     mpic_trace_submit(&s, t->flags);
 }

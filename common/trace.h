@@ -157,6 +157,17 @@ struct mpic_check_span_info {
 void mpic_trace_check_span(const struct mpic_trace *t,
                            const struct mpic_check_span_info *info);
 
+/*
+ * A child span of t's server span for one step of a check (a DNS query, a
+ * CAA tree lookup, an HTTP fetch, a TLS handshake), from start_ns to now.
+ * The variable arguments are attribute key/value string pairs ending with
+ * a NULL key (a NULL value leaves that attribute out); error (NULL: none)
+ * marks the step failed. Does nothing unless recording.
+ */
+void mpic_trace_step_span(const struct mpic_trace *t, const char *name,
+                          enum mpic_span_kind kind, int64_t start_ns,
+                          const char *error, ...);
+
 /* ---- the span queue (one per process) ---- */
 
 struct mpic_trace_stats {

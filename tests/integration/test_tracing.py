@@ -340,6 +340,32 @@ def full_tree(n_checks, check_name):
     return pred
 
 
+def with_steps(pred, step_name, n):
+    """pred, and n child spans named step_name."""
+    def both(spans):
+        return pred(spans) and \
+            [s["name"] for _, s in spans].count(step_name) >= n
+    return both
+
+
+def assert_steps(by_name, check_name, step_name, n, attr=None):
+    """Each check span has its step spans (a DNS query, a CAA lookup, ...)
+    as children, kind client, with attr set."""
+    checks = {s["spanId"]: s for _, s in by_name[check_name]}
+    steps = by_name.get(step_name, [])
+    eq(len(steps), n, "%s spans" % step_name)
+    for svc, s in steps:
+        check(s.get("parentSpanId") in checks,
+              "%s parent %r is not a check span" % (step_name,
+                                                    s.get("parentSpanId")))
+        eq(s["kind"], 3, "%s kind (client)" % step_name)
+        if attr is not None:
+            check(attrs(s).get(attr), "%s without %s: %r" % (step_name, attr,
+                                                             attrs(s)))
+    eq(sorted(s.get("parentSpanId") for _, s in steps), sorted(checks),
+       "one %s per check" % step_name)
+
+
 def assert_tree(spans, trace_id, parent_id, check_name, check_service):
     by_name = {}
     for svc, s in spans:
@@ -393,8 +419,10 @@ def test_caa_trace_continued_and_linked(ctx):
                        "00-%s-%s-01" % (tid, pid))
     eq(status, 200, "status (%r)" % (resp,))
     eq(resp["is_valid"], True, "is_valid")
-    spans = ctx.rx.wait_for(tid, full_tree(3, "caa check"), "caa tree")
+    spans = ctx.rx.wait_for(tid, with_steps(full_tree(3, "caa check"),
+                                            "caa lookup", 3), "caa tree")
     by = assert_tree(spans, tid, pid, "caa check", "mpic-caa-checker")
+    assert_steps(by, "caa check", "caa lookup", 3, "mpic.found_at")
     (_, s), = by["POST /mpic"][:1]
     a = attrs(s)
     eq(a.get("mpic.target"), "permit.caa.test", "target attr")
@@ -415,8 +443,10 @@ def test_dcv_trace_continued_and_linked(ctx):
                        "00-%s-%s-01" % (tid, pid))
     eq(status, 200, "status (%r)" % (resp,))
     eq(resp["is_valid"], True, "is_valid")
-    spans = ctx.rx.wait_for(tid, full_tree(3, "dcv check"), "dcv tree")
+    spans = ctx.rx.wait_for(tid, with_steps(full_tree(3, "dcv check"),
+                                            "dns query", 3), "dcv tree")
     by = assert_tree(spans, tid, pid, "dcv check", "mpic-dcv-checker")
+    assert_steps(by, "dcv check", "dns query", 3, "dns.question.name")
     for _, c in by["dcv check"]:
         ca = attrs(c)
         eq(ca.get("mpic.validation_method"), "acme-dns-01", "method attr")
