@@ -29,6 +29,9 @@ struct coord_req;
 #define COORD_MAX_CHECK_RESPONSE (1024 * 1024)
 /* Easy handles kept for reuse. */
 #define COORD_EASY_POOL 256
+/* Connections the keep-alive pings hold open to one idle checker at most:
+ * as many as calls were running at once lately (warm.c). */
+#define COORD_WARM_MAX 8
 /* Keep-alive connections the coordinator holds to one checker at most. */
 #define COORD_CONNS_PER_CHECKER 64
 
@@ -59,8 +62,12 @@ struct coord_conn_stats {
 struct coord_replica {
     const char *url;       /* borrowed from the configuration */
     char *ping_url;        /* the replica's /healthz (curl_free) */
-    CURL *ping;            /* in flight, or NULL */
-    void *ping_ctx;        /* owned while ping is set */
+    /* Keep-alive pings in flight, one per connection kept warm (warm.c). */
+    CURL *ping[COORD_WARM_MAX];
+    void *ping_ctx[COORD_WARM_MAX]; /* owned while ping[i] is set */
+    size_t n_pings;
+    size_t peak;           /* most calls at once lately (COORD_WARM_WINDOW_MS) */
+    uint64_t peak_ms;      /* when peak was last reached */
     uint64_t last_used_ms; /* a call or ping to it last finished */
     size_t running;        /* calls to it in libcurl */
     uint64_t down_until_ms; /* failed: picked last until then; 0: up */

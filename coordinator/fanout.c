@@ -476,6 +476,10 @@ static int call_launch(struct coord *c, struct coord_call *call,
     }
     q->running++;
     q->reps[k].running++;
+    if (q->reps[k].running >= q->reps[k].peak) {
+        q->reps[k].peak = q->reps[k].running;
+        q->reps[k].peak_ms = ev_now_ms();
+    }
     return 0;
 }
 
