@@ -2,7 +2,8 @@
 # Runs every benchmark of bench/ and prints its figures; the JSON, the
 # scaling table and plot land in bench/results/. Traffic stays on 127.0.0.1
 # (ports 21000-21999, or BENCH_PORTS=LO-HI; the acme-http-01 web server on
-# 127.0.21.1:80).
+# 127.0.21.1:80; bench_regions.py: 26000-26999 or BENCH_REGION_PORTS, and
+# 127.0.22.11-16:80).
 # Nothing here fails on timing: a benchmark fails only if it cannot run.
 #
 #   bench/run-all.sh                  build (RelWithDebInfo) into build-bench/, run all
@@ -39,6 +40,7 @@ out="$here/results/latest.txt"
     python3 "$here/bench_checkers.py"
     python3 "$here/bench_memory.py"
     python3 "$here/bench_mpic.py"
+    python3 "$here/bench_regions.py"
     python3 "$here/summary.py"
     echo "# total $(($(date +%s) - start)) s"
 } 2>&1 | tee "$out"

@@ -13,6 +13,7 @@
 #include "common/config.h"
 #include "common/model.h"
 
+struct ev_loop;
 struct http_request;
 struct mpic_dns;
 struct caa_check;
@@ -21,11 +22,16 @@ struct caa_check;
 struct caa_checker {
     const struct mpic_checker_config *cfg;
     struct mpic_dns *dns;
+    struct ev_loop *loop; /* borrowed; for the DNSSEC proof's budget */
+    uint64_t deadline_ms; /* a request's HTTP deadline */
     uint64_t n_pass;      /* checks answered check_passed true */
     uint64_t n_fail;      /* completed checks that did not pass */
     uint64_t n_error;     /* lookup errors (check_completed false) */
     uint64_t n_rejected;  /* 400 and 401 answers */
     uint64_t n_cancelled; /* requests torn down before an answer */
+    /* allow_lookup_failure (BR 3.2.2.8): failures passed, and refused */
+    uint64_t n_lf_permitted;
+    uint64_t n_lf_denied;
 };
 
 /* Runs once per check; resp is borrowed (valid during the call only). */

@@ -11,12 +11,15 @@
 #include <string.h>
 
 #include "caa-checker/caa_decide.h"
+#include "caa-checker/caa_dnssec.h"
 #include "common/dns.h"
+#include "common/ev.h"
 #include "common/http_server.h"
 #include "common/json_safe.h"
 #include "common/log.h"
 #include "common/mem.h"
 #include "common/target.h"
+#include "common/trace.h"
 
 #define CAA_ERR_LOOKUP "mpic_error:caa_checker:lookup"
 
@@ -28,7 +31,31 @@ struct caa_check {
     struct caa_lookup *lookup; /* NULL once done */
     caa_check_done_fn *cb;
     void *arg;
+    uint64_t started_ms; /* ev_now_ms() at the start */
+    bool in_start;       /* inside caa_check_start */
+    /* allow_lookup_failure: the DNSSEC proof, started with the lookup,
+     * and the failed lookup it is about (owned copies). */
+    struct caa_dnssec_proof *proof;
+    enum mpic_dns_status lf_status;
+    char *lf_found_at;
+    char *lf_error;
+    int lf_rcode;
+    char trace_hex[MPIC_TRACE_HEX_LEN + 1]; /* W3C trace id for logs */
+    /* The request's trace, for the "caa lookup" span (set by the HTTP
+     * handler once the check is started; traced false before). */
+    struct mpic_trace trace;
+    bool traced;
+    int64_t start_ns;
 };
+
+/* The verdict on a lookup failure the caller allowed (BR 3.2.2.8). */
+struct caa_lf_outcome {
+    bool permitted;
+    const char *reason; /* human-readable, names the evidence */
+};
+
+/* Time kept back from the HTTP deadline to answer after the proof. */
+#define CAA_PROOF_MARGIN_MS 250
 
 /* One HTTP request in flight. */
 struct caa_http_req {
@@ -36,6 +63,7 @@ struct caa_http_req {
     struct caa_checker *ck;
     struct mpic_check_request creq;
     struct caa_check *check;
+    struct mpic_trace trace; /* docs/tracing.md */
 };
 
 static json_t *caa_details(const struct caa_lookup_result *res)
@@ -64,11 +92,12 @@ static json_t *caa_details(const struct caa_lookup_result *res)
     return d;
 }
 
-void caa_check_build_response(const struct caa_checker *ck,
-                              const struct mpic_check_request *req,
-                              bool wildcard,
-                              const struct caa_lookup_result *res,
-                              struct mpic_check_response *out)
+static void caa_build_response(const struct caa_checker *ck,
+                               const struct mpic_check_request *req,
+                               bool wildcard,
+                               const struct caa_lookup_result *res,
+                               const struct caa_lf_outcome *lf,
+                               struct mpic_check_response *out)
 {
     const struct mpic_caa_params *p = &req->caa;
     const char *tid = req->trace_id;
@@ -111,35 +140,62 @@ void caa_check_build_response(const struct caa_checker *ck,
         out->check_passed =
             caa_decide(res->records, res->n_records, &in, &reason);
         out->check_completed = true;
-        logt_info(tid, "caa check of %s: CAA at %s %s issuance: %s",
+        logt_info(tid, "caa check of %s: CAA at %s %s issuance: %s (%s)",
                   req->target, res->found_at,
                   out->check_passed ? "permits" : "denies",
-                  reason != NULL ? reason : "(no reason given)");
+                  reason != NULL ? reason : "(no reason given)",
+                  res->ad ? "DNSSEC-validated, AD set"
+                          : "not DNSSEC-validated, AD clear");
         break;
     case CAA_LOOKUP_ERROR:
     default:
-        if (p->allow_lookup_failure &&
-            (res->dns_status == MPIC_DNS_TIMEOUT ||
-             res->dns_status == MPIC_DNS_NO_SERVER)) {
-            /* BR 3.2.2.8: the caller's explicit choice; keep a record. */
-            logt_warn(tid,
-                      "caa check of %s: lookup failed (%s) and "
-                      "allow_lookup_failure is set: passing",
-                      req->target, res->error != NULL ? res->error : "?");
-            out->check_passed = true;
-            out->check_completed = true;
-            break;
-        }
-        out->check_passed = false;
-        out->check_completed = false;
+        /* The error stays in the record even when the failure is
+         * permitted: it is the evidence (open-mpic-api.md 5.2). */
         mpic_check_response_add_error(
             out, CAA_ERR_LOOKUP,
             "There was an error looking up the CAA record: Error during CAA "
             "lookup for %s: %s",
             req->target, res->error != NULL ? res->error : "lookup failed");
+        if (p->allow_lookup_failure && lf != NULL && lf->permitted) {
+            /* BR 3.2.2.8: the caller's explicit choice, proven. */
+            logt_warn(tid,
+                      "caa check of %s: lookup failed (%s); "
+                      "allow_lookup_failure is set and the failure is "
+                      "permitted: %s",
+                      req->target, res->error != NULL ? res->error : "?",
+                      lf->reason);
+            out->check_passed = true;
+            out->check_completed = true;
+            if (json_object_set_new_nocheck(out->details,
+                                            "lookup_failure_permitted",
+                                            json_string(lf->reason)) != 0)
+                fatalx("%s: out of memory", __func__);
+            break;
+        }
+        out->check_passed = false;
+        out->check_completed = false;
+        if (p->allow_lookup_failure && lf != NULL) {
+            logt_info(tid,
+                      "caa check of %s: allow_lookup_failure is set but the "
+                      "lookup failure is not permitted: %s",
+                      req->target, lf->reason);
+            if (json_object_set_new_nocheck(out->details,
+                                            "lookup_failure_denied",
+                                            json_string(lf->reason)) != 0)
+                fatalx("%s: out of memory", __func__);
+        }
         break;
     }
     free(reason);
+}
+
+void caa_check_build_response(const struct caa_checker *ck,
+                              const struct mpic_check_request *req,
+                              bool wildcard,
+                              const struct caa_lookup_result *res,
+                              struct mpic_check_response *out)
+{
+    caa_build_response(ck, req, wildcard, res, NULL, out);
 }
 
 static void caa_check_free(struct caa_check *chk)
@@ -147,6 +203,9 @@ static void caa_check_free(struct caa_check *chk)
     if (chk == NULL)
         return;
     caa_tree_lookup_cancel(chk->lookup);
+    caa_dnssec_proof_cancel(chk->proof);
+    free(chk->lf_found_at);
+    free(chk->lf_error);
     mpic_check_request_cleanup(&chk->req);
     mpic_target_cleanup(&chk->target);
     free(chk);
@@ -154,12 +213,17 @@ static void caa_check_free(struct caa_check *chk)
 
 /* Ends a check: builds the response, calls back, frees. */
 static void caa_check_finish(struct caa_check *chk,
-                             const struct caa_lookup_result *res)
+                             const struct caa_lookup_result *res,
+                             const struct caa_lf_outcome *lf)
 {
     struct mpic_check_response resp;
 
-    caa_check_build_response(chk->ck, &chk->req, chk->target.wildcard, res,
-                             &resp);
+    caa_build_response(chk->ck, &chk->req, chk->target.wildcard, res, lf,
+                       &resp);
+    if (lf != NULL && lf->permitted)
+        chk->ck->n_lf_permitted++;
+    else if (lf != NULL)
+        chk->ck->n_lf_denied++;
     if (resp.check_completed && resp.check_passed)
         chk->ck->n_pass++;
     else if (resp.check_completed)
@@ -171,12 +235,200 @@ static void caa_check_finish(struct caa_check *chk,
     caa_check_free(chk);
 }
 
+/*
+ * The conditions of open-mpic-api.md 5.2 the checker knows before asking
+ * anything more: the setting, the retry, and whose failure it is. Returns
+ * NULL if the DNSSEC proof may decide, else why the failure is not
+ * permitted (static string).
+ */
+static const char *caa_lf_precondition(const struct caa_checker *ck,
+                                       const struct caa_lookup_result *res)
+{
+    const char *mode = ck->cfg->caa_lookup_failure;
+
+    if (mode != NULL && strcmp(mode, MPIC_CAA_LOOKUP_FAILURE_NEVER) == 0)
+        return "caa.lookup_failure is \"never\": this perspective does not "
+               "permit CAA lookup failures";
+    if (ck->cfg->dns.tries < 2)
+        return "dns.tries is 1: the failed lookup was not retried (BR "
+               "3.2.2.8 requires a retry)";
+    if (res->found_at == NULL)
+        return "the failed lookup names no domain";
+    switch (res->dns_status) {
+    case MPIC_DNS_SERVFAIL:
+    case MPIC_DNS_TIMEOUT:
+        return NULL;
+    case MPIC_DNS_REFUSED:
+        return "the perspective's own resolver refused the query (REFUSED): "
+               "a failure of our infrastructure, not of the domain's";
+    case MPIC_DNS_NO_SERVER:
+        return "the perspective's own resolver could not be reached: a "
+               "failure of our infrastructure, not of the domain's";
+    default:
+        return "the resolver's answer was unusable (a malformed or "
+               "unexpected response, or a local error): not a failure "
+               "outside our infrastructure";
+    }
+}
+
+/* The failed lookup, rebuilt from the check's copies. */
+static void caa_lf_result(const struct caa_check *chk,
+                          struct caa_lookup_result *res)
+{
+    memset(res, 0, sizeof(*res));
+    res->status = CAA_LOOKUP_ERROR;
+    res->dns_status = chk->lf_status;
+    res->found_at = chk->lf_found_at;
+    res->rcode = chk->lf_rcode;
+    res->error = chk->lf_error;
+}
+
+static void proof_done(struct caa_check *chk,
+                       const struct caa_dnssec_result *pr)
+{
+    struct caa_lookup_result res;
+    struct caa_lf_outcome lf = {0};
+    char *reason = NULL;
+    const char *what =
+        chk->lf_status == MPIC_DNS_TIMEOUT ? "timeout" : "SERVFAIL";
+
+    chk->proof = NULL; /* frees itself after this callback */
+    if (!pr->failure_persisted) {
+        reason = xasprintf("the %s at %s did not persist when the lookup "
+                           "was retried; %s",
+                           what, chk->lf_found_at, pr->reason);
+    } else if (!pr->resolver_answered) {
+        reason = xasprintf("the perspective's resolver answered none of the "
+                           "DNSSEC proof's queries, so the %s may be ours; "
+                           "%s",
+                           what, pr->reason);
+    } else if (pr->verdict != CAA_DNSSEC_INSECURE) {
+        reason = xasprintf("%s (only a DNSSEC-insecure name may pass, BR "
+                           "3.2.2.8)",
+                           pr->reason);
+    } else {
+        lf.permitted = true;
+        reason = xasprintf("BR 3.2.2.8: the %s at %s persisted after a "
+                           "retry, the perspective's validating resolver "
+                           "answered, and %s",
+                           what, chk->lf_found_at, pr->reason);
+    }
+    lf.reason = reason;
+    caa_lf_result(chk, &res);
+    caa_check_finish(chk, &res, &lf);
+    free(reason);
+}
+
+static void on_proof_done(const struct caa_dnssec_result *pr, void *arg)
+{
+    struct caa_check *chk = arg;
+    char hex[MPIC_TRACE_HEX_LEN + 1]; /* chk is freed before the end */
+    const char *scope;
+
+    memcpy(hex, chk->trace_hex, sizeof(hex));
+    scope = mpic_log_trace_scope(hex[0] != '\0' ? hex : NULL);
+    proof_done(chk, pr);
+    mpic_log_trace_scope(scope);
+}
+
+/* Judges the DNSSEC proof for a failed lookup the caller allowed; the
+ * check finishes in on_proof_done. */
+static void caa_lf_judge(struct caa_check *chk,
+                         const struct caa_lookup_result *res)
+{
+    const struct caa_checker *ck = chk->ck;
+    uint64_t now = ev_now_ms();
+    uint64_t end = chk->started_ms + ck->deadline_ms;
+    struct caa_dnssec_proof *pr = chk->proof;
+
+    chk->proof = NULL;
+    chk->lf_status = res->dns_status;
+    chk->lf_found_at = xstrdup(res->found_at);
+    chk->lf_error = xstrdup(res->error != NULL ? res->error : "lookup failed");
+    chk->lf_rcode = res->rcode;
+    if (pr == NULL || end < now + CAA_PROOF_MARGIN_MS) {
+        struct caa_lookup_result r;
+        struct caa_lf_outcome lf = {
+            false, pr == NULL ? "the DNSSEC proof could not be started"
+                              : "no time left for the DNSSEC proof before "
+                                "the check's deadline"};
+
+        caa_dnssec_proof_cancel(pr);
+        caa_lf_result(chk, &r);
+        caa_check_finish(chk, &r, &lf);
+        return;
+    }
+    logt_debug(chk->req.trace_id,
+               "caa check of %s: lookup of %s failed; judging its DNSSEC "
+               "status for allow_lookup_failure",
+               chk->req.target, chk->lf_found_at);
+    if (caa_dnssec_proof_judge(pr, chk->lf_found_at, chk->lf_status,
+                               end - now - CAA_PROOF_MARGIN_MS, on_proof_done,
+                               chk))
+        chk->proof = pr;
+    /* else on_proof_done ran: chk is gone */
+}
+
+static void lookup_done(struct caa_check *chk,
+                        const struct caa_lookup_result *res)
+{
+    const char *why;
+    struct caa_lf_outcome lf = {0};
+
+    if (chk->traced) {
+        char rcode[16];
+
+        snprintf(rcode, sizeof(rcode), "%d", res->rcode);
+        mpic_trace_step_span(
+            &chk->trace, "caa lookup", MPIC_SPAN_CLIENT, chk->start_ns,
+            res->status == CAA_LOOKUP_ERROR ? res->error : NULL,
+            "dns.question.name", chk->target.name, "mpic.found_at",
+            res->found_at, "dns.response_code", rcode, "dns.ad",
+            res->ad ? "true" : "false", (const char *)NULL);
+    }
+
+    if (res->status == CAA_LOOKUP_ERROR && chk->req.caa.allow_lookup_failure) {
+        why = caa_lf_precondition(chk->ck, res);
+        /* A lookup that failed before any query left (never a SERVFAIL or
+         * a timeout) finishes here: caa_check_start's caller counts on
+         * it. */
+        if (why == NULL && chk->in_start)
+            why = "the lookup failed before any query was answered";
+        if (why == NULL) {
+            caa_lf_judge(chk, res);
+            return;
+        }
+        lf.reason = why;
+        caa_check_finish(chk, res, &lf);
+        return;
+    }
+    caa_check_finish(chk, res, NULL);
+}
+
+/* Lines logged for the check carry its trace id (docs/tracing.md). */
 static void on_lookup_done(const struct caa_lookup_result *res, void *arg)
 {
     struct caa_check *chk = arg;
+    char hex[MPIC_TRACE_HEX_LEN + 1]; /* chk may be freed before the end */
+    const char *scope;
 
+    memcpy(hex, chk->trace_hex, sizeof(hex));
+    scope = mpic_log_trace_scope(hex[0] != '\0' ? hex : NULL);
     chk->lookup = NULL; /* the lookup frees itself after this callback */
-    caa_check_finish(chk, res);
+    lookup_done(chk, res);
+    mpic_log_trace_scope(scope);
+}
+
+/* The carve-out may apply to this check: start its DNSSEC proof now,
+ * alongside the lookup. */
+static bool caa_lf_possible(const struct caa_check *chk)
+{
+    const struct caa_checker *ck = chk->ck;
+    const char *mode = ck->cfg->caa_lookup_failure;
+
+    return chk->req.caa.allow_lookup_failure && ck->loop != NULL &&
+           ck->cfg->dns.tries >= 2 &&
+           (mode == NULL || strcmp(mode, MPIC_CAA_LOOKUP_FAILURE_NEVER) != 0);
 }
 
 /* Copies what the check needs out of the request. */
@@ -214,17 +466,24 @@ struct caa_check *caa_check_start(struct caa_checker *ck,
         caa_check_free(chk);
         return NULL;
     }
+    chk->started_ms = ev_now_ms();
+    chk->start_ns = mpic_trace_now_ns();
     if (chk->target.kind != MPIC_TARGET_DNS) {
-        caa_check_finish(chk, NULL);
+        caa_check_finish(chk, NULL, NULL);
         return NULL;
     }
     logt_debug(chk->req.trace_id, "caa check of %s: looking up CAA for %s%s",
                chk->req.target, chk->target.name,
                chk->target.wildcard ? " (wildcard)" : "");
+    if (caa_lf_possible(chk))
+        chk->proof =
+            caa_dnssec_proof_start(ck->dns, ck->loop, chk->target.name);
     /* NULL means on_lookup_done already ran and chk is gone. */
+    chk->in_start = true;
     lk = caa_tree_lookup_start(ck->dns, chk->target.name, on_lookup_done, chk);
     if (lk == NULL)
         return NULL;
+    chk->in_start = false;
     chk->lookup = lk;
     return chk;
 }
@@ -245,12 +504,31 @@ static void caa_http_req_free(struct caa_http_req *r)
     free(r);
 }
 
+/* The check's server span (docs/tracing.md). */
+static void caa_check_span(const struct caa_http_req *r, bool passed,
+                           bool completed, const char *error_type)
+{
+    struct mpic_check_span_info info;
+
+    memset(&info, 0, sizeof(info));
+    info.check_type = "caa";
+    info.target = r->creq.target;
+    info.trace_identifier = r->creq.trace_id;
+    info.perspective_code = r->ck->cfg->perspective_code;
+    info.passed = passed;
+    info.completed = completed;
+    info.error_type = error_type;
+    mpic_trace_check_span(&r->trace, &info);
+}
+
 static void on_check_done(const struct mpic_check_response *resp, void *arg)
 {
     struct caa_http_req *r = arg;
     json_t *body = mpic_check_response_to_json(resp);
 
     r->check = NULL; /* frees itself after this callback */
+    caa_check_span(r, resp->check_passed, resp->check_completed,
+                   resp->errors.n > 0 ? resp->errors.items[0].type : NULL);
     if (body == NULL) {
         http_request_reply_error(r->req, 500, "internal",
                                  "cannot encode the check response");
@@ -267,8 +545,9 @@ static void on_request_cancel(struct http_request *req, void *arg)
 
     (void)req;
     r->ck->n_cancelled++;
-    logt_warn(r->creq.trace_id, "caa check of %s: cancelled before an answer",
-              r->creq.target);
+    logtr_warn(r->creq.trace_id, r->trace.trace_hex,
+               "caa check of %s: cancelled before an answer", r->creq.target);
+    caa_check_span(r, false, false, "mpic_error:caa_checker:cancelled");
     caa_http_req_free(r);
 }
 
@@ -281,6 +560,8 @@ void caa_on_request(struct http_request *req, void *arg)
     size_t len = 0;
     char *why = NULL;
     struct caa_check *chk;
+    const char *scope;
+    char hex[MPIC_TRACE_HEX_LEN + 1];
 
     mpic_errlist_init(&errs);
     if (!http_request_authorized(req, &ck->cfg->bearer_tokens, false)) {
@@ -293,6 +574,9 @@ void caa_on_request(struct http_request *req, void *arg)
     r = xcalloc(1, sizeof(*r));
     r->req = req;
     r->ck = ck;
+    /* W3C Trace Context: continue the coordinator's trace, or start one. */
+    mpic_trace_begin(&r->trace, http_request_header(req, "traceparent"), NULL);
+    http_request_set_w3c_trace_id(req, r->trace.trace_hex);
     if (mpic_check_request_parse(body != NULL ? body : "", len, MPIC_CHECK_CAA,
                                  &r->creq, &errs) != MPIC_OK) {
         if (errs.n == 0)
@@ -303,7 +587,16 @@ void caa_on_request(struct http_request *req, void *arg)
     }
     if (r->creq.trace_id != NULL)
         http_request_set_trace_id(req, r->creq.trace_id);
+    /* A copy: the check may answer, and free r, inside the call. */
+    memcpy(hex, r->trace.trace_hex, sizeof(hex));
+    scope = mpic_log_trace_scope(hex);
     chk = caa_check_start(ck, &r->creq, on_check_done, r, &why);
+    mpic_log_trace_scope(scope);
+    if (chk != NULL) {
+        memcpy(chk->trace_hex, hex, sizeof(hex));
+        chk->trace = r->trace;
+        chk->traced = true;
+    }
     if (why != NULL) {
         /* The model checks targets too; this is a second line. */
         mpic_errlist_add(&errs, "invalid-domain-or-ip-target",
@@ -345,9 +638,16 @@ void caa_metrics(struct mpic_buf *out, void *arg)
         "# HELP mpic_caa_requests_cancelled_total Requests torn "
         "down before an answer.\n"
         "# TYPE mpic_caa_requests_cancelled_total counter\n"
-        "mpic_caa_requests_cancelled_total %llu\n",
+        "mpic_caa_requests_cancelled_total %llu\n"
+        "# HELP mpic_caa_lookup_failures_total CAA lookup failures of "
+        "checks with allow_lookup_failure, by verdict (BR 3.2.2.8).\n"
+        "# TYPE mpic_caa_lookup_failures_total counter\n"
+        "mpic_caa_lookup_failures_total{verdict=\"permitted\"} %llu\n"
+        "mpic_caa_lookup_failures_total{verdict=\"denied\"} %llu\n",
         (unsigned long long)ck->n_pass, (unsigned long long)ck->n_fail,
         (unsigned long long)ck->n_error, (unsigned long long)ck->n_rejected,
-        (unsigned long long)ck->n_cancelled);
+        (unsigned long long)ck->n_cancelled,
+        (unsigned long long)ck->n_lf_permitted,
+        (unsigned long long)ck->n_lf_denied);
     mpic_dns_metrics(ck->dns, out);
 }

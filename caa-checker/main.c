@@ -5,20 +5,30 @@
  */
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "caa-checker/caa.h"
 #include "common/config.h"
+#include "common/curl_dl.h"
 #include "common/dns.h"
 #include "common/ev.h"
 #include "common/http_server.h"
 #include "common/log.h"
 #include "common/mem.h"
+#include "common/otlp_export.h"
+#include "common/trace.h"
 
 #define CAA_NAME "mpic-caa-checker"
 /* Bodies of check requests are small; anything larger is not one. */
 #define CAA_MAX_BODY (64 * 1024)
 /* How long SIGTERM waits for checks in flight. */
 #define CAA_GRACE_MS 10000
+
+static void on_metrics(struct mpic_buf *out, void *arg)
+{
+    caa_metrics(out, arg);
+    mpic_trace_metrics(out);
+}
 
 static json_t *on_configz(void *arg)
 {
@@ -41,6 +51,19 @@ static uint64_t caa_deadline_ms(const struct mpic_checker_config *cfg)
         total += t;
         t *= 2;
     }
+    /* allow_lookup_failure: the failed lookup (timeout_ms * tries at
+     * most, common/dns.c) and, after a SERVFAIL, its retry (the same
+     * again); the DNSSEC proof runs alongside the lookup. */
+    if (cfg->caa_lookup_failure == NULL ||
+        strcmp(cfg->caa_lookup_failure, MPIC_CAA_LOOKUP_FAILURE_NEVER) != 0) {
+        uint64_t proof =
+            2 *
+            (uint64_t)(cfg->dns.timeout_ms > 0 ? cfg->dns.timeout_ms : 2000) *
+            tries;
+
+        if (total < proof)
+            total = proof;
+    }
     total += 1000;
     return total < 60000 ? total : 60000;
 }
@@ -56,6 +79,7 @@ int main(int argc, char **argv)
     struct http_server_config hc = {0};
     struct caa_checker ck = {0};
     char *errmsg = NULL;
+    bool curl_started = false;
     int status = 1;
     size_t i;
 
@@ -102,17 +126,39 @@ int main(int argc, char **argv)
     }
     ck.cfg = &cfg;
     ck.dns = dns;
+    ck.loop = loop;
+    /* libcurl is opened only for span export (docs/tracing.md). */
+    if (cfg.tracing_otlp_endpoint != NULL) {
+        const char *why = NULL;
+
+        if (mpic_curl_dl_load(&why) != 0) {
+            log_error("%s: tracing.otlp_endpoint is set but libcurl cannot "
+                      "be loaded: %s",
+                      CAA_NAME, why);
+            goto out;
+        }
+        if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+            log_error("%s: curl_global_init failed", CAA_NAME);
+            goto out;
+        }
+        curl_started = true;
+        hc.curl_version = curl_version_info(CURLVERSION_NOW)->version;
+        if (mpic_otlp_start(loop, cfg.tracing_otlp_endpoint, CAA_NAME,
+                            cfg.perspective_code) != 0)
+            goto out;
+    }
 
     hc.name = CAA_NAME;
     hc.listen = cfg.listen;
     hc.max_body = CAA_MAX_BODY;
     hc.deadline_ms = caa_deadline_ms(&cfg);
+    ck.deadline_ms = hc.deadline_ms;
     hc.tls_cert_file = cfg.tls.cert_file;
     hc.tls_key_file = cfg.tls.key_file;
     hc.tls_client_ca_file = cfg.tls.client_ca_file;
     hc.configz = on_configz;
     hc.configz_arg = &cfg;
-    hc.metrics = caa_metrics;
+    hc.metrics = on_metrics;
     hc.metrics_arg = &ck;
     srv = http_server_new(loop, &hc, &errmsg);
     if (srv == NULL) {
@@ -134,6 +180,9 @@ out:
     /* The server goes first: cancelling its requests cancels their
      * lookups while the DNS client still exists. */
     http_server_free(srv);
+    mpic_otlp_stop();
+    if (curl_started)
+        curl_global_cleanup();
     mpic_dns_free(dns);
     ev_loop_free(loop);
     free(errmsg);

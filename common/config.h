@@ -58,6 +58,10 @@ struct mpic_dns_settings {
     unsigned tries;             /* default 3 */
 };
 
+/* Values of caa.lookup_failure (open-mpic-api.md 5.2). */
+#define MPIC_CAA_LOOKUP_FAILURE_DNSSEC "dnssec-insecure"
+#define MPIC_CAA_LOOKUP_FAILURE_NEVER  "never"
+
 struct mpic_checker_config {
     enum mpic_daemon_kind kind;
     char *config_file; /* NULL: none */
@@ -73,10 +77,16 @@ struct mpic_checker_config {
     bool allow_private_addresses; /* default false */
     struct mpic_strv default_caa_domains;
     char *caa_rfc8657;              /* "strict" (default) or "lenient" */
+    /* caa.lookup_failure: "dnssec-insecure" (default) or "never" */
+    char *caa_lookup_failure;
     struct mpic_strv bearer_tokens; /* secret */
     bool allow_unauthenticated;     /* auth.allow_unauthenticated */
     struct mpic_tls_files tls;
+    char *tracing_otlp_endpoint; /* NULL: no span export (docs/tracing.md) */
 };
+
+/* Replicas of one perspective's checker, at most (docs/failover.md). */
+#define MPIC_MAX_REPLICAS 8
 
 struct mpic_perspective {
     char *code;
@@ -85,6 +95,10 @@ struct mpic_perspective {
     struct mpic_strv too_close_codes;
     char *dcv_url; /* NULL if this perspective has no DCV checker */
     char *caa_url; /* NULL if this perspective has no CAA checker */
+    /* Every replica of the perspective's checker, dcv_url (caa_url) first:
+     * `dcv_url: [URL, URL]` (docs/failover.md). Empty when the URL is. */
+    struct mpic_strv dcv_urls;
+    struct mpic_strv caa_urls;
     struct mpic_header *headers; /* sent with every call */
     size_t n_headers;
 };
@@ -111,6 +125,7 @@ struct mpic_coordinator_config {
     char *compliance_min_text;     /* "auto" or an integer >= 2 */
     char *compliance_sunsets_text; /* "enforce", "warn" or "off" */
     struct mpic_compliance_policy compliance;
+    char *tracing_otlp_endpoint; /* NULL: no span export (docs/tracing.md) */
 };
 
 /*

@@ -53,6 +53,8 @@ static const struct cfg_key checker_keys[] = {
     {"caa.default_caa_domains", K_STRV, CK(default_caa_domains), 0, 0, KF_CAA,
      CHK_NONEMPTY, "MPIC_DEFAULT_CAA_DOMAINS", ",|"},
     {"caa.rfc8657", K_STR, CK(caa_rfc8657), 0, 0, KF_CAA, CHK_NONE, NULL, NULL},
+    {"caa.lookup_failure", K_STR, CK(caa_lookup_failure), 0, 0, KF_CAA,
+     CHK_NONEMPTY, NULL, NULL},
     {"auth.bearer_tokens", K_STRV, CK(bearer_tokens), 0, 0,
      KF_CHECKERS | KF_SECRET, CHK_NONEMPTY, NULL, NULL},
     {"auth.allow_unauthenticated", K_BOOL, CK(allow_unauthenticated), 0, 0,
@@ -63,6 +65,9 @@ static const struct cfg_key checker_keys[] = {
      NULL},
     {"tls.client_ca_file", K_STR, CK(tls.client_ca_file), 0, 0, KF_CHECKERS,
      CHK_FILE, NULL, NULL},
+    /* Checked by mpic_cfg_validate_otlp_endpoint(). */
+    {"tracing.otlp_endpoint", K_STR, CK(tracing_otlp_endpoint), 0, 0,
+     KF_CHECKERS, CHK_NONE, NULL, NULL},
 };
 
 #define N_CHECKER_KEYS (sizeof(checker_keys) / sizeof(checker_keys[0]))
@@ -82,6 +87,22 @@ static void checker_defaults(struct mpic_checker_config *c,
     c->http_user_agent = xstrdup("open-mpic-c/" MPIC_VERSION);
     c->allow_private_addresses = false;
     c->caa_rfc8657 = xstrdup("strict");
+    c->caa_lookup_failure = xstrdup(MPIC_CAA_LOOKUP_FAILURE_DNSSEC);
+}
+
+/* caa.lookup_failure: one of the two settings (open-mpic-api.md 5.2). */
+static void check_caa_lookup_failure(struct cfg_loader *ld,
+                                     const struct mpic_checker_config *c)
+{
+    long i = mpic_cfg_key_index(ld, "caa.lookup_failure");
+
+    if (i < 0 || c->caa_lookup_failure == NULL ||
+        strcmp(c->caa_lookup_failure, MPIC_CAA_LOOKUP_FAILURE_DNSSEC) == 0 ||
+        strcmp(c->caa_lookup_failure, MPIC_CAA_LOOKUP_FAILURE_NEVER) == 0)
+        return;
+    mpic_cfg_issue_key(ld, (size_t)i, -1, "\"%s\" is not one of \"%s\", \"%s\"",
+                       c->caa_lookup_failure, MPIC_CAA_LOOKUP_FAILURE_DNSSEC,
+                       MPIC_CAA_LOOKUP_FAILURE_NEVER);
 }
 
 /* "nameserver X" lines of resolv.conf that parse as addresses. */
@@ -247,7 +268,10 @@ enum mpic_err mpic_checker_config_load(enum mpic_daemon_kind kind, int argc,
                            out->caa_rfc8657 != NULL ? out->caa_rfc8657 : "");
     if (kind == MPIC_DAEMON_DCV_CHECKER)
         check_proxy(&ld, out);
+    if (kind == MPIC_DAEMON_CAA_CHECKER)
+        check_caa_lookup_failure(&ld, out);
     mpic_cfg_validate_tls_pair(&ld, "tls", &out->tls);
+    mpic_cfg_validate_otlp_endpoint(&ld, out->tracing_otlp_endpoint);
     check_open_to_anyone(&ld, out);
     mpic_cfg_loader_cleanup(&ld);
     return errs->n == errs_before ? MPIC_OK : MPIC_ERR_INVALID;
@@ -265,11 +289,13 @@ void mpic_checker_config_cleanup(struct mpic_checker_config *c)
     free(c->http_proxy);
     mpic_strv_cleanup(&c->default_caa_domains);
     free(c->caa_rfc8657);
+    free(c->caa_lookup_failure);
     mpic_strv_cleanup(&c->bearer_tokens);
     free(c->tls.cert_file);
     free(c->tls.key_file);
     free(c->tls.client_ca_file);
     free(c->tls.ca_file);
+    free(c->tracing_otlp_endpoint);
     memset(c, 0, sizeof(*c));
 }
 

@@ -98,6 +98,9 @@ static const struct cfg_key coordinator_keys[] = {
      0, CHK_NONE, NULL, NULL},
     {"compliance.method_sunsets", K_STR, OK_(compliance_sunsets_text), 0, 0, 0,
      CHK_NONE, NULL, NULL},
+    /* Checked by mpic_cfg_validate_otlp_endpoint(). */
+    {"tracing.otlp_endpoint", K_STR, OK_(tracing_otlp_endpoint), 0, 0, 0,
+     CHK_NONE, NULL, NULL},
 };
 
 #define N_COORDINATOR_KEYS                                                     \
@@ -112,6 +115,8 @@ static void perspective_cleanup(struct mpic_perspective *p)
     mpic_strv_cleanup(&p->too_close_codes);
     free(p->dcv_url);
     free(p->caa_url);
+    mpic_strv_cleanup(&p->dcv_urls);
+    mpic_strv_cleanup(&p->caa_urls);
     for (size_t i = 0; i < p->n_headers; i++) {
         free(p->headers[i].name);
         free(p->headers[i].value);
@@ -141,6 +146,65 @@ static bool persp_string(struct cfg_loader *ld, yaml_node_t *v, const char *key,
     free(*dst);
     *dst = xstrdup(s);
     return true;
+}
+
+/*
+ * dcv_url or caa_url (f 0 or 1): one URL, or a list of the URLs of the
+ * perspective's replicas (docs/failover.md). *first and urls are replaced
+ * (null clears them); lines go to pl.
+ */
+static void persp_urls(struct cfg_loader *ld, yaml_node_t *v, const char *key,
+                       char **first, struct mpic_strv *urls,
+                       struct cfg_persp_lines *pl, int f)
+{
+    size_t n;
+
+    free(*first);
+    *first = NULL;
+    mpic_strv_cleanup(urls);
+    pl->url_list[f] = false;
+    if (cfg_is_null(v))
+        return;
+    if (v->type != YAML_SEQUENCE_NODE) {
+        if (persp_string(ld, v, key, first)) {
+            mpic_strv_push(urls, *first);
+            pl->urls[f][0] = cfg_line_of(v);
+            if (f == 0)
+                pl->dcv = pl->urls[f][0];
+            else
+                pl->caa = pl->urls[f][0];
+        }
+        return;
+    }
+    n = (size_t)(v->data.sequence.items.top - v->data.sequence.items.start);
+    if (n == 0 || n > MPIC_MAX_REPLICAS) {
+        mpic_cfg_issue_at(ld, v, key,
+                          "expected one URL or a list of 1 to %d URLs (the "
+                          "replicas of this perspective's checker), got %zu",
+                          MPIC_MAX_REPLICAS, n);
+        return;
+    }
+    pl->url_list[f] = true;
+    for (size_t k = 0; k < n; k++) {
+        yaml_node_t *item = cfg_node(ld->doc, v->data.sequence.items.start[k]);
+        char *ikey = xasprintf("%s[%zu]", key, k);
+        char *u = NULL;
+
+        if (persp_string(ld, item, ikey, &u)) {
+            pl->urls[f][urls->n] = cfg_line_of(item);
+            mpic_strv_push_owned(urls, u);
+        }
+        free(ikey);
+    }
+    if (urls->n != n) {
+        mpic_strv_cleanup(urls); /* reported */
+        return;
+    }
+    *first = xstrdup(urls->v[0]);
+    if (f == 0)
+        pl->dcv = pl->urls[f][0];
+    else
+        pl->caa = pl->urls[f][0];
 }
 
 static bool header_seen(const struct mpic_perspective *p, const char *name)
@@ -252,19 +316,11 @@ static void parse_perspectives(struct cfg_loader *ld, size_t i, yaml_node_t *v)
                 if (persp_string(ld, vn, key, &ps[j].code))
                     pl[j].code = cfg_line_of(vn);
             } else if (strcmp(name, "dcv_url") == 0) {
-                if (cfg_is_null(vn)) {
-                    free(ps[j].dcv_url);
-                    ps[j].dcv_url = NULL;
-                } else if (persp_string(ld, vn, key, &ps[j].dcv_url)) {
-                    pl[j].dcv = cfg_line_of(vn);
-                }
+                persp_urls(ld, vn, key, &ps[j].dcv_url, &ps[j].dcv_urls,
+                           &pl[j], 0);
             } else if (strcmp(name, "caa_url") == 0) {
-                if (cfg_is_null(vn)) {
-                    free(ps[j].caa_url);
-                    ps[j].caa_url = NULL;
-                } else if (persp_string(ld, vn, key, &ps[j].caa_url)) {
-                    pl[j].caa = cfg_line_of(vn);
-                }
+                persp_urls(ld, vn, key, &ps[j].caa_url, &ps[j].caa_urls,
+                           &pl[j], 1);
             } else if (strcmp(name, "headers") == 0) {
                 pl[j].headers = cfg_line_of(vn);
                 persp_headers(ld, vn, key, &ps[j]);
@@ -599,17 +655,16 @@ static char *resolve_relative(const char *config_file, const char *path)
  * its normalised form in *norm for check_shared_checkers().
  */
 static void check_checker_url(struct cfg_loader *ld,
-                              const struct mpic_coordinator_config *c, size_t i,
-                              const char *field, const char *url, unsigned line,
+                              const struct mpic_coordinator_config *c,
+                              const char *key, const char *url, unsigned line,
                               char **norm)
 {
-    char key[64];
     bool plaintext_remote = false;
     const char *why;
 
+    (void)c;
     if (url == NULL)
         return;
-    snprintf(key, sizeof(key), "perspectives[%zu].%s", i, field);
     why = check_url(url, norm, &plaintext_remote);
     if (why != NULL) {
         mpic_cfg_issue(ld->errs, ld->file, line, key, "'%s': %s", url, why);
@@ -626,51 +681,95 @@ static void check_checker_url(struct cfg_loader *ld,
                        url);
 }
 
+/* Replica k of field f (0 dcv_url, 1 caa_url) of perspective i. */
+#define URL_SLOT(i, f, k) ((((i) * 2) + (f)) * MPIC_MAX_REPLICAS + (k))
+
+static const char *const url_fields[2] = {"dcv_url", "caa_url"};
+
+/* The key of replica k of field f of perspective i: dcv_url or dcv_url[k]. */
+static void url_key(char *key, size_t size, const struct cfg_loader *ld,
+                    size_t i, size_t f, size_t k)
+{
+    if (ld->plines[i].url_list[f])
+        snprintf(key, size, "perspectives[%zu].%s[%zu]", i, url_fields[f], k);
+    else
+        snprintf(key, size, "perspectives[%zu].%s", i, url_fields[f]);
+}
+
+static const struct mpic_strv *persp_url_list(const struct mpic_perspective *p,
+                                              size_t f)
+{
+    return f == 0 ? &p->dcv_urls : &p->caa_urls;
+}
+
 /*
  * Two perspective codes calling one checker would count one perspective
- * twice towards quorum. norms[2i], norms[2i+1]: perspective i's DCV and CAA
- * URLs, normalised (NULL: not set or not valid).
+ * twice towards quorum, and a replica listed twice under one perspective is
+ * a mistake (one of the replicas meant is missing). norms[URL_SLOT(i, f,
+ * k)]: the URLs, normalised (NULL: not set or not valid).
  */
 static void check_shared_checkers(struct cfg_loader *ld,
                                   const struct mpic_coordinator_config *c,
                                   char *const *norms)
 {
-    static const char *const fields[2] = {"dcv_url", "caa_url"};
-
     for (size_t i = 0; i < c->n_perspectives; i++) {
         for (size_t f = 0; f < 2; f++) {
-            const char *u = norms[2 * i + f];
-            bool done = false;
+            const struct mpic_strv *urls =
+                persp_url_list(&c->perspectives[i], f);
 
-            if (u == NULL)
-                continue;
-            for (size_t j = 0; j < i && !done; j++) {
-                for (size_t g = 0; g < 2 && !done; g++) {
-                    const struct cfg_persp_lines *pl = &ld->plines[i];
-                    const struct cfg_persp_lines *pj = &ld->plines[j];
-                    char key[64];
+            for (size_t k = 0; k < urls->n && k < MPIC_MAX_REPLICAS; k++) {
+                const char *u = norms[URL_SLOT(i, f, k)];
+                bool done = false;
 
-                    if (norms[2 * j + g] == NULL ||
-                        strcmp(norms[2 * j + g], u) != 0 ||
-                        (c->perspectives[i].code != NULL &&
-                         c->perspectives[j].code != NULL &&
-                         strcmp(c->perspectives[i].code,
-                                c->perspectives[j].code) == 0))
-                        continue;
-                    snprintf(key, sizeof(key), "perspectives[%zu].%s", i,
-                             fields[f]);
-                    mpic_cfg_issue(
-                        ld->errs, ld->file, f == 0 ? pl->dcv : pl->caa, key,
-                        "'%s' is the checker of perspective '%s' too "
-                        "(perspectives[%zu].%s, line %u): one checker "
-                        "would count twice towards quorum",
-                        f == 0 ? c->perspectives[i].dcv_url
-                               : c->perspectives[i].caa_url,
-                        c->perspectives[j].code != NULL
-                            ? c->perspectives[j].code
-                            : "?",
-                        j, fields[g], g == 0 ? pj->dcv : pj->caa);
-                    done = true;
+                if (u == NULL)
+                    continue;
+                for (size_t j = 0; j <= i && !done; j++) {
+                    for (size_t g = 0; g < 2 && !done; g++) {
+                        const struct mpic_strv *other =
+                            persp_url_list(&c->perspectives[j], g);
+                        bool same_code =
+                            j == i || (c->perspectives[i].code != NULL &&
+                                       c->perspectives[j].code != NULL &&
+                                       strcmp(c->perspectives[i].code,
+                                              c->perspectives[j].code) == 0);
+
+                        for (size_t l = 0;
+                             l < other->n && l < MPIC_MAX_REPLICAS && !done;
+                             l++) {
+                            const char *o = norms[URL_SLOT(j, g, l)];
+                            char key[80], okey[80];
+
+                            if (j == i && (g > f || (g == f && l >= k)))
+                                break; /* only entries before this one */
+                            if (o == NULL || strcmp(o, u) != 0)
+                                continue;
+                            if (same_code && (j != i || g != f))
+                                continue; /* reported as a duplicate code,
+                                             or its DCV and CAA checker */
+                            url_key(key, sizeof(key), ld, i, f, k);
+                            url_key(okey, sizeof(okey), ld, j, g, l);
+                            if (same_code)
+                                mpic_cfg_issue(
+                                    ld->errs, ld->file,
+                                    ld->plines[i].urls[f][k], key,
+                                    "'%s' is listed twice (%s, line %u): "
+                                    "each replica once",
+                                    urls->v[k], okey, ld->plines[j].urls[g][l]);
+                            else
+                                mpic_cfg_issue(
+                                    ld->errs, ld->file,
+                                    ld->plines[i].urls[f][k], key,
+                                    "'%s' is the checker of perspective '%s' "
+                                    "too (%s, line %u): one checker would "
+                                    "count twice towards quorum",
+                                    urls->v[k],
+                                    c->perspectives[j].code != NULL
+                                        ? c->perspectives[j].code
+                                        : "?",
+                                    okey, ld->plines[j].urls[g][l]);
+                            done = true;
+                        }
+                    }
                 }
             }
         }
@@ -724,7 +823,8 @@ static void validate_perspectives(struct cfg_loader *ld,
     c->available_perspectives_file = resolved;
     if (c->n_perspectives > 0 || ld->origins[ai].set)
         have_avail = load_available(ld, resolved, &a, &n_a);
-    norms = xcalloc(2 * c->n_perspectives + 1, sizeof(*norms));
+    norms = xcalloc(2 * MPIC_MAX_REPLICAS * c->n_perspectives + 1,
+                    sizeof(*norms));
 
     for (size_t i = 0; i < c->n_perspectives; i++) {
         struct mpic_perspective *p = &c->perspectives[i];
@@ -749,10 +849,15 @@ static void validate_perspectives(struct cfg_loader *ld,
             mpic_cfg_issue(ld->errs, src, pl->item, key,
                            "needs dcv_url or caa_url (or both)");
         }
-        check_checker_url(ld, c, i, "dcv_url", p->dcv_url, pl->dcv,
-                          &norms[2 * i]);
-        check_checker_url(ld, c, i, "caa_url", p->caa_url, pl->caa,
-                          &norms[2 * i + 1]);
+        for (size_t f = 0; f < 2; f++) {
+            const struct mpic_strv *urls = persp_url_list(p, f);
+
+            for (size_t k = 0; k < urls->n && k < MPIC_MAX_REPLICAS; k++) {
+                url_key(key, sizeof(key), ld, i, f, k);
+                check_checker_url(ld, c, key, urls->v[k], pl->urls[f][k],
+                                  &norms[URL_SLOT(i, f, k)]);
+            }
+        }
         if (!have_avail)
             continue;
         snprintf(key, sizeof(key), "perspectives[%zu].code", i);
@@ -775,7 +880,7 @@ static void validate_perspectives(struct cfg_loader *ld,
     }
     avail_free(a, n_a);
     check_shared_checkers(ld, c, norms);
-    for (size_t i = 0; i < 2 * c->n_perspectives; i++)
+    for (size_t i = 0; i < 2 * MPIC_MAX_REPLICAS * c->n_perspectives; i++)
         free(norms[i]);
     free(norms);
 
@@ -974,6 +1079,7 @@ enum mpic_err mpic_coordinator_config_load(int argc, char **argv,
     mpic_cfg_validate_keys(&ld);
     mpic_cfg_validate_tls_pair(&ld, "tls", &out->tls);
     mpic_cfg_validate_tls_pair(&ld, "checker_tls", &out->checker_tls);
+    mpic_cfg_validate_otlp_endpoint(&ld, out->tracing_otlp_endpoint);
     {
         size_t before = errs->n;
 
@@ -1005,10 +1111,21 @@ void mpic_coordinator_config_cleanup(struct mpic_coordinator_config *c)
     free(c->checker_tls.ca_file);
     free(c->compliance_min_text);
     free(c->compliance_sunsets_text);
+    free(c->tracing_otlp_endpoint);
     memset(c, 0, sizeof(*c));
 }
 
 /* ---- /configz ------------------------------------------------------------ */
+
+/* A checker URL as configured: a string, or the list of its replicas. */
+static json_t *url_json(const char *url, const struct mpic_strv *urls)
+{
+    if (url == NULL)
+        return json_null();
+    if (urls->n > 1)
+        return mpic_cfg_strv_json(urls, false);
+    return json_string(url);
+}
 
 static json_t *perspectives_json(const void *base)
 {
@@ -1041,11 +1158,9 @@ static json_t *perspectives_json(const void *base)
                 o, "too_close_codes",
                 mpic_cfg_strv_json(&p->too_close_codes, false)) != 0 ||
             json_object_set_new(o, "dcv_url",
-                                p->dcv_url ? json_string(p->dcv_url)
-                                           : json_null()) != 0 ||
+                                url_json(p->dcv_url, &p->dcv_urls)) != 0 ||
             json_object_set_new(o, "caa_url",
-                                p->caa_url ? json_string(p->caa_url)
-                                           : json_null()) != 0)
+                                url_json(p->caa_url, &p->caa_urls)) != 0)
             goto fail;
     }
     return a;

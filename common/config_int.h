@@ -74,6 +74,10 @@ struct cfg_origin {
 /* Lines of one perspective entry, for cross-checks after parsing. */
 struct cfg_persp_lines {
     unsigned item, code, dcv, caa, headers;
+    /* [0]: dcv_url, [1]: caa_url: each replica's line, and whether the
+     * value was a list (its keys are then dcv_url[k]). */
+    unsigned urls[2][MPIC_MAX_REPLICAS];
+    bool url_list[2];
 };
 
 struct cfg_loader;
@@ -252,6 +256,8 @@ void mpic_cfg_validate_keys(struct cfg_loader *ld);
  */
 void mpic_cfg_validate_tls_pair(struct cfg_loader *ld, const char *section,
                                 const struct mpic_tls_files *t);
+/* tracing.otlp_endpoint: NULL (off) or an http(s):// URL with a host. */
+void mpic_cfg_validate_otlp_endpoint(struct cfg_loader *ld, const char *url);
 
 /* True if a listen address (HOST:PORT, [v6]:PORT) is on loopback only. */
 bool mpic_cfg_listen_is_loopback(const char *listen);

@@ -21,6 +21,7 @@
 #include <sys/stat.h>
 
 #include "common/mem.h"
+#include "common/trace.h"
 
 /* ---- addresses ----------------------------------------------------------- */
 
@@ -376,4 +377,13 @@ void mpic_cfg_validate_tls_pair(struct cfg_loader *ld, const char *section,
     }
     free(cert);
     free(key);
+}
+
+void mpic_cfg_validate_otlp_endpoint(struct cfg_loader *ld, const char *url)
+{
+    long i = mpic_cfg_key_index(ld, "tracing.otlp_endpoint");
+    const char *why = mpic_otlp_endpoint_check(url);
+
+    if (i >= 0 && why != NULL)
+        mpic_cfg_issue_key(ld, (size_t)i, -1, "'%s' %s", url, why);
 }

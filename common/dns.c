@@ -520,7 +520,8 @@ void mpic_dns_free(struct mpic_dns *dns)
 
 /* The query as ldns writes it: any name ldns accepts, escapes included. */
 static int dns_wire_query_ldns(const char *name, ldns_rr_type type, uint16_t id,
-                               uint8_t *out, size_t cap, size_t *len)
+                               bool dnssec_ok, uint8_t *out, size_t cap,
+                               size_t *len)
 {
     ldns_rdf *qname = NULL;
     ldns_pkt *pkt = NULL;
@@ -539,6 +540,8 @@ static int dns_wire_query_ldns(const char *name, ldns_rr_type type, uint16_t id,
     qname = NULL; /* owned by pkt */
     ldns_pkt_set_id(pkt, id);
     ldns_pkt_set_edns_udp_size(pkt, DNS_EDNS_BUFSIZE);
+    if (dnssec_ok)
+        ldns_pkt_set_edns_do(pkt, true);
     if (ldns_pkt2wire(&wire, pkt, &n) != LDNS_STATUS_OK || n > cap)
         goto out;
     memcpy(out, wire, n);
@@ -574,14 +577,14 @@ int mpic_dns_wire_query(const char *name, ldns_rr_type type, uint16_t id,
     if (name == NULL)
         return -1;
     if (!dns_plain_name(name))
-        return dns_wire_query_ldns(name, type, id, out, cap, len);
+        return dns_wire_query_ldns(name, type, id, false, out, cap, len);
     /* Same bytes as ldns at a fraction of the cost: no packet object, no
      * compression table. */
     rc = ares_create_query(name, LDNS_RR_CLASS_IN, (int)type, id, 1, &buf, &n,
                            DNS_EDNS_BUFSIZE);
     if (rc != ARES_SUCCESS || n < DNS_HEADER_LEN || (size_t)n > cap) {
         ares_free_string(buf);
-        return dns_wire_query_ldns(name, type, id, out, cap, len);
+        return dns_wire_query_ldns(name, type, id, false, out, cap, len);
     }
     memcpy(out, buf, (size_t)n);
     ares_free_string(buf);
@@ -665,9 +668,11 @@ static void on_retransmit(struct ev_loop *loop, void *arg)
     dns_rearm_timer(dns);
 }
 
-struct mpic_dns_query *mpic_dns_query(struct mpic_dns *dns, const char *name,
-                                      ldns_rr_type type, mpic_dns_fn *cb,
-                                      void *arg)
+/* Sends one query; dnssec_ok sets the EDNS0 DO bit (RFC 3225). */
+static struct mpic_dns_query *dns_query_send(struct mpic_dns *dns,
+                                             const char *name,
+                                             ldns_rr_type type, bool dnssec_ok,
+                                             mpic_dns_fn *cb, void *arg)
 {
     struct mpic_dns_query *q;
     uint8_t wire[DNS_QUERY_MAX];
@@ -684,8 +689,10 @@ struct mpic_dns_query *mpic_dns_query(struct mpic_dns *dns, const char *name,
 
     if (dns_next_id(dns, &id) != 0)
         msg = xasprintf("cannot draw a random DNS query ID for \"%s\"", name);
-    else if (mpic_dns_wire_query(name, type, id, wire, sizeof(wire), &len) !=
-                 0 ||
+    else if ((dnssec_ok ? dns_wire_query_ldns(name, type, id, true, wire,
+                                              sizeof(wire), &len)
+                        : mpic_dns_wire_query(name, type, id, wire,
+                                              sizeof(wire), &len)) != 0 ||
              dns_query_qname(wire, len, q->qname, &q->qname_len) != 0)
         msg = xasprintf("cannot build a DNS query for \"%s\"", name);
     if (msg != NULL) {
@@ -713,6 +720,21 @@ struct mpic_dns_query *mpic_dns_query(struct mpic_dns *dns, const char *name,
                                        on_retransmit, q);
     dns_rearm_timer(dns);
     return q;
+}
+
+struct mpic_dns_query *mpic_dns_query(struct mpic_dns *dns, const char *name,
+                                      ldns_rr_type type, mpic_dns_fn *cb,
+                                      void *arg)
+{
+    return dns_query_send(dns, name, type, false, cb, arg);
+}
+
+struct mpic_dns_query *mpic_dns_query_dnssec(struct mpic_dns *dns,
+                                             const char *name,
+                                             ldns_rr_type type, mpic_dns_fn *cb,
+                                             void *arg)
+{
+    return dns_query_send(dns, name, type, true, cb, arg);
 }
 
 void mpic_dns_cancel(struct mpic_dns_query *q)

@@ -61,6 +61,15 @@ void mpic_dns_free(struct mpic_dns *dns);
 struct mpic_dns_query *mpic_dns_query(struct mpic_dns *dns, const char *name,
                                       ldns_rr_type type, mpic_dns_fn *cb,
                                       void *arg);
+/*
+ * As mpic_dns_query, with the EDNS0 DO bit set (RFC 3225): a validating
+ * resolver then includes the DNSSEC records (RRSIG, NSEC, NSEC3) of its
+ * answer, e.g. the denial of a DS record. The query is written by ldns.
+ */
+struct mpic_dns_query *mpic_dns_query_dnssec(struct mpic_dns *dns,
+                                             const char *name,
+                                             ldns_rr_type type, mpic_dns_fn *cb,
+                                             void *arg);
 /* cb will not be called; the query's memory is reclaimed later. */
 void mpic_dns_cancel(struct mpic_dns_query *q);
 

@@ -70,6 +70,7 @@ void mpic_http_req_free(struct http_request *req)
     free(req->method);
     free(req->path);
     free(req->trace_id);
+    free(req->w3c_trace_id);
     free(req);
 }
 
@@ -112,6 +113,13 @@ void http_request_set_trace_id(struct http_request *req, const char *tid)
 {
     free(req->trace_id);
     req->trace_id = tid != NULL ? xstrdup(tid) : NULL;
+}
+
+void http_request_set_w3c_trace_id(struct http_request *req,
+                                   const char *trace_hex)
+{
+    free(req->w3c_trace_id);
+    req->w3c_trace_id = trace_hex != NULL ? xstrdup(trace_hex) : NULL;
 }
 
 /* Compares without an early exit on the content; the length of a presented
@@ -170,8 +178,9 @@ void mpic_http_reply_response(struct http_request *req, unsigned status,
     req->deadline = NULL;
     req->cancel = NULL;
     mpic_http_metrics_record(srv, req, status, dur);
-    logt_debug(req->trace_id, "%s: %s %.256s %u %" PRIu64 " ms", srv->name,
-               req->method, req->path, status, dur);
+    logtr_debug(req->trace_id, req->w3c_trace_id,
+                "%s: %s %.256s %u %" PRIu64 " ms", srv->name, req->method,
+                req->path, status, dur);
     if (srv->stopping)
         MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
 
@@ -291,8 +300,9 @@ static void on_deadline(struct ev_loop *loop, void *arg)
 
     (void)loop;
     req->deadline = NULL;
-    logt_warn(req->trace_id, "%s: %s %.256s: deadline passed", req->srv->name,
-              req->method, req->path);
+    logtr_warn(req->trace_id, req->w3c_trace_id,
+               "%s: %s %.256s: deadline passed", req->srv->name, req->method,
+               req->path);
     req_abort(req, 504, "deadline-exceeded",
               "the request was not answered in time");
 }

@@ -232,8 +232,9 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
         return;
     *req_cls = NULL;
     if (toe != MHD_REQUEST_TERMINATED_COMPLETED_OK)
-        logt_debug(req->trace_id, "%s: %s %.256s: terminated (%d)", srv->name,
-                   req->method, req->path, (int)toe);
+        logtr_debug(req->trace_id, req->w3c_trace_id,
+                    "%s: %s %.256s: terminated (%d)", srv->name, req->method,
+                    req->path, (int)toe);
     mpic_http_req_free(req);
 }
 

@@ -99,6 +99,9 @@ void http_request_set_cancel(struct http_request *req, http_cancel_fn *fn,
                              void *arg);
 /* Sets the trace identifier used in the access log line (copied). */
 void http_request_set_trace_id(struct http_request *req, const char *tid);
+/* Sets the W3C trace id (hex) logged as "trace_id" with it (copied). */
+void http_request_set_w3c_trace_id(struct http_request *req,
+                                   const char *trace_hex);
 
 /*
  * True if the request carries one of `keys` as "Authorization: Bearer K"

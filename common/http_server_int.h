@@ -35,6 +35,7 @@ struct http_request {
     char *method; /* owned copies */
     char *path;
     char *trace_id;
+    char *w3c_trace_id; /* hex, docs/tracing.md; NULL: not a traced request */
     struct mpic_buf body;
     uint64_t start_ms;
 

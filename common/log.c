@@ -23,6 +23,9 @@
 enum mpic_log_level mpic_log_threshold = MPIC_LOG_INFO;
 static int log_fd = 2;
 
+/* mpic_log_trace_scope(); borrowed. */
+static _Thread_local const char *scope_trace_id;
+
 static const char *const level_names[] = {"trace", "debug", "info", "warn",
                                           "error"};
 
@@ -190,7 +193,8 @@ static int line_field(struct mpic_buf *b, const char *key, size_t key_len,
  * or trace_identifier already holds trace_id, and the caller's object is
  * dumped in place (JSON_EMBED) without a copy.
  */
-static bool fields_in_place(const json_t *fields, const char *trace_id)
+static bool fields_in_place(const json_t *fields, const char *trace_id,
+                            const char *w3c_trace_id)
 {
     const json_t *t;
 
@@ -198,7 +202,8 @@ static bool fields_in_place(const json_t *fields, const char *trace_id)
         return true;
     if (!json_is_object(fields) || json_object_get(fields, "ts") != NULL ||
         json_object_get(fields, "level") != NULL ||
-        json_object_get(fields, "msg") != NULL)
+        json_object_get(fields, "msg") != NULL ||
+        (w3c_trace_id != NULL && json_object_get(fields, "trace_id") != NULL))
         return false;
     t = json_object_get(fields, "trace_identifier");
     if (t == NULL || trace_id == NULL)
@@ -209,8 +214,8 @@ static bool fields_in_place(const json_t *fields, const char *trace_id)
 
 /* The general case: a copy of fields with the four keys set on it. */
 static int line_from_copy(struct mpic_buf *b, enum mpic_log_level l,
-                          const char *trace_id, const char *msg,
-                          const json_t *fields, const char *ts)
+                          const char *trace_id, const char *w3c_trace_id,
+                          const char *msg, const json_t *fields, const char *ts)
 {
     json_t *o = json_deep_copy(fields);
     int rc;
@@ -222,13 +227,16 @@ static int line_from_copy(struct mpic_buf *b, enum mpic_log_level l,
     json_object_set_new(o, "msg", log_string(msg));
     if (trace_id != NULL)
         json_object_set_new(o, "trace_identifier", json_string(trace_id));
+    if (w3c_trace_id != NULL)
+        json_object_set_new(o, "trace_id", json_string(w3c_trace_id));
     rc = json_dump_callback(o, line_put, b, LOG_DUMP_FLAGS);
     json_decref(o);
     return rc;
 }
 
 static void log_write(enum mpic_log_level l, const char *trace_id,
-                      const char *msg, const json_t *fields)
+                      const char *w3c_trace_id, const char *msg,
+                      const json_t *fields)
 {
     char ts[LOG_TS_MAX];
     size_t ts_len = log_timestamp(ts);
@@ -236,11 +244,13 @@ static void log_write(enum mpic_log_level l, const char *trace_id,
     struct mpic_buf *b = &line_buf;
     int rc = 0;
 
+    if (w3c_trace_id == NULL)
+        w3c_trace_id = scope_trace_id;
     if (b->max == 0)
         mpic_buf_init(b, SIZE_MAX / 2);
     mpic_buf_reset(b);
-    if (!fields_in_place(fields, trace_id)) {
-        rc = line_from_copy(b, l, trace_id, msg, fields, ts);
+    if (!fields_in_place(fields, trace_id, w3c_trace_id)) {
+        rc = line_from_copy(b, l, trace_id, w3c_trace_id, msg, fields, ts);
     } else {
         rc |= LINE_LIT(b, "{");
         if (fields != NULL && json_object_size(fields) > 0) {
@@ -258,6 +268,8 @@ static void log_write(enum mpic_log_level l, const char *trace_id,
             (fields == NULL ||
              json_object_get(fields, "trace_identifier") == NULL))
             rc |= line_field(b, ",\"trace_identifier\":", 20, trace_id, false);
+        if (w3c_trace_id != NULL)
+            rc |= line_field(b, ",\"trace_id\":", 12, w3c_trace_id, false);
         rc |= LINE_LIT(b, "}");
     }
     rc |= LINE_LIT(b, "\n");
@@ -270,11 +282,13 @@ static void log_write(enum mpic_log_level l, const char *trace_id,
 
 /* Formats into a stack buffer; only a long message is allocated. */
 static void log_vemit(enum mpic_log_level l, const char *trace_id,
-                      const char *suffix, const char *fmt, va_list ap)
-    __attribute__((format(printf, 4, 0)));
+                      const char *w3c_trace_id, const char *suffix,
+                      const char *fmt, va_list ap)
+    __attribute__((format(printf, 5, 0)));
 
 static void log_vemit(enum mpic_log_level l, const char *trace_id,
-                      const char *suffix, const char *fmt, va_list ap)
+                      const char *w3c_trace_id, const char *suffix,
+                      const char *fmt, va_list ap)
 {
     char stack[512];
     char *msg = stack;
@@ -299,7 +313,7 @@ static void log_vemit(enum mpic_log_level l, const char *trace_id,
         else
             full = NULL; /* undefined after a failure */
     }
-    log_write(l, trace_id, msg, NULL);
+    log_write(l, trace_id, w3c_trace_id, msg, NULL);
 out:
     va_end(ap2);
     free(heap);
@@ -312,7 +326,7 @@ void mpic_log(enum mpic_log_level l, const char *trace_id, const char *fmt, ...)
     va_list ap;
 
     va_start(ap, fmt);
-    log_vemit(l, trace_id, NULL, fmt, ap);
+    log_vemit(l, trace_id, NULL, NULL, fmt, ap);
     va_end(ap);
     errno = saved;
 }
@@ -324,7 +338,7 @@ void mpic_log_errno(enum mpic_log_level l, const char *trace_id,
     va_list ap;
 
     va_start(ap, fmt);
-    log_vemit(l, trace_id, strerror(saved), fmt, ap);
+    log_vemit(l, trace_id, NULL, strerror(saved), fmt, ap);
     va_end(ap);
     errno = saved;
 }
@@ -334,8 +348,37 @@ void mpic_log_json(enum mpic_log_level l, const char *trace_id, const char *msg,
 {
     int saved = errno;
 
-    log_write(l, trace_id, msg, fields);
+    log_write(l, trace_id, NULL, msg, fields);
     errno = saved;
+}
+
+void mpic_log_tr(enum mpic_log_level l, const char *trace_id,
+                 const char *w3c_trace_id, const char *fmt, ...)
+{
+    int saved = errno;
+    va_list ap;
+
+    va_start(ap, fmt);
+    log_vemit(l, trace_id, w3c_trace_id, NULL, fmt, ap);
+    va_end(ap);
+    errno = saved;
+}
+
+void mpic_log_json_tr(enum mpic_log_level l, const char *trace_id,
+                      const char *w3c_trace_id, const char *msg, json_t *fields)
+{
+    int saved = errno;
+
+    log_write(l, trace_id, w3c_trace_id, msg, fields);
+    errno = saved;
+}
+
+const char *mpic_log_trace_scope(const char *w3c_trace_id)
+{
+    const char *old = scope_trace_id;
+
+    scope_trace_id = w3c_trace_id;
+    return old;
 }
 
 void fatal(const char *fmt, ...)
@@ -344,7 +387,7 @@ void fatal(const char *fmt, ...)
     va_list ap;
 
     va_start(ap, fmt);
-    log_vemit(MPIC_LOG_ERROR, NULL, strerror(saved), fmt, ap);
+    log_vemit(MPIC_LOG_ERROR, NULL, NULL, strerror(saved), fmt, ap);
     va_end(ap);
     exit(1);
 }
@@ -354,7 +397,7 @@ void fatalx(const char *fmt, ...)
     va_list ap;
 
     va_start(ap, fmt);
-    log_vemit(MPIC_LOG_ERROR, NULL, NULL, fmt, ap);
+    log_vemit(MPIC_LOG_ERROR, NULL, NULL, NULL, fmt, ap);
     va_end(ap);
     exit(1);
 }

@@ -1,6 +1,7 @@
 /*
  * JSON-lines logging on stderr (INTERFACE.md): one object per line with
- * "ts", "level", "msg" and, where known, "trace_identifier"; each line goes
+ * "ts", "level", "msg" and, where known, "trace_identifier" and the W3C
+ * "trace_id" (docs/tracing.md); each line goes
  * out in a single write(2) so lines of concurrent writers never interleave.
  * The level macros do not evaluate their arguments when the level is off
  * (redis serverLog). Every function preserves errno.
@@ -41,6 +42,25 @@ void mpic_log_errno(enum mpic_log_level l, const char *trace_id,
 void mpic_log_json(enum mpic_log_level l, const char *trace_id,
                    const char *msg, json_t *fields);
 
+/*
+ * The same with the W3C trace id of the request (docs/tracing.md) as
+ * "trace_id" after "trace_identifier" (either may be NULL).
+ */
+void mpic_log_tr(enum mpic_log_level l, const char *trace_id,
+                 const char *w3c_trace_id, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+void mpic_log_json_tr(enum mpic_log_level l, const char *trace_id,
+                      const char *w3c_trace_id, const char *msg,
+                      json_t *fields);
+
+/*
+ * Sets the W3C trace id (borrowed) that lines without one of their own
+ * carry until the scope is set again; returns the previous one, to be
+ * restored. For code that logs on behalf of a request without knowing it
+ * (a library callback of the request's work). NULL: none.
+ */
+const char *mpic_log_trace_scope(const char *w3c_trace_id);
+
 void fatal(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
 void fatalx(const char *fmt, ...)
     __attribute__((format(printf, 1, 2), noreturn));
@@ -62,6 +82,23 @@ void fatalx(const char *fmt, ...)
 #define logt_info(tid, ...)  LOG_AT(MPIC_LOG_INFO, tid, __VA_ARGS__)
 #define logt_warn(tid, ...)  LOG_AT(MPIC_LOG_WARN, tid, __VA_ARGS__)
 #define logt_error(tid, ...) LOG_AT(MPIC_LOG_ERROR, tid, __VA_ARGS__)
+/*
+ * Request-scoped with both ids: the Open MPIC trace identifier (or NULL)
+ * and the W3C trace id in hex (or NULL).
+ */
+#define LOG_TR_AT(l, tid, trc, ...)                                            \
+    do {                                                                       \
+        if (MPIC_LOG_ON(l))                                                    \
+            mpic_log_tr((l), (tid), (trc), __VA_ARGS__);                       \
+    } while (0)
+#define logtr_debug(tid, trc, ...)                                             \
+    LOG_TR_AT(MPIC_LOG_DEBUG, tid, trc, __VA_ARGS__)
+#define logtr_info(tid, trc, ...)                                              \
+    LOG_TR_AT(MPIC_LOG_INFO, tid, trc, __VA_ARGS__)
+#define logtr_warn(tid, trc, ...)                                              \
+    LOG_TR_AT(MPIC_LOG_WARN, tid, trc, __VA_ARGS__)
+#define logtr_error(tid, trc, ...)                                             \
+    LOG_TR_AT(MPIC_LOG_ERROR, tid, trc, __VA_ARGS__)
 #define log_warn_errno(...)                                                    \
     do {                                                                       \
         if (MPIC_LOG_ON(MPIC_LOG_WARN))                                        \

@@ -54,6 +54,9 @@ struct coord_attempt {
     size_t n_not_completed;
     size_t n_not_awaited; /* calls cut off as stragglers */
     bool valid;
+    uint8_t span_id[MPIC_SPAN_ID_LEN]; /* tracing: the attempt's span */
+    int64_t span_start_ns;
+    bool span_done;
 };
 
 struct coord_req {
@@ -82,7 +85,107 @@ struct coord_req {
     bool min_from_config;  /* compliance.min_perspective_count, not auto */
     struct mpic_errlist warnings;       /* sunsets flagged (served) */
     const struct mpic_errlist *refusal; /* issues of a policy 400, borrowed */
+    struct mpic_trace trace; /* W3C trace; our span is the request's */
+    bool span_done;
 };
+
+/* ---- tracing (docs/tracing.md) ---- */
+
+/* The first error_type of a check response, or NULL. */
+static const char *first_error_type(const json_t *check_response)
+{
+    const json_t *e =
+        json_array_get(json_object_get(check_response, "errors"), 0);
+
+    return json_string_value(json_object_get(e, "error_type"));
+}
+
+/* The client span of one perspective call (once). */
+static void call_span_end(struct coord_req *r, const struct coord_attempt *a,
+                          struct coord_call *call)
+{
+    const struct mpic_perspective *p = &r->c->cfg->perspectives[call->idx];
+    struct mpic_span s;
+    const char *err;
+
+    if (call->span_done || !mpic_trace_recording())
+        return;
+    call->span_done = true;
+    mpic_span_init(&s, "mpic perspective call", MPIC_SPAN_CLIENT,
+                   r->trace.trace_id, call->span_id, a->span_id,
+                   call->span_start_ns);
+    s.end_ns = mpic_trace_now_ns();
+    mpic_span_attr_str(&s, "mpic.perspective_code", p->code);
+    mpic_span_attr_str(&s, "mpic.check_type",
+                       mpic_check_type_name(r->mreq.check_type));
+    mpic_span_attr_str(&s, "url.full",
+                       call->type == MPIC_CHECK_CAA ? p->caa_url : p->dcv_url);
+    mpic_span_attr_str(&s, "mpic.rir", mpic_rir_name(p->rir));
+    mpic_span_attr_bool(&s, "mpic.check_passed", call->passed);
+    mpic_span_attr_bool(&s, "mpic.check_completed", call->completed);
+    err = first_error_type(call->check_response);
+    if (err != NULL) {
+        mpic_span_attr_str(&s, "error.type", err);
+        if (strncmp(err, "mpic_error:coordinator:", 23) == 0)
+            mpic_span_set_status(&s, MPIC_SPAN_STATUS_ERROR, err);
+    }
+    mpic_trace_submit(&s, r->trace.flags);
+}
+
+/* The attempt's internal span (once, after it was judged). */
+static void attempt_span_end(struct coord_req *r, struct coord_attempt *a)
+{
+    struct mpic_span s;
+    char q[64];
+
+    if (a->span_done || !mpic_trace_recording())
+        return;
+    a->span_done = true;
+    mpic_span_init(&s, "mpic attempt", MPIC_SPAN_INTERNAL, r->trace.trace_id,
+                   a->span_id, r->trace.span_id, a->span_start_ns);
+    s.end_ns = mpic_trace_now_ns();
+    snprintf(q, sizeof(q), "%zu/%zu", a->n_passed, a->n_calls);
+    mpic_span_attr_int(&s, "mpic.attempt", (int64_t)(a - r->attempts) + 1);
+    mpic_span_attr_int(&s, "mpic.cohort", (int64_t)a->cohort + 1);
+    mpic_span_attr_str(&s, "mpic.quorum_result", q);
+    mpic_span_attr_int(&s, "mpic.not_awaited", (int64_t)a->n_not_awaited);
+    mpic_span_attr_bool(&s, "mpic.is_valid", a->valid);
+    mpic_trace_submit(&s, r->trace.flags);
+}
+
+/* The request's server span (once): its answer's status and outcome. */
+static void req_span_end(struct coord_req *r, unsigned status,
+                         const char *outcome)
+{
+    const struct coord_attempt *last =
+        r->n_attempts > 0 ? &r->attempts[r->n_attempts - 1] : NULL;
+    struct mpic_span s;
+
+    if (r->span_done || !mpic_trace_recording())
+        return;
+    r->span_done = true;
+    mpic_span_init(
+        &s, "POST /mpic", MPIC_SPAN_SERVER, r->trace.trace_id, r->trace.span_id,
+        r->trace.has_parent ? r->trace.parent_id : NULL, r->trace.start_ns);
+    s.end_ns = mpic_trace_now_ns();
+    mpic_span_attr_str(&s, "http.request.method", "POST");
+    mpic_span_attr_str(&s, "url.path", "/mpic");
+    mpic_span_attr_int(&s, "http.response.status_code", status);
+    mpic_span_attr_str(&s, "mpic.outcome", outcome);
+    if (r->mreq.target != NULL) {
+        mpic_span_attr_str(&s, "mpic.check_type",
+                           mpic_check_type_name(r->mreq.check_type));
+        mpic_span_attr_str(&s, "mpic.target", r->mreq.target);
+    }
+    mpic_span_attr_str(&s, "mpic.trace_identifier", r->mreq.trace_id);
+    if (last != NULL) {
+        mpic_span_attr_bool(&s, "mpic.is_valid", last->valid);
+        mpic_span_attr_int(&s, "mpic.attempt_count", (int64_t)r->n_attempts);
+    }
+    if (status >= 500)
+        mpic_span_set_status(&s, MPIC_SPAN_STATUS_ERROR, outcome);
+    mpic_trace_submit(&s, r->trace.flags);
+}
 
 static void req_free(struct coord_req *r)
 {
@@ -257,12 +360,13 @@ static bool attempt_over(struct coord_req *r)
 
     attempt_timers_stop(r);
     attempt_judge(r, a);
+    attempt_span_end(r, a);
     if (a->valid || (long)r->n_attempts >= r->max_attempts)
         return false;
     if (attempt_budget_ms(r) == 0) {
-        logt_warn(r->mreq.trace_id,
-                  "mpic request for %s: no time left for attempt %zu",
-                  r->mreq.target, r->n_attempts + 1);
+        logtr_warn(r->mreq.trace_id, r->trace.trace_hex,
+                   "mpic request for %s: no time left for attempt %zu",
+                   r->mreq.target, r->n_attempts + 1);
         return false;
     }
     return true;
@@ -294,6 +398,7 @@ void coord_req_call_done(struct coord_call *call)
     struct coord_req *r = call->r;
     unsigned wait = r->c->cfg->straggler_timeout_ms;
 
+    call_span_end(r, &r->attempts[r->n_attempts - 1], call);
     MPIC_ASSERT(r->pending > 0);
     if (--r->pending > 0) {
         if (wait > 0 && r->straggler_timer == NULL &&
@@ -344,6 +449,7 @@ static void attempt_cut(struct coord_req *r, bool stragglers)
             r->c->metrics.remote_failed++;
         }
         call->done = true;
+        call_span_end(r, a, call);
     }
     r->pending = 0;
     if (attempt_over(r))
@@ -391,12 +497,21 @@ static void attempt_start(struct coord_req *r)
         a->cohort = cohort;
         a->n_calls = r->cohorts.size;
         a->calls = xcalloc(a->n_calls, sizeof(*a->calls));
+        mpic_trace_random_span_id(a->span_id);
+        a->span_start_ns = mpic_trace_now_ns();
         for (size_t i = 0; i < a->n_calls; i++) {
             size_t member = r->cohorts.members[cohort * r->cohorts.size + i];
+            struct coord_call *call = &a->calls[i];
 
-            a->calls[i].r = r;
-            a->calls[i].idx = r->eligible[member];
-            a->calls[i].timeout_ms = budget;
+            call->r = r;
+            call->idx = r->eligible[member];
+            call->timeout_ms = budget;
+            /* Each call is a span of its own: the checker's parent. */
+            mpic_trace_random_span_id(call->span_id);
+            call->span_start_ns = a->span_start_ns;
+            memcpy(call->tp_line, "traceparent: ", 13);
+            mpic_traceparent_format(r->trace.trace_id, call->span_id,
+                                    r->trace.flags, call->tp_line + 13);
         }
         coord_fanout_start(r->c, a->calls, a->n_calls, r->mreq.check_type,
                            r->mreq.check_type == MPIC_CHECK_DCV
@@ -407,6 +522,8 @@ static void attempt_start(struct coord_req *r)
         for (size_t i = 0; i < a->n_calls; i++) {
             if (!a->calls[i].done)
                 r->pending++;
+            else
+                call_span_end(r, a, &a->calls[i]);
         }
         if (r->pending > 0) {
             r->attempt_timer =
@@ -486,6 +603,25 @@ static json_t *policy_json(const struct coord_req *r)
     return o;
 }
 
+/*
+ * Which replica of the perspective's checker the recorded answer (or
+ * error) came from, how many were called, and why the earlier ones gave no
+ * answer (docs/failover.md).
+ */
+static void audit_replica(struct coord *c, const struct coord_call *call,
+                          json_t *jp)
+{
+    const struct coord_queue *q =
+        &coord_queues(c)[call->idx * 2 + (call->type == MPIC_CHECK_DCV)];
+
+    if (call->n_tried == 0 || call->rep >= q->n_reps)
+        return;
+    mpic_jset(jp, "checker_url", mpic_jstr(q->reps[call->rep].url));
+    mpic_jset(jp, "replicas_called", mpic_jint((long long)call->n_tried));
+    if (call->failed_over != NULL)
+        mpic_jset(jp, "failed_over", mpic_jstr(call->failed_over));
+}
+
 static void audit_log(const struct coord_req *r, bool is_valid, bool completed,
                       const char *outcome)
 {
@@ -526,6 +662,7 @@ static void audit_log(const struct coord_req *r, bool is_valid, bool completed,
             mpic_jset(jp, "error_types", types);
             mpic_jset(jp, "duration_ms",
                       mpic_jint((long long)call->elapsed_ms));
+            audit_replica(r->c, call, jp);
             mpic_jpush(ps, jp);
         }
         snprintf(q, sizeof(q), "%zu/%zu", a->n_passed, a->n_calls);
@@ -568,7 +705,8 @@ static void audit_log(const struct coord_req *r, bool is_valid, bool completed,
         mpic_jset(o, "validation_issues", issues_json(r->refusal, "issue_type"));
     mpic_jset(o, "duration_ms",
               mpic_jint((long long)(ev_now_ms() - r->start_ms)));
-    mpic_log_json(MPIC_LOG_INFO, r->mreq.trace_id, "mpic audit", o);
+    mpic_log_json_tr(MPIC_LOG_INFO, r->mreq.trace_id, r->trace.trace_hex,
+                     "mpic audit", o);
     json_decref(o);
 }
 
@@ -622,6 +760,7 @@ static void req_finish(struct coord_req *r)
     else
         r->c->metrics.mpic_invalid[m->check_type]++;
     audit_log(r, is_valid, completed, "answered");
+    req_span_end(r, 200, "answered");
     http_request_reply_json(r->http, 200, o);
     req_free(r);
 }
@@ -638,19 +777,23 @@ static void on_cancel(struct http_request *http, void *arg)
     struct coord_attempt *a = &r->attempts[r->n_attempts - 1];
 
     (void)http;
-    logt_warn(r->mreq.trace_id,
-              "mpic request for %s cancelled before all perspectives answered",
-              r->mreq.target);
+    logtr_warn(r->mreq.trace_id, r->trace.trace_hex,
+               "mpic request for %s cancelled before all perspectives "
+               "answered",
+               r->mreq.target);
     attempt_timers_stop(r);
     for (size_t i = 0; i < a->n_calls; i++) {
         if (!a->calls[i].done) {
             coord_fanout_cancel(r->c, &a->calls[i]);
             a->calls[i].elapsed_ms = ev_now_ms() - a->calls[i].started_ms;
         }
+        call_span_end(r, a, &a->calls[i]);
     }
     attempt_judge(r, a);
+    attempt_span_end(r, a);
     r->c->metrics.mpic_cancelled++;
     audit_log(r, false, false, "cancelled");
+    req_span_end(r, 503, "cancelled");
     req_free(r);
 }
 
@@ -686,10 +829,11 @@ static void reply_unavailable(struct coord_req *r, const char *why)
 {
     json_t *o = mpic_jobj();
 
-    logt_error(r->mreq.trace_id, "refusing the mpic request for %s: %s",
-               r->mreq.target, why);
+    logtr_error(r->mreq.trace_id, r->trace.trace_hex,
+                "refusing the mpic request for %s: %s", r->mreq.target, why);
     r->c->metrics.mpic_error++;
     audit_log(r, false, false, "compliance_unavailable");
+    req_span_end(r, 503, "compliance_unavailable");
     mpic_jset(o, "error", mpic_jstr("mpic_error:coordinator:compliance"));
     mpic_jset(o, "message", mpic_jstr(why));
     http_request_reply_json(r->http, 503, o);
@@ -706,6 +850,7 @@ void coord_on_mpic(struct http_request *http, void *arg)
     char *why = NULL;
     char *fatal_why = NULL;
     char *unavailable_why = NULL;
+    const char *tp_why = NULL;
     enum mpic_compliance_verdict verdict;
 
     if (!http_request_authorized(http, &c->cfg->api_keys, true)) {
@@ -718,6 +863,13 @@ void coord_on_mpic(struct http_request *http, void *arg)
     r->c = c;
     r->http = http;
     r->start_ms = ev_now_ms();
+    /* W3C Trace Context: continue the caller's trace, or start one. */
+    if (!mpic_trace_begin(&r->trace, http_request_header(http, "traceparent"),
+                          &tp_why) &&
+        tp_why != NULL)
+        logtr_debug(NULL, r->trace.trace_hex,
+                    "mpic: traceparent refused (%s): new trace", tp_why);
+    http_request_set_w3c_trace_id(http, r->trace.trace_hex);
     r->forced_cohort = -1;
     mpic_errlist_init(&r->warnings);
     mpic_errlist_init(&errs);
@@ -758,10 +910,12 @@ void coord_on_mpic(struct http_request *http, void *arg)
         goto out;
     }
     if (fatal_why != NULL) {
-        logt_error(r->mreq.trace_id, "cohort selection failed for %s: %s",
-                   r->mreq.target, fatal_why);
+        logtr_error(r->mreq.trace_id, r->trace.trace_hex,
+                    "cohort selection failed for %s: %s", r->mreq.target,
+                    fatal_why);
         c->metrics.mpic_error++;
         audit_log(r, false, false, "cohort_error");
+        req_span_end(r, 500, "cohort_error");
         {
             json_t *o = mpic_jobj();
 
@@ -785,6 +939,7 @@ void coord_on_mpic(struct http_request *http, void *arg)
     return;
 
 out:
+    req_span_end(r, 400, "invalid_request"); /* unless answered otherwise */
     mpic_errlist_cleanup(&errs);
     req_free(r);
 }

@@ -14,6 +14,7 @@
 #include "common/buf.h"
 #include "common/config.h"
 #include "common/model.h"
+#include "common/trace.h"
 
 struct ev_loop;
 struct ev_curl;
@@ -28,6 +29,9 @@ struct coord_req;
 #define COORD_MAX_CHECK_RESPONSE (1024 * 1024)
 /* Easy handles kept for reuse. */
 #define COORD_EASY_POOL 256
+/* Connections the keep-alive pings hold open to one idle checker at most:
+ * as many as calls were running at once lately (warm.c). */
+#define COORD_WARM_MAX 8
 /* Keep-alive connections the coordinator holds to one checker at most. */
 #define COORD_CONNS_PER_CHECKER 64
 
@@ -48,21 +52,42 @@ struct coord_conn_stats {
     uint64_t tls_resumed; /* and resumed TLS sessions */
     uint64_t pings_ok;
     uint64_t pings_failed;
+    uint64_t failovers; /* calls moved on to another replica */
 };
 
 /*
- * One checker (a perspective's CAA or DCV URL): its calls running in
- * libcurl and those waiting for a connection (fanout.c), and its keep-alive
- * ping (warm.c).
+ * One replica of a perspective's checker (docs/failover.md): its keep-alive
+ * ping (warm.c) and whether it is held out of the rotation (replica.c).
+ */
+struct coord_replica {
+    const char *url;       /* borrowed from the configuration */
+    char *ping_url;        /* the replica's /healthz (curl_free) */
+    /* Keep-alive pings in flight, one per connection kept warm (warm.c). */
+    CURL *ping[COORD_WARM_MAX];
+    void *ping_ctx[COORD_WARM_MAX]; /* owned while ping[i] is set */
+    size_t n_pings;
+    size_t peak;           /* most calls at once lately (COORD_WARM_WINDOW_MS) */
+    uint64_t peak_ms;      /* when peak was last reached */
+    uint64_t last_used_ms; /* a call or ping to it last finished */
+    size_t running;        /* calls to it in libcurl */
+    uint64_t down_until_ms; /* failed: picked last until then; 0: up */
+    uint64_t calls_ok;     /* calls it answered with a check response */
+    uint64_t calls_failed; /* calls that failed without one */
+};
+
+/*
+ * One checker (a perspective's CAA or DCV URL, with its replicas): its
+ * calls running in libcurl and those waiting for a connection (fanout.c),
+ * and its keep-alive pings (warm.c).
  */
 struct coord_queue {
     size_t running;
     struct coord_call *head, *tail;
     bool https;
-    char *ping_url;        /* the checker's /healthz (curl_free) */
-    CURL *ping;            /* in flight, or NULL */
-    void *ping_ctx;        /* owned while ping is set */
-    uint64_t last_used_ms; /* a call or ping to it last finished */
+    struct coord_replica *reps; /* the perspective's replicas, in order */
+    size_t n_reps;              /* 0: no checker of this type */
+    size_t next_rep;            /* round robin over the replicas */
+    uint64_t last_used_ms;      /* a call or ping to it last finished */
     struct coord_conn_stats stats;
 };
 
@@ -97,6 +122,10 @@ struct coord_call {
     const char *req_body; /* the check request (the request owns it) */
     size_t req_body_len;
     bool queued; /* waiting for a connection (fanout.c) */
+    unsigned char rep;      /* the replica called (last) */
+    unsigned char n_tried;  /* replicas called so far */
+    unsigned tried;         /* bit k: replica k was called */
+    char *failed_over;      /* why earlier replicas gave no answer, or NULL */
     struct coord_call *qprev, *qnext;
     CURL *easy; /* NULL once finished */
     signed char tls; /* -1 unknown/plain, 0 full handshake, 1 resumed */
@@ -108,6 +137,13 @@ struct coord_call {
     json_t *check_response; /* the CHECK_RESPONSE (owned), once done */
     bool passed;
     bool completed;
+    /* Tracing (docs/tracing.md): this call's span, and its traceparent
+     * header sent in front of the perspective's shared header list. */
+    uint8_t span_id[MPIC_SPAN_ID_LEN];
+    int64_t span_start_ns;
+    bool span_done;
+    char tp_line[sizeof("traceparent: ") + MPIC_TRACEPARENT_LEN];
+    struct curl_slist tp_node;
 };
 
 /* fanout.c */
@@ -161,6 +197,20 @@ void coord_conn_count(struct coord_queue *q, CURL *easy, signed char tls);
 int coord_warm_start(struct coord *c);
 /* After ev_curl_free() and coord_fanout_cleanup(); frees the queues. */
 void coord_warm_cleanup(struct coord *c);
+
+/* replica.c: which replica of q a call goes to, and what a failed call
+ * means for it (docs/failover.md). */
+/* The replica for a call that has called those in the bit set tried, or -1
+ * when every replica has been called. */
+int coord_replica_pick(struct coord_queue *q, unsigned tried, uint64_t now);
+/* A call or ping to replica k failed (held out) or succeeded (back in). */
+void coord_replica_failed(struct coord_queue *q, size_t k, uint64_t now);
+void coord_replica_ok(struct coord_queue *q, size_t k);
+/* Whether a call that ended with rc and HTTP status, whose answer was no
+ * check response (parsed false) and whose request was sent or not, may
+ * move on to another replica (and holds this one out). */
+bool coord_replica_should_fail_over(CURLcode rc, long status, bool parsed,
+                                    bool sent);
 
 /* Easy-handle pool. */
 CURL *coord_easy_get(struct coord *c);

@@ -80,6 +80,7 @@ void coord_easy_put(struct coord *c, CURL *easy)
         curl_easy_setopt(easy, CURLOPT_ERRORBUFFER, NULL);
         curl_easy_setopt(easy, CURLOPT_WRITEDATA, NULL);
         curl_easy_setopt(easy, CURLOPT_POSTFIELDS, NULL);
+        curl_easy_setopt(easy, CURLOPT_HTTPHEADER, NULL); /* call->tp_node */
         c->pool[c->n_pool++] = easy;
         return;
     }
@@ -211,8 +212,9 @@ static size_t on_body(char *data, size_t size, size_t nmemb, void *arg)
     return n;
 }
 
-/* What the call's answer means; sets check_response, passed, completed. */
-static void call_judge(struct coord_call *call, CURLcode rc)
+/* What the call's answer means; sets check_response, passed, completed.
+ * Whether the checker answered with a check response. */
+static bool call_judge(struct coord_call *call, CURLcode rc)
 {
     struct mpic_check_response resp;
     char *why = NULL;
@@ -229,7 +231,7 @@ static void call_judge(struct coord_call *call, CURLcode rc)
                 call->type, call->method, "call to checker failed: %s",
                 call->errbuf[0] ? call->errbuf : curl_easy_strerror(rc));
         }
-        return;
+        return false;
     }
     curl_easy_getinfo(call->easy, CURLINFO_RESPONSE_CODE, &status);
     memset(&resp, 0, sizeof(resp));
@@ -241,7 +243,7 @@ static void call_judge(struct coord_call *call, CURLcode rc)
             "checker answered HTTP %ld without a check response: %s", status,
             why ? why : "unparseable body");
         free(why);
-        return;
+        return false;
     }
     call->check_response = mpic_check_response_to_json(&resp);
     call->passed = resp.check_passed;
@@ -254,6 +256,7 @@ static void call_judge(struct coord_call *call, CURLcode rc)
             coord_remote_error(call->type, call->method,
                                "could not re-encode the checker's answer");
     }
+    return true;
 }
 
 /*
@@ -313,17 +316,84 @@ static void call_slot_freed(struct coord *c, struct coord_call *call)
     }
 }
 
+static int call_launch(struct coord *c, struct coord_call *call,
+                       uint64_t timeout);
+static uint64_t call_timeout(const struct coord *c,
+                             const struct coord_call *call);
+
+/*
+ * docs/failover.md: a call whose replica gave no check response moves on
+ * to a replica of the same perspective it has not called, with what is
+ * left of its time limit. True if it did (the call runs on); false leaves
+ * the call's answer as it is.
+ */
+static bool call_fail_over(struct coord *c, struct coord_queue *q,
+                           struct coord_call *call, CURLcode rc, bool answered)
+{
+    struct coord_replica *rep = &q->reps[call->rep];
+    uint64_t now = ev_now_ms(), limit = call_timeout(c, call);
+    uint64_t spent = now - call->started_ms;
+    json_t *e =
+        json_array_get(json_object_get(call->check_response, "errors"), 0);
+    const char *msg = json_string_value(json_object_get(e, "error_message"));
+    long status = 0, sent = 0;
+    char *prev = call->failed_over;
+
+    rep->last_used_ms = now;
+    if (answered) {
+        rep->calls_ok++;
+        coord_replica_ok(q, call->rep);
+        return false;
+    }
+    rep->calls_failed++;
+    curl_easy_getinfo(call->easy, CURLINFO_RESPONSE_CODE, &status);
+    curl_easy_getinfo(call->easy, CURLINFO_REQUEST_SIZE, &sent);
+    if (q->n_reps < 2 ||
+        !coord_replica_should_fail_over(rc, status, false, sent > 0))
+        return false;
+    coord_replica_failed(q, call->rep, now);
+    if (spent >= limit || call->n_tried >= q->n_reps)
+        return false;
+    call->failed_over =
+        xasprintf("%s%s%s: %s", prev ? prev : "", prev ? "; " : "", rep->url,
+                  msg ? msg : "no answer");
+    free(prev);
+    log_warn("perspective %s: %s checker %s gave no answer (%s); trying "
+             "another replica",
+             c->cfg->perspectives[call->idx].code,
+             mpic_check_type_name(call->type), rep->url,
+             msg ? msg : "no answer");
+    q->stats.failovers++;
+    json_decref(call->check_response);
+    call->check_response = NULL;
+    call->passed = call->completed = false;
+    coord_easy_put(c, call->easy);
+    call->easy = NULL;
+    mpic_buf_cleanup(&call->body);
+    mpic_buf_init(&call->body, COORD_MAX_CHECK_RESPONSE);
+    call->errbuf[0] = '\0';
+    call->tls = -1;
+    if (call_launch(c, call, limit - spent) != 0)
+        return false; /* its check_response says why */
+    q->running--;     /* the slot passed from one replica to the other */
+    return true;
+}
+
 static void on_call_done(CURL *easy, CURLcode rc, void *arg)
 {
     struct coord_call *call = arg;
     struct coord_queue *q;
+    bool answered;
 
     MPIC_ASSERT(easy == call->easy);
     call->elapsed_ms = ev_now_ms() - call->started_ms;
     q = call_queue(call->c, call);
     coord_conn_count(q, easy, call->tls);
     q->last_used_ms = ev_now_ms();
-    call_judge(call, rc);
+    q->reps[call->rep].running--;
+    answered = call_judge(call, rc);
+    if (call_fail_over(call->c, q, call, rc, answered))
+        return;
     if (call->passed)
         call->c->metrics.remote_ok++;
     else
@@ -345,6 +415,12 @@ static int call_setup(struct coord *c, struct coord_call *call, CURL *easy,
 
     if (h == NULL)
         return -1;
+    if (call->tp_line[0] != '\0') {
+        /* The call's own traceparent, then the shared list (not copied). */
+        call->tp_node.data = call->tp_line;
+        call->tp_node.next = h;
+        h = &call->tp_node;
+    }
     rc |= curl_easy_setopt(easy, CURLOPT_URL, url);
     rc |= curl_easy_setopt(easy, CURLOPT_POSTFIELDS, call->req_body);
     rc |= curl_easy_setopt(easy, CURLOPT_POSTFIELDSIZE_LARGE,
@@ -353,6 +429,12 @@ static int call_setup(struct coord *c, struct coord_call *call, CURL *easy,
     rc |= curl_easy_setopt(easy, CURLOPT_WRITEDATA, call);
     rc |= curl_easy_setopt(easy, CURLOPT_ERRORBUFFER, call->errbuf);
     rc |= curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS, (long)timeout);
+    /* With a replica left to try, a connection that cannot be made leaves
+     * it half the time (docs/failover.md); 0: libcurl's default. */
+    rc |= curl_easy_setopt(easy, CURLOPT_CONNECTTIMEOUT_MS,
+                           call->n_tried < call_queue(c, call)->n_reps
+                               ? (long)(timeout / 2 > 0 ? timeout / 2 : 1)
+                               : 0L);
     return rc == 0 ? 0 : -1;
 }
 
@@ -363,9 +445,16 @@ static int call_setup(struct coord *c, struct coord_call *call, CURL *easy,
 static int call_launch(struct coord *c, struct coord_call *call,
                        uint64_t timeout)
 {
-    const struct mpic_perspective *p = &c->cfg->perspectives[call->idx];
-    const char *url = call->type == MPIC_CHECK_CAA ? p->caa_url : p->dcv_url;
+    struct coord_queue *q = call_queue(c, call);
+    int k = coord_replica_pick(q, call->tried, ev_now_ms());
+    const char *url = k >= 0 ? q->reps[k].url : NULL;
     CURL *easy = coord_easy_get(c);
+
+    if (k >= 0) {
+        call->rep = (unsigned char)k;
+        call->tried |= 1u << k;
+        call->n_tried++;
+    }
 
     if (easy == NULL || url == NULL ||
         call_setup(c, call, easy, url, timeout) != 0) {
@@ -385,7 +474,12 @@ static int call_launch(struct coord *c, struct coord_call *call,
         call->done = true;
         return -1;
     }
-    call_queue(c, call)->running++;
+    q->running++;
+    q->reps[k].running++;
+    if (q->reps[k].running >= q->reps[k].peak) {
+        q->reps[k].peak = q->reps[k].running;
+        q->reps[k].peak_ms = ev_now_ms();
+    }
     return 0;
 }
 
@@ -461,6 +555,10 @@ void coord_fanout_start(struct coord *c, struct coord_call *calls, size_t n,
         call->started_ms = ev_now_ms();
         call->tls = -1;
         call->errbuf[0] = '\0';
+        call->rep = 0;
+        call->tried = 0;
+        call->n_tried = 0;
+        call->failed_over = NULL;
         mpic_buf_init(&call->body, COORD_MAX_CHECK_RESPONSE);
         q = call_queue(c, call);
         if (q->running < COORD_CONNS_PER_CHECKER && q->head == NULL)
@@ -475,6 +573,7 @@ void coord_fanout_cancel(struct coord *c, struct coord_call *call)
     if (call->queued)
         queue_unlink(call_queue(c, call), call);
     if (call->easy != NULL) {
+        call_queue(c, call)->reps[call->rep].running--;
         ev_curl_cancel(c->curl, call->easy);
         coord_easy_put(c, call->easy);
         call->easy = NULL;
@@ -488,4 +587,6 @@ void coord_call_cleanup(struct coord *c, struct coord_call *call)
     coord_fanout_cancel(c, call);
     json_decref(call->check_response);
     call->check_response = NULL;
+    free(call->failed_over);
+    call->failed_over = NULL;
 }

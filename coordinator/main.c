@@ -17,7 +17,10 @@
 #include "common/http_server.h"
 #include "common/log.h"
 #include "common/mem.h"
+#include "common/otlp_export.h"
+#include "common/trace.h"
 #include "coordinator/coordinator.h"
+#include "coordinator/openapi.h"
 
 /* How long in-flight requests may take to finish after SIGTERM. */
 #define GRACE_SLACK_MS 2000
@@ -27,6 +30,22 @@ static json_t *on_configz(void *arg)
     struct coord *c = arg;
 
     return mpic_coordinator_config_to_json(c->cfg);
+}
+
+/* `name{perspective="code"` for checker qi, with the text format's label
+ * escapes (backslash, quote, newline). */
+static void metric_start(struct mpic_buf *out, const struct coord *c,
+                         const char *name, size_t qi)
+{
+    mpic_buf_printf(out, "%s{perspective=\"", name);
+    for (const char *s = c->cfg->perspectives[qi / 2].code; *s; s++) {
+        if (*s == '\\' || *s == '"')
+            mpic_buf_printf(out, "\\%c", *s);
+        else if (*s == '\n')
+            mpic_buf_printf(out, "\\n");
+        else
+            mpic_buf_printf(out, "%c", *s);
+    }
 }
 
 /* One sample per checker: {perspective="code",check_type="caa"}. */
@@ -41,19 +60,54 @@ static void metric_per_checker(struct mpic_buf *out, const struct coord *c,
         if (coord_queue_url(c, qi) == NULL)
             continue;
         memcpy(&v, (const char *)&q->stats + field, sizeof(v));
-        mpic_buf_printf(out, "%s{perspective=\"", name);
-        /* The text format's label escapes: backslash, quote, newline. */
-        for (const char *s = c->cfg->perspectives[qi / 2].code; *s; s++) {
-            if (*s == '\\' || *s == '"')
-                mpic_buf_printf(out, "\\%c", *s);
-            else if (*s == '\n')
-                mpic_buf_printf(out, "\\n");
-            else
-                mpic_buf_printf(out, "%c", *s);
-        }
+        metric_start(out, c, name, qi);
         mpic_buf_printf(out, "\",check_type=\"%s\"%s} %llu\n",
                         qi % 2 == 0 ? "caa" : "dcv", extra_label,
                         (unsigned long long)v);
+    }
+}
+
+/* The replicas of each checker (docs/failover.md), by their index in the
+ * checker's URL list: in rotation or held out, and their calls. */
+static void metrics_replicas(struct mpic_buf *out, const struct coord *c)
+{
+    uint64_t now = ev_now_ms();
+
+    mpic_buf_printf(out, "# HELP mpic_checker_failovers_total Calls that "
+                         "moved on to another replica of the perspective's "
+                         "checker.\n"
+                         "# TYPE mpic_checker_failovers_total counter\n");
+    metric_per_checker(out, c, "mpic_checker_failovers_total", "",
+                       offsetof(struct coord_conn_stats, failovers));
+    mpic_buf_printf(out, "# HELP mpic_checker_replica_up 1 if the replica "
+                         "is in rotation, 0 if held out after a failure.\n"
+                         "# TYPE mpic_checker_replica_up gauge\n");
+    for (size_t qi = 0; qi < c->cfg->n_perspectives * 2; qi++) {
+        for (size_t k = 0; k < c->queues[qi].n_reps; k++) {
+            metric_start(out, c, "mpic_checker_replica_up", qi);
+            mpic_buf_printf(out, "\",check_type=\"%s\",replica=\"%zu\"} %d\n",
+                            qi % 2 == 0 ? "caa" : "dcv", k,
+                            c->queues[qi].reps[k].down_until_ms <= now);
+        }
+    }
+    mpic_buf_printf(out, "# HELP mpic_checker_replica_calls_total Calls to "
+                         "each replica: answered with a check response, or "
+                         "failed without one.\n"
+                         "# TYPE mpic_checker_replica_calls_total counter\n");
+    for (size_t qi = 0; qi < c->cfg->n_perspectives * 2; qi++) {
+        for (size_t k = 0; k < c->queues[qi].n_reps; k++) {
+            const struct coord_replica *r = &c->queues[qi].reps[k];
+
+            for (int ok = 1; ok >= 0; ok--) {
+                metric_start(out, c, "mpic_checker_replica_calls_total", qi);
+                mpic_buf_printf(
+                    out,
+                    "\",check_type=\"%s\",replica=\"%zu\",result=\"%s\"} "
+                    "%llu\n",
+                    qi % 2 == 0 ? "caa" : "dcv", k, ok ? "ok" : "failed",
+                    (unsigned long long)(ok ? r->calls_ok : r->calls_failed));
+            }
+        }
     }
 }
 
@@ -85,6 +139,7 @@ static void metrics_connections(struct mpic_buf *out, const struct coord *c)
     metric_per_checker(out, c, "mpic_checker_pings_total",
                        ",result=\"failed\"",
                        offsetof(struct coord_conn_stats, pings_failed));
+    metrics_replicas(out, c);
 }
 
 static void on_metrics(struct mpic_buf *out, void *arg)
@@ -125,6 +180,17 @@ static void on_metrics(struct mpic_buf *out, void *arg)
         (unsigned long long)m->remote_failed,
         (unsigned long long)m->remote_not_awaited);
     metrics_connections(out, c);
+    mpic_trace_metrics(out);
+}
+
+/* GET /openapi.json: the built-in document; open like /healthz (no API
+ * key: it describes the API, it reveals no configuration). */
+static void on_openapi(struct http_request *req, void *arg)
+{
+    (void)arg;
+    http_request_reply(req, 200, "application/json",
+                       xmemdup(mpic_openapi_json, mpic_openapi_json_len),
+                       mpic_openapi_json_len);
 }
 
 static int run(const struct mpic_coordinator_config *cfg)
@@ -185,17 +251,23 @@ static int run(const struct mpic_coordinator_config *cfg)
     }
     if (coord_warm_start(&c) != 0)
         goto out;
+    if (cfg->tracing_otlp_endpoint != NULL &&
+        mpic_otlp_start(c.loop, cfg->tracing_otlp_endpoint, "mpic-coordinator",
+                        NULL) != 0)
+        goto out;
     http_server_route(c.srv, "POST", "/mpic", coord_on_mpic, &c);
     /* The path under which the Open MPIC API spec's clients and the
      * reference deployments publish the same API. */
     http_server_route(c.srv, "POST", "/mpic-coordinator/mpic", coord_on_mpic,
                       &c);
+    http_server_route(c.srv, "GET", "/openapi.json", on_openapi, NULL);
     log_info("mpic-coordinator %s listening on %s with %zu perspectives",
              MPIC_VERSION, cfg->listen, cfg->n_perspectives);
     rc = http_server_run(c.srv, per_request) == 0 ? 0 : 1;
     log_info("mpic-coordinator stopped");
 
 out:
+    mpic_otlp_stop();
     http_server_free(c.srv);
     ev_curl_free(c.curl);
     coord_fanout_cleanup(&c);

@@ -20,6 +20,7 @@
 #include "common/model.h"
 #include "common/strv.h"
 #include "common/target.h"
+#include "common/trace.h"
 
 /* Error type strings (open-mpic-api.md section 7). */
 #define DCV_ERR_LOOKUP     "mpic_error:dcv_checker:lookup"
@@ -232,6 +233,7 @@ struct dcv_check {
     dcv_op_cancel_fn *op_cancel;
     struct ev_timer *finish_timer;
     struct ev_timer *deadline_timer;
+    struct mpic_trace trace; /* docs/tracing.md */
 };
 
 struct mpic_buf;

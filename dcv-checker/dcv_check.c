@@ -68,6 +68,23 @@ static json_t *check_response_json(struct dcv_check *c)
     return o;
 }
 
+/* The check's server span (docs/tracing.md). */
+static void dcv_check_span(const struct dcv_check *c, const char *error_type)
+{
+    struct mpic_check_span_info info;
+
+    memset(&info, 0, sizeof(info));
+    info.check_type = "dcv";
+    info.method = mpic_dcv_method_name(c->creq.dcv.method);
+    info.target = c->creq.target;
+    info.trace_identifier = c->creq.trace_id;
+    info.perspective_code = c->d->cfg->perspective_code;
+    info.passed = c->passed;
+    info.completed = c->completed;
+    info.error_type = error_type;
+    mpic_trace_check_span(&c->trace, &info);
+}
+
 static void on_finish(struct ev_loop *loop, void *arg)
 {
     struct dcv_check *c = arg;
@@ -84,11 +101,13 @@ static void on_finish(struct ev_loop *loop, void *arg)
         d->n_failed++;
     else
         d->n_errors++;
-    logt_info(c->creq.trace_id, "dcv: %s %s: passed=%s completed=%s%s%s",
-              mpic_dcv_method_name(c->creq.dcv.method), c->creq.target,
-              c->passed ? "true" : "false", c->completed ? "true" : "false",
-              c->errors.n > 0 ? " error=" : "",
-              c->errors.n > 0 ? c->errors.items[0].type : "");
+    logtr_info(c->creq.trace_id, c->trace.trace_hex,
+               "dcv: %s %s: passed=%s completed=%s%s%s",
+               mpic_dcv_method_name(c->creq.dcv.method), c->creq.target,
+               c->passed ? "true" : "false", c->completed ? "true" : "false",
+               c->errors.n > 0 ? " error=" : "",
+               c->errors.n > 0 ? c->errors.items[0].type : "");
+    dcv_check_span(c, c->errors.n > 0 ? c->errors.items[0].type : NULL);
     body = check_response_json(c);
     if (body == NULL)
         http_request_reply_error(c->req, 500, "internal",
@@ -129,6 +148,7 @@ static void on_cancel(struct http_request *req, void *arg)
     struct dcv_check *c = arg;
 
     c->req = NULL;
+    dcv_check_span(c, "mpic_error:dcv_checker:cancelled");
     dcv_check_free(c);
 }
 
@@ -172,6 +192,9 @@ static void on_dcv(struct http_request *req, void *arg)
     c = xcalloc(1, sizeof(*c));
     c->d = d;
     mpic_errlist_init(&c->errors);
+    /* W3C Trace Context: continue the coordinator's trace, or start one. */
+    mpic_trace_begin(&c->trace, http_request_header(req, "traceparent"), NULL);
+    http_request_set_w3c_trace_id(req, c->trace.trace_hex);
     body = http_request_body(req, &len);
     if (mpic_check_request_parse(body, len, MPIC_CHECK_DCV, &c->creq, &errs) !=
             MPIC_OK ||
@@ -239,18 +262,26 @@ void dcv_metrics(struct mpic_buf *out, void *arg)
     const struct dcv_daemon *d = arg;
     int m;
 
-    mpic_buf_append_str(out, "# TYPE mpic_dcv_checks_total counter\n");
+    mpic_buf_append_str(out, "# HELP mpic_dcv_checks_total DCV checks "
+                             "started, by validation method.\n"
+                             "# TYPE mpic_dcv_checks_total counter\n");
     for (m = 0; m < MPIC_DCV_METHOD_COUNT; m++)
         mpic_buf_printf(out, "mpic_dcv_checks_total{method=\"%s\"} %lu\n",
                         mpic_dcv_method_name((enum mpic_dcv_method)m),
                         d->n_checks[m]);
-    mpic_buf_append_str(out, "# TYPE mpic_dcv_results_total counter\n");
+    mpic_buf_append_str(out, "# HELP mpic_dcv_results_total DCV checks "
+                             "answered, by result (error: not completed).\n"
+                             "# TYPE mpic_dcv_results_total counter\n");
     mpic_buf_printf(out, "mpic_dcv_results_total{result=\"passed\"} %lu\n",
                     d->n_passed);
     mpic_buf_printf(out, "mpic_dcv_results_total{result=\"failed\"} %lu\n",
                     d->n_failed);
     mpic_buf_printf(out, "mpic_dcv_results_total{result=\"error\"} %lu\n",
                     d->n_errors);
+    mpic_buf_append_str(out, "# HELP mpic_dcv_bad_requests_total Requests "
+                             "refused with 400 (malformed request or "
+                             "target).\n"
+                             "# TYPE mpic_dcv_bad_requests_total counter\n");
     mpic_buf_printf(out, "mpic_dcv_bad_requests_total %lu\n",
                     d->n_bad_requests);
     mpic_dns_metrics(d->dns, out);

@@ -11,6 +11,7 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -23,6 +24,7 @@
 #include "common/json_safe.h"
 #include "common/log.h"
 #include "common/mem.h"
+#include "common/trace.h"
 
 struct dns_op {
     struct dcv_check *c;
@@ -30,6 +32,7 @@ struct dns_op {
     ldns_rr_type type;
     struct mpic_dns_query *q;
     struct caa_lookup *caa;
+    int64_t start_ns; /* for the "dns query" span */
 };
 
 static void dns_op_free(struct dns_op *op)
@@ -114,6 +117,18 @@ static void on_answer(const struct mpic_dns_result *res, void *arg)
 
     op->q = NULL;
     mpic_strv_init(&chain);
+    {
+        char rcode[16];
+
+        snprintf(rcode, sizeof(rcode), "%d", res->rcode);
+        mpic_trace_step_span(&c->trace, "dns query", MPIC_SPAN_CLIENT,
+                             op->start_ns,
+                             res->status != MPIC_DNS_ANSWER ? res->error : NULL,
+                             "dns.question.name", op->qname,
+                             "dns.question.type", mpic_rrtype_name((enum mpic_rrtype)op->type),
+                             "dns.response_code", rcode, "dns.ad",
+                             res->ad ? "true" : "false", (const char *)NULL);
+    }
     if (res->status != MPIC_DNS_ANSWER) {
         /* SERVFAIL, REFUSED, timeouts: records could hide behind it */
         c->completed = false;
@@ -255,6 +270,7 @@ void dcv_dns_start(struct dcv_check *c)
         dcv_check_finish(c);
         return;
     }
+    op->start_ns = mpic_trace_now_ns();
     op->q = mpic_dns_query(c->d->dns, op->qname, op->type, on_answer, op);
 }
 

@@ -14,6 +14,7 @@
 
 #include <curl/curl.h>
 #include <pcre2.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -24,6 +25,7 @@
 #include "common/json_safe.h"
 #include "common/log.h"
 #include "common/mem.h"
+#include "common/trace.h"
 
 /* website-change searches this much of the page (BR: "contains"). */
 #define WEBSITE_BODY_MAX (64u * 1024u)
@@ -49,6 +51,7 @@ struct http_op {
     json_t *history;
     uint64_t start_ms;
     char *dest; /* "IP:PORT" of the current hop, once resolved */
+    int64_t hop_start_ns; /* for the "http fetch" span of the hop */
     char errbuf[CURL_ERROR_SIZE];
 };
 
@@ -313,6 +316,21 @@ static void on_done(CURL *easy, CURLcode result, void *arg)
     char *msg = NULL;
 
     op->easy = NULL; /* ours again; cleaned up below */
+    {
+        char code[16];
+        long st = 0;
+
+        curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &st);
+        snprintf(code, sizeof(code), "%ld", st);
+        mpic_trace_step_span(
+            &c->trace, "http fetch", MPIC_SPAN_CLIENT, op->hop_start_ns,
+            result != CURLE_OK && !(result == CURLE_WRITE_ERROR && op->truncated)
+                ? curl_easy_strerror(result)
+                : NULL,
+            "url.full", op->url, "server.address", op->dest,
+            "http.response.status_code", code, "mpic.proxy",
+            c->d->cfg->http_proxy, (const char *)NULL);
+    }
     msg = dcv_proxy_failure(easy, result, c->d->cfg->http_proxy, op->dest,
                             op->errbuf);
     if (msg != NULL) {
@@ -486,6 +504,7 @@ static void fetch_hop(struct http_op *op)
         http_fail(op, true, DCV_ERR_REDIRECT, "URL not allowed");
         return;
     }
+    op->hop_start_ns = mpic_trace_now_ns();
     op->res = dcv_resolve_start(op->c->d, op->host, on_resolved, op);
 }
 

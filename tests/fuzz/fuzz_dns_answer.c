@@ -3,13 +3,16 @@
  * mpic_dns_answer_rrs (CNAME chasing) from the question's name for the
  * types the checkers ask, the presentation (mpic_dns_rr_to_str), TXT
  * joining (mpic_dns_txt_joined), CAA decoding (caa_record_from_rr) and,
- * for the CAA RRset found, the CAA decision (caa_decide).
+ * for the CAA RRset found, the CAA decision (caa_decide); and the DNSSEC
+ * proof's reading of the packet as a DS answer (caa_dnssec_ds_evidence:
+ * NSEC / NSEC3 bitmaps, NSEC3 hashing).
  */
 #include "tests/fuzz/fuzz.h"
 
 #include <ldns/ldns.h>
 
 #include "caa-checker/caa_decide.h"
+#include "caa-checker/caa_dnssec.h"
 #include "common/caa_tree.h"
 #include "common/dns.h"
 #include "common/strv.h"
@@ -111,6 +114,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     /* Also every answer record as is, whatever its owner. */
     fuzz_present(ldns_pkt_answer(pkt));
+    /* As the answer to a DS query, validated and not. */
+    for (i = 0; i < 2; i++) {
+        char *why = NULL;
+        enum caa_ds_evidence ev = caa_dnssec_ds_evidence(
+            pkt, i == 0, qname != NULL ? qname : "example.com", &why);
+
+        FUZZ_CHECK(why != NULL);
+        /* Without AD: never a verdict, at most an opt-out candidate. */
+        FUZZ_CHECK(i == 0 || ev == CAA_DS_NONE || ev == CAA_DS_OPTOUT);
+        free(why);
+    }
     LDNS_FREE(qname);
     ldns_pkt_free(pkt);
     return 0;

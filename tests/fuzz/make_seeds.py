@@ -237,6 +237,11 @@ def config():
     put("config", "coordinator-compliance.yaml",
         b"\x00" + fixture(cfg, "coordinator-full.yaml") +
         b"compliance:\n  min_perspective_count: 3\n  method_sunsets: warn\n")
+    put("config", "coordinator-replicas.yaml",
+        b"\x00" + fixture(cfg, "coordinator-full.yaml").replace(
+            b"    caa_url: https://127.0.0.1:9101/caa\n",
+            b"    caa_url: [https://127.0.0.1:9101/caa,\n"
+            b"              https://127.0.0.2:9101/caa]\n"))
 
 
 def target():
@@ -283,6 +288,18 @@ def dcv_targets_per_method():
         put("mpic_request", "dcv-" + name + ".json", json.dumps(body))
 
 
+def traceparent():
+    tid, pid = "4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7"
+    put("traceparent", "v00-sampled", "00-%s-%s-01" % (tid, pid))
+    put("traceparent", "v00-unsampled", "00-%s-%s-00" % (tid, pid))
+    put("traceparent", "v01-extra", "01-%s-%s-01-future" % (tid, pid))
+    put("traceparent", "vff", "ff-%s-%s-01" % (tid, pid))
+    put("traceparent", "upper", "00-%s-%s-01" % (tid.upper(), pid))
+    put("traceparent", "zero-trace", "00-%s-%s-01" % ("0" * 32, pid))
+    put("traceparent", "zero-parent", "00-%s-%s-01" % (tid, "0" * 16))
+    put("traceparent", "short", "00-%s-%s-1" % (tid, pid))
+
+
 if __name__ == "__main__":
     mpic_request()
     check_request()
@@ -297,3 +314,4 @@ if __name__ == "__main__":
     dcv_targets_per_method()
     dcv_response()
     caa_response()
+    traceparent()

@@ -24,7 +24,10 @@ import threading
 import time
 import traceback
 import urllib.error
+import urllib.parse
 import urllib.request
+
+import openapi_check
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.abspath(os.path.join(HERE, "..", ".."))
@@ -88,6 +91,32 @@ def free_port(udp_too=True):
             _used_ports.add(port)
             return port
     raise RuntimeError("no free port in %d-%d" % (PORT_LO, PORT_HI))
+
+
+def port_free(addr, port):
+    """True if addr:port (TCP) can be bound right now, e.g. 127.0.0.40:80
+    for a target server the Baseline Requirements pin to a port."""
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        s.bind((addr, port))
+        return True
+    except OSError:
+        return False
+    finally:
+        s.close()
+
+
+def wait_tcp_addr(addr, port, timeout=START_TIMEOUT):
+    """Waits until something accepts TCP connections on addr:port."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection((addr, port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError("nothing listening on %s:%d" % (addr, port))
 
 
 def wait_tcp(port, timeout=START_TIMEOUT, proc=None):
@@ -248,15 +277,18 @@ class FaultDNS:
       nodata     NOERROR, no records (the default default)
       nxdomain   NXDOMAIN
       permit     one CAA record: 0 issue "ca.example"
+      flaky      SERVFAIL for the first query of each name and type, then
+                 as nodata
     """
 
     MODES = ("blackhole", "servfail", "refused", "garbage", "truncated",
-             "nodata", "nxdomain", "permit")
+             "nodata", "nxdomain", "permit", "flaky")
 
     def __init__(self, default_mode="nodata", port=None):
         self.default_mode = default_mode
         self.port = port or free_port()
         self.queries = []
+        self._seen = set()
         self._lock = threading.Lock()
         outer = self
 
@@ -326,6 +358,8 @@ class FaultDNS:
         mode = self.mode_for(qname)
         with self._lock:
             self.queries.append((qname, qtype, "tcp" if tcp else "udp"))
+            first = (qname, qtype) not in self._seen
+            self._seen.add((qname, qtype))
         question = data[12:end]
         rd = flags & 0x0100
 
@@ -334,6 +368,8 @@ class FaultDNS:
             return (struct.pack("!HHHHHH", qid, f, 1, ancount, 0, 0) +
                     question + answers)
 
+        if mode == "flaky":
+            mode = "servfail" if first else "nodata"
         if mode == "blackhole":
             return None
         if mode == "servfail":
@@ -772,6 +808,10 @@ def http_request(url, body=None, method=None, headers=None, timeout=20):
             status, raw = r.status, r.read()
     except urllib.error.HTTPError as e:
         status, raw = e.code, e.read()
+    # Every /mpic reply must match coordinator/openapi.json.
+    path = urllib.parse.urlsplit(url).path
+    if req.get_method() == "POST" and path.endswith("/mpic"):
+        openapi_check.check_mpic_reply(status, raw, "POST " + path)
     try:
         return status, json.loads(raw.decode("utf-8"))
     except (ValueError, UnicodeDecodeError):

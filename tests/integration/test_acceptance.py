@@ -16,7 +16,6 @@ run this at the same time as test_dcv_checker.py."""
 
 import os
 import shutil
-import socket
 import sys
 
 sys.dont_write_bytecode = True
@@ -119,18 +118,6 @@ def merged_zones(workdir):
     return d
 
 
-def port_free(addr, port):
-    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    try:
-        s.bind((addr, port))
-        return True
-    except OSError:
-        return False
-    finally:
-        s.close()
-
-
 NGINX_CONF = """
 daemon off;
 master_process off;
@@ -204,7 +191,7 @@ def make_webroot(workdir):
 
 class Ctx:
     def __init__(self):
-        if not port_free("127.0.0.1", 80):
+        if not h.port_free("127.0.0.1", 80):
             raise RuntimeError("cannot bind 127.0.0.1:80 (taken, or not "
                                "root): the HTTP DCV cases need it")
         self.cluster = h.Cluster(dns=False)

@@ -61,18 +61,6 @@ def merged_zones(workdir):
     return d
 
 
-def port_free(addr, port):
-    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    try:
-        s.bind((addr, port))
-        return True
-    except OSError:
-        return False
-    finally:
-        s.close()
-
-
 def run(argv):
     subprocess.run(argv, check=True, stdout=subprocess.DEVNULL,
                    stderr=subprocess.DEVNULL)
@@ -186,7 +174,7 @@ class Ctx:
         for addr, port in [("127.0.0.1", 80), ("127.0.0.1", 443),
                            ("127.0.0.12", 80)] + [
                 ("127.0.0.%d" % i, 443) for i in range(2, 12)]:
-            if not port_free(addr, port):
+            if not h.port_free(addr, port):
                 raise RuntimeError("cannot bind %s:%d (taken, or not root): "
                                    "the DCV tests need it"
                                    % (addr, port))
@@ -288,7 +276,7 @@ class Ctx:
             p = h.Proc("s_server-" + name, argv, w)
             self.cluster.dns.procs.append(p)
         for last, *_ in cases:
-            wait_tcp_addr("127.0.0.%d" % last, 443)
+            h.wait_tcp_addr("127.0.0.%d" % last, 443)
 
 
 class HangServer:
@@ -318,18 +306,6 @@ class HangServer:
         self.sock.close()
         for c in self.conns:
             c.close()
-
-
-def wait_tcp_addr(addr, port):
-    import time
-    deadline = time.monotonic() + h.START_TIMEOUT
-    while time.monotonic() < deadline:
-        try:
-            with socket.create_connection((addr, port), timeout=0.5):
-                return
-        except OSError:
-            time.sleep(0.05)
-    raise RuntimeError("nothing listening on %s:%d" % (addr, port))
 
 
 def dcv(d, target, params, trace=None, headers=None):

@@ -19,7 +19,6 @@ clearly if they are taken). Checker and coordinator ports: 21000-21499."""
 
 import base64
 import os
-import socket
 import socketserver
 import subprocess
 import sys
@@ -125,30 +124,6 @@ class RawHTTP:
         self.server.server_close()
 
 
-def port_free(addr, port):
-    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    try:
-        s.bind((addr, port))
-        return True
-    except OSError:
-        return False
-    finally:
-        s.close()
-
-
-def wait_tcp_addr(addr, port):
-    import time
-    deadline = time.monotonic() + h.START_TIMEOUT
-    while time.monotonic() < deadline:
-        try:
-            with socket.create_connection((addr, port), timeout=0.5):
-                return
-        except OSError:
-            time.sleep(0.05)
-    raise RuntimeError("nothing listening on %s:%d" % (addr, port))
-
-
 def acme_ext(hexhash):
     return "critical,DER:04:20:" + ":".join(
         hexhash[i:i + 2] for i in range(0, len(hexhash), 2))
@@ -192,7 +167,7 @@ def make_cert(workdir, name, ip, cn_der):
 class Ctx:
     def __init__(self):
         for addr, port in [(WEB, 80), (TLS_T61, 443), (TLS_NUL, 443)]:
-            if not port_free(addr, port):
+            if not h.port_free(addr, port):
                 raise RuntimeError("cannot bind %s:%d (taken, or not root): "
                                    "this test needs it" % (addr, port))
         self.cluster = h.Cluster()
@@ -212,7 +187,7 @@ class Ctx:
                         "-alpn", "acme-tls/1"], w)
             c.dns.procs.append(p)  # stopped and dumped with DNS
         for addr in (TLS_T61, TLS_NUL):
-            wait_tcp_addr(addr, 443)
+            h.wait_tcp_addr(addr, 443)
         self.allow = ("http:\n  timeout_ms: 4000\n  max_redirects: 3\n"
                       "targets:\n  allow_private_addresses: true\n")
         self.dcv = self.start_dcv("us-east-1", "dcv-main", self.allow)

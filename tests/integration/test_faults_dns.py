@@ -89,9 +89,15 @@ def test_resolver_silent_is_lookup_error_within_dns_budget(ctx):
 
 
 @R.case
-def test_resolver_silent_with_allow_lookup_failure_is_valid(ctx):
-    expect_lookup_errors(ctx.fault, "blackhole.y.test",
-                         {"allow_lookup_failure": True}, valid=True)
+def test_resolver_silent_with_allow_lookup_failure_is_lookup_error(ctx):
+    # The checkers' own resolver is silent: never permission (BR 3.2.2.8,
+    # open-mpic-api.md 5.2), and the DNSSEC proof, run alongside the
+    # lookup, keeps the answer within the same DNS budget.
+    resp = expect_lookup_errors(ctx.fault, "blackhole.y.test",
+                                {"allow_lookup_failure": True})
+    for p in resp["perspectives"]:
+        why = p["check_response"]["details"].get("lookup_failure_denied")
+        check(isinstance(why, str), "no reason: %r" % p["check_response"])
 
 
 @R.case

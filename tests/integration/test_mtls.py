@@ -242,6 +242,29 @@ def test_connections_are_warm_reused_and_resumed(ctx):
     check(resumed >= 1, "no new connection resumed a TLS session")
     eq(resumed + full, new + len(codes), "every connection's handshake is "
        "counted once")
+    # After a quiet spell the pings keep as many connections open as calls
+    # ran at once: the same burst again opens no new connection.
+    pings = "mpic_checker_pings_total"
+
+    def rewarmed():
+        m = checker_metrics(coord)
+        ok = all(m.get((pings, c, "caa", "ok"), 0) >=
+                 m2.get((pings, c, "caa", "ok"), 0) + 2 for c in codes)
+        return m if ok else None
+    m3 = wait_for(rewarmed, "the keep-alive pings of the warm pool", 40)
+    results.clear()
+    ts = [threading.Thread(target=one) for _ in range(8)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join(60)
+    eq(results, [True] * 8, "concurrent verdicts after the quiet spell")
+    m4 = checker_metrics(coord)
+    again = sum(m4[(conns, c, "caa", None)] - m3[(conns, c, "caa", None)]
+                for c in codes)
+    print("     the same burst after a quiet spell: %d new connections" % again)
+    check(again <= len(codes), "the burst after a quiet spell opened %d new "
+          "connections: the pool was not kept warm" % again)
 
 
 @R.case

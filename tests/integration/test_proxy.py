@@ -20,7 +20,6 @@ Targets: HTTP on 127.0.0.60:80, HTTPS on 127.0.0.61:443, TLS-ALPN on
 127.0.0.62:443 (the BR fix the ports). Checker ports: 23000-23499."""
 
 import os
-import socket
 import socketserver
 import subprocess
 import sys
@@ -123,29 +122,6 @@ class RefusingProxy:
         self.server.server_close()
 
 
-def port_free(addr, port):
-    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    try:
-        s.bind((addr, port))
-        return True
-    except OSError:
-        return False
-    finally:
-        s.close()
-
-
-def wait_tcp_addr(addr, port):
-    deadline = time.monotonic() + h.START_TIMEOUT
-    while time.monotonic() < deadline:
-        try:
-            with socket.create_connection((addr, port), timeout=0.5):
-                return
-        except OSError:
-            time.sleep(0.05)
-    raise RuntimeError("nothing listening on %s:%d" % (addr, port))
-
-
 def openssl(*args):
     subprocess.run(["openssl"] + list(args), check=True,
                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -169,7 +145,7 @@ def cert(workdir, name, san, acme=False):
 class Ctx:
     def __init__(self):
         for addr, port in [(WEB, 80), (WEBS, 443), (TLS, 443)]:
-            if not port_free(addr, port):
+            if not h.port_free(addr, port):
                 raise RuntimeError("cannot bind %s:%d (taken, or not root): "
                                    "this test needs it" % (addr, port))
         self.cluster = h.Cluster()
@@ -205,7 +181,7 @@ class Ctx:
         c.dns.procs.append(self.tinyproxy)
         for addr, port in [(WEBS, 443), (TLS, 443),
                            (h.LOOPBACK, self.proxy_port)]:
-            wait_tcp_addr(addr, port)
+            h.wait_tcp_addr(addr, port)
         self.proxy_url = "http://127.0.0.1:%d" % self.proxy_port
         self.refusing = RefusingProxy()
         self.via = self.start_dcv("via-proxy", self.proxy_url)

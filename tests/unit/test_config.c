@@ -837,6 +837,46 @@ static void test_bad_log_level(void **state)
     free(path);
 }
 
+/* caa.lookup_failure (open-mpic-api.md 5.2): dnssec-insecure by default,
+ * never switches the carve-out off, nothing else is accepted. */
+static void test_caa_lookup_failure_setting(void **state)
+{
+    struct mpic_checker_config c;
+    struct cres r;
+    char *path = NULL;
+
+    (void)state;
+    checker_text(MPIC_DAEMON_CAA_CHECKER,
+                 "dns:\n  resolvers: [\"127.0.0.1\"]\n", &c, &r, &path);
+    assert_int_equal(r.rc, MPIC_OK);
+    assert_string_equal(c.caa_lookup_failure, "dnssec-insecure");
+    mpic_checker_config_cleanup(&c);
+    mpic_errlist_cleanup(&r.errs);
+    free(path);
+
+    checker_text(MPIC_DAEMON_CAA_CHECKER,
+                 "dns:\n  resolvers: [\"127.0.0.1\"]\n"
+                 "caa:\n  lookup_failure: never\n",
+                 &c, &r, &path);
+    print_issues(&r.errs);
+    assert_int_equal(r.rc, MPIC_OK);
+    assert_string_equal(c.caa_lookup_failure, "never");
+    mpic_checker_config_cleanup(&c);
+    mpic_errlist_cleanup(&r.errs);
+    free(path);
+
+    checker_text(MPIC_DAEMON_CAA_CHECKER,
+                 "dns:\n  resolvers: [\"127.0.0.1\"]\n"
+                 "caa:\n  lookup_failure: always\n",
+                 &c, &r, &path);
+    assert_int_equal(r.rc, MPIC_ERR_INVALID);
+    assert_issue(&r.errs, "%s:4: caa.lookup_failure: \"always\" is not one",
+                 path);
+    mpic_checker_config_cleanup(&c);
+    mpic_errlist_cleanup(&r.errs);
+    free(path);
+}
+
 static void test_bad_resolvers_report_element_line(void **state)
 {
     struct mpic_checker_config c;
@@ -2341,6 +2381,190 @@ static void test_duplicate_checker_url(void **state)
     free(path);
 }
 
+/* docs/failover.md: dcv_url and caa_url take a list of replicas. */
+static void test_checker_replicas(void **state)
+{
+    struct mpic_coordinator_config c;
+    struct cres r;
+    char *path = NULL;
+    json_t *j, *p0, *p1;
+
+    (void)state;
+    coord_text(COORD_HEAD "  - code: us-east-1\n"
+                          "    caa_url: [\"http://127.0.0.1:1/caa\",\n"
+                          "              \"http://127.0.0.2:1/caa\"]\n"
+                          "    dcv_url:\n"
+                          "      - http://127.0.0.1:3/dcv\n"
+                          "  - code: eu-west-1\n"
+                          "    caa_url: http://127.0.0.1:2/caa\n",
+               &c, &r, &path);
+    print_issues(&r.errs);
+    assert_int_equal(r.rc, MPIC_OK);
+    assert_int_equal(c.n_perspectives, 2);
+    /* the first replica stays the perspective's URL */
+    assert_string_equal(c.perspectives[0].caa_url, "http://127.0.0.1:1/caa");
+    assert_int_equal(c.perspectives[0].caa_urls.n, 2);
+    assert_string_equal(c.perspectives[0].caa_urls.v[1],
+                        "http://127.0.0.2:1/caa");
+    assert_string_equal(c.perspectives[0].dcv_url, "http://127.0.0.1:3/dcv");
+    assert_int_equal(c.perspectives[0].dcv_urls.n, 1);
+    /* a single string is one replica */
+    assert_string_equal(c.perspectives[1].caa_url, "http://127.0.0.1:2/caa");
+    assert_int_equal(c.perspectives[1].caa_urls.n, 1);
+    assert_null(c.perspectives[1].dcv_url);
+    assert_int_equal(c.perspectives[1].dcv_urls.n, 0);
+    /* /configz: a list as a list, one URL as a string */
+    j = mpic_coordinator_config_to_json(&c);
+    p0 = json_array_get(json_object_get(j, "perspectives"), 0);
+    p1 = json_array_get(json_object_get(j, "perspectives"), 1);
+    assert_true(json_is_array(json_object_get(p0, "caa_url")));
+    assert_int_equal(json_array_size(json_object_get(p0, "caa_url")), 2);
+    assert_string_equal(
+        json_string_value(json_array_get(json_object_get(p0, "caa_url"), 1)),
+        "http://127.0.0.2:1/caa");
+    assert_string_equal(json_string_value(json_object_get(p0, "dcv_url")),
+                        "http://127.0.0.1:3/dcv");
+    assert_string_equal(json_string_value(json_object_get(p1, "caa_url")),
+                        "http://127.0.0.1:2/caa");
+    assert_true(json_is_null(json_object_get(p1, "dcv_url")));
+    json_decref(j);
+    mpic_coordinator_config_cleanup(&c);
+    mpic_errlist_cleanup(&r.errs);
+    free(path);
+}
+
+static void test_checker_replica_errors(void **state)
+{
+    struct mpic_coordinator_config c;
+    struct cres r;
+    char *path = NULL;
+
+    (void)state;
+    coord_text(COORD_HEAD                                  /* lines 1-4 */
+               "  - code: us-east-1\n"                     /* 5 */
+               "    caa_url: []\n"                         /* 6 */
+               "    dcv_url:\n"                            /* 7 */
+               "      - http://127.0.0.1:1/dcv\n"          /* 8 */
+               "      - {a: b}\n"                          /* 9 */
+               "  - code: eu-west-1\n"                     /* 10 */
+               "    caa_url:\n"                            /* 11 */
+               "      - https://127.0.0.1:2/caa\n"         /* 12 */
+               "      - ftp://127.0.0.1/caa\n"             /* 13 */
+               "      - http://10.0.0.6:8080/caa\n"        /* 14 */
+               "  - code: ap-northeast-1\n"                /* 15 */
+               "    caa_url: [a, b, c, d, e, f, g, h, i]\n", /* 16 */
+               &c, &r, &path);
+    assert_int_equal(r.rc, MPIC_ERR_INVALID);
+    assert_issue(&r.errs,
+                 "%s:6: perspectives[0].caa_url: expected one URL or a list "
+                 "of 1 to 8 URLs (the replicas of this perspective's "
+                 "checker), got 0",
+                 path);
+    assert_issue(&r.errs,
+                 "%s:9: perspectives[0].dcv_url[1]: expected a string, got "
+                 "a mapping",
+                 path);
+    assert_issue(&r.errs, "%s:5: perspectives[0]: needs dcv_url or caa_url",
+                 path);
+    assert_issue(&r.errs,
+                 "%s:13: perspectives[1].caa_url[1]: 'ftp://127.0.0.1/caa': ",
+                 path);
+    /* BR 3.2.2.9 holds for every replica */
+    assert_issue(&r.errs,
+                 "%s:14: perspectives[1].caa_url[2]: "
+                 "'http://10.0.0.6:8080/caa': plaintext http:// to a host "
+                 "that is not loopback",
+                 path);
+    assert_issue(&r.errs, "%s:16: perspectives[2].caa_url: expected one URL "
+                          "or a list of 1 to 8 URLs",
+                 path);
+    assert_int_equal(r.errs.n, 7);
+    mpic_coordinator_config_cleanup(&c);
+    mpic_errlist_cleanup(&r.errs);
+    free(path);
+}
+
+static void test_checker_replica_duplicates(void **state)
+{
+    struct mpic_coordinator_config c;
+    struct cres r;
+    char *path = NULL;
+
+    (void)state;
+    /* a replica of one perspective that is another perspective's checker */
+    coord_text(COORD_HEAD "  - code: us-east-1\n"                 /* 5 */
+                          "    caa_url:\n"                        /* 6 */
+                          "      - https://a.example/caa\n"       /* 7 */
+                          "      - https://b.example/caa\n"       /* 8 */
+                          "  - code: eu-west-1\n"                 /* 9 */
+                          "    caa_url:\n"                        /* 10 */
+                          "      - https://c.example/caa\n"       /* 11 */
+                          "      - HTTPS://B.example:443/caa\n",  /* 12 */
+               &c, &r, &path);
+    assert_int_equal(r.rc, MPIC_ERR_INVALID);
+    assert_issue(&r.errs,
+                 "%s:12: perspectives[1].caa_url[1]: "
+                 "'HTTPS://B.example:443/caa' is the checker of perspective "
+                 "'us-east-1' too (perspectives[0].caa_url[1], line 8): one "
+                 "checker would count twice towards quorum",
+                 path);
+    assert_int_equal(r.errs.n, 1);
+    mpic_coordinator_config_cleanup(&c);
+    mpic_errlist_cleanup(&r.errs);
+    free(path);
+
+    /* against a single-string URL of another perspective, either way */
+    coord_text(COORD_HEAD "  - code: us-east-1\n"                 /* 5 */
+                          "    dcv_url: https://a.example/x\n"    /* 6 */
+                          "  - code: eu-west-1\n"                 /* 7 */
+                          "    caa_url: [https://b.example/x,\n"  /* 8 */
+                          "              https://a.example/x]\n", /* 9 */
+               &c, &r, &path);
+    assert_int_equal(r.rc, MPIC_ERR_INVALID);
+    assert_issue(&r.errs,
+                 "%s:9: perspectives[1].caa_url[1]: 'https://a.example/x' "
+                 "is the checker of perspective 'us-east-1' too "
+                 "(perspectives[0].dcv_url, line 6)",
+                 path);
+    assert_int_equal(r.errs.n, 1);
+    mpic_coordinator_config_cleanup(&c);
+    mpic_errlist_cleanup(&r.errs);
+    free(path);
+
+    /* one replica listed twice */
+    coord_text(COORD_HEAD "  - code: us-east-1\n"                    /* 5 */
+                          "    caa_url: [https://a.example/caa,\n"   /* 6 */
+                          "              https://A.example:443/caa]\n" /* 7 */
+                          "  - code: eu-west-1\n"                    /* 8 */
+                          "    caa_url: https://c.example/caa\n",    /* 9 */
+               &c, &r, &path);
+    assert_int_equal(r.rc, MPIC_ERR_INVALID);
+    assert_issue(&r.errs,
+                 "%s:7: perspectives[0].caa_url[1]: "
+                 "'https://A.example:443/caa' is listed twice "
+                 "(perspectives[0].caa_url[0], line 6): each replica once",
+                 path);
+    assert_int_equal(r.errs.n, 1);
+    mpic_coordinator_config_cleanup(&c);
+    mpic_errlist_cleanup(&r.errs);
+    free(path);
+
+    /* one perspective's DCV and CAA replicas may share a host */
+    coord_text(COORD_HEAD "  - code: us-east-1\n"
+                          "    caa_url: [https://a.example/x, "
+                          "https://b.example/x]\n"
+                          "    dcv_url: [https://b.example/x, "
+                          "https://a.example/x]\n"
+                          "  - code: eu-west-1\n"
+                          "    caa_url: https://c.example/caa\n",
+               &c, &r, &path);
+    print_issues(&r.errs);
+    assert_int_equal(r.rc, MPIC_OK);
+    mpic_coordinator_config_cleanup(&c);
+    mpic_errlist_cleanup(&r.errs);
+    free(path);
+}
+
 static void test_coordinator_beyond_loopback_needs_api_keys(void **state)
 {
     struct mpic_coordinator_config c;
@@ -2502,6 +2726,7 @@ int main(void)
         T(test_dcv_full_file),
         T(test_caa_full_file),
         T(test_caa_rfc8657_setting),
+        T(test_caa_lookup_failure_setting),
         T(test_coordinator_full_file),
         T(test_config_file_from_environment),
         T(test_checker_env_overrides_file),
@@ -2556,6 +2781,9 @@ int main(void)
         T(test_lenient_paths),
         T(test_checker_needs_perspective_code),
         T(test_duplicate_checker_url),
+        T(test_checker_replicas),
+        T(test_checker_replica_errors),
+        T(test_checker_replica_duplicates),
         T(test_coordinator_beyond_loopback_needs_api_keys),
         T(test_plaintext_checker_beyond_loopback),
         T(test_checker_beyond_loopback_needs_auth),

@@ -134,6 +134,52 @@ static void test_plain_line(void **state)
     expect_line(take(c), "{\"ts\":\"TS\",\"level\":\"debug\",\"msg\":\"\"}\n");
 }
 
+/* The W3C trace id follows trace_identifier (docs/tracing.md). */
+static void test_trace_id_field(void **state)
+{
+    struct capture *c = *state;
+    json_t *f;
+    const char *scope;
+
+    mpic_log_tr(MPIC_LOG_INFO, "t-1", "0af7651916cd43dd8448eb211c80319c",
+                "dcv: %s", "x");
+    expect_line(take(c), "{\"ts\":\"TS\",\"level\":\"info\",\"msg\":\"dcv: "
+                         "x\",\"trace_identifier\":\"t-1\",\"trace_id\":"
+                         "\"0af7651916cd43dd8448eb211c80319c\"}\n");
+    mpic_log_tr(MPIC_LOG_WARN, NULL, "ab", "y");
+    expect_line(take(c), "{\"ts\":\"TS\",\"level\":\"warn\",\"msg\":\"y\","
+                         "\"trace_id\":\"ab\"}\n");
+    /* Both NULL: the line of mpic_log. */
+    mpic_log_tr(MPIC_LOG_WARN, NULL, NULL, "z");
+    expect_line(take(c), "{\"ts\":\"TS\",\"level\":\"warn\",\"msg\":\"z\"}\n");
+    /* With fields in place, and with fields that force a copy. */
+    f = json_pack("{s:s, s:s}", "event", "mpic_audit", "trace_identifier",
+                  "t-2");
+    mpic_log_json_tr(MPIC_LOG_INFO, "t-2", "cd", "mpic audit", f);
+    expect_line(take(c), "{\"event\":\"mpic_audit\",\"trace_identifier\":"
+                         "\"t-2\",\"ts\":\"TS\",\"level\":\"info\",\"msg\":"
+                         "\"mpic audit\",\"trace_id\":\"cd\"}\n");
+    json_decref(f);
+    f = json_pack("{s:s}", "trace_id", "old");
+    mpic_log_json_tr(MPIC_LOG_INFO, NULL, "ef", "m", f);
+    expect_line(take(c), "{\"trace_id\":\"ef\",\"ts\":\"TS\",\"level\":"
+                         "\"info\",\"msg\":\"m\"}\n");
+    json_decref(f);
+    /* A scope gives lines without a trace id of their own one; restored. */
+    scope = mpic_log_trace_scope("12");
+    assert_null(scope);
+    mpic_log(MPIC_LOG_INFO, "t-3", "s");
+    expect_line(take(c), "{\"ts\":\"TS\",\"level\":\"info\",\"msg\":\"s\","
+                         "\"trace_identifier\":\"t-3\",\"trace_id\":\"12\"}\n");
+    mpic_log_tr(MPIC_LOG_INFO, NULL, "34", "own");
+    expect_line(take(c), "{\"ts\":\"TS\",\"level\":\"info\",\"msg\":"
+                         "\"own\",\"trace_id\":\"34\"}\n");
+    assert_string_equal(mpic_log_trace_scope(scope), "12");
+    mpic_log(MPIC_LOG_INFO, NULL, "after");
+    expect_line(take(c),
+                "{\"ts\":\"TS\",\"level\":\"info\",\"msg\":\"after\"}\n");
+}
+
 static void test_escaping_as_jansson(void **state)
 {
     static const char *const msgs[] = {
@@ -309,6 +355,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_errno_suffix_and_preserved, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_long_lines, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_trace_id_field, setup, teardown),
         cmocka_unit_test_setup_teardown(test_fields_first_and_untouched, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_fields_with_colliding_keys, setup,
