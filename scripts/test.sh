@@ -2,6 +2,8 @@
 # The whole test suite, as CI runs it (README: "Run the tests").
 #   1. install the Debian packages (scripts/install-deps.sh)
 #   2. build with -Werror and run every test (unit + integration) with ctest
+#   2b. the container stage (scripts/test-containers.sh): build the images and
+#      run compose.yaml on Debian's Docker engine (about 2-4 minutes)
 #   3. build again with AddressSanitizer + UndefinedBehaviorSanitizer and
 #      run every test once more
 #   4. build the libFuzzer targets with clang (build-fuzz) and run each over
@@ -19,6 +21,9 @@ cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DMPIC_WERROR=ON
 cmake --build build -j "$jobs"
 echo "== tests"
 (cd build && ctest --output-on-failure -j 1)
+
+echo "== containers (scripts/test-containers.sh)"
+./scripts/test-containers.sh
 
 echo "== build (ASan + UBSan)"
 cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DMPIC_WERROR=ON \

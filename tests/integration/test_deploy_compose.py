@@ -2,9 +2,15 @@
 """compose.yaml and the Dockerfiles, without a Docker engine.
 
 - `docker-compose config -q` (Debian's docker-compose) validates compose.yaml,
-  and refuses it without the required secrets.
-- The Dockerfiles are parsed: multi-stage on debian:bookworm-slim, built with
-  scripts/install-deps.sh build / runtime, non-root, health check, OCI labels.
+  alone and with the test override tests/containers/compose.test.yaml; it
+  works without the secrets (ps, logs and down need none), and the
+  coordinator then refuses to start, naming them.
+- The Dockerfiles are parsed: multi-stage on docker.io/library/debian:bookworm-slim,
+  built with scripts/install-deps.sh build / runtime, non-root, health check,
+  OCI labels, apt caches removed, no `# syntax=` line (BuildKit would pull
+  it); the images of compose.yaml are localhost/open-mpic-c/NAME:VERSION.
+  scripts/test-containers.sh (a stage of scripts/test.sh) builds and runs
+  them on a real Docker engine.
 - The install script the images run is run here too (idempotent).
 - Every daemon of compose.yaml is started on 127.0.0.1 exactly as the
   container would run it: the command (or the image's ENTRYPOINT + CMD), the
@@ -38,24 +44,33 @@ ENV = {"MPIC_HASH_SECRET": "compose-test-secret",
 R = h.Runner()
 
 
-def compose_config(env_extra=None, quiet=False):
+TEST_OVERRIDE = os.path.join(REPO, "tests", "containers", "compose.test.yaml")
+
+
+def compose_config(env_extra=None, quiet=False, files=(COMPOSE,)):
     exe = shutil.which("docker-compose")
     if exe is None:
         raise AssertionError("docker-compose not installed "
                              "(scripts/install-deps.sh installs it)")
     env = {k: v for k, v in os.environ.items() if not k.startswith("MPIC_")}
     env.update(env_extra or {})
-    argv = [exe, "-f", COMPOSE, "config"] + (["-q"] if quiet else [])
+    argv = [exe] + [a for f in files for a in ("-f", f)] + ["config"] + (
+        ["-q"] if quiet else [])
     return subprocess.run(argv, cwd=REPO, env=env, stdout=subprocess.PIPE,
                           stderr=subprocess.PIPE, timeout=120)
 
 
-def load_compose():
+def load_compose(env=None, files=(COMPOSE,)):
     import yaml  # python3-yaml, a dependency of docker-compose
-    p = compose_config(ENV)
+    p = compose_config(ENV if env is None else env, files=files)
     if p.returncode != 0:
         raise RuntimeError("docker-compose config: %s" % p.stderr.decode())
     return yaml.safe_load(p.stdout)
+
+
+def project_version():
+    with open(os.path.join(REPO, "CMakeLists.txt")) as f:
+        return re.search(r"project\(mpic VERSION ([0-9.]+)", f.read()).group(1)
 
 
 # ---------------------------------------------------------------- Dockerfiles
@@ -287,9 +302,83 @@ def mpic(ctx, body, key="compose-key-2"):
 def test_compose_config_validates(ctx):
     p = compose_config(ENV, quiet=True)
     eq(p.returncode, 0, "docker-compose config -q: %s" % p.stderr.decode())
+    p = compose_config(ENV, quiet=True, files=(COMPOSE, TEST_OVERRIDE))
+    eq(p.returncode, 0, "with compose.test.yaml: %s" % p.stderr.decode())
+
+
+@R.case
+def test_compose_commands_work_without_the_variables(ctx):
+    """ps, logs and down interpolate the whole file too: without the
+    variables they must still work (an operator in a new shell). The
+    secrets are then empty, and the coordinator refuses to start."""
     p = compose_config({}, quiet=True)
-    check(p.returncode != 0, "compose.yaml accepted without secrets")
-    check(b"MPIC_" in p.stderr, "error names the variable: %r" % p.stderr)
+    eq(p.returncode, 0, "compose.yaml without the variables: %s" %
+       p.stderr.decode())
+    bare = load_compose(env={})
+    env = bare["services"]["coordinator"]["environment"]
+    for k in ("MPIC_HASH_SECRET", "MPIC_API_KEYS"):
+        eq(env.get(k), "", "%s without the variable" % k)
+    for name, svc in bare["services"].items():
+        if name.startswith("caa-"):
+            eq(svc["environment"].get("MPIC_DEFAULT_CAA_DOMAINS"), "", name)
+    conf = os.path.join(REPO, "config", "compose", "coordinator.yaml")
+    base = h.clean_env({k: str(v) for k, v in env.items()})
+
+    def check_config(extra):
+        p = subprocess.run(
+            [h.binary("mpic-coordinator"), "--check-config", "--lenient-paths",
+             "--config", conf], env=dict(base, **extra), timeout=60,
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        return p.returncode, p.stdout.decode(errors="replace")
+    rc, out = check_config({})
+    check(rc != 0, "the coordinator accepts empty secrets: " + out)
+    for k in ("MPIC_HASH_SECRET", "MPIC_API_KEYS"):
+        check(k in out, "the refusal names %s: %s" % (k, out))
+    rc, out = check_config({k: ENV[k] for k in
+                            ("MPIC_HASH_SECRET", "MPIC_API_KEYS")})
+    eq(rc, 0, "with the variables: " + out)
+
+
+@R.case
+def test_compose_image_names(ctx):
+    version = project_version()
+    for name, svc in ctx.services.items():
+        kind = ("coordinator" if name == "coordinator" else
+                "unbound" if name.startswith("unbound-") else "checker")
+        eq(svc["image"], "localhost/open-mpic-c/%s:%s" % (kind, version),
+           name + " image (qualified: never pulled from a registry)")
+    over = load_compose(files=(COMPOSE, TEST_OVERRIDE))["services"]
+    eq(over["test-nsd"]["image"], "localhost/open-mpic-c/test-nsd:" + version,
+       "test-nsd image")
+
+
+@R.case
+def test_compose_test_override_is_small(ctx):
+    """tests/containers/compose.test.yaml adds a name server and changes
+    only what points each resolver at it; the shipped configuration of
+    every unbound is still what runs (included by the test one)."""
+    import yaml
+    with open(TEST_OVERRIDE) as f:
+        raw = yaml.safe_load(f)
+    codes = sorted(n[8:] for n in ctx.services if n.startswith("unbound-"))
+    eq(sorted(raw["services"]), sorted(["test-nsd"] +
+                                       ["unbound-" + c for c in codes]),
+       "services the override touches")
+    for c in codes:
+        svc = raw["services"]["unbound-" + c]
+        eq(sorted(svc), ["depends_on", "volumes"], "unbound-%s keys" % c)
+        mounts = dict((b, a) for a, b in bind_mounts(svc))
+        eq(mounts.get("/etc/unbound/perspective.conf"),
+           "./config/compose/unbound/%s.conf" % c, "unbound-%s shipped config" % c)
+    eq(sorted(raw["networks"]), ["egress"], "networks the override touches")
+    eq(raw["networks"]["egress"].get("internal"), True,
+       "egress internal under test: nothing leaves the machine")
+    with open(os.path.join(REPO, "tests", "containers", "unbound.conf")) as f:
+        text = f.read()
+    check(re.search(r'^include:\s*"/etc/unbound/perspective.conf"', text, re.M),
+          "the test unbound.conf includes the shipped one")
+    check(re.search(r"^\s*trust-anchor-file:", text, re.M),
+          "the test zone has a trust anchor")
 
 
 @R.case
@@ -338,7 +427,7 @@ def test_dockerfiles(ctx):
         stages, final = final_stage(path)
         check(len(stages) >= 2, df + " is multi-stage")
         for base, _ in stages:
-            eq(base, "debian:bookworm-slim", df + " base")
+            eq(base, "docker.io/library/debian:bookworm-slim", df + " base")
         build_runs = " ".join(r for i, r in stages[0][1] if i == "RUN")
         check("scripts/install-deps.sh build" in build_runs,
               df + " builds with install-deps.sh build")
@@ -357,6 +446,33 @@ def test_dockerfiles(ctx):
             check(b in copied, df + " ships " + b)
         for src in ("deploy/docker/mpic-healthcheck", "scripts/install-deps.sh"):
             check(os.path.exists(os.path.join(REPO, src)), src)
+    for df in ("Dockerfile.coordinator", "Dockerfile.checker",
+               "Dockerfile.unbound",
+               os.path.join("tests", "containers", "Dockerfile.nsd")):
+        path = os.path.join(REPO, df)
+        with open(path) as f:
+            first = f.readline()
+        check(not re.match(r"#\s*syntax\s*=", first, re.I),
+              df + ": a syntax line makes BuildKit pull the frontend")
+        for base, instrs in parse_dockerfile(path):
+            eq(base, "docker.io/library/debian:bookworm-slim", df + " base")
+            for instr, rest in instrs:
+                if instr != "RUN" or not re.search(
+                        r"apt-get (install|update)|install-deps\.sh", rest):
+                    continue
+                check("apt-get clean" in rest and
+                      "rm -rf /var/lib/apt/lists/*" in rest,
+                      "%s: apt caches left in the layer: %s" % (df, rest))
+    # runc before 1.1.8 gives a tmpfs over an image directory that
+    # directory's mode: /run/unbound (a tmpfs in compose.yaml, where the
+    # unbound user makes its control socket) must be 1777 in the image.
+    _, final = final_stage(os.path.join(REPO, "Dockerfile.unbound"))
+    check(re.search(
+        r"(install -d|mkdir|chmod)[^&;]*\b1777\b[^&;]*/run/unbound\b",
+        " ".join(final["RUN"])), "Dockerfile.unbound /run/unbound 1777")
+    for name, svc in ctx.services.items():
+        if name.startswith("unbound-"):
+            eq(svc["tmpfs"], ["/run/unbound:mode=1777,size=1m"], name + " tmpfs")
     # The checker image picks its binary by command.
     df = os.path.join(REPO, "Dockerfile.checker")
     eq(image_argv(df)[0], "mpic-caa-checker", "checker image default")
@@ -364,8 +480,38 @@ def test_dockerfiles(ctx):
        "checker image by command")
     with open(os.path.join(REPO, ".dockerignore")) as f:
         ign = f.read()
-    for pat in ("**/*.key", "build*/", ".git"):
+    for pat in ("**/*.key", "build*/", ".git", ".env"):
         check(pat in ign.split(), ".dockerignore lacks " + pat)
+
+
+@R.case
+def test_coordinator_run_example(ctx):
+    """The docker run example of Dockerfile.coordinator mounts exactly what
+    the compose coordinator mounts, from the same files, into the image
+    compose.yaml names (scripts/test-containers.sh runs it as written)."""
+    with open(os.path.join(REPO, "Dockerfile.coordinator")) as f:
+        lines = f.read().splitlines()
+    start = [i for i, ln in enumerate(lines) if ln.startswith("#   docker run ")]
+    eq(len(start), 1, "one docker run example")
+    cmd = ""
+    for ln in lines[start[0]:]:
+        ln = re.sub(r"^#\s*", "", ln)
+        cmd += ln.rstrip("\\").strip() + " "
+        if not ln.endswith("\\"):
+            break
+    import shlex
+    argv = shlex.split(cmd.replace("$PWD", REPO))
+    mounts = [argv[i + 1] for i, a in enumerate(argv) if a == "-v"]
+    got = sorted((m.split(":")[0], m.split(":")[1]) for m in mounts)
+    want = sorted((os.path.normpath(os.path.join(REPO, a)), b)
+                  for a, b in bind_mounts(ctx.services["coordinator"]))
+    eq(got, want, "example mounts")
+    for m in mounts:
+        check(m.endswith(":ro"), "read-only mount " + m)
+    eq(argv[-1], ctx.services["coordinator"]["image"], "example image")
+    check("-e" in argv and "MPIC_HASH_SECRET" in argv and
+          "MPIC_API_KEYS" in argv, "example passes the secrets: %r" % argv)
+    check("127.0.0.1:8000:8000" in argv, "published on loopback: %r" % argv)
 
 
 @R.case

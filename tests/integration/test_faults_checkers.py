@@ -333,10 +333,12 @@ def test_healthz_answered_while_a_call_is_pending(ctx):
         box["r"] = mpic(ctx.one)
 
     t = threading.Thread(target=call)
+    # Counted before the call starts: on a loaded machine the coordinator
+    # may connect before this thread runs again.
+    before = ctx.fault.conns
     try:
         t.start()
         # Wait until the coordinator has connected to the hanging checker.
-        before = ctx.fault.conns
         deadline = time.monotonic() + 5
         while ctx.fault.conns == before and time.monotonic() < deadline:
             time.sleep(0.02)
