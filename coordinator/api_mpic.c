@@ -393,9 +393,10 @@ static bool attempt_decided(struct coord_req *r, struct coord_attempt *a)
 
 static void on_straggler_timeout(struct ev_loop *loop, void *arg);
 
-void coord_req_call_done(struct coord_call *call)
+/* coord_call_done_fn: one call of the current attempt has finished. */
+static void on_call_done(struct coord_call *call, void *arg)
 {
-    struct coord_req *r = call->r;
+    struct coord_req *r = arg;
     unsigned wait = r->c->cfg->straggler_timeout_ms;
 
     call_span_end(r, &r->attempts[r->n_attempts - 1], call);
@@ -503,7 +504,6 @@ static void attempt_start(struct coord_req *r)
             size_t member = r->cohorts.members[cohort * r->cohorts.size + i];
             struct coord_call *call = &a->calls[i];
 
-            call->r = r;
             call->idx = r->eligible[member];
             call->timeout_ms = budget;
             /* Each call is a span of its own: the checker's parent. */
@@ -517,7 +517,7 @@ static void attempt_start(struct coord_req *r)
                            r->mreq.check_type == MPIC_CHECK_DCV
                                ? mpic_dcv_method_name(r->mreq.dcv.method)
                                : NULL,
-                           r->check_body, r->check_body_len);
+                           r->check_body, r->check_body_len, on_call_done, r);
         r->pending = 0;
         for (size_t i = 0; i < a->n_calls; i++) {
             if (!a->calls[i].done)

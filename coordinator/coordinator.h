@@ -20,7 +20,6 @@ struct ev_loop;
 struct ev_curl;
 struct http_server;
 struct http_request;
-struct coord_req;
 
 #define COORD_ERR_REMOTE_CHECK "mpic_error:coordinator:remote_check"
 #define COORD_ERR_NOT_AWAITED  "mpic_error:coordinator:not_awaited"
@@ -111,10 +110,16 @@ struct coord {
 /* api_mpic.c: the POST /mpic route handler. */
 void coord_on_mpic(struct http_request *req, void *arg);
 
+struct coord_call;
+/* fanout.c's report that a call has finished (call->check_response is set);
+ * arg is what its owner gave coord_fanout_start(). */
+typedef void coord_call_done_fn(struct coord_call *call, void *arg);
+
 /* One perspective's call of an attempt. */
 struct coord_call {
-    struct coord_req *r; /* back-pointer; the request owns the call */
     struct coord *c;
+    coord_call_done_fn *on_done; /* the owner's completion, and its arg */
+    void *on_done_arg;
     size_t idx; /* perspective index in cfg->perspectives */
     enum mpic_check_type type;
     const char *method;   /* DCV method wire name (static), or NULL */
@@ -148,19 +153,20 @@ struct coord_call {
 
 /* fanout.c */
 /*
- * Starts calls[0..n) (each with r, idx set) posting body (borrowed; must
- * outlive the calls) to the checker URL of the check type.
- * coord_req_call_done() runs for each call, later, never inside this call.
+ * Starts calls[0..n) (each with idx set) posting body (borrowed; must
+ * outlive the calls) to the checker URL of the check type. on_done(call,
+ * arg) runs once for each call not yet finished when this returns, later,
+ * from the loop, never inside this call; a call finished on return failed
+ * at setup (its check_response says why).
  */
 void coord_fanout_start(struct coord *c, struct coord_call *calls, size_t n,
                         enum mpic_check_type type, const char *method,
-                        const char *body, size_t body_len);
+                        const char *body, size_t body_len,
+                        coord_call_done_fn *on_done, void *arg);
 /* Stops an unfinished call without its completion. */
 void coord_fanout_cancel(struct coord *c, struct coord_call *call);
 /* Frees what a finished or cancelled call still holds. */
 void coord_call_cleanup(struct coord *c, struct coord_call *call);
-/* api_mpic.c: one call has finished (call->check_response is set). */
-void coord_req_call_done(struct coord_call *call);
 
 /*
  * A CHECK_RESPONSE for a failed remote call (new reference): passed and

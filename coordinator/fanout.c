@@ -403,7 +403,7 @@ static void on_call_done(CURL *easy, CURLcode rc, void *arg)
     call_slot_freed(call->c, call);
     mpic_buf_cleanup(&call->body);
     call->done = true;
-    coord_req_call_done(call);
+    call->on_done(call, call->on_done_arg);
 }
 
 /* Sets the per-call options of one easy handle; returns 0 or -1. */
@@ -520,7 +520,7 @@ static void queue_pump(struct coord *c, struct coord_queue *q)
         call->elapsed_ms = waited;
         c->metrics.remote_failed++;
         mpic_buf_cleanup(&call->body);
-        coord_req_call_done(call);
+        call->on_done(call, call->on_done_arg);
     }
 }
 
@@ -541,13 +541,16 @@ static void on_pump(struct ev_loop *loop, void *arg)
 
 void coord_fanout_start(struct coord *c, struct coord_call *calls, size_t n,
                         enum mpic_check_type type, const char *method,
-                        const char *body, size_t body_len)
+                        const char *body, size_t body_len,
+                        coord_call_done_fn *on_done, void *arg)
 {
     for (size_t i = 0; i < n; i++) {
         struct coord_call *call = &calls[i];
         struct coord_queue *q;
 
         call->c = c;
+        call->on_done = on_done;
+        call->on_done_arg = arg;
         call->type = type;
         call->method = method;
         call->req_body = body;
