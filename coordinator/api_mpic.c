@@ -121,8 +121,8 @@ static void call_span_end(struct coord_req *r, const struct coord_attempt *a,
     mpic_span_attr_str(&s, "url.full",
                        call->type == MPIC_CHECK_CAA ? p->caa_url : p->dcv_url);
     mpic_span_attr_str(&s, "mpic.rir", mpic_rir_name(p->rir));
-    mpic_span_attr_bool(&s, "mpic.check_passed", call->passed);
-    mpic_span_attr_bool(&s, "mpic.check_completed", call->completed);
+    mpic_span_attr_bool(&s, "mpic.check_passed", call->check_passed);
+    mpic_span_attr_bool(&s, "mpic.check_completed", call->check_completed);
     err = first_error_type(call->check_response);
     if (err != NULL) {
         mpic_span_attr_str(&s, "error.type", err);
@@ -330,11 +330,11 @@ static void attempt_judge(struct coord_req *r, struct coord_attempt *a)
     for (size_t i = 0; i < a->n_calls; i++) {
         struct coord_call *call = &a->calls[i];
 
-        if (call->passed) {
+        if (call->check_passed) {
             a->n_passed++;
             rirs[n_rirs++] = cfg->perspectives[call->idx].rir;
         }
-        if (!call->completed)
+        if (!call->check_completed)
             a->n_not_completed++;
     }
     a->valid = mpic_attempt_valid(rirs, n_rirs, a->n_calls, r->quorum);
@@ -385,7 +385,7 @@ static bool attempt_decided(struct coord_req *r, struct coord_attempt *a)
     if (a->valid)
         return true;
     for (size_t i = 0; i < a->n_calls; i++) {
-        if (a->calls[i].done && !a->calls[i].passed)
+        if (a->calls[i].finished && !a->calls[i].check_passed)
             n_failed++;
     }
     return a->n_calls - n_failed < r->quorum;
@@ -428,7 +428,7 @@ static void attempt_cut(struct coord_req *r, bool stragglers)
     for (size_t i = 0; i < a->n_calls; i++) {
         struct coord_call *call = &a->calls[i];
 
-        if (call->done)
+        if (call->finished)
             continue;
         coord_fanout_cancel(r->c, call);
         call->elapsed_ms = now - call->started_ms;
@@ -449,7 +449,7 @@ static void attempt_cut(struct coord_req *r, bool stragglers)
                                    (unsigned long long)call->elapsed_ms);
             r->c->metrics.remote_failed++;
         }
-        call->done = true;
+        call->finished = true;
         call_span_end(r, a, call);
     }
     r->pending = 0;
@@ -520,7 +520,7 @@ static void attempt_start(struct coord_req *r)
                            r->check_body, r->check_body_len, on_call_done, r);
         r->pending = 0;
         for (size_t i = 0; i < a->n_calls; i++) {
-            if (!a->calls[i].done)
+            if (!a->calls[i].finished)
                 r->pending++;
             else
                 call_span_end(r, a, &a->calls[i]);
@@ -657,8 +657,8 @@ static void audit_log(const struct coord_req *r, bool is_valid, bool completed,
             mpic_jset(jp, "code", mpic_jstr(p->code));
             mpic_jset(jp, "answered", mpic_jbool(call->check_response != NULL));
             mpic_jset(jp, "rir", mpic_jstr(mpic_rir_name(p->rir)));
-            mpic_jset(jp, "check_passed", mpic_jbool(call->passed));
-            mpic_jset(jp, "check_completed", mpic_jbool(call->completed));
+            mpic_jset(jp, "check_passed", mpic_jbool(call->check_passed));
+            mpic_jset(jp, "check_completed", mpic_jbool(call->check_completed));
             mpic_jset(jp, "error_types", types);
             mpic_jset(jp, "duration_ms",
                       mpic_jint((long long)call->elapsed_ms));
@@ -783,7 +783,7 @@ static void on_cancel(struct http_request *http, void *arg)
                r->mreq.target);
     attempt_timers_stop(r);
     for (size_t i = 0; i < a->n_calls; i++) {
-        if (!a->calls[i].done) {
+        if (!a->calls[i].finished) {
             coord_fanout_cancel(r->c, &a->calls[i]);
             a->calls[i].elapsed_ms = ev_now_ms() - a->calls[i].started_ms;
         }

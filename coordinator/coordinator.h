@@ -136,12 +136,16 @@ struct coord_call {
     signed char tls; /* -1 unknown/plain, 0 full handshake, 1 resumed */
     struct mpic_buf body;
     char errbuf[CURL_ERROR_SIZE];
-    bool done;
+    /* Over: answered, failed or cut off; check_response is set and nothing
+     * of the call runs in libcurl or waits in its queue. */
+    bool finished;
     uint64_t started_ms;
     uint64_t elapsed_ms;
-    json_t *check_response; /* the CHECK_RESPONSE (owned), once done */
-    bool passed;
-    bool completed;
+    json_t *check_response; /* the CHECK_RESPONSE (owned), once finished */
+    /* The check response's check_passed and check_completed; false for a
+     * call that gave none (remote_check or not_awaited error). */
+    bool check_passed;
+    bool check_completed;
     /* Tracing (docs/tracing.md): this call's span, and its traceparent
      * header sent in front of the perspective's shared header list. */
     uint8_t span_id[MPIC_SPAN_ID_LEN];

@@ -212,8 +212,8 @@ static size_t on_body(char *data, size_t size, size_t nmemb, void *arg)
     return n;
 }
 
-/* What the call's answer means; sets check_response, passed, completed.
- * Whether the checker answered with a check response. */
+/* What the call's answer means; sets check_response, check_passed and
+ * check_completed. Whether the checker answered with a check response. */
 static bool call_judge(struct coord_call *call, CURLcode rc)
 {
     struct mpic_check_response resp;
@@ -246,12 +246,12 @@ static bool call_judge(struct coord_call *call, CURLcode rc)
         return false;
     }
     call->check_response = mpic_check_response_to_json(&resp);
-    call->passed = resp.check_passed;
-    call->completed = resp.check_completed;
+    call->check_passed = resp.check_passed;
+    call->check_completed = resp.check_completed;
     mpic_check_response_cleanup(&resp);
     if (call->check_response == NULL) {
-        call->passed = false;
-        call->completed = false;
+        call->check_passed = false;
+        call->check_completed = false;
         call->check_response =
             coord_remote_error(call->type, call->method,
                                "could not re-encode the checker's answer");
@@ -366,7 +366,7 @@ static bool call_fail_over(struct coord *c, struct coord_queue *q,
     q->stats.failovers++;
     json_decref(call->check_response);
     call->check_response = NULL;
-    call->passed = call->completed = false;
+    call->check_passed = call->check_completed = false;
     coord_easy_put(c, call->easy);
     call->easy = NULL;
     mpic_buf_cleanup(&call->body);
@@ -394,7 +394,7 @@ static void on_call_done(CURL *easy, CURLcode rc, void *arg)
     answered = call_judge(call, rc);
     if (call_fail_over(call->c, q, call, rc, answered))
         return;
-    if (call->passed)
+    if (call->check_passed)
         call->c->metrics.remote_ok++;
     else
         call->c->metrics.remote_failed++;
@@ -402,7 +402,7 @@ static void on_call_done(CURL *easy, CURLcode rc, void *arg)
     call->easy = NULL;
     call_slot_freed(call->c, call);
     mpic_buf_cleanup(&call->body);
-    call->done = true;
+    call->finished = true;
     call->on_done(call, call->on_done_arg);
 }
 
@@ -439,7 +439,7 @@ static int call_setup(struct coord *c, struct coord_call *call, CURL *easy,
 }
 
 /*
- * Hands call to libcurl with timeout ms left. 0, or -1 with the call done
+ * Hands call to libcurl with timeout ms left. 0, or -1 with the call finished
  * (its check_response the reason).
  */
 static int call_launch(struct coord *c, struct coord_call *call,
@@ -462,7 +462,7 @@ static int call_launch(struct coord *c, struct coord_call *call,
         call->check_response = coord_remote_error(
             call->type, call->method, "could not set up the call to %s",
             url ? url : "(no checker URL)");
-        call->done = true;
+        call->finished = true;
         return -1;
     }
     call->easy = easy;
@@ -471,7 +471,7 @@ static int call_launch(struct coord *c, struct coord_call *call,
         call->easy = NULL;
         call->check_response = coord_remote_error(call->type, call->method,
                                                   "libcurl refused the call");
-        call->done = true;
+        call->finished = true;
         return -1;
     }
     q->running++;
@@ -509,13 +509,13 @@ static void queue_pump(struct coord *c, struct coord_queue *q)
         queue_unlink(q, call);
         if (waited < limit && call_launch(c, call, limit - waited) == 0)
             continue;
-        if (!call->done) {
+        if (!call->finished) {
             call->check_response = coord_remote_error(
                 call->type, call->method,
                 "no answer from the checker within %llu ms (no free "
                 "connection to it)",
                 (unsigned long long)limit);
-            call->done = true;
+            call->finished = true;
         }
         call->elapsed_ms = waited;
         c->metrics.remote_failed++;
