@@ -9,11 +9,11 @@
  * one of them runs. Each attempt owns an array of calls; calls of earlier
  * attempts are kept (finished) until the reply, for previous_attempt_results.
  *
- * Time: every attempt has its own timer (the per-call libcurl timeout plus
- * a little), and both are cut to what the HTTP layer's request deadline
- * leaves, minus a margin. So a perspective that does not answer becomes a
- * remote_check error of its attempt and the caller gets a 200 with the
- * verdict; the HTTP layer's 504 stays a last resort that a working
+ * Time (deadline.c): every attempt has its own timer (the per-call libcurl
+ * timeout plus a little), and both are cut to what the HTTP layer's request
+ * deadline leaves, minus a margin. So a perspective that does not answer
+ * becomes a remote_check error of its attempt and the caller gets a 200
+ * with the verdict; the HTTP layer's 504 stays a last resort that a working
  * coordinator never reaches (the attempt timer also covers a call that
  * libcurl's per-transfer timeout may not bound, e.g. one queued for a free
  * connection, or a client that took most of the deadline to send its body).
@@ -38,13 +38,6 @@
 #include "common/log.h"
 #include "common/mem.h"
 #include "common/target.h"
-
-/* What an attempt keeps free of the HTTP layer's deadline (which has
- * GRACE_SLACK_MS = 2000 ms of slack beyond the attempts, main.c). */
-#define COORD_DEADLINE_MARGIN_MS 1000
-/* How long after the per-call timeout the attempt timer fires: libcurl's
- * own timeout normally ends the call first, with its own message. */
-#define COORD_ATTEMPT_SLACK_MS 250
 
 struct coord_attempt {
     size_t cohort;            /* 0-based cohort number */
@@ -297,24 +290,11 @@ static void attempt_start(struct coord_req *r);
 
 static void req_finish(struct coord_req *r);
 
-/*
- * How long the next attempt may take: remote_timeout_ms, or less if the
- * HTTP layer's deadline for this request is nearer (0: no time left).
- */
+/* How long the next attempt may take (0: no time left; deadline.c). */
 static uint64_t attempt_budget_ms(const struct coord_req *r)
 {
-    uint64_t limit = r->c->cfg->remote_timeout_ms;
-    uint64_t now = ev_now_ms();
-    uint64_t due;
-
-    if (r->c->deadline_ms == 0)
-        return limit;
-    due = http_request_start_ms(r->http) + r->c->deadline_ms;
-    if (due <= now + COORD_DEADLINE_MARGIN_MS)
-        return 0;
-    return due - now - COORD_DEADLINE_MARGIN_MS < limit
-               ? due - now - COORD_DEADLINE_MARGIN_MS
-               : limit;
+    return coord_attempt_budget_ms(r->c, http_request_start_ms(r->http),
+                                   ev_now_ms());
 }
 
 static void attempt_judge(struct coord_req *r, struct coord_attempt *a)

@@ -107,6 +107,37 @@ struct coord {
     struct coord_metrics metrics;
 };
 
+/*
+ * deadline.c: the time limits, all from remote_timeout_ms. The HTTP
+ * layer's deadline for one POST /mpic gives every attempt the whole remote
+ * timeout, plus COORD_GRACE_SLACK_MS; an attempt keeps
+ * COORD_DEADLINE_MARGIN_MS of that deadline free, so a perspective that
+ * does not answer becomes its error and the caller still gets a 200.
+ */
+/* Slack of the request deadline beyond the attempts; the deadline is also
+ * how long in-flight requests may take to finish after SIGTERM. */
+#define COORD_GRACE_SLACK_MS 2000
+/* What an attempt keeps free of the request deadline. */
+#define COORD_DEADLINE_MARGIN_MS 1000
+/* How long after the per-call timeout the attempt timer fires: libcurl's
+ * own timeout normally ends the call first, with its own message. */
+#define COORD_ATTEMPT_SLACK_MS 250
+/* The HTTP layer's deadline for one POST /mpic (struct coord's deadline_ms). */
+uint64_t coord_request_deadline_ms(const struct mpic_coordinator_config *cfg);
+/*
+ * How long the next attempt of a request that started at start_ms may take
+ * at now: remote_timeout_ms, or less if the request deadline (c->deadline_ms
+ * after start_ms, minus the margin) is nearer; 0: no time left.
+ */
+uint64_t coord_attempt_budget_ms(const struct coord *c, uint64_t start_ms,
+                                 uint64_t now);
+/*
+ * A call's whole time limit: its timeout_ms (the attempt's budget) or, when
+ * that is 0, remote_timeout_ms; at least 1, since 0 means "no timeout" to
+ * libcurl.
+ */
+uint64_t coord_call_limit_ms(const struct coord *c, uint64_t timeout_ms);
+
 /* api_mpic.c: the POST /mpic route handler. */
 void coord_on_mpic(struct http_request *req, void *arg);
 
@@ -123,7 +154,7 @@ struct coord_call {
     size_t idx; /* perspective index in cfg->perspectives */
     enum mpic_check_type type;
     const char *method;   /* DCV method wire name (static), or NULL */
-    uint64_t timeout_ms;  /* this call's limit; 0: remote_timeout_ms */
+    uint64_t timeout_ms;  /* its attempt's budget; 0: remote_timeout_ms */
     const char *req_body; /* the check request (the request owns it) */
     size_t req_body_len;
     bool queued; /* waiting for a connection (fanout.c) */

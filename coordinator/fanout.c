@@ -318,8 +318,6 @@ static void call_slot_freed(struct coord *c, struct coord_call *call)
 
 static int call_launch(struct coord *c, struct coord_call *call,
                        uint64_t timeout);
-static uint64_t call_timeout(const struct coord *c,
-                             const struct coord_call *call);
 
 /*
  * docs/failover.md: a call whose replica gave no check response moves on
@@ -331,7 +329,8 @@ static bool call_fail_over(struct coord *c, struct coord_queue *q,
                            struct coord_call *call, CURLcode rc, bool answered)
 {
     struct coord_replica *rep = &q->reps[call->rep];
-    uint64_t now = ev_now_ms(), limit = call_timeout(c, call);
+    uint64_t now = ev_now_ms();
+    uint64_t limit = coord_call_limit_ms(c, call->timeout_ms);
     uint64_t spent = now - call->started_ms;
     json_t *e =
         json_array_get(json_object_get(call->check_response, "errors"), 0);
@@ -483,18 +482,6 @@ static int call_launch(struct coord *c, struct coord_call *call,
     return 0;
 }
 
-/* The call's whole time limit: the request's own deadline may leave less
- * than remote_timeout_ms (api_mpic.c); 0 would mean "no timeout" to
- * libcurl, so at least 1. */
-static uint64_t call_timeout(const struct coord *c,
-                             const struct coord_call *call)
-{
-    uint64_t t = call->timeout_ms > 0 ? call->timeout_ms
-                                      : (uint64_t)c->cfg->remote_timeout_ms;
-
-    return t < 1 ? 1 : t;
-}
-
 /* Starts q's waiting calls while its checker has free connections. */
 static void queue_pump(struct coord *c, struct coord_queue *q)
 {
@@ -504,7 +491,7 @@ static void queue_pump(struct coord *c, struct coord_queue *q)
     while (q->head != NULL && q->running < COORD_CONNS_PER_CHECKER) {
         struct coord_call *call = q->head;
         uint64_t waited = ev_now_ms() - call->started_ms;
-        uint64_t limit = call_timeout(c, call);
+        uint64_t limit = coord_call_limit_ms(c, call->timeout_ms);
 
         queue_unlink(q, call);
         if (waited < limit && call_launch(c, call, limit - waited) == 0)
@@ -565,7 +552,8 @@ void coord_fanout_start(struct coord *c, struct coord_call *calls, size_t n,
         mpic_buf_init(&call->body, COORD_MAX_CHECK_RESPONSE);
         q = call_queue(c, call);
         if (q->running < COORD_CONNS_PER_CHECKER && q->head == NULL)
-            (void)call_launch(c, call, call_timeout(c, call));
+            (void)call_launch(c, call,
+                              coord_call_limit_ms(c, call->timeout_ms));
         else
             queue_push(q, call); /* the caller sees it running */
     }
