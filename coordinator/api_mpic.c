@@ -271,8 +271,8 @@ static void req_plan(struct coord_req *r, struct mpic_errlist *errs,
 
     r->forced_cohort = -1;
     if (o->cohort_for_single_attempt >= 0) {
-        if (o->cohort_for_single_attempt < 1 ||
-            (size_t)o->cohort_for_single_attempt > r->cohorts.n_cohorts) {
+        if (!mpic_cohort_number_valid(o->cohort_for_single_attempt,
+                                      r->cohorts.n_cohorts)) {
             mpic_errlist_add(
                 errs, "invalid-cohort-for-single-attempt",
                 "$.orchestration_parameters.cohort_for_single_attempt: %ld is "
@@ -462,6 +462,7 @@ static void attempt_start(struct coord_req *r)
     struct coord_attempt *a;
     size_t k = r->n_attempts;
     size_t cohort;
+    const size_t *members;
     uint64_t budget;
 
     for (;;) {
@@ -480,11 +481,11 @@ static void attempt_start(struct coord_req *r)
         a->calls = xcalloc(a->n_calls, sizeof(*a->calls));
         mpic_trace_random_span_id(a->span_id);
         a->span_start_ns = mpic_trace_now_ns();
+        members = mpic_cohorts_at(&r->cohorts, cohort);
         for (size_t i = 0; i < a->n_calls; i++) {
-            size_t member = r->cohorts.members[cohort * r->cohorts.size + i];
             struct coord_call *call = &a->calls[i];
 
-            call->idx = r->eligible[member];
+            call->idx = r->eligible[members[i]];
             call->timeout_ms = budget;
             /* Each call is a span of its own: the checker's parent. */
             mpic_trace_random_span_id(call->span_id);
