@@ -10,6 +10,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/queue.h>
 
 #include "common/buf.h"
 #include "common/config.h"
@@ -81,7 +82,7 @@ struct coord_replica {
  */
 struct coord_queue {
     size_t running;
-    struct coord_call *head, *tail;
+    TAILQ_HEAD(, coord_call) waiting; /* calls queued, in start order */
     bool https;
     struct coord_replica *reps; /* the perspective's replicas, in order */
     size_t n_reps;              /* 0: no checker of this type */
@@ -162,7 +163,7 @@ struct coord_call {
     unsigned char n_tried;  /* replicas called so far */
     unsigned tried;         /* bit k: replica k was called */
     char *failed_over;      /* why earlier replicas gave no answer, or NULL */
-    struct coord_call *qprev, *qnext;
+    TAILQ_ENTRY(coord_call) qlink; /* in its queue's waiting, if queued */
     CURL *easy; /* NULL once finished */
     signed char tls; /* -1 unknown/plain, 0 full handshake, 1 resumed */
     struct mpic_buf body;

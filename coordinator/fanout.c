@@ -275,27 +275,13 @@ static struct coord_queue *call_queue(struct coord *c,
 
 static void queue_push(struct coord_queue *q, struct coord_call *call)
 {
-    call->qprev = q->tail;
-    call->qnext = NULL;
-    if (q->tail != NULL)
-        q->tail->qnext = call;
-    else
-        q->head = call;
-    q->tail = call;
+    TAILQ_INSERT_TAIL(&q->waiting, call, qlink);
     call->queued = true;
 }
 
 static void queue_unlink(struct coord_queue *q, struct coord_call *call)
 {
-    if (call->qprev != NULL)
-        call->qprev->qnext = call->qnext;
-    else
-        q->head = call->qnext;
-    if (call->qnext != NULL)
-        call->qnext->qprev = call->qprev;
-    else
-        q->tail = call->qprev;
-    call->qnext = call->qprev = NULL;
+    TAILQ_REMOVE(&q->waiting, call, qlink);
     call->queued = false;
 }
 
@@ -307,7 +293,7 @@ static void call_slot_freed(struct coord *c, struct coord_call *call)
 
     MPIC_ASSERT(q->running > 0);
     q->running--;
-    if (q->head != NULL && !c->pump_pending) {
+    if (!TAILQ_EMPTY(&q->waiting) && !c->pump_pending) {
         c->pump_pending = true;
         if (!c->pump_hooked) {
             ev_before_poll(c->loop, on_pump, c);
@@ -488,8 +474,8 @@ static void queue_pump(struct coord *c, struct coord_queue *q)
     /* A finished call may start a new attempt that queues more calls, or
      * free a request whose calls leave the queue: re-read the head every
      * time. */
-    while (q->head != NULL && q->running < COORD_CONNS_PER_CHECKER) {
-        struct coord_call *call = q->head;
+    while (!TAILQ_EMPTY(&q->waiting) && q->running < COORD_CONNS_PER_CHECKER) {
+        struct coord_call *call = TAILQ_FIRST(&q->waiting);
         uint64_t waited = ev_now_ms() - call->started_ms;
         uint64_t limit = coord_call_limit_ms(c, call->timeout_ms);
 
@@ -551,7 +537,7 @@ void coord_fanout_start(struct coord *c, struct coord_call *calls, size_t n,
         call->failed_over = NULL;
         mpic_buf_init(&call->body, COORD_MAX_CHECK_RESPONSE);
         q = call_queue(c, call);
-        if (q->running < COORD_CONNS_PER_CHECKER && q->head == NULL)
+        if (q->running < COORD_CONNS_PER_CHECKER && TAILQ_EMPTY(&q->waiting))
             (void)call_launch(c, call,
                               coord_call_limit_ms(c, call->timeout_ms));
         else
