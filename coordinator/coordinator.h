@@ -1,7 +1,9 @@
 /*
  * mpic-coordinator internals: the daemon state, the POST /mpic handler with
  * its response and audit record (api_mpic.c), the fan-out of one attempt to
- * its cohort (fanout.c) and the warm connections to the checkers (warm.c).
+ * its cohort (fanout.c), the time limits (deadline.c), the choice of a
+ * checker's replica (replica.c) and the warm connections to the checkers
+ * (warm.c).
  */
 #ifndef MPIC_COORDINATOR_H
 #define MPIC_COORDINATOR_H
