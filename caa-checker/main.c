@@ -17,6 +17,7 @@
 #include "common/mem.h"
 #include "common/otlp_export.h"
 #include "common/trace.h"
+#include "common/versions.h"
 
 #define CAA_NAME "mpic-caa-checker"
 /* Bodies of check requests are small; anything larger is not one. */
@@ -77,6 +78,8 @@ int main(int argc, char **argv)
     struct mpic_dns *dns = NULL;
     struct http_server *srv = NULL;
     struct http_server_config hc = {0};
+    struct http_library libs[MPIC_LIBRARIES_MAX];
+    const char *curl_version = NULL;
     struct caa_checker ck = {0};
     char *errmsg = NULL;
     bool curl_started = false;
@@ -142,7 +145,7 @@ int main(int argc, char **argv)
             goto out;
         }
         curl_started = true;
-        hc.curl_version = curl_version_info(CURLVERSION_NOW)->version;
+        curl_version = curl_version_info(CURLVERSION_NOW)->version;
         if (mpic_otlp_start(loop, cfg.tracing_otlp_endpoint, CAA_NAME,
                             cfg.perspective_code) != 0)
             goto out;
@@ -160,6 +163,8 @@ int main(int argc, char **argv)
     hc.configz_arg = &cfg;
     hc.metrics = on_metrics;
     hc.metrics_arg = &ck;
+    hc.n_libraries = mpic_library_versions(libs, curl_version);
+    hc.libraries = libs;
     srv = http_server_new(loop, &hc, &errmsg);
     if (srv == NULL) {
         log_error("%s: HTTP server on %s: %s", CAA_NAME, cfg.listen, errmsg);

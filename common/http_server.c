@@ -352,7 +352,12 @@ struct http_server *http_server_new(struct ev_loop *loop,
     srv->configz = cfg->configz;
     srv->configz_arg = cfg->configz_arg;
     srv->metrics = cfg->metrics;
-    srv->curl_version = cfg->curl_version;
+    if (cfg->n_libraries > 0) {
+        srv->libraries = xcalloc(cfg->n_libraries, sizeof(*srv->libraries));
+        memcpy(srv->libraries, cfg->libraries,
+               cfg->n_libraries * sizeof(*srv->libraries));
+        srv->n_libraries = cfg->n_libraries;
+    }
     srv->metrics_arg = cfg->metrics_arg;
     srv->epoll_fd = -1;
     if (mpic_http_tls_load(srv, cfg, errmsg) < 0)
@@ -577,6 +582,7 @@ void http_server_free(struct http_server *srv)
     free(srv->routes);
     free(srv->counters);
     free(srv->hists);
+    free(srv->libraries);
     mpic_http_tls_cleanup(srv);
     free(srv->name);
     free(srv);

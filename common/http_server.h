@@ -38,6 +38,13 @@ typedef json_t *http_configz_fn(void *arg);
 /* Appends daemon-specific Prometheus lines to out. */
 typedef void http_metrics_fn(struct mpic_buf *out, void *arg);
 
+/* A library and its version for GET /configz "libraries" (both borrowed,
+ * static). */
+struct http_library {
+    const char *name;
+    const char *version;
+};
+
 struct http_server_config {
     const char *name;        /* daemon name, for logs and metrics */
     const char *listen;      /* "HOST:PORT", "[v6]:PORT" */
@@ -53,9 +60,10 @@ struct http_server_config {
     void *configz_arg;
     http_metrics_fn *metrics;
     void *metrics_arg;
-    /* libcurl's version for /configz "libraries" (borrowed, static); NULL
-     * where the daemon does not use libcurl */
-    const char *curl_version;
+    /* The daemon's libraries for /configz "libraries", listed in this
+     * order after microhttpd's (copied; common/versions.h fills it) */
+    const struct http_library *libraries;
+    size_t n_libraries;
 };
 
 /*

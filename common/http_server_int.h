@@ -66,7 +66,8 @@ struct http_server {
     void *configz_arg;
     http_metrics_fn *metrics;
     void *metrics_arg;
-    const char *curl_version; /* borrowed; NULL: not linked */
+    struct http_library *libraries; /* owned array; strings borrowed */
+    size_t n_libraries;
 
     int epoll_fd;
     struct ev_timer *mhd_timer;

@@ -6,10 +6,7 @@
  */
 #include "common/http_server_int.h"
 
-#include <ares.h>
 #include <jansson.h>
-#include <ldns/ldns.h>
-#include <openssl/crypto.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -43,23 +40,17 @@ static void serve_healthz(struct http_request *req)
     http_request_reply_json(req, 200, json_pack("{s:s}", "status", "healthy"));
 }
 
+/* Our own library, then those the daemon named (common/versions.h). */
 static json_t *library_versions(const struct http_server *srv)
 {
     json_t *o = json_pack("{s:s}", "microhttpd", MHD_get_version());
+    size_t i;
 
-    /* Only the daemons that make HTTP requests link libcurl. */
-    if (o != NULL && srv->curl_version != NULL &&
-        json_object_set_new(o, "curl", json_string(srv->curl_version)) != 0)
-        goto fail;
-    if (o == NULL ||
-        json_object_set_new(o, "c-ares", json_string(ares_version(NULL))) !=
-            0 ||
-        json_object_set_new(o, "ldns", json_string(ldns_version())) != 0 ||
-        json_object_set_new(o, "jansson", json_string(jansson_version_str())) !=
-            0 ||
-        json_object_set_new(o, "openssl",
-                            json_string(OpenSSL_version(OPENSSL_VERSION))) != 0)
-        goto fail;
+    for (i = 0; o != NULL && i < srv->n_libraries; i++) {
+        if (json_object_set_new(o, srv->libraries[i].name,
+                                json_string(srv->libraries[i].version)) != 0)
+            goto fail;
+    }
     return o;
 fail:
     json_decref(o);

@@ -30,14 +30,14 @@
 #include <string.h>
 #include <time.h>
 
-#include "common/cohort.h"
-#include "common/compliance.h"
 #include "common/ev.h"
 #include "common/http_server.h"
 #include "common/json_safe.h"
 #include "common/log.h"
 #include "common/mem.h"
 #include "common/target.h"
+#include "coordinator/cohort.h"
+#include "coordinator/compliance.h"
 
 /* What an attempt keeps free of the HTTP layer's deadline (which has
  * GRACE_SLACK_MS = 2000 ms of slack beyond the attempts, main.c). */

@@ -12,9 +12,9 @@
 #include <stdint.h>
 
 #include "common/buf.h"
-#include "common/config.h"
 #include "common/model.h"
 #include "common/trace.h"
+#include "coordinator/config_coordinator.h"
 
 struct ev_loop;
 struct ev_curl;

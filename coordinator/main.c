@@ -10,8 +10,6 @@
 #include <string.h>
 #include <time.h>
 
-#include "common/compliance.h"
-#include "common/config.h"
 #include "common/ev.h"
 #include "common/ev_curl.h"
 #include "common/http_server.h"
@@ -19,6 +17,9 @@
 #include "common/mem.h"
 #include "common/otlp_export.h"
 #include "common/trace.h"
+#include "common/versions.h"
+#include "coordinator/compliance.h"
+#include "coordinator/config_coordinator.h"
 #include "coordinator/coordinator.h"
 #include "coordinator/openapi.h"
 
@@ -197,6 +198,7 @@ static int run(const struct mpic_coordinator_config *cfg)
 {
     struct coord c;
     struct http_server_config hc;
+    struct http_library libs[MPIC_LIBRARIES_MAX];
     char *err = NULL;
     int rc = 1;
     uint64_t per_request;
@@ -242,7 +244,8 @@ static int run(const struct mpic_coordinator_config *cfg)
     hc.configz_arg = &c;
     hc.metrics = on_metrics;
     hc.metrics_arg = &c;
-    hc.curl_version = curl_version_info(CURLVERSION_NOW)->version;
+    hc.n_libraries = mpic_library_versions(libs, curl_version_info(CURLVERSION_NOW)->version);
+    hc.libraries = libs;
     c.srv = http_server_new(c.loop, &hc, &err);
     if (c.srv == NULL) {
         log_error("cannot listen on %s: %s", cfg->listen, err ? err : "?");

@@ -17,6 +17,7 @@
 #include "common/mem.h"
 #include "common/otlp_export.h"
 #include "common/trace.h"
+#include "common/versions.h"
 #include "dcv-checker/dcv.h"
 
 /* Concurrent outbound HTTP connections of one checker, in all / per host. */
@@ -46,6 +47,7 @@ static int run(const struct mpic_checker_config *cfg)
 {
     struct dcv_daemon d;
     struct http_server_config hc;
+    struct http_library libs[MPIC_LIBRARIES_MAX];
     struct http_server *srv = NULL;
     struct ev_loop *loop = NULL;
     char *err = NULL;
@@ -90,7 +92,8 @@ static int run(const struct mpic_checker_config *cfg)
     hc.configz_arg = (void *)(uintptr_t)cfg;
     hc.metrics = on_metrics;
     hc.metrics_arg = &d;
-    hc.curl_version = curl_version_info(CURLVERSION_NOW)->version;
+    hc.n_libraries = mpic_library_versions(libs, curl_version_info(CURLVERSION_NOW)->version);
+    hc.libraries = libs;
     srv = http_server_new(loop, &hc, &err);
     if (srv == NULL) {
         log_error("cannot listen on %s: %s", cfg->listen,

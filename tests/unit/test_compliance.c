@@ -14,8 +14,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/compliance.h"
 #include "common/err.h"
+#include "coordinator/compliance.h"
 
 /* 00:00:00 UTC of each date of the table (computed independently). */
 #define T_2026_03_15 ((time_t)1773532800)

@@ -27,6 +27,7 @@
 #include "common/log.h"
 #include "common/mem.h"
 #include "common/strv.h"
+#include "common/versions.h"
 
 struct resp;
 
@@ -263,10 +264,12 @@ static struct fx *fx_new_lib(uint64_t deadline_ms, size_t max_body,
         .configz = configz,
         .metrics = metrics_cb,
     };
+    struct http_library libs[MPIC_LIBRARIES_MAX];
     char *err = NULL;
 
     cfg.metrics_arg = fx;
-    cfg.curl_version = curl_version;
+    cfg.n_libraries = mpic_library_versions(libs, curl_version);
+    cfg.libraries = libs;
     fx->loop = ev_loop_new();
     assert_non_null(fx->loop);
     fx->ec = ev_curl_new(fx->loop);
