@@ -244,7 +244,8 @@ static int run(const struct mpic_coordinator_config *cfg)
     hc.configz_arg = &c;
     hc.metrics = on_metrics;
     hc.metrics_arg = &c;
-    hc.n_libraries = mpic_library_versions(libs, curl_version_info(CURLVERSION_NOW)->version);
+    hc.n_libraries = mpic_library_versions(
+        libs, curl_version_info(CURLVERSION_NOW)->version);
     hc.libraries = libs;
     c.srv = http_server_new(c.loop, &hc, &err);
     if (c.srv == NULL) {

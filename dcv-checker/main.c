@@ -92,7 +92,8 @@ static int run(const struct mpic_checker_config *cfg)
     hc.configz_arg = (void *)(uintptr_t)cfg;
     hc.metrics = on_metrics;
     hc.metrics_arg = &d;
-    hc.n_libraries = mpic_library_versions(libs, curl_version_info(CURLVERSION_NOW)->version);
+    hc.n_libraries = mpic_library_versions(
+        libs, curl_version_info(CURLVERSION_NOW)->version);
     hc.libraries = libs;
     srv = http_server_new(loop, &hc, &err);
     if (srv == NULL) {
