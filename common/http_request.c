@@ -34,6 +34,7 @@ struct http_request *mpic_http_req_new(struct http_server *srv,
     req->conn = conn;
     req->method = xstrdup(method);
     req->path = xstrdup(url);
+    req->route_label = PATH_OTHER;
     req->start_ms = ev_now_ms();
     mpic_buf_init(&req->body, srv->max_body);
     srv->inflight++;

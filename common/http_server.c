@@ -167,6 +167,7 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn,
     if (req == NULL) {
         /* Headers are in; state lives until on_completed. */
         req = mpic_http_req_new(srv, conn, url, method);
+        req->route_label = mpic_http_path_label(srv, url);
         *req_cls = req;
         req->in_access = true;
         /* GET /healthz reveals nothing and is what container and

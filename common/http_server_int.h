@@ -34,6 +34,9 @@ struct http_request {
     struct MHD_Connection *conn;
     char *method; /* owned copies */
     char *path;
+    /* The metrics label of path (static or a route literal): set by the
+     * router when the headers are in, so replies never ask it again. */
+    const char *route_label;
     char *trace_id;
     char *w3c_trace_id; /* hex, docs/tracing.md; NULL: not a traced request */
     struct mpic_buf body;

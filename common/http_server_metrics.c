@@ -50,7 +50,7 @@ void mpic_http_metrics_record(struct http_server *srv,
                               const struct http_request *req, unsigned status,
                               uint64_t dur_ms)
 {
-    const char *path = mpic_http_path_label(srv, req->path);
+    const char *path = req->route_label;
     const char *method = method_label(req->method);
     struct histogram *h = NULL;
     double secs = (double)dur_ms / 1000.0;
