@@ -76,9 +76,9 @@ int main(int argc, char **argv)
     enum mpic_cli_action action = MPIC_CLI_RUN;
     struct ev_loop *loop = NULL;
     struct mpic_dns *dns = NULL;
-    struct http_server *srv = NULL;
-    struct http_server_config hc = {0};
-    struct http_library libs[MPIC_LIBRARIES_MAX];
+    struct mpic_http_server *srv = NULL;
+    struct mpic_http_server_config hc = {0};
+    struct mpic_http_library libs[MPIC_LIBRARIES_MAX];
     const char *curl_version = NULL;
     struct caa_checker ck = {0};
     char *errmsg = NULL;
@@ -165,18 +165,18 @@ int main(int argc, char **argv)
     hc.metrics_arg = &ck;
     hc.n_libraries = mpic_library_versions(libs, curl_version);
     hc.libraries = libs;
-    srv = http_server_new(loop, &hc, &errmsg);
+    srv = mpic_http_server_new(loop, &hc, &errmsg);
     if (srv == NULL) {
         log_error("%s: HTTP server on %s: %s", CAA_NAME, cfg.listen, errmsg);
         goto out;
     }
-    http_server_route(srv, "POST", "/caa", caa_on_request, &ck);
+    mpic_http_server_route(srv, "POST", "/caa", caa_on_request, &ck);
     log_info("%s %s: perspective %s listening on %s (port %u), %zu "
              "resolver(s)",
              CAA_NAME, MPIC_VERSION,
              cfg.perspective_code != NULL ? cfg.perspective_code : "-",
-             cfg.listen, http_server_port(srv), cfg.dns.resolvers.n);
-    if (http_server_run(srv, CAA_GRACE_MS) != 0) {
+             cfg.listen, mpic_http_server_port(srv), cfg.dns.resolvers.n);
+    if (mpic_http_server_run(srv, CAA_GRACE_MS) != 0) {
         log_error("%s: the event loop failed", CAA_NAME);
         goto out;
     }
@@ -184,7 +184,7 @@ int main(int argc, char **argv)
 out:
     /* The server goes first: cancelling its requests cancels their
      * lookups while the DNS client still exists. */
-    http_server_free(srv);
+    mpic_http_server_free(srv);
     mpic_otlp_stop();
     if (curl_started)
         curl_global_cleanup();

@@ -19,7 +19,7 @@
  * and static; NULL where the daemon does not use libcurl: left out),
  * c-ares, ldns, jansson and openssl, in that order. Returns how many.
  */
-size_t mpic_library_versions(struct http_library *out,
+size_t mpic_library_versions(struct mpic_http_library *out,
                              const char *curl_version);
 
 #endif

@@ -61,7 +61,7 @@ struct coord_attempt {
 
 struct coord_req {
     struct coord *c;
-    struct http_request *http;
+    struct mpic_http_request *http;
     struct mpic_request mreq;
     struct mpic_target target;
     size_t *eligible; /* indexes into cfg->perspectives */
@@ -309,7 +309,7 @@ static uint64_t attempt_budget_ms(const struct coord_req *r)
 
     if (r->c->deadline_ms == 0)
         return limit;
-    due = http_request_start_ms(r->http) + r->c->deadline_ms;
+    due = mpic_http_request_start_ms(r->http) + r->c->deadline_ms;
     if (due <= now + COORD_DEADLINE_MARGIN_MS)
         return 0;
     return due - now - COORD_DEADLINE_MARGIN_MS < limit
@@ -761,7 +761,7 @@ static void req_finish(struct coord_req *r)
         r->c->metrics.mpic_invalid[m->check.check_type]++;
     audit_log(r, is_valid, completed, "answered");
     req_span_end(r, 200, "answered");
-    http_request_reply_json(r->http, 200, o);
+    mpic_http_request_reply_json(r->http, 200, o);
     req_free(r);
 }
 
@@ -771,7 +771,7 @@ static void req_finish(struct coord_req *r)
  * no libcurl completion can reach the freed request, and still leave the
  * audit record of what was asked and what was seen.
  */
-static void on_cancel(struct http_request *http, void *arg)
+static void on_cancel(struct mpic_http_request *http, void *arg)
 {
     struct coord_req *r = arg;
     struct coord_attempt *a = &r->attempts[r->n_attempts - 1];
@@ -836,10 +836,10 @@ static void reply_unavailable(struct coord_req *r, const char *why)
     req_span_end(r, 503, "compliance_unavailable");
     mpic_jset(o, "error", mpic_jstr("mpic_error:coordinator:compliance"));
     mpic_jset(o, "message", mpic_jstr(why));
-    http_request_reply_json(r->http, 503, o);
+    mpic_http_request_reply_json(r->http, 503, o);
 }
 
-void coord_on_mpic(struct http_request *http, void *arg)
+void coord_on_mpic(struct mpic_http_request *http, void *arg)
 {
     struct coord *c = arg;
     struct coord_req *r;
@@ -853,8 +853,8 @@ void coord_on_mpic(struct http_request *http, void *arg)
     const char *tp_why = NULL;
     enum mpic_compliance_verdict verdict;
 
-    if (!http_request_authorized(http, &c->cfg->api_keys, true)) {
-        http_request_reply_error(http, 401, "unauthorized",
+    if (!mpic_http_request_authorized(http, &c->cfg->api_keys, true)) {
+        mpic_http_request_reply_error(http, 401, "unauthorized",
                                  "a valid API key is required (x-api-key or "
                                  "Authorization: Bearer)");
         return;
@@ -864,29 +864,29 @@ void coord_on_mpic(struct http_request *http, void *arg)
     r->http = http;
     r->start_ms = ev_now_ms();
     /* W3C Trace Context: continue the caller's trace, or start one. */
-    if (!mpic_trace_begin(&r->trace, http_request_header(http, "traceparent"),
+    if (!mpic_trace_begin(&r->trace, mpic_http_request_header(http, "traceparent"),
                           &tp_why) &&
         tp_why != NULL)
         logtr_debug(NULL, r->trace.trace_hex,
                     "mpic: traceparent refused (%s): new trace", tp_why);
-    http_request_set_w3c_trace_id(http, r->trace.trace_hex);
+    mpic_http_request_set_w3c_trace_id(http, r->trace.trace_hex);
     r->forced_cohort = -1;
     mpic_errlist_init(&r->warnings);
     mpic_errlist_init(&errs);
-    body = http_request_body(http, &len);
+    body = mpic_http_request_body(http, &len);
     if (mpic_request_parse(body, len, &r->mreq, &errs) != MPIC_OK ||
         errs.n > 0) {
-        http_request_reply_issues(http, &errs);
+        mpic_http_request_reply_issues(http, &errs);
         goto out;
     }
     if (r->mreq.check.trace_id != NULL)
-        http_request_set_trace_id(http, r->mreq.check.trace_id);
+        mpic_http_request_set_trace_id(http, r->mreq.check.trace_id);
     if (mpic_target_parse(r->mreq.check.target, &r->target, &why) != 0) {
         /* mpic_request_parse checked it already; keep a clear answer. */
         mpic_errlist_add(&errs, "invalid-domain-or-ip-target",
                          "$.domain_or_ip_target: %s", why ? why : "invalid");
         free(why);
-        http_request_reply_issues(http, &errs);
+        mpic_http_request_reply_issues(http, &errs);
         goto out;
     }
     verdict = req_compliance(r, &errs, &unavailable_why);
@@ -901,7 +901,7 @@ void coord_on_mpic(struct http_request *http, void *arg)
         }
         free(fatal_why);
         free(unavailable_why);
-        http_request_reply_issues(http, &errs);
+        mpic_http_request_reply_issues(http, &errs);
         goto out;
     }
     if (verdict == MPIC_COMPLIANCE_UNAVAILABLE) {
@@ -921,7 +921,7 @@ void coord_on_mpic(struct http_request *http, void *arg)
 
             mpic_jset(o, "error", mpic_jstr("mpic_error:coordinator:cohort"));
             mpic_jset(o, "message", mpic_jstr(fatal_why));
-            http_request_reply_json(http, 500, o);
+            mpic_http_request_reply_json(http, 500, o);
         }
         free(fatal_why);
         goto out;
@@ -933,7 +933,7 @@ void coord_on_mpic(struct http_request *http, void *arg)
     mpic_check_request_cleanup(&creq);
     r->check_body_len = strlen(r->check_body);
 
-    http_request_set_cancel(http, on_cancel, r);
+    mpic_http_request_set_cancel(http, on_cancel, r);
     mpic_errlist_cleanup(&errs);
     attempt_start(r); /* may answer at once; r may be gone after this */
     return;

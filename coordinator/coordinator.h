@@ -18,8 +18,8 @@
 
 struct ev_loop;
 struct ev_curl;
-struct http_server;
-struct http_request;
+struct mpic_http_server;
+struct mpic_http_request;
 struct coord_req;
 
 #define COORD_ERR_REMOTE_CHECK "mpic_error:coordinator:remote_check"
@@ -95,7 +95,7 @@ struct coord {
     const struct mpic_coordinator_config *cfg; /* borrowed */
     struct ev_loop *loop;
     struct ev_curl *curl;
-    struct http_server *srv;
+    struct mpic_http_server *srv;
     uint64_t deadline_ms; /* the HTTP layer's per-request deadline; 0: none */
     CURL *pool[COORD_EASY_POOL];
     size_t n_pool;
@@ -109,7 +109,7 @@ struct coord {
 };
 
 /* api_mpic.c: the POST /mpic route handler. */
-void coord_on_mpic(struct http_request *req, void *arg);
+void coord_on_mpic(struct mpic_http_request *req, void *arg);
 
 /* One perspective's call of an attempt. */
 struct coord_call {
