@@ -7,6 +7,12 @@
  * gracefully. Handlers may reply at once or later (after DNS, HTTP, ...):
  * a request not answered when its handler returns is suspended until
  * mpic_http_request_reply*() is called or its deadline passes.
+ *
+ * Names: everything declared here, the layer's public interface, carries
+ * the project prefix: mpic_http_server_* for the server, mpic_http_request_*
+ * for one request, struct mpic_http_* and mpic_http_*_fn for the types. The
+ * functions the layer's files share among themselves (http_server_int.h)
+ * are http_* without the prefix, and what one file uses alone is static.
  */
 #ifndef MPIC_COMMON_HTTP_SERVER_H
 #define MPIC_COMMON_HTTP_SERVER_H
