@@ -8,8 +8,8 @@
 #include <string.h>
 
 #include "caa-checker/caa.h"
+#include "caa-checker/curl_dl.h"
 #include "common/config.h"
-#include "common/curl_dl.h"
 #include "common/dns.h"
 #include "common/ev.h"
 #include "common/http_server.h"
