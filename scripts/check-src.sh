@@ -1,6 +1,7 @@
 #!/bin/sh
-# Source checks run by the test suite (STYLE.md B10): banned functions, and
-# raw allocation outside common/mem.c.
+# Source checks run by the test suite (STYLE.md B10): banned functions,
+# raw allocation outside common/mem.c, and the layout
+# (scripts/check-includes.py).
 set -eu
 cd "$(dirname "$0")/.."
 
@@ -28,6 +29,10 @@ for f in $files; do
         ;;
     esac
 done
+# The layout: no circles of includes or calls, common/ shared-only.
+if ! python3 scripts/check-includes.py; then
+    status=1
+fi
 if [ "$status" -eq 0 ]; then
     echo "check-src: ok"
 fi
