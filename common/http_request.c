@@ -42,18 +42,6 @@ struct mpic_http_request *http_req_new(struct mpic_http_server *srv,
     return req;
 }
 
-static void suspended_unlink(struct mpic_http_server *srv, struct mpic_http_request *r)
-{
-    if (r->prev != NULL)
-        r->prev->next = r->next;
-    else
-        srv->suspended = r->next;
-    if (r->next != NULL)
-        r->next->prev = r->prev;
-    r->prev = NULL;
-    r->next = NULL;
-}
-
 void http_req_free(struct mpic_http_request *req)
 {
     struct mpic_http_server *srv = req->srv;
@@ -198,7 +186,7 @@ void http_reply_response(struct mpic_http_request *req, unsigned status,
     req->resp = resp;
     req->resp_status = status;
     req->suspended = false;
-    suspended_unlink(srv, req);
+    TAILQ_REMOVE(&srv->suspended, req, link);
     MHD_resume_connection(req->conn);
     srv->need_run = true;
 }
@@ -310,8 +298,8 @@ static void on_deadline(struct ev_loop *loop, void *arg)
 
 void http_cancel_suspended(struct mpic_http_server *srv)
 {
-    while (srv->suspended != NULL)
-        req_abort(srv->suspended, 503, "shutting-down",
+    while (!TAILQ_EMPTY(&srv->suspended))
+        req_abort(TAILQ_FIRST(&srv->suspended), 503, "shutting-down",
                   "the server is shutting down");
 }
 
@@ -325,10 +313,7 @@ void http_req_suspend(struct mpic_http_request *req)
 
     MHD_suspend_connection(req->conn);
     req->suspended = true;
-    req->next = srv->suspended;
-    if (srv->suspended != NULL)
-        srv->suspended->prev = req;
-    srv->suspended = req;
+    TAILQ_INSERT_HEAD(&srv->suspended, req, link);
     /* A suspended connection never times out by itself (microhttpd.h). */
     req->deadline =
         ev_timer_start(srv->loop, due > now ? due - now : 0, on_deadline, req);

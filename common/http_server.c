@@ -345,6 +345,7 @@ struct mpic_http_server *mpic_http_server_new(struct ev_loop *loop,
     signal(SIGPIPE, SIG_IGN);
 
     srv = xcalloc(1, sizeof(*srv));
+    TAILQ_INIT(&srv->suspended);
     srv->loop = loop;
     srv->name = xstrdup(cfg->name != NULL ? cfg->name : "http");
     srv->max_body = cfg->max_body;
@@ -541,7 +542,7 @@ static void server_stop_daemon(struct mpic_http_server *srv)
         srv->need_run = false;
         MHD_run(srv->d);
     }
-    MPIC_ASSERT(srv->suspended == NULL);
+    MPIC_ASSERT(TAILQ_EMPTY(&srv->suspended));
     ev_io_watch(srv->loop, srv->epoll_fd, 0, NULL, NULL);
     ev_timer_stop(srv->loop, srv->mhd_timer);
     srv->mhd_timer = NULL;

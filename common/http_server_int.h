@@ -15,6 +15,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/queue.h>
 
 #include "common/buf.h"
 #include "common/http_server.h"
@@ -54,8 +55,7 @@ struct mpic_http_request {
     struct MHD_Response *resp; /* stored reply of a suspended request */
     unsigned resp_status;
 
-    struct mpic_http_request *prev; /* in srv->suspended while suspended */
-    struct mpic_http_request *next;
+    TAILQ_ENTRY(mpic_http_request) link; /* in srv->suspended */
 };
 
 struct mpic_http_server {
@@ -83,7 +83,7 @@ struct mpic_http_server {
 
     size_t inflight; /* received, not answered */
     size_t live;     /* request objects not yet completed by MHD */
-    struct mpic_http_request *suspended;
+    TAILQ_HEAD(, mpic_http_request) suspended; /* newest first */
 
     bool stopping;
     bool finished;
