@@ -14,7 +14,7 @@
 #include "common/model.h"
 
 struct ev_loop;
-struct http_request;
+struct mpic_http_request;
 struct mpic_dns;
 struct caa_check;
 
@@ -62,9 +62,9 @@ void caa_check_build_response(const struct caa_checker *ck,
                               const struct caa_lookup_result *res,
                               struct mpic_check_response *out);
 
-/* POST /caa (http_handler_fn); arg is the struct caa_checker. */
-void caa_on_request(struct http_request *req, void *arg);
-/* Prometheus lines for /metrics (http_metrics_fn); arg as above. */
+/* POST /caa (mpic_http_handler_fn); arg is the struct caa_checker. */
+void caa_on_request(struct mpic_http_request *req, void *arg);
+/* Prometheus lines for /metrics (mpic_http_metrics_fn); arg as above. */
 void caa_metrics(struct mpic_buf *out, void *arg);
 
 #endif

@@ -59,7 +59,7 @@ struct caa_lf_outcome {
 
 /* One HTTP request in flight. */
 struct caa_http_req {
-    struct http_request *req;
+    struct mpic_http_request *req;
     struct caa_checker *ck;
     struct mpic_check_request creq;
     struct caa_check *check;
@@ -530,16 +530,16 @@ static void on_check_done(const struct mpic_check_response *resp, void *arg)
     caa_check_span(r, resp->check_passed, resp->check_completed,
                    resp->errors.n > 0 ? resp->errors.items[0].type : NULL);
     if (body == NULL) {
-        http_request_reply_error(r->req, 500, "internal",
+        mpic_http_request_reply_error(r->req, 500, "internal",
                                  "cannot encode the check response");
     } else {
-        http_request_reply_json(r->req, 200, body);
+        mpic_http_request_reply_json(r->req, 200, body);
     }
     caa_http_req_free(r);
 }
 
 /* Deadline or shutdown: drop the lookup; the HTTP layer answers. */
-static void on_request_cancel(struct http_request *req, void *arg)
+static void on_request_cancel(struct mpic_http_request *req, void *arg)
 {
     struct caa_http_req *r = arg;
 
@@ -551,7 +551,7 @@ static void on_request_cancel(struct http_request *req, void *arg)
     caa_http_req_free(r);
 }
 
-void caa_on_request(struct http_request *req, void *arg)
+void caa_on_request(struct mpic_http_request *req, void *arg)
 {
     struct caa_checker *ck = arg;
     struct caa_http_req *r = NULL;
@@ -564,29 +564,29 @@ void caa_on_request(struct http_request *req, void *arg)
     char hex[MPIC_TRACE_HEX_LEN + 1];
 
     mpic_errlist_init(&errs);
-    if (!http_request_authorized(req, &ck->cfg->bearer_tokens, false)) {
+    if (!mpic_http_request_authorized(req, &ck->cfg->bearer_tokens, false)) {
         ck->n_rejected++;
-        http_request_reply_error(req, 401, "unauthorized",
+        mpic_http_request_reply_error(req, 401, "unauthorized",
                                  "a valid bearer token is required");
         goto out;
     }
-    body = http_request_body(req, &len);
+    body = mpic_http_request_body(req, &len);
     r = xcalloc(1, sizeof(*r));
     r->req = req;
     r->ck = ck;
     /* W3C Trace Context: continue the coordinator's trace, or start one. */
-    mpic_trace_begin(&r->trace, http_request_header(req, "traceparent"), NULL);
-    http_request_set_w3c_trace_id(req, r->trace.trace_hex);
+    mpic_trace_begin(&r->trace, mpic_http_request_header(req, "traceparent"), NULL);
+    mpic_http_request_set_w3c_trace_id(req, r->trace.trace_hex);
     if (mpic_check_request_parse(body != NULL ? body : "", len, MPIC_CHECK_CAA,
                                  &r->creq, &errs) != MPIC_OK) {
         if (errs.n == 0)
             mpic_errlist_add(&errs, "malformed-request", "$: bad request");
         ck->n_rejected++;
-        http_request_reply_issues(req, &errs);
+        mpic_http_request_reply_issues(req, &errs);
         goto out;
     }
     if (r->creq.trace_id != NULL)
-        http_request_set_trace_id(req, r->creq.trace_id);
+        mpic_http_request_set_trace_id(req, r->creq.trace_id);
     /* A copy: the check may answer, and free r, inside the call. */
     memcpy(hex, r->trace.trace_hex, sizeof(hex));
     scope = mpic_log_trace_scope(hex);
@@ -602,7 +602,7 @@ void caa_on_request(struct http_request *req, void *arg)
         mpic_errlist_add(&errs, "invalid-domain-or-ip-target",
                          "$.domain_or_ip_target: %s", why);
         ck->n_rejected++;
-        http_request_reply_issues(req, &errs);
+        mpic_http_request_reply_issues(req, &errs);
         goto out;
     }
     if (chk == NULL) {
@@ -612,7 +612,7 @@ void caa_on_request(struct http_request *req, void *arg)
     /* Nothing can tear the request down before the handler returns, so
      * the cancel hook is needed only from here on. */
     r->check = chk;
-    http_request_set_cancel(req, on_request_cancel, r);
+    mpic_http_request_set_cancel(req, on_request_cancel, r);
     r = NULL; /* owned by the pending check until it answers or cancels */
 out:
     caa_http_req_free(r);

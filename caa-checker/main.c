@@ -8,8 +8,8 @@
 #include <string.h>
 
 #include "caa-checker/caa.h"
+#include "caa-checker/curl_dl.h"
 #include "common/config.h"
-#include "common/curl_dl.h"
 #include "common/dns.h"
 #include "common/ev.h"
 #include "common/http_server.h"
@@ -17,6 +17,7 @@
 #include "common/mem.h"
 #include "common/otlp_export.h"
 #include "common/trace.h"
+#include "common/versions.h"
 
 #define CAA_NAME "mpic-caa-checker"
 /* Bodies of check requests are small; anything larger is not one. */
@@ -75,8 +76,10 @@ int main(int argc, char **argv)
     enum mpic_cli_action action = MPIC_CLI_RUN;
     struct ev_loop *loop = NULL;
     struct mpic_dns *dns = NULL;
-    struct http_server *srv = NULL;
-    struct http_server_config hc = {0};
+    struct mpic_http_server *srv = NULL;
+    struct mpic_http_server_config hc = {0};
+    struct mpic_http_library libs[MPIC_LIBRARIES_MAX];
+    const char *curl_version = NULL;
     struct caa_checker ck = {0};
     char *errmsg = NULL;
     bool curl_started = false;
@@ -142,7 +145,7 @@ int main(int argc, char **argv)
             goto out;
         }
         curl_started = true;
-        hc.curl_version = curl_version_info(CURLVERSION_NOW)->version;
+        curl_version = curl_version_info(CURLVERSION_NOW)->version;
         if (mpic_otlp_start(loop, cfg.tracing_otlp_endpoint, CAA_NAME,
                             cfg.perspective_code) != 0)
             goto out;
@@ -160,18 +163,20 @@ int main(int argc, char **argv)
     hc.configz_arg = &cfg;
     hc.metrics = on_metrics;
     hc.metrics_arg = &ck;
-    srv = http_server_new(loop, &hc, &errmsg);
+    hc.n_libraries = mpic_library_versions(libs, curl_version);
+    hc.libraries = libs;
+    srv = mpic_http_server_new(loop, &hc, &errmsg);
     if (srv == NULL) {
         log_error("%s: HTTP server on %s: %s", CAA_NAME, cfg.listen, errmsg);
         goto out;
     }
-    http_server_route(srv, "POST", "/caa", caa_on_request, &ck);
+    mpic_http_server_route(srv, "POST", "/caa", caa_on_request, &ck);
     log_info("%s %s: perspective %s listening on %s (port %u), %zu "
              "resolver(s)",
              CAA_NAME, MPIC_VERSION,
              cfg.perspective_code != NULL ? cfg.perspective_code : "-",
-             cfg.listen, http_server_port(srv), cfg.dns.resolvers.n);
-    if (http_server_run(srv, CAA_GRACE_MS) != 0) {
+             cfg.listen, mpic_http_server_port(srv), cfg.dns.resolvers.n);
+    if (mpic_http_server_run(srv, CAA_GRACE_MS) != 0) {
         log_error("%s: the event loop failed", CAA_NAME);
         goto out;
     }
@@ -179,7 +184,7 @@ int main(int argc, char **argv)
 out:
     /* The server goes first: cancelling its requests cancels their
      * lookups while the DNS client still exists. */
-    http_server_free(srv);
+    mpic_http_server_free(srv);
     mpic_otlp_stop();
     if (curl_started)
         curl_global_cleanup();

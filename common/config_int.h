@@ -3,10 +3,9 @@
  * them up and by nothing else: config.c (key lookup, the YAML file, the
  * environment and flag layers, problem reports, --help), config_validate.c
  * (per-key checks of the final values), config_json.c (/configz),
- * config_checker.c and config_coordinator.c (each daemon's table, defaults
- * and cross-checks). The coordinator's part checks checker URLs with
- * libcurl, so it lives in libmpic_curl; everything a checker needs stays
- * free of libcurl. The public interface is config.h.
+ * config_checker.c (the checkers' table, defaults and cross-checks) and
+ * coordinator/config_coordinator.c (the coordinator's). The public
+ * interfaces are config.h and coordinator/config_coordinator.h.
  */
 #ifndef MPIC_COMMON_CONFIG_INT_H
 #define MPIC_COMMON_CONFIG_INT_H
@@ -71,14 +70,8 @@ struct cfg_origin {
     bool set; /* set by a layer (file, env, flag) */
 };
 
-/* Lines of one perspective entry, for cross-checks after parsing. */
-struct cfg_persp_lines {
-    unsigned item, code, dcv, caa, headers;
-    /* [0]: dcv_url, [1]: caa_url: each replica's line, and whether the
-     * value was a list (its keys are then dcv_url[k]). */
-    unsigned urls[2][MPIC_MAX_REPLICAS];
-    bool url_list[2];
-};
+/* Lines of one perspective entry (the coordinator's loader). */
+struct cfg_persp_lines;
 
 struct cfg_loader;
 

@@ -20,7 +20,7 @@
 #include <sys/time.h>
 
 #include "common/buf.h"
-#include "common/config.h"
+#include "common/dns_settings.h"
 #include "common/ev.h"
 #include "common/log.h"
 #include "common/mem.h"

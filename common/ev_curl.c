@@ -12,6 +12,7 @@
 
 #include <stdbool.h>
 #include <stdlib.h>
+#include <sys/queue.h>
 
 #include "common/ev.h"
 #include "common/log.h"
@@ -24,28 +25,15 @@ struct ev_curl_xfer {
     void *arg;
     bool keep;     /* stays in the multi handle after on_done */
     bool finished; /* keep: on_done has run */
-    struct ev_curl_xfer *prev;
-    struct ev_curl_xfer *next;
+    TAILQ_ENTRY(ev_curl_xfer) link; /* in ec->xfers */
 };
 
 struct ev_curl {
     struct ev_loop *loop;
     CURLM *multi;
     struct ev_timer *timer;
-    struct ev_curl_xfer *xfers; /* running transfers */
+    TAILQ_HEAD(, ev_curl_xfer) xfers; /* running transfers */
 };
-
-static void xfer_unlink(struct ev_curl *ec, struct ev_curl_xfer *x)
-{
-    if (x->prev != NULL)
-        x->prev->next = x->next;
-    else
-        ec->xfers = x->next;
-    if (x->next != NULL)
-        x->next->prev = x->prev;
-    x->prev = NULL;
-    x->next = NULL;
-}
 
 /*
  * Finished transfers: remove each from the multi handle (legal here, we are
@@ -89,7 +77,7 @@ static void drain_done(struct ev_curl *ec)
             continue;
         }
         curl_multi_remove_handle(ec->multi, easy);
-        xfer_unlink(ec, x);
+        TAILQ_REMOVE(&ec->xfers, x, link);
         curl_easy_setopt(easy, CURLOPT_PRIVATE, NULL);
         on_done = x->on_done;
         arg = x->arg;
@@ -193,6 +181,7 @@ struct ev_curl *ev_curl_new(struct ev_loop *loop)
     ec = xcalloc(1, sizeof(*ec));
     ec->loop = loop;
     ec->multi = multi;
+    TAILQ_INIT(&ec->xfers);
     if (curl_multi_setopt(multi, CURLMOPT_SOCKETFUNCTION, on_curl_socket) !=
             CURLM_OK ||
         curl_multi_setopt(multi, CURLMOPT_SOCKETDATA, ec) != CURLM_OK ||
@@ -210,12 +199,12 @@ void ev_curl_free(struct ev_curl *ec)
 {
     if (ec == NULL)
         return;
-    while (ec->xfers != NULL) {
-        struct ev_curl_xfer *x = ec->xfers;
+    while (!TAILQ_EMPTY(&ec->xfers)) {
+        struct ev_curl_xfer *x = TAILQ_FIRST(&ec->xfers);
 
         curl_multi_remove_handle(ec->multi, x->easy);
         curl_easy_setopt(x->easy, CURLOPT_PRIVATE, NULL);
-        xfer_unlink(ec, x);
+        TAILQ_REMOVE(&ec->xfers, x, link);
         free(x);
     }
     /* Closing cached connections reports CURL_POLL_REMOVE for their
@@ -254,10 +243,7 @@ static int xfer_add(struct ev_curl *ec, CURL *easy, ev_curl_done_fn *on_done,
         free(x);
         return -1;
     }
-    x->next = ec->xfers;
-    if (ec->xfers != NULL)
-        ec->xfers->prev = x;
-    ec->xfers = x;
+    TAILQ_INSERT_HEAD(&ec->xfers, x, link);
     return 0;
 }
 
@@ -279,7 +265,8 @@ void ev_curl_cancel(struct ev_curl *ec, CURL *easy)
 
     /* Look the handle up in our own list rather than trusting
      * CURLOPT_PRIVATE: a handle that already finished is not running. */
-    for (x = ec->xfers; x != NULL; x = x->next) {
+    TAILQ_FOREACH(x, &ec->xfers, link)
+    {
         if (x->easy == easy)
             break;
     }
@@ -287,6 +274,6 @@ void ev_curl_cancel(struct ev_curl *ec, CURL *easy)
         return;
     curl_multi_remove_handle(ec->multi, easy);
     curl_easy_setopt(easy, CURLOPT_PRIVATE, NULL);
-    xfer_unlink(ec, x);
+    TAILQ_REMOVE(&ec->xfers, x, link);
     free(x);
 }

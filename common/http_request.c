@@ -24,16 +24,17 @@
 
 /* ---- requests ---- */
 
-struct http_request *mpic_http_req_new(struct http_server *srv,
+struct mpic_http_request *http_req_new(struct mpic_http_server *srv,
                                        struct MHD_Connection *conn,
                                        const char *url, const char *method)
 {
-    struct http_request *req = xcalloc(1, sizeof(*req));
+    struct mpic_http_request *req = xcalloc(1, sizeof(*req));
 
     req->srv = srv;
     req->conn = conn;
     req->method = xstrdup(method);
     req->path = xstrdup(url);
+    req->route_label = PATH_OTHER;
     req->start_ms = ev_now_ms();
     mpic_buf_init(&req->body, srv->max_body);
     srv->inflight++;
@@ -41,21 +42,9 @@ struct http_request *mpic_http_req_new(struct http_server *srv,
     return req;
 }
 
-static void suspended_unlink(struct http_server *srv, struct http_request *r)
+void http_req_free(struct mpic_http_request *req)
 {
-    if (r->prev != NULL)
-        r->prev->next = r->next;
-    else
-        srv->suspended = r->next;
-    if (r->next != NULL)
-        r->next->prev = r->prev;
-    r->prev = NULL;
-    r->next = NULL;
-}
-
-void mpic_http_req_free(struct http_request *req)
-{
-    struct http_server *srv = req->srv;
+    struct mpic_http_server *srv = req->srv;
 
     /* MHD never completes a suspended connection (and we never stop the
      * daemon with one), so a request here is no longer referenced. */
@@ -74,48 +63,48 @@ void mpic_http_req_free(struct http_request *req)
     free(req);
 }
 
-const char *http_request_method(const struct http_request *req)
+const char *mpic_http_request_method(const struct mpic_http_request *req)
 {
     return req->method;
 }
 
-const char *http_request_path(const struct http_request *req)
+const char *mpic_http_request_path(const struct mpic_http_request *req)
 {
     return req->path;
 }
 
-const char *http_request_body(const struct http_request *req, size_t *len)
+const char *mpic_http_request_body(const struct mpic_http_request *req, size_t *len)
 {
     if (len != NULL)
         *len = req->body.len;
     return req->body.data != NULL ? req->body.data : "";
 }
 
-const char *http_request_header(const struct http_request *req,
+const char *mpic_http_request_header(const struct mpic_http_request *req,
                                 const char *name)
 {
     return MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, name);
 }
 
-uint64_t http_request_start_ms(const struct http_request *req)
+uint64_t mpic_http_request_start_ms(const struct mpic_http_request *req)
 {
     return req->start_ms;
 }
 
-void http_request_set_cancel(struct http_request *req, http_cancel_fn *fn,
+void mpic_http_request_set_cancel(struct mpic_http_request *req, mpic_http_cancel_fn *fn,
                              void *arg)
 {
     req->cancel = fn;
     req->cancel_arg = arg;
 }
 
-void http_request_set_trace_id(struct http_request *req, const char *tid)
+void mpic_http_request_set_trace_id(struct mpic_http_request *req, const char *tid)
 {
     free(req->trace_id);
     req->trace_id = tid != NULL ? xstrdup(tid) : NULL;
 }
 
-void http_request_set_w3c_trace_id(struct http_request *req,
+void mpic_http_request_set_w3c_trace_id(struct mpic_http_request *req,
                                    const char *trace_hex)
 {
     free(req->w3c_trace_id);
@@ -133,7 +122,7 @@ static bool token_equal(const char *given, size_t glen, const char *key)
     return (glen == klen) & (diff == 0) & (klen > 0);
 }
 
-bool http_request_authorized(const struct http_request *req,
+bool mpic_http_request_authorized(const struct mpic_http_request *req,
                              const struct mpic_strv *keys,
                              bool allow_api_key_header)
 {
@@ -143,7 +132,7 @@ bool http_request_authorized(const struct http_request *req,
 
     if (keys == NULL || keys->n == 0)
         return true;
-    auth = http_request_header(req, "Authorization");
+    auth = mpic_http_request_header(req, "Authorization");
     if (auth != NULL && strncasecmp(auth, "Bearer ", 7) == 0) {
         bearer = auth + 7;
         while (*bearer == ' ')
@@ -151,7 +140,7 @@ bool http_request_authorized(const struct http_request *req,
         blen = strlen(bearer);
     }
     apikey =
-        allow_api_key_header ? http_request_header(req, "x-api-key") : NULL;
+        allow_api_key_header ? mpic_http_request_header(req, "x-api-key") : NULL;
     if (apikey != NULL)
         alen = strlen(apikey);
     /* Every key is compared, whether or not an earlier one matched. */
@@ -166,10 +155,10 @@ bool http_request_authorized(const struct http_request *req,
 
 /* ---- replies ---- */
 
-void mpic_http_reply_response(struct http_request *req, unsigned status,
+void http_reply_response(struct mpic_http_request *req, unsigned status,
                               struct MHD_Response *resp)
 {
-    struct http_server *srv = req->srv;
+    struct mpic_http_server *srv = req->srv;
     uint64_t dur = ev_now_ms() - req->start_ms;
 
     req->answered = true;
@@ -177,7 +166,7 @@ void mpic_http_reply_response(struct http_request *req, unsigned status,
     ev_timer_stop(srv->loop, req->deadline);
     req->deadline = NULL;
     req->cancel = NULL;
-    mpic_http_metrics_record(srv, req, status, dur);
+    http_metrics_record(srv, req, status, dur);
     logtr_debug(req->trace_id, req->w3c_trace_id,
                 "%s: %s %.256s %u %" PRIu64 " ms", srv->name, req->method,
                 req->path, status, dur);
@@ -197,12 +186,12 @@ void mpic_http_reply_response(struct http_request *req, unsigned status,
     req->resp = resp;
     req->resp_status = status;
     req->suspended = false;
-    suspended_unlink(srv, req);
+    TAILQ_REMOVE(&srv->suspended, req, link);
     MHD_resume_connection(req->conn);
     srv->need_run = true;
 }
 
-void http_request_reply(struct http_request *req, unsigned status,
+void mpic_http_request_reply(struct mpic_http_request *req, unsigned status,
                         const char *content_type, char *body, size_t len)
 {
     struct MHD_Response *resp;
@@ -227,10 +216,10 @@ void http_request_reply(struct http_request *req, unsigned status,
         MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
                                 content_type);
     }
-    mpic_http_reply_response(req, status, resp);
+    http_reply_response(req, status, resp);
 }
 
-void http_request_reply_json(struct http_request *req, unsigned status,
+void mpic_http_request_reply_json(struct mpic_http_request *req, unsigned status,
                              json_t *body)
 {
     char *s = NULL;
@@ -245,10 +234,10 @@ void http_request_reply_json(struct http_request *req, unsigned status,
         len = strlen(s);
         status = 500;
     }
-    http_request_reply(req, status, "application/json", s, len);
+    mpic_http_request_reply(req, status, "application/json", s, len);
 }
 
-void http_request_reply_error(struct http_request *req, unsigned status,
+void mpic_http_request_reply_error(struct mpic_http_request *req, unsigned status,
                               const char *code, const char *msg)
 {
     json_t *o = mpic_jobj();
@@ -256,10 +245,10 @@ void http_request_reply_error(struct http_request *req, unsigned status,
     /* msg may quote a request or a peer: repaired, never refused */
     mpic_jset(o, "error", mpic_jstr(code));
     mpic_jset(o, "message", mpic_jstr(msg ? msg : ""));
-    http_request_reply_json(req, status, o);
+    mpic_http_request_reply_json(req, status, o);
 }
 
-void http_request_reply_issues(struct http_request *req,
+void mpic_http_request_reply_issues(struct mpic_http_request *req,
                                const struct mpic_errlist *errs)
 {
     json_t *o = mpic_jobj();
@@ -274,29 +263,29 @@ void http_request_reply_issues(struct http_request *req,
     }
     mpic_jset(o, "error", mpic_jstr("request-validation-failed"));
     mpic_jset(o, "validation_issues", list);
-    http_request_reply_json(req, 400, o);
+    mpic_http_request_reply_json(req, 400, o);
 }
 
 /*
  * Tears down an unanswered request: the owner drops it (cancel callback),
  * then we answer for it.
  */
-static void req_abort(struct http_request *req, unsigned status,
+static void req_abort(struct mpic_http_request *req, unsigned status,
                       const char *code, const char *msg)
 {
-    http_cancel_fn *cancel = req->cancel;
+    mpic_http_cancel_fn *cancel = req->cancel;
     void *arg = req->cancel_arg;
 
     req->cancel = NULL;
     if (cancel != NULL)
         cancel(req, arg);
     if (!req->answered)
-        http_request_reply_error(req, status, code, msg);
+        mpic_http_request_reply_error(req, status, code, msg);
 }
 
 static void on_deadline(struct ev_loop *loop, void *arg)
 {
-    struct http_request *req = arg;
+    struct mpic_http_request *req = arg;
 
     (void)loop;
     req->deadline = NULL;
@@ -307,27 +296,24 @@ static void on_deadline(struct ev_loop *loop, void *arg)
               "the request was not answered in time");
 }
 
-void mpic_http_cancel_suspended(struct http_server *srv)
+void http_cancel_suspended(struct mpic_http_server *srv)
 {
-    while (srv->suspended != NULL)
-        req_abort(srv->suspended, 503, "shutting-down",
+    while (!TAILQ_EMPTY(&srv->suspended))
+        req_abort(TAILQ_FIRST(&srv->suspended), 503, "shutting-down",
                   "the server is shutting down");
 }
 
 /* ---- suspension ---- */
 
-void mpic_http_req_suspend(struct http_request *req)
+void http_req_suspend(struct mpic_http_request *req)
 {
-    struct http_server *srv = req->srv;
+    struct mpic_http_server *srv = req->srv;
     uint64_t now = ev_now_ms();
     uint64_t due = req->start_ms + srv->deadline_ms;
 
     MHD_suspend_connection(req->conn);
     req->suspended = true;
-    req->next = srv->suspended;
-    if (srv->suspended != NULL)
-        srv->suspended->prev = req;
-    srv->suspended = req;
+    TAILQ_INSERT_HEAD(&srv->suspended, req, link);
     /* A suspended connection never times out by itself (microhttpd.h). */
     req->deadline =
         ev_timer_start(srv->loop, due > now ? due - now : 0, on_deadline, req);

@@ -3,7 +3,7 @@
  * (MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME, no internal thread; the shape
  * of MHD's suspend_resume_epoll example). We watch MHD's epoll fd, call
  * MHD_run on readiness, and re-arm one timer from MHD_get_timeout before
- * every poll. Each request gets a struct http_request on the first access
+ * every poll. Each request gets a struct mpic_http_request on the first access
  * handler call; it is freed only in the NOTIFY_COMPLETED callback. A request
  * not answered when its handler returns is suspended with a deadline timer;
  * a later reply stores the response and resumes the connection, and the
@@ -48,7 +48,7 @@
 /* After the grace period, how long cancelled replies get to go out. */
 #define FLUSH_MS 2000u
 
-static void server_check_stopped(struct http_server *srv);
+static void server_check_stopped(struct mpic_http_server *srv);
 
 /* ---- listen address ---- */
 
@@ -130,9 +130,9 @@ static int parse_listen(const char *listen, struct sockaddr_storage *ss,
 
 /* ---- MHD callbacks ---- */
 
-static bool content_length_too_big(struct http_request *req)
+static bool content_length_too_big(struct mpic_http_request *req)
 {
-    const char *cl = http_request_header(req, "Content-Length");
+    const char *cl = mpic_http_request_header(req, "Content-Length");
     unsigned long long v;
     char *end;
 
@@ -145,12 +145,12 @@ static bool content_length_too_big(struct http_request *req)
     return v > req->srv->max_body;
 }
 
-static void reply_413(struct http_request *req)
+static void reply_413(struct mpic_http_request *req)
 {
     char *msg =
         xasprintf("the request body exceeds %zu bytes", req->srv->max_body);
 
-    http_request_reply_error(req, 413, "payload-too-large", msg);
+    mpic_http_request_reply_error(req, 413, "payload-too-large", msg);
     free(msg);
 }
 
@@ -159,14 +159,15 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn,
                                  const char *version, const char *upload_data,
                                  size_t *upload_data_size, void **req_cls)
 {
-    struct http_server *srv = cls;
-    struct http_request *req = *req_cls;
+    struct mpic_http_server *srv = cls;
+    struct mpic_http_request *req = *req_cls;
     enum MHD_Result ret = MHD_YES;
 
     (void)version;
     if (req == NULL) {
         /* Headers are in; state lives until on_completed. */
-        req = mpic_http_req_new(srv, conn, url, method);
+        req = http_req_new(srv, conn, url, method);
+        req->route_label = http_path_label(srv, url);
         *req_cls = req;
         req->in_access = true;
         /* GET /healthz reveals nothing and is what container and
@@ -174,8 +175,8 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn,
          * needs one when client_ca_file is set. */
         if (srv->require_client_cert &&
             !(strcmp(method, "GET") == 0 && strcmp(url, "/healthz") == 0) &&
-            !mpic_http_client_cert_verified(conn))
-            http_request_reply_error(req, 403, "forbidden",
+            !http_client_cert_verified(conn))
+            mpic_http_request_reply_error(req, 403, "forbidden",
                                      "a verified client certificate is "
                                      "required");
         else if (content_length_too_big(req))
@@ -210,9 +211,9 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn,
         goto out;
     }
     if (!req->handled) {
-        mpic_http_dispatch(req);
+        http_dispatch(req);
         if (!req->answered)
-            mpic_http_req_suspend(req);
+            http_req_suspend(req);
     }
 out:
     req->in_access = false;
@@ -224,8 +225,8 @@ out:
 static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
                          enum MHD_RequestTerminationCode toe)
 {
-    struct http_server *srv = cls;
-    struct http_request *req = *req_cls;
+    struct mpic_http_server *srv = cls;
+    struct mpic_http_request *req = *req_cls;
 
     (void)conn;
     if (req == NULL)
@@ -235,13 +236,13 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
         logtr_debug(req->trace_id, req->w3c_trace_id,
                     "%s: %s %.256s: terminated (%d)", srv->name, req->method,
                     req->path, (int)toe);
-    mpic_http_req_free(req);
+    http_req_free(req);
 }
 
 __attribute__((format(printf, 2, 0))) static void
 on_mhd_log(void *cls, const char *fmt, va_list ap)
 {
-    struct http_server *srv = cls;
+    struct mpic_http_server *srv = cls;
     char msg[512];
     size_t n;
 
@@ -256,7 +257,7 @@ on_mhd_log(void *cls, const char *fmt, va_list ap)
 
 /* ---- loop integration ---- */
 
-static void mhd_run(struct http_server *srv)
+static void mhd_run(struct mpic_http_server *srv)
 {
     if (srv->d != NULL)
         MHD_run(srv->d);
@@ -272,14 +273,14 @@ static void on_mhd_io(struct ev_loop *loop, int fd, unsigned events, void *arg)
 
 static void on_mhd_timer(struct ev_loop *loop, void *arg)
 {
-    struct http_server *srv = arg;
+    struct mpic_http_server *srv = arg;
 
     (void)loop;
     srv->mhd_timer = NULL;
     mhd_run(srv);
 }
 
-static void arm_mhd_timer(struct http_server *srv)
+static void arm_mhd_timer(struct mpic_http_server *srv)
 {
     MHD_UNSIGNED_LONG_LONG ms = 0;
     uint64_t due;
@@ -303,7 +304,7 @@ static void arm_mhd_timer(struct http_server *srv)
 
 static void on_before_poll(struct ev_loop *loop, void *arg)
 {
-    struct http_server *srv = arg;
+    struct mpic_http_server *srv = arg;
 
     (void)loop;
     if (srv->d == NULL)
@@ -321,11 +322,11 @@ static void on_before_poll(struct ev_loop *loop, void *arg)
 
 /* ---- server ---- */
 
-struct http_server *http_server_new(struct ev_loop *loop,
-                                    const struct http_server_config *cfg,
+struct mpic_http_server *mpic_http_server_new(struct ev_loop *loop,
+                                    const struct mpic_http_server_config *cfg,
                                     char **errmsg)
 {
-    struct http_server *srv = NULL;
+    struct mpic_http_server *srv = NULL;
     struct sockaddr_storage ss;
     struct MHD_OptionItem tls_opts[4];
     const union MHD_DaemonInfo *di;
@@ -344,6 +345,7 @@ struct http_server *http_server_new(struct ev_loop *loop,
     signal(SIGPIPE, SIG_IGN);
 
     srv = xcalloc(1, sizeof(*srv));
+    TAILQ_INIT(&srv->suspended);
     srv->loop = loop;
     srv->name = xstrdup(cfg->name != NULL ? cfg->name : "http");
     srv->max_body = cfg->max_body;
@@ -352,10 +354,15 @@ struct http_server *http_server_new(struct ev_loop *loop,
     srv->configz = cfg->configz;
     srv->configz_arg = cfg->configz_arg;
     srv->metrics = cfg->metrics;
-    srv->curl_version = cfg->curl_version;
+    if (cfg->n_libraries > 0) {
+        srv->libraries = xcalloc(cfg->n_libraries, sizeof(*srv->libraries));
+        memcpy(srv->libraries, cfg->libraries,
+               cfg->n_libraries * sizeof(*srv->libraries));
+        srv->n_libraries = cfg->n_libraries;
+    }
     srv->metrics_arg = cfg->metrics_arg;
     srv->epoll_fd = -1;
-    if (mpic_http_tls_load(srv, cfg, errmsg) < 0)
+    if (http_tls_load(srv, cfg, errmsg) < 0)
         goto fail;
 
     flags = MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
@@ -377,7 +384,7 @@ struct http_server *http_server_new(struct ev_loop *loop,
         flags, 0, NULL, NULL, on_access, srv, MHD_OPTION_EXTERNAL_LOGGER,
         on_mhd_log, srv, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
         MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv,
-        MHD_OPTION_NOTIFY_CONNECTION, mpic_http_tls_on_connection, srv,
+        MHD_OPTION_NOTIFY_CONNECTION, http_tls_on_connection, srv,
         MHD_OPTION_CONNECTION_LIMIT,
         (unsigned)(cfg->conn_limit ? cfg->conn_limit : DEFAULT_CONN_LIMIT),
         MHD_OPTION_CONNECTION_TIMEOUT,
@@ -405,16 +412,16 @@ struct http_server *http_server_new(struct ev_loop *loop,
     ev_before_poll(loop, on_before_poll, srv);
     srv->hook_added = true;
     log_info("%s: listening on %s (port %u%s)", srv->name, cfg->listen,
-             http_server_port(srv), srv->tls_cert != NULL ? ", TLS" : "");
+             mpic_http_server_port(srv), srv->tls_cert != NULL ? ", TLS" : "");
     return srv;
 
 fail:
-    http_server_free(srv);
+    mpic_http_server_free(srv);
     return NULL;
 }
 
-void http_server_route(struct http_server *srv, const char *method,
-                       const char *path, http_handler_fn *fn, void *arg)
+void mpic_http_server_route(struct mpic_http_server *srv, const char *method,
+                       const char *path, mpic_http_handler_fn *fn, void *arg)
 {
     srv->routes =
         xreallocarray(srv->routes, srv->nroutes + 1, sizeof(*srv->routes));
@@ -425,7 +432,7 @@ void http_server_route(struct http_server *srv, const char *method,
     srv->nroutes++;
 }
 
-unsigned http_server_port(const struct http_server *srv)
+unsigned mpic_http_server_port(const struct mpic_http_server *srv)
 {
     const union MHD_DaemonInfo *di;
 
@@ -435,12 +442,12 @@ unsigned http_server_port(const struct http_server *srv)
     return di != NULL ? di->port : 0;
 }
 
-size_t http_server_inflight(const struct http_server *srv)
+size_t mpic_http_server_inflight(const struct mpic_http_server *srv)
 {
     return srv->inflight;
 }
 
-size_t http_server_connections(const struct http_server *srv)
+size_t mpic_http_server_connections(const struct mpic_http_server *srv)
 {
     const union MHD_DaemonInfo *di;
 
@@ -450,8 +457,8 @@ size_t http_server_connections(const struct http_server *srv)
     return di != NULL ? di->num_connections : 0;
 }
 
-/* Ends the graceful stop: the loop returns to http_server_run. */
-static void server_finish(struct http_server *srv)
+/* Ends the graceful stop: the loop returns to mpic_http_server_run. */
+static void server_finish(struct mpic_http_server *srv)
 {
     if (srv->finished)
         return;
@@ -463,7 +470,7 @@ static void server_finish(struct http_server *srv)
     ev_loop_stop(srv->loop);
 }
 
-static void server_check_stopped(struct http_server *srv)
+static void server_check_stopped(struct mpic_http_server *srv)
 {
     if (srv->live == 0)
         server_finish(srv);
@@ -471,7 +478,7 @@ static void server_check_stopped(struct http_server *srv)
 
 static void on_flush_timeout(struct ev_loop *loop, void *arg)
 {
-    struct http_server *srv = arg;
+    struct mpic_http_server *srv = arg;
 
     (void)loop;
     srv->flush_timer = NULL;
@@ -482,18 +489,18 @@ static void on_flush_timeout(struct ev_loop *loop, void *arg)
 
 static void on_grace_timeout(struct ev_loop *loop, void *arg)
 {
-    struct http_server *srv = arg;
+    struct mpic_http_server *srv = arg;
 
     (void)loop;
     srv->grace_timer = NULL;
     if (srv->inflight > 0)
         log_warn("%s: grace period over; cancelling %zu request(s)", srv->name,
                  srv->inflight);
-    mpic_http_cancel_suspended(srv);
+    http_cancel_suspended(srv);
     srv->flush_timer = ev_timer_start(loop, FLUSH_MS, on_flush_timeout, srv);
 }
 
-void http_server_shutdown(struct http_server *srv)
+void mpic_http_server_shutdown(struct mpic_http_server *srv)
 {
     MHD_socket lfd;
 
@@ -513,11 +520,11 @@ void http_server_shutdown(struct http_server *srv)
 
 static void on_signal(struct ev_loop *loop, int signo, void *arg)
 {
-    struct http_server *srv = arg;
+    struct mpic_http_server *srv = arg;
 
     (void)loop;
     log_info("%s: received signal %d", srv->name, signo);
-    http_server_shutdown(srv);
+    mpic_http_server_shutdown(srv);
 }
 
 /*
@@ -525,17 +532,17 @@ static void on_signal(struct ev_loop *loop, int signo, void *arg)
  * MHD_stop_daemon (an API violation in microhttpd.h): cancel what is left,
  * and let MHD_run process the resumes first.
  */
-static void server_stop_daemon(struct http_server *srv)
+static void server_stop_daemon(struct mpic_http_server *srv)
 {
     if (srv->d == NULL)
         return;
     srv->stopping = true;
-    mpic_http_cancel_suspended(srv);
+    http_cancel_suspended(srv);
     while (srv->need_run) {
         srv->need_run = false;
         MHD_run(srv->d);
     }
-    MPIC_ASSERT(srv->suspended == NULL);
+    MPIC_ASSERT(TAILQ_EMPTY(&srv->suspended));
     ev_io_watch(srv->loop, srv->epoll_fd, 0, NULL, NULL);
     ev_timer_stop(srv->loop, srv->mhd_timer);
     srv->mhd_timer = NULL;
@@ -549,7 +556,7 @@ static void server_stop_daemon(struct http_server *srv)
     srv->epoll_fd = -1;
 }
 
-int http_server_run(struct http_server *srv, uint64_t grace_ms)
+int mpic_http_server_run(struct mpic_http_server *srv, uint64_t grace_ms)
 {
     int rc;
 
@@ -567,7 +574,7 @@ int http_server_run(struct http_server *srv, uint64_t grace_ms)
     return 0;
 }
 
-void http_server_free(struct http_server *srv)
+void mpic_http_server_free(struct mpic_http_server *srv)
 {
     if (srv == NULL)
         return;
@@ -577,7 +584,8 @@ void http_server_free(struct http_server *srv)
     free(srv->routes);
     free(srv->counters);
     free(srv->hists);
-    mpic_http_tls_cleanup(srv);
+    free(srv->libraries);
+    http_tls_cleanup(srv);
     free(srv->name);
     free(srv);
 }

@@ -15,6 +15,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/queue.h>
 
 #include "common/buf.h"
 #include "common/http_server.h"
@@ -24,22 +25,25 @@
 struct route {
     const char *method; /* borrowed literals */
     const char *path;
-    http_handler_fn *fn;
+    mpic_http_handler_fn *fn;
     void *arg;
 };
 
-/* Per request; freed only by mpic_http_req_free (NOTIFY_COMPLETED). */
-struct http_request {
-    struct http_server *srv;
+/* Per request; freed only by http_req_free (NOTIFY_COMPLETED). */
+struct mpic_http_request {
+    struct mpic_http_server *srv;
     struct MHD_Connection *conn;
     char *method; /* owned copies */
     char *path;
+    /* The metrics label of path (static or a route literal): set by the
+     * router when the headers are in, so replies never ask it again. */
+    const char *route_label;
     char *trace_id;
     char *w3c_trace_id; /* hex, docs/tracing.md; NULL: not a traced request */
     struct mpic_buf body;
     uint64_t start_ms;
 
-    http_cancel_fn *cancel;
+    mpic_http_cancel_fn *cancel;
     void *cancel_arg;
     struct ev_timer *deadline;
 
@@ -51,22 +55,22 @@ struct http_request {
     struct MHD_Response *resp; /* stored reply of a suspended request */
     unsigned resp_status;
 
-    struct http_request *prev; /* in srv->suspended while suspended */
-    struct http_request *next;
+    TAILQ_ENTRY(mpic_http_request) link; /* in srv->suspended */
 };
 
-struct http_server {
+struct mpic_http_server {
     struct ev_loop *loop;
     struct MHD_Daemon *d;
     char *name;
     size_t max_body;
     uint64_t deadline_ms;
     uint64_t grace_ms;
-    http_configz_fn *configz;
+    mpic_http_configz_fn *configz;
     void *configz_arg;
-    http_metrics_fn *metrics;
+    mpic_http_metrics_fn *metrics;
     void *metrics_arg;
-    const char *curl_version; /* borrowed; NULL: not linked */
+    struct mpic_http_library *libraries; /* owned array; strings borrowed */
+    size_t n_libraries;
 
     int epoll_fd;
     struct ev_timer *mhd_timer;
@@ -79,7 +83,7 @@ struct http_server {
 
     size_t inflight; /* received, not answered */
     size_t live;     /* request objects not yet completed by MHD */
-    struct http_request *suspended;
+    TAILQ_HEAD(, mpic_http_request) suspended; /* newest first */
 
     bool stopping;
     bool finished;
@@ -105,34 +109,34 @@ struct http_server {
 /* ---- http_request.c ---- */
 
 /* A request whose headers are in; counted in flight until answered. */
-struct http_request *mpic_http_req_new(struct http_server *srv,
+struct mpic_http_request *http_req_new(struct mpic_http_server *srv,
                                        struct MHD_Connection *conn,
                                        const char *url, const char *method);
 /* Frees req and what it owns; never while suspended. */
-void mpic_http_req_free(struct http_request *req);
+void http_req_free(struct mpic_http_request *req);
 /* Suspends an unanswered request and starts its deadline timer. */
-void mpic_http_req_suspend(struct http_request *req);
+void http_req_suspend(struct mpic_http_request *req);
 /* Sends resp (taken: destroyed here or stored until resumed). */
-void mpic_http_reply_response(struct http_request *req, unsigned status,
+void http_reply_response(struct mpic_http_request *req, unsigned status,
                               struct MHD_Response *resp);
 /* Cancels and answers (503) every suspended request. */
-void mpic_http_cancel_suspended(struct http_server *srv);
+void http_cancel_suspended(struct mpic_http_server *srv);
 
 /* ---- http_server_routes.c ---- */
 
 /* Routes req to a handler or a built-in, or answers 404/405. */
-void mpic_http_dispatch(struct http_request *req);
+void http_dispatch(struct mpic_http_request *req);
 /* The metrics label of path p (borrowed, static or a route literal). */
-const char *mpic_http_path_label(const struct http_server *srv, const char *p);
+const char *http_path_label(const struct mpic_http_server *srv, const char *p);
 
 /* ---- http_server_metrics.c ---- */
 
 /* Counts one answered request by path, method, status and duration. */
-void mpic_http_metrics_record(struct http_server *srv,
-                              const struct http_request *req, unsigned status,
+void http_metrics_record(struct mpic_http_server *srv,
+                              const struct mpic_http_request *req, unsigned status,
                               uint64_t dur_ms);
 /* Appends the layer's Prometheus lines to b. */
-void mpic_http_metrics_render(const struct http_server *srv,
+void http_metrics_render(const struct mpic_http_server *srv,
                               struct mpic_buf *b);
 
 /* ---- http_server_tls.c ---- */
@@ -142,18 +146,18 @@ void mpic_http_metrics_render(const struct http_server *srv,
  * PEM strings). Returns 0 (also when TLS is off), or -1 with an owned
  * message in *errmsg.
  */
-int mpic_http_tls_load(struct http_server *srv,
-                       const struct http_server_config *cfg, char **errmsg);
+int http_tls_load(struct mpic_http_server *srv,
+                       const struct mpic_http_server_config *cfg, char **errmsg);
 /* True if conn presented a client certificate that verifies. */
-bool mpic_http_client_cert_verified(struct MHD_Connection *conn);
+bool http_client_cert_verified(struct MHD_Connection *conn);
 /*
  * MHD_OPTION_NOTIFY_CONNECTION callback (cls: the server): turns session
  * tickets on for each new TLS connection before its handshake.
  */
-void mpic_http_tls_on_connection(void *cls, struct MHD_Connection *conn,
+void http_tls_on_connection(void *cls, struct MHD_Connection *conn,
                                  void **socket_context,
                                  enum MHD_ConnectionNotificationCode toe);
-/* Wipes and frees what mpic_http_tls_load() made. */
-void mpic_http_tls_cleanup(struct http_server *srv);
+/* Wipes and frees what http_tls_load() made. */
+void http_tls_cleanup(struct mpic_http_server *srv);
 
 #endif

@@ -46,11 +46,11 @@ static const char *method_label(const char *m)
     return PATH_OTHER;
 }
 
-void mpic_http_metrics_record(struct http_server *srv,
-                              const struct http_request *req, unsigned status,
+void http_metrics_record(struct mpic_http_server *srv,
+                              const struct mpic_http_request *req, unsigned status,
                               uint64_t dur_ms)
 {
-    const char *path = mpic_http_path_label(srv, req->path);
+    const char *path = req->route_label;
     const char *method = method_label(req->method);
     struct histogram *h = NULL;
     double secs = (double)dur_ms / 1000.0;
@@ -109,7 +109,7 @@ static void prom_label(struct mpic_buf *b, const char *v)
     }
 }
 
-void mpic_http_metrics_render(const struct http_server *srv, struct mpic_buf *b)
+void http_metrics_render(const struct mpic_http_server *srv, struct mpic_buf *b)
 {
     size_t i, j;
 

@@ -6,10 +6,7 @@
  */
 #include "common/http_server_int.h"
 
-#include <ares.h>
 #include <jansson.h>
-#include <ldns/ldns.h>
-#include <openssl/crypto.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -21,7 +18,7 @@ static const char *const builtin_paths[] = {"/healthz", "/configz", "/metrics"};
 
 /* The metrics label of a path: a registered or built-in path, else
  * "other", so that clients cannot create unbounded label sets. */
-const char *mpic_http_path_label(const struct http_server *srv, const char *p)
+const char *http_path_label(const struct mpic_http_server *srv, const char *p)
 {
     size_t i;
 
@@ -38,37 +35,31 @@ const char *mpic_http_path_label(const struct http_server *srv, const char *p)
 
 /* ---- built-in routes ---- */
 
-static void serve_healthz(struct http_request *req)
+static void serve_healthz(struct mpic_http_request *req)
 {
-    http_request_reply_json(req, 200, json_pack("{s:s}", "status", "healthy"));
+    mpic_http_request_reply_json(req, 200, json_pack("{s:s}", "status", "healthy"));
 }
 
-static json_t *library_versions(const struct http_server *srv)
+/* Our own library, then those the daemon named (common/versions.h). */
+static json_t *library_versions(const struct mpic_http_server *srv)
 {
     json_t *o = json_pack("{s:s}", "microhttpd", MHD_get_version());
+    size_t i;
 
-    /* Only the daemons that make HTTP requests link libcurl. */
-    if (o != NULL && srv->curl_version != NULL &&
-        json_object_set_new(o, "curl", json_string(srv->curl_version)) != 0)
-        goto fail;
-    if (o == NULL ||
-        json_object_set_new(o, "c-ares", json_string(ares_version(NULL))) !=
-            0 ||
-        json_object_set_new(o, "ldns", json_string(ldns_version())) != 0 ||
-        json_object_set_new(o, "jansson", json_string(jansson_version_str())) !=
-            0 ||
-        json_object_set_new(o, "openssl",
-                            json_string(OpenSSL_version(OPENSSL_VERSION))) != 0)
-        goto fail;
+    for (i = 0; o != NULL && i < srv->n_libraries; i++) {
+        if (json_object_set_new(o, srv->libraries[i].name,
+                                json_string(srv->libraries[i].version)) != 0)
+            goto fail;
+    }
     return o;
 fail:
     json_decref(o);
     return NULL;
 }
 
-static void serve_configz(struct http_request *req)
+static void serve_configz(struct mpic_http_request *req)
 {
-    struct http_server *srv = req->srv;
+    struct mpic_http_server *srv = req->srv;
     json_t *o = NULL;
 
     if (srv->configz != NULL)
@@ -79,38 +70,38 @@ static void serve_configz(struct http_request *req)
         json_object_set_new(o, "version", json_string(MPIC_VERSION)) != 0 ||
         json_object_set_new(o, "libraries", library_versions(srv)) != 0) {
         json_decref(o);
-        http_request_reply_error(req, 500, "internal-error",
+        mpic_http_request_reply_error(req, 500, "internal-error",
                                  "cannot build the configuration view");
         return;
     }
-    http_request_reply_json(req, 200, o);
+    mpic_http_request_reply_json(req, 200, o);
 }
 
-static void serve_metrics(struct http_request *req)
+static void serve_metrics(struct mpic_http_request *req)
 {
-    struct http_server *srv = req->srv;
+    struct mpic_http_server *srv = req->srv;
     struct mpic_buf b;
     char *s;
     size_t len;
 
     mpic_buf_init(&b, METRICS_MAX);
-    mpic_http_metrics_render(srv, &b);
+    http_metrics_render(srv, &b);
     if (srv->metrics != NULL)
         srv->metrics(&b, srv->metrics_arg);
     if (b.overflowed) {
         mpic_buf_cleanup(&b);
-        http_request_reply_error(req, 500, "internal-error",
+        mpic_http_request_reply_error(req, 500, "internal-error",
                                  "metrics too large");
         return;
     }
     s = mpic_buf_take(&b, &len);
     if (s == NULL)
         s = xstrdup("");
-    http_request_reply(req, 200, "text/plain; version=0.0.4; charset=utf-8", s,
+    mpic_http_request_reply(req, 200, "text/plain; version=0.0.4; charset=utf-8", s,
                        len);
 }
 
-static void reply_405(struct http_request *req, const char *allow)
+static void reply_405(struct mpic_http_request *req, const char *allow)
 {
     json_t *o;
     char *s;
@@ -125,19 +116,19 @@ static void reply_405(struct http_request *req, const char *allow)
     resp = MHD_create_response_from_buffer(strlen(s), s, MHD_RESPMEM_MUST_FREE);
     if (resp == NULL) {
         free(s);
-        http_request_reply_error(req, 500, "internal-error", "no memory");
+        mpic_http_request_reply_error(req, 500, "internal-error", "no memory");
         return;
     }
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
                             "application/json");
     MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, allow);
-    mpic_http_reply_response(req, 405, resp);
+    http_reply_response(req, 405, resp);
 }
 
 /* Exact-path routing: a registered route wins over a built-in. */
-void mpic_http_dispatch(struct http_request *req)
+void http_dispatch(struct mpic_http_request *req)
 {
-    struct http_server *srv = req->srv;
+    struct mpic_http_server *srv = req->srv;
     struct mpic_buf allow;
     bool path_known = false;
     size_t i;
@@ -182,5 +173,5 @@ void mpic_http_dispatch(struct http_request *req)
             serve_metrics(req);
         return;
     }
-    http_request_reply_error(req, 404, "not-found", "no such path");
+    mpic_http_request_reply_error(req, 404, "not-found", "no such path");
 }

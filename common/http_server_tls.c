@@ -19,7 +19,7 @@
 
 /* ---- TLS client certificates ---- */
 
-bool mpic_http_client_cert_verified(struct MHD_Connection *conn)
+bool http_client_cert_verified(struct MHD_Connection *conn)
 {
     const union MHD_ConnectionInfo *ci;
     gnutls_session_t session;
@@ -73,8 +73,8 @@ out:
     return out;
 }
 
-int mpic_http_tls_load(struct http_server *srv,
-                       const struct http_server_config *cfg, char **errmsg)
+int http_tls_load(struct mpic_http_server *srv,
+                       const struct mpic_http_server_config *cfg, char **errmsg)
 {
     gnutls_datum_t key = {NULL, 0};
 
@@ -110,11 +110,11 @@ int mpic_http_tls_load(struct http_server *srv,
     return 0;
 }
 
-void mpic_http_tls_on_connection(void *cls, struct MHD_Connection *conn,
+void http_tls_on_connection(void *cls, struct MHD_Connection *conn,
                                  void **socket_context,
                                  enum MHD_ConnectionNotificationCode toe)
 {
-    struct http_server *srv = cls;
+    struct mpic_http_server *srv = cls;
     const union MHD_ConnectionInfo *ci;
     gnutls_datum_t key;
 
@@ -131,7 +131,7 @@ void mpic_http_tls_on_connection(void *cls, struct MHD_Connection *conn,
         (gnutls_session_t)ci->tls_session, &key);
 }
 
-void mpic_http_tls_cleanup(struct http_server *srv)
+void http_tls_cleanup(struct mpic_http_server *srv)
 {
     if (srv->ticket_key != NULL) {
         gnutls_memset(srv->ticket_key, 0, srv->ticket_key_len);

@@ -1,9 +1,9 @@
 /*
  * The MPIC data model; see model.h. This file holds the names of check
  * types, validation methods and record types, the per-method DCV rules,
- * and the cleanup and copy functions. Decoding is in model_request.c and
- * model_dcv.c, encoding in model_encode.c, and the CHECK_RESPONSE codec in
- * model_response.c.
+ * the cleanup and copy functions, and the typed getters the decoders share.
+ * Decoding is in model_request.c and model_dcv.c, encoding in
+ * model_encode.c, and the CHECK_RESPONSE codec in model_response.c.
  *
  * The DCV parameter rules are data: one row per method saying which fields
  * the method carries (in the reference's order), which are required, the
@@ -227,7 +227,7 @@ void mpic_dcv_params_cleanup(struct mpic_dcv_params *p)
     memset(p, 0, sizeof(*p));
 }
 
-void mpic_request_cleanup(struct mpic_request *r)
+void mpic_check_request_cleanup(struct mpic_check_request *r)
 {
     if (r == NULL)
         return;
@@ -238,14 +238,11 @@ void mpic_request_cleanup(struct mpic_request *r)
     memset(r, 0, sizeof(*r));
 }
 
-void mpic_check_request_cleanup(struct mpic_check_request *r)
+void mpic_request_cleanup(struct mpic_request *r)
 {
     if (r == NULL)
         return;
-    free(r->target);
-    free(r->trace_id);
-    mpic_caa_params_cleanup(&r->caa);
-    mpic_dcv_params_cleanup(&r->dcv);
+    mpic_check_request_cleanup(&r->check);
     memset(r, 0, sizeof(*r));
 }
 
@@ -299,8 +296,10 @@ static void dcv_params_copy(struct mpic_dcv_params *dst,
 }
 
 void mpic_check_request_from_request(struct mpic_check_request *out,
-                                     const struct mpic_request *in)
+                                     const struct mpic_request *req)
 {
+    const struct mpic_check_request *in = &req->check;
+
     memset(out, 0, sizeof(*out));
     out->check_type = in->check_type;
     out->target = dup_or_null(in->target);
@@ -312,4 +311,90 @@ void mpic_check_request_from_request(struct mpic_check_request *out,
     } else {
         dcv_params_copy(&out->dcv, &in->dcv);
     }
+}
+
+/* ---- typed getters ---- */
+
+enum got mpic_model_get_string(const json_t *obj, const char *path,
+                               const char *key, char **out,
+                               struct mpic_errlist *errs)
+{
+    const json_t *v = json_object_get(obj, key);
+    const char *s;
+
+    if (v == NULL || json_is_null(v))
+        return GOT_ABSENT;
+    if (!json_is_string(v)) {
+        mpic_errlist_add(errs, ISSUE_TYPE, "%s.%s: must be a string, not %s",
+                         path, key, model_type_word(v));
+        return GOT_BAD;
+    }
+    s = json_string_value(v);
+    if (strlen(s) != json_string_length(v)) {
+        mpic_errlist_add(errs, ISSUE_VALUE, "%s.%s: contains a NUL character",
+                         path, key);
+        return GOT_BAD;
+    }
+    free(*out);
+    *out = xstrdup(s);
+    return GOT_OK;
+}
+
+enum got mpic_model_get_bool(const json_t *obj, const char *path,
+                             const char *key, bool *out,
+                             struct mpic_errlist *errs)
+{
+    const json_t *v = json_object_get(obj, key);
+
+    if (v == NULL || json_is_null(v))
+        return GOT_ABSENT;
+    if (!json_is_boolean(v)) {
+        mpic_errlist_add(errs, ISSUE_TYPE, "%s.%s: must be a boolean, not %s",
+                         path, key, model_type_word(v));
+        return GOT_BAD;
+    }
+    *out = json_is_true(v);
+    return GOT_OK;
+}
+
+/* A list of non-empty strings; `out` is appended to. */
+enum got mpic_model_get_strv(const json_t *obj, const char *path,
+                             const char *key, struct mpic_strv *out,
+                             struct mpic_errlist *errs)
+{
+    const json_t *v = json_object_get(obj, key);
+    const json_t *item;
+    size_t i;
+    enum got rc = GOT_OK;
+
+    if (v == NULL || json_is_null(v))
+        return GOT_ABSENT;
+    if (!json_is_array(v)) {
+        mpic_errlist_add(errs, ISSUE_TYPE,
+                         "%s.%s: must be a list of strings, not %s", path, key,
+                         model_type_word(v));
+        return GOT_BAD;
+    }
+    json_array_foreach(v, i, item)
+    {
+        const char *s;
+
+        if (!json_is_string(item)) {
+            mpic_errlist_add(errs, ISSUE_TYPE,
+                             "%s.%s[%zu]: must be a string, not %s", path, key,
+                             i, model_type_word(item));
+            rc = GOT_BAD;
+            continue;
+        }
+        s = json_string_value(item);
+        if (s[0] == '\0' || strlen(s) != json_string_length(item)) {
+            mpic_errlist_add(errs, ISSUE_VALUE,
+                             "%s.%s[%zu]: must be a non-empty string", path,
+                             key, i);
+            rc = GOT_BAD;
+            continue;
+        }
+        mpic_strv_push(out, s);
+    }
+    return rc;
 }

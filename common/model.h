@@ -114,25 +114,20 @@ struct mpic_orch_params {
     long cohort_for_single_attempt; /* -1: absent */
 };
 
-/* A POST /mpic body. */
-struct mpic_request {
+/* A POST /caa or /dcv body (coordinator to checker). */
+struct mpic_check_request {
     enum mpic_check_type check_type;
-    char *target;   /* domain_or_ip_target as sent */
-    char *trace_id; /* NULL if absent or null */
-    struct mpic_orch_params orch;
+    char *target;        /* domain_or_ip_target as sent */
+    char *trace_id;      /* NULL if absent or null */
     bool has_caa_params; /* caa_check_parameters given and not null */
     struct mpic_caa_params caa;
     struct mpic_dcv_params dcv; /* valid when check_type is dcv */
 };
 
-/* A POST /caa or /dcv body (coordinator to checker). */
-struct mpic_check_request {
-    enum mpic_check_type check_type;
-    char *target;
-    char *trace_id;
-    bool has_caa_params;
-    struct mpic_caa_params caa;
-    struct mpic_dcv_params dcv;
+/* A POST /mpic body: a check request and how to orchestrate it. */
+struct mpic_request {
+    struct mpic_check_request check;
+    struct mpic_orch_params orch;
 };
 
 /* One CHECK_RESPONSE. */
@@ -192,7 +187,7 @@ json_t *mpic_orch_params_to_json(const struct mpic_orch_params *p);
 char *mpic_check_request_encode(const struct mpic_check_request *r);
 /* Builds the check request for an MPIC request (copies). */
 void mpic_check_request_from_request(struct mpic_check_request *out,
-                                     const struct mpic_request *in);
+                                     const struct mpic_request *req);
 
 /* A new reference to the CHECK_RESPONSE object. */
 json_t *mpic_check_response_to_json(const struct mpic_check_response *r);

@@ -1,8 +1,8 @@
 /*
  * Internals of the MPIC model codecs, shared by the files that make them up
- * and by nothing else: model.c (names, the per-method DCV rules, cleanup and
- * copies), model_request.c (typed getters, CAA parameters, POST /mpic and
- * checker request decoding), model_dcv.c (DCV parameter decoding),
+ * and by nothing else: model.c (names, the per-method DCV rules, cleanup,
+ * copies and the typed getters), model_request.c (CAA parameters, POST
+ * /mpic and checker request decoding), model_dcv.c (DCV parameter decoding),
  * model_encode.c (request encoders) and model_response.c (CHECK_RESPONSE).
  * The public interface is model.h.
  */
@@ -85,7 +85,7 @@ extern const struct method_rule mpic_model_rules[MPIC_DCV_METHOD_COUNT];
 /* JSON key of each field, indexed by enum dcv_field. */
 extern const char *const mpic_model_field_keys[];
 
-/* ---- typed getters (model_request.c) ---- */
+/* ---- typed getters (model.c) ---- */
 
 enum got {
     GOT_ABSENT = 0, /* absent or null */

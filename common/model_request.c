@@ -3,9 +3,9 @@
  * (POST /caa, /dcv), with their CAA and orchestration parameters; the DCV
  * parameters are decoded in model_dcv.c.
  *
- * Decoding goes through small typed getters that copy values out of the
- * jansson tree and report every problem with its JSON path, so one bad
- * request yields the full list of issues (docs/STYLE.md 4.6 and 6).
+ * Decoding goes through small typed getters (model.c) that copy values out
+ * of the jansson tree and report every problem with its JSON path, so one
+ * bad request yields the full list of issues (docs/STYLE.md 4.6 and 6).
  */
 #include "common/model.h"
 
@@ -16,91 +16,7 @@
 #include "common/model_int.h"
 #include "common/target.h"
 
-/* ---- typed getters ---- */
-
-enum got mpic_model_get_string(const json_t *obj, const char *path,
-                               const char *key, char **out,
-                               struct mpic_errlist *errs)
-{
-    const json_t *v = json_object_get(obj, key);
-    const char *s;
-
-    if (v == NULL || json_is_null(v))
-        return GOT_ABSENT;
-    if (!json_is_string(v)) {
-        mpic_errlist_add(errs, ISSUE_TYPE, "%s.%s: must be a string, not %s",
-                         path, key, model_type_word(v));
-        return GOT_BAD;
-    }
-    s = json_string_value(v);
-    if (strlen(s) != json_string_length(v)) {
-        mpic_errlist_add(errs, ISSUE_VALUE, "%s.%s: contains a NUL character",
-                         path, key);
-        return GOT_BAD;
-    }
-    free(*out);
-    *out = xstrdup(s);
-    return GOT_OK;
-}
-
-enum got mpic_model_get_bool(const json_t *obj, const char *path,
-                             const char *key, bool *out,
-                             struct mpic_errlist *errs)
-{
-    const json_t *v = json_object_get(obj, key);
-
-    if (v == NULL || json_is_null(v))
-        return GOT_ABSENT;
-    if (!json_is_boolean(v)) {
-        mpic_errlist_add(errs, ISSUE_TYPE, "%s.%s: must be a boolean, not %s",
-                         path, key, model_type_word(v));
-        return GOT_BAD;
-    }
-    *out = json_is_true(v);
-    return GOT_OK;
-}
-
-/* A list of non-empty strings; `out` is appended to. */
-enum got mpic_model_get_strv(const json_t *obj, const char *path,
-                             const char *key, struct mpic_strv *out,
-                             struct mpic_errlist *errs)
-{
-    const json_t *v = json_object_get(obj, key);
-    const json_t *item;
-    size_t i;
-    enum got rc = GOT_OK;
-
-    if (v == NULL || json_is_null(v))
-        return GOT_ABSENT;
-    if (!json_is_array(v)) {
-        mpic_errlist_add(errs, ISSUE_TYPE,
-                         "%s.%s: must be a list of strings, not %s", path, key,
-                         model_type_word(v));
-        return GOT_BAD;
-    }
-    json_array_foreach(v, i, item)
-    {
-        const char *s;
-
-        if (!json_is_string(item)) {
-            mpic_errlist_add(errs, ISSUE_TYPE,
-                             "%s.%s[%zu]: must be a string, not %s", path, key,
-                             i, model_type_word(item));
-            rc = GOT_BAD;
-            continue;
-        }
-        s = json_string_value(item);
-        if (s[0] == '\0' || strlen(s) != json_string_length(item)) {
-            mpic_errlist_add(errs, ISSUE_VALUE,
-                             "%s.%s[%zu]: must be a non-empty string", path,
-                             key, i);
-            rc = GOT_BAD;
-            continue;
-        }
-        mpic_strv_push(out, s);
-    }
-    return rc;
-}
+/* ---- orchestration parameters ---- */
 
 /*
  * An orchestration value: a JSON integer >= 1. Booleans and reals (3.0
@@ -322,10 +238,10 @@ enum mpic_err mpic_request_parse(const char *body, size_t len,
         mpic_errlist_add(errs, ISSUE_MISSING, "$.check_type: required");
     if (g == GOT_OK) {
         if (strcmp(ct, "caa") == 0) {
-            req.check_type = MPIC_CHECK_CAA;
+            req.check.check_type = MPIC_CHECK_CAA;
             ct_ok = true;
         } else if (strcmp(ct, "dcv") == 0) {
-            req.check_type = MPIC_CHECK_DCV;
+            req.check.check_type = MPIC_CHECK_DCV;
             ct_ok = true;
         } else {
             mpic_errlist_add(errs, ISSUE_CHECK_TYPE,
@@ -334,7 +250,7 @@ enum mpic_err mpic_request_parse(const char *body, size_t len,
                              ct);
         }
     }
-    parse_common(root, &req.target, &req.trace_id, &t, &target_ok, errs);
+    parse_common(root, &req.check.target, &req.check.trace_id, &t, &target_ok, errs);
 
     orch = json_object_get(root, "orchestration_parameters");
     if (orch != NULL && !json_is_null(orch)) {
@@ -354,8 +270,8 @@ enum mpic_err mpic_request_parse(const char *body, size_t len,
         }
     }
     if (ct_ok)
-        parse_check_params(root, req.check_type, &t, target_ok,
-                           &req.has_caa_params, &req.caa, &req.dcv, errs);
+        parse_check_params(root, req.check.check_type, &t, target_ok,
+                           &req.check.has_caa_params, &req.check.caa, &req.check.dcv, errs);
 
     if (errs->n == nerr_before) {
         *out = req;

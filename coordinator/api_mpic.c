@@ -30,14 +30,14 @@
 #include <string.h>
 #include <time.h>
 
-#include "common/cohort.h"
-#include "common/compliance.h"
 #include "common/ev.h"
 #include "common/http_server.h"
 #include "common/json_safe.h"
 #include "common/log.h"
 #include "common/mem.h"
 #include "common/target.h"
+#include "coordinator/cohort.h"
+#include "coordinator/compliance.h"
 
 struct coord_attempt {
     size_t cohort;            /* 0-based cohort number */
@@ -54,7 +54,7 @@ struct coord_attempt {
 
 struct coord_req {
     struct coord *c;
-    struct http_request *http;
+    struct mpic_http_request *http;
     struct mpic_request mreq;
     struct mpic_target target;
     size_t *eligible; /* indexes into cfg->perspectives */
@@ -110,7 +110,7 @@ static void call_span_end(struct coord_req *r, const struct coord_attempt *a,
     s.end_ns = mpic_trace_now_ns();
     mpic_span_attr_str(&s, "mpic.perspective_code", p->code);
     mpic_span_attr_str(&s, "mpic.check_type",
-                       mpic_check_type_name(r->mreq.check_type));
+                       mpic_check_type_name(r->mreq.check.check_type));
     mpic_span_attr_str(&s, "url.full",
                        call->type == MPIC_CHECK_CAA ? p->caa_url : p->dcv_url);
     mpic_span_attr_str(&s, "mpic.rir", mpic_rir_name(p->rir));
@@ -165,12 +165,12 @@ static void req_span_end(struct coord_req *r, unsigned status,
     mpic_span_attr_str(&s, "url.path", "/mpic");
     mpic_span_attr_int(&s, "http.response.status_code", status);
     mpic_span_attr_str(&s, "mpic.outcome", outcome);
-    if (r->mreq.target != NULL) {
+    if (r->mreq.check.target != NULL) {
         mpic_span_attr_str(&s, "mpic.check_type",
-                           mpic_check_type_name(r->mreq.check_type));
-        mpic_span_attr_str(&s, "mpic.target", r->mreq.target);
+                           mpic_check_type_name(r->mreq.check.check_type));
+        mpic_span_attr_str(&s, "mpic.target", r->mreq.check.target);
     }
-    mpic_span_attr_str(&s, "mpic.trace_identifier", r->mreq.trace_id);
+    mpic_span_attr_str(&s, "mpic.trace_identifier", r->mreq.check.trace_id);
     if (last != NULL) {
         mpic_span_attr_bool(&s, "mpic.is_valid", last->valid);
         mpic_span_attr_int(&s, "mpic.attempt_count", (int64_t)r->n_attempts);
@@ -219,7 +219,7 @@ static void req_plan(struct coord_req *r, struct mpic_errlist *errs,
     for (size_t i = 0; i < cfg->n_perspectives; i++) {
         const struct mpic_perspective *p = &cfg->perspectives[i];
         const char *url =
-            r->mreq.check_type == MPIC_CHECK_CAA ? p->caa_url : p->dcv_url;
+            r->mreq.check.check_type == MPIC_CHECK_CAA ? p->caa_url : p->dcv_url;
 
         if (url != NULL)
             r->eligible[r->n_eligible++] = i;
@@ -233,7 +233,7 @@ static void req_plan(struct coord_req *r, struct mpic_errlist *errs,
                          "out of range: must be between 2 and %zu (the "
                          "perspectives configured for %s)",
                          n, r->n_eligible,
-                         mpic_check_type_name(r->mreq.check_type));
+                         mpic_check_type_name(r->mreq.check.check_type));
         return;
     }
     r->perspective_count = (size_t)n;
@@ -293,7 +293,7 @@ static void req_finish(struct coord_req *r);
 /* How long the next attempt may take (0: no time left; deadline.c). */
 static uint64_t attempt_budget_ms(const struct coord_req *r)
 {
-    return coord_attempt_budget_ms(r->c, http_request_start_ms(r->http),
+    return coord_attempt_budget_ms(r->c, mpic_http_request_start_ms(r->http),
                                    ev_now_ms());
 }
 
@@ -344,9 +344,9 @@ static bool attempt_over(struct coord_req *r)
     if (a->valid || (long)r->n_attempts >= r->max_attempts)
         return false;
     if (attempt_budget_ms(r) == 0) {
-        logtr_warn(r->mreq.trace_id, r->trace.trace_hex,
+        logtr_warn(r->mreq.check.trace_id, r->trace.trace_hex,
                    "mpic request for %s: no time left for attempt %zu",
-                   r->mreq.target, r->n_attempts + 1);
+                   r->mreq.check.target, r->n_attempts + 1);
         return false;
     }
     return true;
@@ -494,9 +494,9 @@ static void attempt_start(struct coord_req *r)
             mpic_traceparent_format(r->trace.trace_id, call->span_id,
                                     r->trace.flags, call->tp_line + 13);
         }
-        coord_fanout_start(r->c, a->calls, a->n_calls, r->mreq.check_type,
-                           r->mreq.check_type == MPIC_CHECK_DCV
-                               ? mpic_dcv_method_name(r->mreq.dcv.method)
+        coord_fanout_start(r->c, a->calls, a->n_calls, r->mreq.check.check_type,
+                           r->mreq.check.check_type == MPIC_CHECK_DCV
+                               ? mpic_dcv_method_name(r->mreq.check.dcv.method)
                                : NULL,
                            r->check_body, r->check_body_len, on_call_done, r);
         r->pending = 0;
@@ -661,16 +661,16 @@ static void audit_log(const struct coord_req *r, bool is_valid, bool completed,
     mpic_jset(o, "outcome", mpic_jstr(outcome));
     /* Present even when the caller sent none, so every record has it. */
     mpic_jset(o, "trace_identifier",
-              r->mreq.trace_id ? mpic_jstr(r->mreq.trace_id) : json_null());
-    mpic_jset(o, "target", mpic_jstr(r->mreq.target));
+              r->mreq.check.trace_id ? mpic_jstr(r->mreq.check.trace_id) : json_null());
+    mpic_jset(o, "target", mpic_jstr(r->mreq.check.target));
     mpic_jset(o, "check_type",
-              mpic_jstr(mpic_check_type_name(r->mreq.check_type)));
-    if (r->mreq.check_type == MPIC_CHECK_DCV) {
+              mpic_jstr(mpic_check_type_name(r->mreq.check.check_type)));
+    if (r->mreq.check.check_type == MPIC_CHECK_DCV) {
         mpic_jset(o, "validation_method",
-                  mpic_jstr(mpic_dcv_method_name(r->mreq.dcv.method)));
+                  mpic_jstr(mpic_dcv_method_name(r->mreq.check.dcv.method)));
     } else {
         mpic_jset(o, "allow_lookup_failure",
-                  mpic_jbool(r->mreq.caa.allow_lookup_failure));
+                  mpic_jbool(r->mreq.check.caa.allow_lookup_failure));
     }
     mpic_jset(o, "perspective_count",
               mpic_jint((long long)r->perspective_count));
@@ -686,7 +686,7 @@ static void audit_log(const struct coord_req *r, bool is_valid, bool completed,
         mpic_jset(o, "validation_issues", issues_json(r->refusal, "issue_type"));
     mpic_jset(o, "duration_ms",
               mpic_jint((long long)(ev_now_ms() - r->start_ms)));
-    mpic_log_json_tr(MPIC_LOG_INFO, r->mreq.trace_id, r->trace.trace_hex,
+    mpic_log_json_tr(MPIC_LOG_INFO, r->mreq.check.trace_id, r->trace.trace_hex,
                      "mpic audit", o);
     json_decref(o);
 }
@@ -702,10 +702,10 @@ static void req_finish(struct coord_req *r)
     json_t *actual = mpic_jobj();
     json_t *prev;
 
-    mpic_jset(o, "check_type", mpic_jstr(mpic_check_type_name(m->check_type)));
-    mpic_jset(o, "domain_or_ip_target", mpic_jstr(m->target));
+    mpic_jset(o, "check_type", mpic_jstr(mpic_check_type_name(m->check.check_type)));
+    mpic_jset(o, "domain_or_ip_target", mpic_jstr(m->check.target));
     mpic_jset(o, "trace_identifier",
-              m->trace_id ? mpic_jstr(m->trace_id) : json_null());
+              m->check.trace_id ? mpic_jstr(m->check.trace_id) : json_null());
     mpic_jset(o, "is_valid", mpic_jbool(is_valid));
     mpic_jset(o, "mpic_completed", mpic_jbool(completed));
     mpic_jset(o, "request_orchestration_parameters",
@@ -716,12 +716,12 @@ static void req_finish(struct coord_req *r)
     mpic_jset(actual, "quorum_count", mpic_jint((long long)r->quorum));
     mpic_jset(actual, "attempt_count", mpic_jint((long long)r->n_attempts));
     mpic_jset(o, "actual_orchestration_parameters", actual);
-    if (m->check_type == MPIC_CHECK_CAA) {
+    if (m->check.check_type == MPIC_CHECK_CAA) {
         mpic_jset(o, "caa_check_parameters",
-                  m->has_caa_params ? mpic_caa_params_to_json(&m->caa)
+                  m->check.has_caa_params ? mpic_caa_params_to_json(&m->check.caa)
                                     : json_null());
     } else {
-        mpic_jset(o, "dcv_check_parameters", mpic_dcv_params_to_json(&m->dcv));
+        mpic_jset(o, "dcv_check_parameters", mpic_dcv_params_to_json(&m->check.dcv));
     }
     mpic_jset(o, "perspectives", perspectives_json(r, last));
     if (r->n_attempts > 1) {
@@ -737,12 +737,12 @@ static void req_finish(struct coord_req *r)
         mpic_jset(o, "warnings", issues_json(&r->warnings, "warning_type"));
 
     if (is_valid)
-        r->c->metrics.mpic_valid[m->check_type]++;
+        r->c->metrics.mpic_valid[m->check.check_type]++;
     else
-        r->c->metrics.mpic_invalid[m->check_type]++;
+        r->c->metrics.mpic_invalid[m->check.check_type]++;
     audit_log(r, is_valid, completed, "answered");
     req_span_end(r, 200, "answered");
-    http_request_reply_json(r->http, 200, o);
+    mpic_http_request_reply_json(r->http, 200, o);
     req_free(r);
 }
 
@@ -752,16 +752,16 @@ static void req_finish(struct coord_req *r)
  * no libcurl completion can reach the freed request, and still leave the
  * audit record of what was asked and what was seen.
  */
-static void on_cancel(struct http_request *http, void *arg)
+static void on_cancel(struct mpic_http_request *http, void *arg)
 {
     struct coord_req *r = arg;
     struct coord_attempt *a = &r->attempts[r->n_attempts - 1];
 
     (void)http;
-    logtr_warn(r->mreq.trace_id, r->trace.trace_hex,
+    logtr_warn(r->mreq.check.trace_id, r->trace.trace_hex,
                "mpic request for %s cancelled before all perspectives "
                "answered",
-               r->mreq.target);
+               r->mreq.check.target);
     attempt_timers_stop(r);
     for (size_t i = 0; i < a->n_calls; i++) {
         if (!a->calls[i].finished) {
@@ -793,8 +793,8 @@ req_compliance(struct coord_req *r, struct mpic_errlist *errs, char **why)
     memset(&q, 0, sizeof(q));
     q.perspective_count = r->mreq.orch.perspective_count;
     q.default_perspective_count = cfg->default_perspective_count;
-    q.is_dcv = r->mreq.check_type == MPIC_CHECK_DCV;
-    q.method = r->mreq.dcv.method;
+    q.is_dcv = r->mreq.check.check_type == MPIC_CHECK_DCV;
+    q.method = r->mreq.check.dcv.method;
     r->now = time(NULL);
     r->min_perspectives =
         mpic_compliance_minimum(&cfg->compliance, r->now, &r->min_from_config);
@@ -810,17 +810,17 @@ static void reply_unavailable(struct coord_req *r, const char *why)
 {
     json_t *o = mpic_jobj();
 
-    logtr_error(r->mreq.trace_id, r->trace.trace_hex,
-                "refusing the mpic request for %s: %s", r->mreq.target, why);
+    logtr_error(r->mreq.check.trace_id, r->trace.trace_hex,
+                "refusing the mpic request for %s: %s", r->mreq.check.target, why);
     r->c->metrics.mpic_error++;
     audit_log(r, false, false, "compliance_unavailable");
     req_span_end(r, 503, "compliance_unavailable");
     mpic_jset(o, "error", mpic_jstr("mpic_error:coordinator:compliance"));
     mpic_jset(o, "message", mpic_jstr(why));
-    http_request_reply_json(r->http, 503, o);
+    mpic_http_request_reply_json(r->http, 503, o);
 }
 
-void coord_on_mpic(struct http_request *http, void *arg)
+void coord_on_mpic(struct mpic_http_request *http, void *arg)
 {
     struct coord *c = arg;
     struct coord_req *r;
@@ -834,8 +834,8 @@ void coord_on_mpic(struct http_request *http, void *arg)
     const char *tp_why = NULL;
     enum mpic_compliance_verdict verdict;
 
-    if (!http_request_authorized(http, &c->cfg->api_keys, true)) {
-        http_request_reply_error(http, 401, "unauthorized",
+    if (!mpic_http_request_authorized(http, &c->cfg->api_keys, true)) {
+        mpic_http_request_reply_error(http, 401, "unauthorized",
                                  "a valid API key is required (x-api-key or "
                                  "Authorization: Bearer)");
         return;
@@ -845,29 +845,29 @@ void coord_on_mpic(struct http_request *http, void *arg)
     r->http = http;
     r->start_ms = ev_now_ms();
     /* W3C Trace Context: continue the caller's trace, or start one. */
-    if (!mpic_trace_begin(&r->trace, http_request_header(http, "traceparent"),
+    if (!mpic_trace_begin(&r->trace, mpic_http_request_header(http, "traceparent"),
                           &tp_why) &&
         tp_why != NULL)
         logtr_debug(NULL, r->trace.trace_hex,
                     "mpic: traceparent refused (%s): new trace", tp_why);
-    http_request_set_w3c_trace_id(http, r->trace.trace_hex);
+    mpic_http_request_set_w3c_trace_id(http, r->trace.trace_hex);
     r->forced_cohort = -1;
     mpic_errlist_init(&r->warnings);
     mpic_errlist_init(&errs);
-    body = http_request_body(http, &len);
+    body = mpic_http_request_body(http, &len);
     if (mpic_request_parse(body, len, &r->mreq, &errs) != MPIC_OK ||
         errs.n > 0) {
-        http_request_reply_issues(http, &errs);
+        mpic_http_request_reply_issues(http, &errs);
         goto out;
     }
-    if (r->mreq.trace_id != NULL)
-        http_request_set_trace_id(http, r->mreq.trace_id);
-    if (mpic_target_parse(r->mreq.target, &r->target, &why) != 0) {
+    if (r->mreq.check.trace_id != NULL)
+        mpic_http_request_set_trace_id(http, r->mreq.check.trace_id);
+    if (mpic_target_parse(r->mreq.check.target, &r->target, &why) != 0) {
         /* mpic_request_parse checked it already; keep a clear answer. */
         mpic_errlist_add(&errs, "invalid-domain-or-ip-target",
                          "$.domain_or_ip_target: %s", why ? why : "invalid");
         free(why);
-        http_request_reply_issues(http, &errs);
+        mpic_http_request_reply_issues(http, &errs);
         goto out;
     }
     verdict = req_compliance(r, &errs, &unavailable_why);
@@ -882,7 +882,7 @@ void coord_on_mpic(struct http_request *http, void *arg)
         }
         free(fatal_why);
         free(unavailable_why);
-        http_request_reply_issues(http, &errs);
+        mpic_http_request_reply_issues(http, &errs);
         goto out;
     }
     if (verdict == MPIC_COMPLIANCE_UNAVAILABLE) {
@@ -891,8 +891,8 @@ void coord_on_mpic(struct http_request *http, void *arg)
         goto out;
     }
     if (fatal_why != NULL) {
-        logtr_error(r->mreq.trace_id, r->trace.trace_hex,
-                    "cohort selection failed for %s: %s", r->mreq.target,
+        logtr_error(r->mreq.check.trace_id, r->trace.trace_hex,
+                    "cohort selection failed for %s: %s", r->mreq.check.target,
                     fatal_why);
         c->metrics.mpic_error++;
         audit_log(r, false, false, "cohort_error");
@@ -902,7 +902,7 @@ void coord_on_mpic(struct http_request *http, void *arg)
 
             mpic_jset(o, "error", mpic_jstr("mpic_error:coordinator:cohort"));
             mpic_jset(o, "message", mpic_jstr(fatal_why));
-            http_request_reply_json(http, 500, o);
+            mpic_http_request_reply_json(http, 500, o);
         }
         free(fatal_why);
         goto out;
@@ -914,7 +914,7 @@ void coord_on_mpic(struct http_request *http, void *arg)
     mpic_check_request_cleanup(&creq);
     r->check_body_len = strlen(r->check_body);
 
-    http_request_set_cancel(http, on_cancel, r);
+    mpic_http_request_set_cancel(http, on_cancel, r);
     mpic_errlist_cleanup(&errs);
     attempt_start(r); /* may answer at once; r may be gone after this */
     return;

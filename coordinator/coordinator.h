@@ -15,14 +15,14 @@
 #include <sys/queue.h>
 
 #include "common/buf.h"
-#include "common/config.h"
 #include "common/model.h"
 #include "common/trace.h"
+#include "coordinator/config_coordinator.h"
 
 struct ev_loop;
 struct ev_curl;
-struct http_server;
-struct http_request;
+struct mpic_http_server;
+struct mpic_http_request;
 
 #define COORD_ERR_REMOTE_CHECK "mpic_error:coordinator:remote_check"
 #define COORD_ERR_NOT_AWAITED  "mpic_error:coordinator:not_awaited"
@@ -97,7 +97,7 @@ struct coord {
     const struct mpic_coordinator_config *cfg; /* borrowed */
     struct ev_loop *loop;
     struct ev_curl *curl;
-    struct http_server *srv;
+    struct mpic_http_server *srv;
     uint64_t deadline_ms; /* the HTTP layer's per-request deadline; 0: none */
     CURL *pool[COORD_EASY_POOL];
     size_t n_pool;
@@ -142,7 +142,7 @@ uint64_t coord_attempt_budget_ms(const struct coord *c, uint64_t start_ms,
 uint64_t coord_call_limit_ms(const struct coord *c, uint64_t timeout_ms);
 
 /* api_mpic.c: the POST /mpic route handler. */
-void coord_on_mpic(struct http_request *req, void *arg);
+void coord_on_mpic(struct mpic_http_request *req, void *arg);
 
 struct coord_call;
 /* fanout.c's report that a call has finished (call->check_response is set);

@@ -10,8 +10,6 @@
 #include <string.h>
 #include <time.h>
 
-#include "common/compliance.h"
-#include "common/config.h"
 #include "common/ev.h"
 #include "common/ev_curl.h"
 #include "common/http_server.h"
@@ -19,6 +17,9 @@
 #include "common/mem.h"
 #include "common/otlp_export.h"
 #include "common/trace.h"
+#include "common/versions.h"
+#include "coordinator/compliance.h"
+#include "coordinator/config_coordinator.h"
 #include "coordinator/coordinator.h"
 #include "coordinator/openapi.h"
 
@@ -182,10 +183,10 @@ static void on_metrics(struct mpic_buf *out, void *arg)
 
 /* GET /openapi.json: the built-in document; open like /healthz (no API
  * key: it describes the API, it reveals no configuration). */
-static void on_openapi(struct http_request *req, void *arg)
+static void on_openapi(struct mpic_http_request *req, void *arg)
 {
     (void)arg;
-    http_request_reply(req, 200, "application/json",
+    mpic_http_request_reply(req, 200, "application/json",
                        xmemdup(mpic_openapi_json, mpic_openapi_json_len),
                        mpic_openapi_json_len);
 }
@@ -193,7 +194,8 @@ static void on_openapi(struct http_request *req, void *arg)
 static int run(const struct mpic_coordinator_config *cfg)
 {
     struct coord c;
-    struct http_server_config hc;
+    struct mpic_http_server_config hc;
+    struct mpic_http_library libs[MPIC_LIBRARIES_MAX];
     char *err = NULL;
     int rc = 1;
     uint64_t per_request;
@@ -236,8 +238,10 @@ static int run(const struct mpic_coordinator_config *cfg)
     hc.configz_arg = &c;
     hc.metrics = on_metrics;
     hc.metrics_arg = &c;
-    hc.curl_version = curl_version_info(CURLVERSION_NOW)->version;
-    c.srv = http_server_new(c.loop, &hc, &err);
+    hc.n_libraries = mpic_library_versions(
+        libs, curl_version_info(CURLVERSION_NOW)->version);
+    hc.libraries = libs;
+    c.srv = mpic_http_server_new(c.loop, &hc, &err);
     if (c.srv == NULL) {
         log_error("cannot listen on %s: %s", cfg->listen, err ? err : "?");
         free(err);
@@ -249,20 +253,20 @@ static int run(const struct mpic_coordinator_config *cfg)
         mpic_otlp_start(c.loop, cfg->tracing_otlp_endpoint, "mpic-coordinator",
                         NULL) != 0)
         goto out;
-    http_server_route(c.srv, "POST", "/mpic", coord_on_mpic, &c);
+    mpic_http_server_route(c.srv, "POST", "/mpic", coord_on_mpic, &c);
     /* The path under which the Open MPIC API spec's clients and the
      * reference deployments publish the same API. */
-    http_server_route(c.srv, "POST", "/mpic-coordinator/mpic", coord_on_mpic,
+    mpic_http_server_route(c.srv, "POST", "/mpic-coordinator/mpic", coord_on_mpic,
                       &c);
-    http_server_route(c.srv, "GET", "/openapi.json", on_openapi, NULL);
+    mpic_http_server_route(c.srv, "GET", "/openapi.json", on_openapi, NULL);
     log_info("mpic-coordinator %s listening on %s with %zu perspectives",
              MPIC_VERSION, cfg->listen, cfg->n_perspectives);
-    rc = http_server_run(c.srv, per_request) == 0 ? 0 : 1;
+    rc = mpic_http_server_run(c.srv, per_request) == 0 ? 0 : 1;
     log_info("mpic-coordinator stopped");
 
 out:
     mpic_otlp_stop();
-    http_server_free(c.srv);
+    mpic_http_server_free(c.srv);
     ev_curl_free(c.curl);
     coord_fanout_cleanup(&c);
     coord_warm_cleanup(&c);

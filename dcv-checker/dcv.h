@@ -200,8 +200,8 @@ struct ev_loop;
 struct ev_curl;
 struct ev_timer;
 struct mpic_dns;
-struct http_request;
-struct http_server;
+struct mpic_http_request;
+struct mpic_http_server;
 
 struct dcv_daemon {
     struct ev_loop *loop;                  /* borrowed */
@@ -221,7 +221,7 @@ typedef void dcv_op_cancel_fn(void *op);
 /* One POST /dcv in flight. Freed only by dcv_check_free. */
 struct dcv_check {
     struct dcv_daemon *d;
-    struct http_request *req; /* NULL once cancelled */
+    struct mpic_http_request *req; /* NULL once cancelled */
     struct mpic_check_request creq;
     struct mpic_target target;
     /* the answer being built */
@@ -240,10 +240,10 @@ struct dcv_check {
 struct mpic_buf;
 
 /* Registers POST /dcv on srv. */
-void dcv_routes(struct dcv_daemon *d, struct http_server *srv);
+void dcv_routes(struct dcv_daemon *d, struct mpic_http_server *srv);
 /* The HTTP layer's deadline for one request (above the check's own). */
 uint64_t dcv_request_deadline_ms(const struct dcv_daemon *d);
-/* http_metrics_fn: appends the DCV counters; arg is the dcv_daemon. */
+/* mpic_http_metrics_fn: appends the DCV counters; arg is the dcv_daemon. */
 void dcv_metrics(struct mpic_buf *out, void *arg);
 /* Adds one error (type and message) to the check. */
 void dcv_check_error(struct dcv_check *c, const char *type, const char *fmt,

@@ -105,10 +105,10 @@ static void on_finish(struct ev_loop *loop, void *arg)
     dcv_check_span(c, c->errors.n > 0 ? c->errors.items[0].type : NULL);
     body = check_response_json(c);
     if (body == NULL)
-        http_request_reply_error(c->req, 500, "internal",
+        mpic_http_request_reply_error(c->req, 500, "internal",
                                  "cannot encode the check response");
     else
-        http_request_reply_json(c->req, 200, body);
+        mpic_http_request_reply_json(c->req, 200, body);
     c->req = NULL;
     dcv_check_free(c);
 }
@@ -138,7 +138,7 @@ static void on_deadline(struct ev_loop *loop, void *arg)
     dcv_check_finish(c);
 }
 
-static void on_cancel(struct http_request *req, void *arg)
+static void on_cancel(struct mpic_http_request *req, void *arg)
 {
     struct dcv_check *c = arg;
 
@@ -168,7 +168,7 @@ uint64_t dcv_request_deadline_ms(const struct dcv_daemon *d)
     return check_budget_ms(d) + 3000;
 }
 
-static void on_dcv(struct http_request *req, void *arg)
+static void on_dcv(struct mpic_http_request *req, void *arg)
 {
     struct dcv_daemon *d = arg;
     struct dcv_check *c = NULL;
@@ -179,8 +179,8 @@ static void on_dcv(struct http_request *req, void *arg)
     enum mpic_dcv_method m;
 
     mpic_errlist_init(&errs);
-    if (!http_request_authorized(req, &d->cfg->bearer_tokens, false)) {
-        http_request_reply_error(req, 401, "unauthorized",
+    if (!mpic_http_request_authorized(req, &d->cfg->bearer_tokens, false)) {
+        mpic_http_request_reply_error(req, 401, "unauthorized",
                                  "missing or unknown bearer token");
         goto out;
     }
@@ -188,20 +188,20 @@ static void on_dcv(struct http_request *req, void *arg)
     c->d = d;
     mpic_errlist_init(&c->errors);
     /* W3C Trace Context: continue the coordinator's trace, or start one. */
-    mpic_trace_begin(&c->trace, http_request_header(req, "traceparent"), NULL);
-    http_request_set_w3c_trace_id(req, c->trace.trace_hex);
-    body = http_request_body(req, &len);
+    mpic_trace_begin(&c->trace, mpic_http_request_header(req, "traceparent"), NULL);
+    mpic_http_request_set_w3c_trace_id(req, c->trace.trace_hex);
+    body = mpic_http_request_body(req, &len);
     if (mpic_check_request_parse(body, len, MPIC_CHECK_DCV, &c->creq, &errs) !=
             MPIC_OK ||
         errs.n > 0) {
         if (errs.n == 0)
             mpic_errlist_add(&errs, "malformed-request", "$: not a request");
         d->n_bad_requests++;
-        http_request_reply_issues(req, &errs);
+        mpic_http_request_reply_issues(req, &errs);
         goto out;
     }
     if (c->creq.trace_id != NULL)
-        http_request_set_trace_id(req, c->creq.trace_id);
+        mpic_http_request_set_trace_id(req, c->creq.trace_id);
     m = c->creq.dcv.method;
     if (mpic_target_parse(c->creq.target, &c->target, &why) != 0) {
         mpic_errlist_add(&errs, "invalid-target", "$.domain_or_ip_target: %s",
@@ -218,13 +218,13 @@ static void on_dcv(struct http_request *req, void *arg)
     }
     if (errs.n > 0) {
         d->n_bad_requests++;
-        http_request_reply_issues(req, &errs);
+        mpic_http_request_reply_issues(req, &errs);
         goto out;
     }
     d->n_checks[m]++;
     c->req = req;
     c->details = dcv_details_skeleton(m);
-    http_request_set_cancel(req, on_cancel, c);
+    mpic_http_request_set_cancel(req, on_cancel, c);
     c->deadline_timer =
         ev_timer_start(d->loop, check_budget_ms(d), on_deadline, c);
     switch (m) {
@@ -247,9 +247,9 @@ out:
         dcv_check_free(c);
 }
 
-void dcv_routes(struct dcv_daemon *d, struct http_server *srv)
+void dcv_routes(struct dcv_daemon *d, struct mpic_http_server *srv)
 {
-    http_server_route(srv, "POST", "/dcv", on_dcv, d);
+    mpic_http_server_route(srv, "POST", "/dcv", on_dcv, d);
 }
 
 void dcv_metrics(struct mpic_buf *out, void *arg)

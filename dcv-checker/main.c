@@ -17,6 +17,7 @@
 #include "common/mem.h"
 #include "common/otlp_export.h"
 #include "common/trace.h"
+#include "common/versions.h"
 #include "dcv-checker/dcv.h"
 
 /* Concurrent outbound HTTP connections of one checker, in all / per host. */
@@ -45,8 +46,9 @@ static json_t *on_configz(void *arg)
 static int run(const struct mpic_checker_config *cfg)
 {
     struct dcv_daemon d;
-    struct http_server_config hc;
-    struct http_server *srv = NULL;
+    struct mpic_http_server_config hc;
+    struct mpic_http_library libs[MPIC_LIBRARIES_MAX];
+    struct mpic_http_server *srv = NULL;
     struct ev_loop *loop = NULL;
     char *err = NULL;
     int rc = 1;
@@ -90,8 +92,10 @@ static int run(const struct mpic_checker_config *cfg)
     hc.configz_arg = (void *)(uintptr_t)cfg;
     hc.metrics = on_metrics;
     hc.metrics_arg = &d;
-    hc.curl_version = curl_version_info(CURLVERSION_NOW)->version;
-    srv = http_server_new(loop, &hc, &err);
+    hc.n_libraries = mpic_library_versions(
+        libs, curl_version_info(CURLVERSION_NOW)->version);
+    hc.libraries = libs;
+    srv = mpic_http_server_new(loop, &hc, &err);
     if (srv == NULL) {
         log_error("cannot listen on %s: %s", cfg->listen,
                   err != NULL ? err : "?");
@@ -105,7 +109,7 @@ static int run(const struct mpic_checker_config *cfg)
     log_info(NAME " %s listening on %s (perspective %s)", MPIC_VERSION,
              cfg->listen,
              cfg->perspective_code != NULL ? cfg->perspective_code : "-");
-    rc = http_server_run(srv, hc.deadline_ms < GRACE_MS ? hc.deadline_ms
+    rc = mpic_http_server_run(srv, hc.deadline_ms < GRACE_MS ? hc.deadline_ms
                                                         : GRACE_MS) == 0
              ? 0
              : 1;
@@ -113,7 +117,7 @@ static int run(const struct mpic_checker_config *cfg)
 out:
     free(err);
     mpic_otlp_stop();
-    http_server_free(srv);
+    mpic_http_server_free(srv);
     ev_curl_free(d.curl);
     mpic_dns_free(d.dns);
     ev_loop_free(loop);

@@ -1,7 +1,8 @@
 #!/bin/sh
 # Source checks run by the test suite (docs/STYLE.md 10): banned functions,
-# raw allocation outside common/mem.c, and dead references to files and
-# names in comments and docs (scripts/check-refs.py).
+# raw allocation outside common/mem.c, dead references to files and names
+# in comments and docs (scripts/check-refs.py), and the layout
+# (scripts/check-includes.py).
 set -eu
 cd "$(dirname "$0")/.."
 
@@ -30,6 +31,10 @@ for f in $files; do
     esac
 done
 if ! python3 scripts/check-refs.py; then
+    status=1
+fi
+# The layout: no circles of includes or calls, common/ shared-only.
+if ! python3 scripts/check-includes.py; then
     status=1
 fi
 if [ "$status" -eq 0 ]; then

@@ -14,6 +14,7 @@
 
 #include "common/config.h"
 #include "common/err.h"
+#include "coordinator/config_coordinator.h"
 
 extern char **environ;
 

@@ -37,8 +37,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         goto out;
     }
     FUZZ_CHECK(errs.n == 0);
-    if (req.check_type == MPIC_CHECK_DCV)
-        fuzz_check_dcv_target(req.target, req.dcv.method);
+    if (req.check.check_type == MPIC_CHECK_DCV)
+        fuzz_check_dcv_target(req.check.target, req.check.dcv.method);
     mpic_check_request_from_request(&creq, &req);
     enc = mpic_check_request_encode(&creq);
     FUZZ_CHECK(enc != NULL);

@@ -1,5 +1,5 @@
 /*
- * Unit tests for common/cohort.c: keyed-hash cohort selection (determinism,
+ * Unit tests for coordinator/cohort.c: keyed-hash cohort selection (determinism,
  * secrecy, constraints over random configurations checked against brute
  * force) and the quorum, attempt, completion and max_attempts rules.
  */
@@ -16,9 +16,9 @@
 
 #include <cmocka.h>
 
-#include "common/cohort.h"
 #include "common/mem.h"
 #include "common/strv.h"
+#include "coordinator/cohort.h"
 
 /* xorshift64*: a fixed-seed PRNG so every run sees the same configs. */
 static uint64_t rng_state = 0x9e3779b97f4a7c15ULL;

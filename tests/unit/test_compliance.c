@@ -1,5 +1,5 @@
 /*
- * The compliance policy (common/compliance.c, open-mpic-api.md 9): the BR
+ * The compliance policy (coordinator/compliance.c, open-mpic-api.md 9): the BR
  * calendar pinned on both sides of every date with an injected clock (the
  * last second of the day before, and the first second of the day), and the
  * decision the coordinator applies to a request: 400 issues, 503, warnings.
@@ -14,8 +14,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/compliance.h"
 #include "common/err.h"
+#include "coordinator/compliance.h"
 
 /* 00:00:00 UTC of each date of the table (computed independently). */
 #define T_2026_03_15 ((time_t)1773532800)

@@ -19,6 +19,7 @@
 
 #include "common/config.h"
 #include "common/mem.h"
+#include "coordinator/config_coordinator.h"
 
 #define FIX MPIC_FIXTURES_DIR "/config"
 

@@ -27,19 +27,20 @@
 #include "common/log.h"
 #include "common/mem.h"
 #include "common/strv.h"
+#include "common/versions.h"
 
 struct resp;
 
 struct fx {
     struct ev_loop *loop;
     struct ev_curl *ec;
-    struct http_server *srv;
+    struct mpic_http_server *srv;
     unsigned port;
     const char *host; /* for URLs; NULL: 127.0.0.1 */
     /* handler side */
     int handled;
     int cancelled;
-    struct http_request *pending;
+    struct mpic_http_request *pending;
     struct ev_timer *reply_timer;
     bool shutdown_in_handler;
     struct mpic_strv keys;
@@ -166,14 +167,14 @@ static json_t *body_json(const struct resp *r)
 
 /* ---- server ---- */
 
-static void h_echo(struct http_request *req, void *arg)
+static void h_echo(struct mpic_http_request *req, void *arg)
 {
     struct fx *fx = arg;
     size_t len;
-    const char *b = http_request_body(req, &len);
+    const char *b = mpic_http_request_body(req, &len);
 
     fx->handled++;
-    http_request_reply(req, 200, "text/plain", xmemdup(b, len), len);
+    mpic_http_request_reply(req, 200, "text/plain", xmemdup(b, len), len);
 }
 
 static void on_late_reply(struct ev_loop *loop, void *arg)
@@ -182,12 +183,12 @@ static void on_late_reply(struct ev_loop *loop, void *arg)
 
     (void)loop;
     fx->reply_timer = NULL;
-    http_request_reply_json(fx->pending, 200,
+    mpic_http_request_reply_json(fx->pending, 200,
                             json_pack("{s:s}", "late", "yes"));
     fx->pending = NULL;
 }
 
-static void on_req_cancel(struct http_request *req, void *arg)
+static void on_req_cancel(struct mpic_http_request *req, void *arg)
 {
     struct fx *fx = arg;
 
@@ -198,41 +199,41 @@ static void on_req_cancel(struct http_request *req, void *arg)
     fx->pending = NULL;
 }
 
-static void h_async(struct http_request *req, void *arg)
+static void h_async(struct mpic_http_request *req, void *arg)
 {
     struct fx *fx = arg;
 
     fx->handled++;
     fx->pending = req;
-    http_request_set_cancel(req, on_req_cancel, fx);
-    http_request_set_trace_id(req, "trace-async");
+    mpic_http_request_set_cancel(req, on_req_cancel, fx);
+    mpic_http_request_set_trace_id(req, "trace-async");
     fx->reply_timer = ev_timer_start(fx->loop, 30, on_late_reply, fx);
     if (fx->shutdown_in_handler)
-        http_server_shutdown(fx->srv);
+        mpic_http_server_shutdown(fx->srv);
 }
 
 static void cancel_client(struct ev_loop *loop, void *arg);
 
-static void h_never(struct http_request *req, void *arg)
+static void h_never(struct mpic_http_request *req, void *arg)
 {
     struct fx *fx = arg;
 
     fx->handled++;
     fx->pending = req;
-    http_request_set_cancel(req, on_req_cancel, fx);
+    mpic_http_request_set_cancel(req, on_req_cancel, fx);
     if (fx->cancel_target != NULL)
         ev_timer_start(fx->loop, 0, cancel_client, fx->cancel_target);
 }
 
-static void h_auth(struct http_request *req, void *arg)
+static void h_auth(struct mpic_http_request *req, void *arg)
 {
     struct fx *fx = arg;
 
     fx->handled++;
-    if (http_request_authorized(req, &fx->keys, fx->allow_api_key))
-        http_request_reply_json(req, 200, json_pack("{s:b}", "ok", 1));
+    if (mpic_http_request_authorized(req, &fx->keys, fx->allow_api_key))
+        mpic_http_request_reply_json(req, 200, json_pack("{s:b}", "ok", 1));
     else
-        http_request_reply_error(req, 401, "unauthorized", "no valid key");
+        mpic_http_request_reply_error(req, 401, "unauthorized", "no valid key");
 }
 
 static json_t *configz(void *arg)
@@ -255,7 +256,7 @@ static struct fx *fx_new_lib(uint64_t deadline_ms, size_t max_body,
                              const char *curl_version)
 {
     struct fx *fx = xcalloc(1, sizeof(*fx));
-    struct http_server_config cfg = {
+    struct mpic_http_server_config cfg = {
         .name = "test",
         .listen = "127.0.0.1:0",
         .max_body = max_body,
@@ -263,25 +264,27 @@ static struct fx *fx_new_lib(uint64_t deadline_ms, size_t max_body,
         .configz = configz,
         .metrics = metrics_cb,
     };
+    struct mpic_http_library libs[MPIC_LIBRARIES_MAX];
     char *err = NULL;
 
     cfg.metrics_arg = fx;
-    cfg.curl_version = curl_version;
+    cfg.n_libraries = mpic_library_versions(libs, curl_version);
+    cfg.libraries = libs;
     fx->loop = ev_loop_new();
     assert_non_null(fx->loop);
     fx->ec = ev_curl_new(fx->loop);
     assert_non_null(fx->ec);
-    fx->srv = http_server_new(fx->loop, &cfg, &err);
+    fx->srv = mpic_http_server_new(fx->loop, &cfg, &err);
     assert_null(err);
     assert_non_null(fx->srv);
-    fx->port = http_server_port(fx->srv);
+    fx->port = mpic_http_server_port(fx->srv);
     assert_true(fx->port > 0);
     mpic_strv_init(&fx->keys);
-    http_server_route(fx->srv, "POST", "/echo", h_echo, fx);
-    http_server_route(fx->srv, "PUT", "/echo", h_echo, fx);
-    http_server_route(fx->srv, "POST", "/async", h_async, fx);
-    http_server_route(fx->srv, "POST", "/never", h_never, fx);
-    http_server_route(fx->srv, "GET", "/auth", h_auth, fx);
+    mpic_http_server_route(fx->srv, "POST", "/echo", h_echo, fx);
+    mpic_http_server_route(fx->srv, "PUT", "/echo", h_echo, fx);
+    mpic_http_server_route(fx->srv, "POST", "/async", h_async, fx);
+    mpic_http_server_route(fx->srv, "POST", "/never", h_never, fx);
+    mpic_http_server_route(fx->srv, "GET", "/auth", h_auth, fx);
     return fx;
 }
 
@@ -294,7 +297,7 @@ static struct fx *fx_new(uint64_t deadline_ms, size_t max_body)
 static void fx_free(struct fx *fx)
 {
     ev_timer_stop(fx->loop, fx->reply_timer);
-    http_server_free(fx->srv);
+    mpic_http_server_free(fx->srv);
     ev_curl_free(fx->ec);
     ev_loop_free(fx->loop);
     mpic_strv_cleanup(&fx->keys);
@@ -325,7 +328,7 @@ static void test_sync_reply_echoes_body(void **state)
     assert_int_equal(r.status, 200);
     assert_string_equal(body_str(&r), "hello");
     assert_int_equal(fx->handled, 1);
-    assert_int_equal(http_server_inflight(fx->srv), 0);
+    assert_int_equal(mpic_http_server_inflight(fx->srv), 0);
     resp_cleanup(&r);
 }
 
@@ -342,7 +345,7 @@ static void test_async_reply_after_timer(void **state)
     assert_string_equal(json_string_value(json_object_get(j, "late")), "yes");
     json_decref(j);
     assert_int_equal(fx->cancelled, 0);
-    assert_int_equal(http_server_inflight(fx->srv), 0);
+    assert_int_equal(mpic_http_server_inflight(fx->srv), 0);
     resp_cleanup(&r);
 }
 
@@ -537,7 +540,7 @@ static void test_unanswered_request_gets_504_and_cancel(void **state)
     json_decref(j);
     assert_int_equal(fx->cancelled, 1);
     assert_null(fx->pending);
-    assert_int_equal(http_server_inflight(fx->srv), 0);
+    assert_int_equal(mpic_http_server_inflight(fx->srv), 0);
     resp_cleanup(&r);
     fx_free(fx);
 }
@@ -587,9 +590,9 @@ static void test_graceful_shutdown_finishes_inflight_request(void **state)
     fx->shutdown_in_handler = true;
     start(&r, "POST", "/async", "{}", 2);
     /* Stops once the in-flight request was answered and completed. */
-    assert_int_equal(http_server_run(fx->srv, 5000), 0);
+    assert_int_equal(mpic_http_server_run(fx->srv, 5000), 0);
     assert_int_equal(fx->handled, 1);
-    assert_int_equal(http_server_inflight(fx->srv), 0);
+    assert_int_equal(mpic_http_server_inflight(fx->srv), 0);
     run_until_done(&r);
     assert_int_equal(r.result, CURLE_OK);
     assert_int_equal(r.status, 200);
@@ -602,12 +605,12 @@ static void test_graceful_shutdown_finishes_inflight_request(void **state)
     resp_cleanup(&r);
 }
 
-static void h_never_then_shutdown(struct http_request *req, void *arg)
+static void h_never_then_shutdown(struct mpic_http_request *req, void *arg)
 {
     struct fx *fx = arg;
 
     h_never(req, arg);
-    http_server_shutdown(fx->srv);
+    mpic_http_server_shutdown(fx->srv);
 }
 
 static void test_shutdown_cancels_requests_past_grace_with_503(void **state)
@@ -616,10 +619,10 @@ static void test_shutdown_cancels_requests_past_grace_with_503(void **state)
     struct resp r;
     json_t *j;
 
-    http_server_route(fx->srv, "POST", "/stuck", h_never_then_shutdown, fx);
+    mpic_http_server_route(fx->srv, "POST", "/stuck", h_never_then_shutdown, fx);
     resp_init(&r, fx);
     start(&r, "POST", "/stuck", "{}", 2);
-    assert_int_equal(http_server_run(fx->srv, 30), 0);
+    assert_int_equal(mpic_http_server_run(fx->srv, 30), 0);
     assert_int_equal(fx->cancelled, 1);
     run_until_done(&r);
     assert_int_equal(r.result, CURLE_OK);
@@ -643,8 +646,8 @@ static void test_sigterm_stops_server_cleanly(void **state)
     struct fx *fx = *state;
 
     ev_timer_start(fx->loop, 0, send_sigterm, NULL);
-    assert_int_equal(http_server_run(fx->srv, 1000), 0);
-    assert_int_equal(http_server_port(fx->srv), 0); /* daemon gone */
+    assert_int_equal(mpic_http_server_run(fx->srv, 1000), 0);
+    assert_int_equal(mpic_http_server_port(fx->srv), 0); /* daemon gone */
 }
 
 static void test_keepalive_connection_is_reused(void **state)
@@ -698,10 +701,10 @@ static void test_bad_listen_address_is_refused(void **state)
 
     (void)state;
     for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-        struct http_server_config cfg = {.name = "t", .listen = bad[i]};
+        struct mpic_http_server_config cfg = {.name = "t", .listen = bad[i]};
         char *err = NULL;
 
-        assert_null(http_server_new(loop, &cfg, &err));
+        assert_null(mpic_http_server_new(loop, &cfg, &err));
         assert_non_null(err);
         free(err);
     }
@@ -711,7 +714,7 @@ static void test_bad_listen_address_is_refused(void **state)
 static void test_ipv6_listen_address_serves(void **state)
 {
     struct fx fx = {0};
-    struct http_server_config cfg = {
+    struct mpic_http_server_config cfg = {
         .name = "v6", .listen = "[::1]:0", .max_body = 64, .deadline_ms = 100};
     char *err = NULL;
     struct resp r;
@@ -719,17 +722,17 @@ static void test_ipv6_listen_address_serves(void **state)
     (void)state;
     fx.loop = ev_loop_new();
     fx.ec = ev_curl_new(fx.loop);
-    fx.srv = http_server_new(fx.loop, &cfg, &err);
+    fx.srv = mpic_http_server_new(fx.loop, &cfg, &err);
     assert_null(err);
     assert_non_null(fx.srv);
-    fx.port = http_server_port(fx.srv);
+    fx.port = mpic_http_server_port(fx.srv);
     assert_true(fx.port > 0);
     fx.host = "[::1]";
     resp_init(&r, &fx);
     request(&r, "GET", "/healthz", NULL);
     assert_int_equal(r.status, 200);
     resp_cleanup(&r);
-    http_server_free(fx.srv);
+    mpic_http_server_free(fx.srv);
     ev_curl_free(fx.ec);
     ev_loop_free(fx.loop);
 }
@@ -841,17 +844,17 @@ static bool spin_until(struct fx *fx, bool (*done)(struct fx *fx))
 
 static bool no_connections(struct fx *fx)
 {
-    return http_server_connections(fx->srv) == 0;
+    return mpic_http_server_connections(fx->srv) == 0;
 }
 
 static bool all_connected(struct fx *fx)
 {
-    return http_server_connections(fx->srv) == NCONNS;
+    return mpic_http_server_connections(fx->srv) == NCONNS;
 }
 
 static bool all_inflight(struct fx *fx)
 {
-    return http_server_inflight(fx->srv) == NCONNS;
+    return mpic_http_server_inflight(fx->srv) == NCONNS;
 }
 
 static int raw_connect(unsigned port)
@@ -952,7 +955,7 @@ static void test_closed_keepalive_connections_are_released(void **state)
         send_all(g_fds[i], "GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n");
     }
     assert_true(spin_until(fx, all_replied));
-    assert_int_equal(http_server_connections(fx->srv), NCONNS);
+    assert_int_equal(mpic_http_server_connections(fx->srv), NCONNS);
     for (i = 0; i < NCONNS; i++) {
         assert_non_null(strstr(g_replies[i].data, "HTTP/1.1 200"));
         mpic_buf_cleanup(&g_replies[i]);
@@ -961,7 +964,7 @@ static void test_closed_keepalive_connections_are_released(void **state)
      * closed on our side too, without waiting for the idle timeout. */
     close_all();
     assert_true(spin_until(fx, no_connections));
-    assert_int_equal(http_server_inflight(fx->srv), 0);
+    assert_int_equal(mpic_http_server_inflight(fx->srv), 0);
 }
 
 static void test_half_sent_request_then_close_is_released(void **state)
@@ -983,13 +986,13 @@ static void test_half_sent_request_then_close_is_released(void **state)
     close_all();
     assert_true(spin_until(fx, no_connections));
     assert_int_equal(fx->handled, 0);
-    assert_int_equal(http_server_inflight(fx->srv), 0);
+    assert_int_equal(mpic_http_server_inflight(fx->srv), 0);
 }
 
-static struct http_request *g_held[NCONNS];
+static struct mpic_http_request *g_held[NCONNS];
 static size_t g_nheld;
 
-static void h_hold(struct http_request *req, void *arg)
+static void h_hold(struct mpic_http_request *req, void *arg)
 {
     struct fx *fx = arg;
 
@@ -1010,20 +1013,20 @@ static void test_peer_close_while_suspended_is_released(void **state)
     size_t i;
 
     g_nheld = 0;
-    http_server_route(fx->srv, "POST", "/hold", h_hold, fx);
+    mpic_http_server_route(fx->srv, "POST", "/hold", h_hold, fx);
     for (i = 0; i < NCONNS; i++) {
         g_fds[i] = raw_connect(fx->port);
         send_all(g_fds[i], "POST /hold HTTP/1.1\r\nHost: t\r\n"
                            "Content-Length: 2\r\n\r\n{}");
     }
     assert_true(spin_until(fx, all_held));
-    assert_int_equal(http_server_inflight(fx->srv), NCONNS);
+    assert_int_equal(mpic_http_server_inflight(fx->srv), NCONNS);
     /* The peers leave while their requests are suspended; the late
      * replies cannot go out and every connection must still close. */
     close_all();
     for (i = 0; i < NCONNS; i++)
-        http_request_reply_json(g_held[i], 200, json_pack("{s:b}", "ok", 1));
-    assert_int_equal(http_server_inflight(fx->srv), 0);
+        mpic_http_request_reply_json(g_held[i], 200, json_pack("{s:b}", "ok", 1));
+    assert_int_equal(mpic_http_server_inflight(fx->srv), 0);
     assert_true(spin_until(fx, no_connections));
 }
 

@@ -91,8 +91,8 @@ static size_t expect_issue(const char *body, const char *type,
     assert_int_equal(rc, MPIC_ERR_INVALID);
     assert_true(found);
     /* Nothing leaks out on failure. */
-    assert_null(req.target);
-    assert_null(req.trace_id);
+    assert_null(req.check.target);
+    assert_null(req.check.trace_id);
     n = errs.n;
     mpic_errlist_cleanup(&errs);
     return n;
@@ -130,7 +130,7 @@ static void expect_dcv_echo(const char *target, const char *params,
              "\"dcv_check_parameters\":%s}",
              target, params);
     parse_ok(body, &req);
-    j = mpic_dcv_params_to_json(&req.dcv);
+    j = mpic_dcv_params_to_json(&req.check.dcv);
     assert_json_equal_str(j, echo);
     json_decref(j);
     mpic_request_cleanup(&req);
@@ -160,7 +160,7 @@ static void test_ip_address_challenge_not_an_address_is_accepted(void **state)
              "\"challenge_value\":\"2001:4860:4860:0:0:0:0:0:8889\","
              "\"dns_record_type\":\"AAAA\"}}",
              &req);
-    assert_string_equal(req.dcv.challenge_value,
+    assert_string_equal(req.check.dcv.challenge_value,
                         "2001:4860:4860:0:0:0:0:0:8889");
     mpic_request_cleanup(&req);
 }
@@ -334,22 +334,22 @@ static void test_request_caa_full(void **state)
              "\"https://ca.example/acct/1\",\"validation_method\":"
              "\"dns-01\"},\"dcv_check_parameters\":\"ignored for caa\"}",
              &req);
-    assert_int_equal(req.check_type, MPIC_CHECK_CAA);
-    assert_string_equal(req.target, "*.Example.com");
-    assert_string_equal(req.trace_id, "t-1");
+    assert_int_equal(req.check.check_type, MPIC_CHECK_CAA);
+    assert_string_equal(req.check.target, "*.Example.com");
+    assert_string_equal(req.check.trace_id, "t-1");
     assert_true(req.orch.present);
     assert_int_equal(req.orch.perspective_count, 6);
     assert_int_equal(req.orch.quorum_count, 5);
     assert_int_equal(req.orch.max_attempts, 3);
     assert_int_equal(req.orch.cohort_for_single_attempt, 2);
-    assert_true(req.has_caa_params);
-    assert_int_equal(req.caa.certificate_type, MPIC_CERT_SMIME);
-    assert_int_equal(req.caa.caa_domains.n, 2);
-    assert_string_equal(req.caa.caa_domains.v[1], "ca2.example");
-    assert_true(req.caa.allow_lookup_failure);
-    assert_string_equal(req.caa.account_uri, "https://ca.example/acct/1");
-    assert_string_equal(req.caa.validation_method, "dns-01");
-    j = mpic_caa_params_to_json(&req.caa);
+    assert_true(req.check.has_caa_params);
+    assert_int_equal(req.check.caa.certificate_type, MPIC_CERT_SMIME);
+    assert_int_equal(req.check.caa.caa_domains.n, 2);
+    assert_string_equal(req.check.caa.caa_domains.v[1], "ca2.example");
+    assert_true(req.check.caa.allow_lookup_failure);
+    assert_string_equal(req.check.caa.account_uri, "https://ca.example/acct/1");
+    assert_string_equal(req.check.caa.validation_method, "dns-01");
+    j = mpic_caa_params_to_json(&req.check.caa);
     assert_json_equal_str(
         j, "{\"certificate_type\":\"s-mime\",\"caa_domains\":[\"ca.example\","
            "\"ca2.example\"],\"allow_lookup_failure\":true,\"account_uri\":"
@@ -361,7 +361,7 @@ static void test_request_caa_full(void **state)
                              "\"cohort_for_single_attempt\":2}");
     json_decref(j);
     mpic_request_cleanup(&req);
-    assert_null(req.target);
+    assert_null(req.check.target);
 }
 
 static void test_request_caa_minimal(void **state)
@@ -374,18 +374,18 @@ static void test_request_caa_minimal(void **state)
              "\"trace_identifier\":null,\"orchestration_parameters\":null,"
              "\"caa_check_parameters\":null}",
              &req);
-    assert_null(req.trace_id);
+    assert_null(req.check.trace_id);
     assert_false(req.orch.present);
     assert_int_equal(req.orch.perspective_count, -1);
     assert_int_equal(req.orch.quorum_count, -1);
     assert_int_equal(req.orch.max_attempts, -1);
     assert_int_equal(req.orch.cohort_for_single_attempt, -1);
-    assert_false(req.has_caa_params);
+    assert_false(req.check.has_caa_params);
     j = mpic_orch_params_to_json(&req.orch);
     assert_true(json_is_null(j));
     json_decref(j);
     /* Defaults filled in. */
-    j = mpic_caa_params_to_json(&req.caa);
+    j = mpic_caa_params_to_json(&req.check.caa);
     assert_json_equal_str(j, "{\"certificate_type\":\"tls-server\","
                              "\"caa_domains\":null,"
                              "\"allow_lookup_failure\":false}");
@@ -403,10 +403,10 @@ static void test_request_caa_defaults(void **state)
              "\"orchestration_parameters\":{\"quorum_count\":2},"
              "\"caa_check_parameters\":{}}",
              &req);
-    assert_true(req.has_caa_params);
+    assert_true(req.check.has_caa_params);
     assert_true(req.orch.present);
     assert_int_equal(req.orch.perspective_count, -1);
-    j = mpic_caa_params_to_json(&req.caa);
+    j = mpic_caa_params_to_json(&req.check.caa);
     assert_json_equal_str(j, "{\"certificate_type\":\"tls-server\","
                              "\"caa_domains\":null,"
                              "\"allow_lookup_failure\":false}");
@@ -552,9 +552,9 @@ static void test_echo_dns_methods(void **state)
              "\"dcv_check_parameters\":{\"validation_method\":"
              "\"contact-email-txt\",\"challenge_value\":\"x@y.example\"}}",
              &req);
-    assert_int_equal(req.dcv.method, MPIC_DCV_CONTACT_EMAIL_TXT);
-    assert_int_equal(req.dcv.dns_record_type, MPIC_RR_TXT);
-    assert_string_equal(req.dcv.dns_name_prefix, "_validation-contactemail");
+    assert_int_equal(req.check.dcv.method, MPIC_DCV_CONTACT_EMAIL_TXT);
+    assert_int_equal(req.check.dcv.dns_record_type, MPIC_RR_TXT);
+    assert_string_equal(req.check.dcv.dns_name_prefix, "_validation-contactemail");
     mpic_request_cleanup(&req);
 }
 
@@ -568,16 +568,16 @@ static void test_request_headers(void **state)
              "\"acme-http-01\",\"token\":\"t\",\"key_authorization\":\"k\","
              "\"http_headers\":{\"User-Agent\":\"ua\",\"X-B\":\"b\"}}}",
              &req);
-    assert_true(req.dcv.has_http_headers);
-    assert_int_equal(req.dcv.n_http_headers, 2);
+    assert_true(req.check.dcv.has_http_headers);
+    assert_int_equal(req.check.dcv.n_http_headers, 2);
     mpic_request_cleanup(&req);
     parse_ok("{\"check_type\":\"dcv\",\"domain_or_ip_target\":\"a.example\","
              "\"dcv_check_parameters\":{\"validation_method\":"
              "\"acme-http-01\",\"token\":\"t\",\"key_authorization\":\"k\","
              "\"http_headers\":{}}}",
              &req);
-    assert_true(req.dcv.has_http_headers);
-    assert_int_equal(req.dcv.n_http_headers, 0);
+    assert_true(req.check.dcv.has_http_headers);
+    assert_int_equal(req.check.dcv.n_http_headers, 0);
     mpic_request_cleanup(&req);
 }
 
@@ -1297,10 +1297,10 @@ static void test_website_change_regex_only(void **state)
              "\"website-change\",\"challenge_value\":\"\","
              "\"http_token_path\":\"p\",\"match_regex\":\"tok[0-9]+\"}}",
              &req);
-    assert_string_equal(req.dcv.challenge_value, "");
-    assert_string_equal(req.dcv.match_regex, "tok[0-9]+");
-    assert_int_equal(req.dcv.url_scheme, MPIC_URL_HTTP);
-    assert_true(req.dcv.require_exact_case);
+    assert_string_equal(req.check.dcv.challenge_value, "");
+    assert_string_equal(req.check.dcv.match_regex, "tok[0-9]+");
+    assert_int_equal(req.check.dcv.url_scheme, MPIC_URL_HTTP);
+    assert_true(req.check.dcv.require_exact_case);
     mpic_request_cleanup(&req);
 }
 

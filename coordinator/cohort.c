@@ -18,7 +18,7 @@
  * This file knows nothing of requests, attempts or I/O; the quorum rules at
  * the end are pure arithmetic for the coordinator.
  */
-#include "common/cohort.h"
+#include "coordinator/cohort.h"
 
 #include <openssl/core_names.h>
 #include <openssl/evp.h>
@@ -27,6 +27,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/log.h"
 #include "common/mem.h"
 #include "common/strv.h"
 

@@ -11,8 +11,8 @@
  * Everything here is pure: the time is a parameter, so tests inject a
  * clock. Days are UTC days; a rule "from D" applies from 00:00 UTC on D.
  */
-#ifndef MPIC_COMMON_COMPLIANCE_H
-#define MPIC_COMMON_COMPLIANCE_H
+#ifndef MPIC_COORDINATOR_COMPLIANCE_H
+#define MPIC_COORDINATOR_COMPLIANCE_H
 
 #include <stdbool.h>
 #include <time.h>

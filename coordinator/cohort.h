@@ -10,14 +10,14 @@
  * preferences only. The remaining functions are the pure quorum, attempt and
  * completion rules the coordinator applies. Nothing here does I/O or logs.
  */
-#ifndef MPIC_COMMON_COHORT_H
-#define MPIC_COMMON_COHORT_H
+#ifndef MPIC_COORDINATOR_COHORT_H
+#define MPIC_COORDINATOR_COHORT_H
 
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "common/config.h"
 #include "common/err.h"
+#include "coordinator/perspective.h"
 
 /*
  * The cohorts of one request. members holds n_cohorts * size indexes into

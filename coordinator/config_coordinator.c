@@ -1,12 +1,11 @@
 /*
- * The coordinator's configuration (see config.h): its key table, defaults
- * and loader, the perspectives list with each checker's URLs and headers,
- * and available_perspectives.yaml (codes, names, RIRs, too_close_codes),
- * cross-checked against each other. Checker URLs are checked with
- * libcurl's URL parser, the one that will use them, which is why this file
- * belongs to libmpic_curl and not to what the checkers link.
+ * The coordinator's configuration (see config_coordinator.h): its key
+ * table, defaults and loader, the perspectives list with each checker's
+ * URLs and headers, and available_perspectives.yaml (codes, names, RIRs,
+ * too_close_codes), cross-checked against each other. Checker URLs are
+ * checked with libcurl's URL parser, the one that will use them.
  */
-#include "common/config_int.h"
+#include "coordinator/config_coordinator.h"
 
 #include <ctype.h>
 #include <curl/curl.h>
@@ -16,8 +15,9 @@
 #include <string.h>
 #include <strings.h>
 
-#include "common/cohort.h"
+#include "common/config_int.h"
 #include "common/mem.h"
+#include "coordinator/cohort.h"
 
 /* ---- RIRs ---------------------------------------------------------------- */
 
@@ -52,6 +52,15 @@ const char *mpic_rir_name(enum mpic_rir r)
         return "unknown";
     return rir_names[r];
 }
+
+/* Lines of one perspective entry, for cross-checks after parsing. */
+struct cfg_persp_lines {
+    unsigned item, code, dcv, caa, headers;
+    /* [0]: dcv_url, [1]: caa_url: each replica's line, and whether the
+     * value was a list (its keys are then dcv_url[k]). */
+    unsigned urls[2][MPIC_MAX_REPLICAS];
+    bool url_list[2];
+};
 
 /* ---- the key table ------------------------------------------------------- */
 

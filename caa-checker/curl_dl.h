@@ -7,8 +7,8 @@
  * MPIC_CURL_DL defined and this header forced in first (-include): every
  * libcurl function they call then goes through the table below.
  */
-#ifndef MPIC_COMMON_CURL_DL_H
-#define MPIC_COMMON_CURL_DL_H
+#ifndef MPIC_CAA_CHECKER_CURL_DL_H
+#define MPIC_CAA_CHECKER_CURL_DL_H
 
 #include <curl/curl.h>
 

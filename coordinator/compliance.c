@@ -3,7 +3,7 @@
  * dated rules, each row with its BR section, and the decision the
  * coordinator applies to every request on the day it is made.
  */
-#include "common/compliance.h"
+#include "coordinator/compliance.h"
 
 #include <stdio.h>
 #include <stdlib.h>

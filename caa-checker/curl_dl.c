@@ -3,7 +3,7 @@
  * Compiled with curl_dl.h forced in, so no libcurl name is written here
  * outside the X-macro (stringified and pasted, never expanded).
  */
-#include "common/curl_dl.h"
+#include "caa-checker/curl_dl.h"
 
 #include <dlfcn.h>
 #include <string.h>
