@@ -1,7 +1,8 @@
 /*
  * mpic-coordinator internals: the daemon state, the POST /mpic handler with
  * its response and audit record (api_mpic.c), the fan-out of one attempt to
- * its cohort (fanout.c), the time limits (deadline.c), the choice of a
+ * its cohort (fanout.c), what every exchange with a checker shares
+ * (checker_easy.c), the time limits (deadline.c), the choice of a
  * checker's replica (replica.c) and the warm connections to the checkers
  * (warm.c).
  */
@@ -223,6 +224,7 @@ json_t *coord_not_awaited_error(enum mpic_check_type type, const char *method,
                                 const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
+/* checker_easy.c */
 /* The per-perspective request headers (built once); NULL on OOM. */
 struct curl_slist *coord_perspective_headers(struct coord *c, size_t i);
 /* Options every handle to a checker has (TLS, shared sessions, sockets). */

@@ -11,6 +11,7 @@
 
 #include <curl/curl.h>
 #include <jansson.h>
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -235,6 +236,9 @@ struct dcv_check {
     struct ev_timer *finish_timer;
     struct ev_timer *deadline_timer;
     struct mpic_trace trace; /* docs/tracing.md */
+    /* How a method reports that it is done (dcv_check.c sets it): methods
+     * depend on this header, not on the file that dispatches them. */
+    void (*finish)(struct dcv_check *c);
 };
 
 struct mpic_buf;
@@ -246,15 +250,28 @@ uint64_t dcv_request_deadline_ms(const struct dcv_daemon *d);
 /* mpic_http_metrics_fn: appends the DCV counters; arg is the dcv_daemon. */
 void dcv_metrics(struct mpic_buf *out, void *arg);
 /* Adds one error (type and message) to the check. */
-void dcv_check_error(struct dcv_check *c, const char *type, const char *fmt,
-                     ...) __attribute__((format(printf, 3, 4)));
+static inline void dcv_check_error(struct dcv_check *c, const char *type,
+                                   const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static inline void dcv_check_error(struct dcv_check *c, const char *type,
+                                   const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    mpic_errlist_vadd(&c->errors, type, fmt, ap);
+    va_end(ap);
+}
 /*
  * The method is done: the check's fields hold the verdict and nothing of
  * c->op is still pending (the op itself is freed with the check through
  * op_cancel). The reply goes out from a fresh loop iteration, so this is
  * safe inside any library callback.
  */
-void dcv_check_finish(struct dcv_check *c);
+static inline void dcv_check_finish(struct dcv_check *c)
+{
+    c->finish(c);
+}
 
 /* Method entry points: each fills c->details and eventually finishes. */
 void dcv_dns_start(struct dcv_check *c);

@@ -9,7 +9,6 @@
  */
 #include "dcv-checker/dcv.h"
 
-#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -33,16 +32,6 @@ static void dcv_check_free(struct dcv_check *c)
     mpic_errlist_cleanup(&c->errors);
     json_decref(c->details);
     free(c);
-}
-
-void dcv_check_error(struct dcv_check *c, const char *type, const char *fmt,
-                     ...)
-{
-    va_list ap;
-
-    va_start(ap, fmt);
-    mpic_errlist_vadd(&c->errors, type, fmt, ap);
-    va_end(ap);
 }
 
 static json_t *check_response_json(struct dcv_check *c)
@@ -113,7 +102,8 @@ static void on_finish(struct ev_loop *loop, void *arg)
     dcv_check_free(c);
 }
 
-void dcv_check_finish(struct dcv_check *c)
+/* struct dcv_check's finish (dcv_check_finish() in dcv.h). */
+static void check_finish(struct dcv_check *c)
 {
     MPIC_ASSERT(c->finish_timer == NULL);
     ev_timer_stop(c->d->loop, c->deadline_timer);
@@ -185,6 +175,7 @@ static void on_dcv(struct mpic_http_request *req, void *arg)
         goto out;
     }
     c = xcalloc(1, sizeof(*c));
+    c->finish = check_finish;
     c->d = d;
     mpic_errlist_init(&c->errors);
     /* W3C Trace Context: continue the coordinator's trace, or start one. */

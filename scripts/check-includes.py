@@ -13,8 +13,8 @@ graphs: who includes whom (local "dir/file.h" includes) and who calls whom
   - a common/ .c file that fewer than two users (the three daemons and the
     mpic CLI) reach: common/ is for shared code.
 Circles that are known are listed in KNOWN_CIRCLES with the reason; a
-circle within one of them (the same files or fewer) passes. Those being
-removed elsewhere are to be dropped from the list once they are gone.
+circle within one of them (the same files or fewer) passes. Only the base
+layer's is left.
 """
 import os
 import re
@@ -29,12 +29,6 @@ KNOWN_CIRCLES = [
     ({"common/buf.c", "common/log.c", "common/mem.c"},
      "the base layer: allocation failure is fatal and logged, and the "
      "logger allocates"),
-    ({"coordinator/api_mpic.c", "coordinator/fanout.c", "coordinator/warm.c"},
-     "issue 15: fanout.c is to report completion through a callback"),
-    ({"dcv-checker/dcv_check.c", "dcv-checker/dcv_dns.c",
-      "dcv-checker/dcv_http.c", "dcv-checker/dcv_tls_alpn.c"},
-     "issue 15: the hop resolver is to leave dcv_dns.c; the methods report "
-     "back to dcv_check.c"),
 ]
 
 COMMENT = re.compile(r"/\*.*?\*/|//[^\n]*", re.S)
