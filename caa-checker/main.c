@@ -10,6 +10,7 @@
 #include "caa-checker/caa.h"
 #include "caa-checker/curl_dl.h"
 #include "common/config.h"
+#include "common/daemon_cli.h"
 #include "common/dns.h"
 #include "common/ev.h"
 #include "common/http_server.h"
@@ -74,6 +75,7 @@ int main(int argc, char **argv)
     struct mpic_checker_config cfg = {0};
     struct mpic_errlist errs;
     enum mpic_cli_action action = MPIC_CLI_RUN;
+    enum mpic_err load;
     struct ev_loop *loop = NULL;
     struct mpic_dns *dns = NULL;
     struct mpic_http_server *srv = NULL;
@@ -84,36 +86,17 @@ int main(int argc, char **argv)
     char *errmsg = NULL;
     bool curl_started = false;
     int status = 1;
-    size_t i;
 
     mpic_errlist_init(&errs);
-    if (mpic_checker_config_load(MPIC_DAEMON_CAA_CHECKER, argc, argv, &cfg,
-                                 &action, &errs) != MPIC_OK) {
-        for (i = 0; i < errs.n; i++)
-            fprintf(stderr, "%s\n", errs.items[i].message);
-        if (action == MPIC_CLI_HELP)
-            fputs(mpic_config_usage(MPIC_DAEMON_CAA_CHECKER), stderr);
+    load = mpic_checker_config_load(MPIC_DAEMON_CAA_CHECKER, argc, argv, &cfg,
+                                    &action, &errs);
+    status = mpic_daemon_cli(MPIC_DAEMON_CAA_CHECKER, load, action, &errs);
+    if (status >= 0)
         goto out;
-    }
-    switch (action) {
-    case MPIC_CLI_HELP:
-        fputs(mpic_config_usage(MPIC_DAEMON_CAA_CHECKER), stdout);
-        status = 0;
+    status = 1;
+    if (action == MPIC_CLI_CHECK_CONFIG) {
+        status = mpic_daemon_config_ok(NULL);
         goto out;
-    case MPIC_CLI_VERSION:
-        printf("%s %s\n", CAA_NAME, MPIC_VERSION);
-        status = 0;
-        goto out;
-    case MPIC_CLI_CHECK_CONFIG:
-        /* Warnings the loader collected still deserve a look. */
-        for (i = 0; i < errs.n; i++)
-            fprintf(stderr, "%s\n", errs.items[i].message);
-        printf("%s: configuration OK\n", CAA_NAME);
-        status = 0;
-        goto out;
-    case MPIC_CLI_RUN:
-    default:
-        break;
     }
     mpic_log_set_level(cfg.log_level);
 

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "common/daemon_cli.h"
 #include "common/ev.h"
 #include "common/ev_curl.h"
 #include "common/http_server.h"
@@ -349,45 +350,25 @@ int main(int argc, char **argv)
         mpic_coordinator_config_set_now(as_of_t != 0 ? as_of_t : 1);
     }
     err = mpic_coordinator_config_load(argc, args, &cfg, &action, &errs);
-    if (action == MPIC_CLI_HELP) {
-        fputs(mpic_config_usage(MPIC_DAEMON_COORDINATOR), stdout);
-        fputs("  --as-of YYYY-MM-DD   with --check-config: check against the "
-              "BR calendar of\n"
-              "                       that day (compliance.min_perspective_"
-              "count: auto)\n",
-              stdout);
-        rc = 0;
-        goto out;
-    }
     if (as_of != NULL && action != MPIC_CLI_CHECK_CONFIG &&
-        action != MPIC_CLI_VERSION) {
+        action != MPIC_CLI_VERSION && action != MPIC_CLI_HELP) {
         fprintf(stderr, "mpic-coordinator: --as-of is only for "
                         "--check-config\n");
         rc = 1;
         goto out;
     }
-    if (action == MPIC_CLI_VERSION) {
-        printf("mpic-coordinator %s\n", MPIC_VERSION);
-        rc = 0;
+    rc = mpic_daemon_cli(MPIC_DAEMON_COORDINATOR, err, action, &errs);
+    if (rc >= 0)
         goto out;
-    }
-    for (size_t i = 0; i < errs.n; i++)
-        fprintf(stderr, "%s\n", errs.items[i].message);
-    if (err != MPIC_OK || errs.n > 0) {
-        fprintf(stderr,
-                "mpic-coordinator: configuration is not usable (%zu "
-                "problem%s)\n",
-                errs.n, errs.n == 1 ? "" : "s");
-        rc = 1;
-        goto out;
-    }
     log_policy(&cfg, as_of != NULL ? as_of_t : time(NULL), policy,
                sizeof(policy));
     if (action == MPIC_CLI_CHECK_CONFIG) {
-        printf("configuration OK: %zu perspectives; compliance%s%s: %s\n",
-               cfg.n_perspectives, as_of != NULL ? " as of " : "",
-               as_of != NULL ? as_of : "", policy);
-        rc = 0;
+        char detail[320];
+
+        snprintf(detail, sizeof(detail), "%zu perspectives; compliance%s%s: %s",
+                 cfg.n_perspectives, as_of != NULL ? " as of " : "",
+                 as_of != NULL ? as_of : "", policy);
+        rc = mpic_daemon_config_ok(detail);
         goto out;
     }
     mpic_log_set_level(cfg.log_level);

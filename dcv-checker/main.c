@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "common/config.h"
+#include "common/daemon_cli.h"
 #include "common/dns.h"
 #include "common/ev.h"
 #include "common/ev_curl.h"
@@ -130,34 +131,17 @@ int main(int argc, char **argv)
     struct mpic_errlist errs;
     enum mpic_cli_action action = MPIC_CLI_RUN;
     enum mpic_err err;
-    size_t i;
     int rc;
 
     memset(&cfg, 0, sizeof(cfg));
     mpic_errlist_init(&errs);
     err = mpic_checker_config_load(MPIC_DAEMON_DCV_CHECKER, argc, argv, &cfg,
                                    &action, &errs);
-    if (action == MPIC_CLI_HELP) {
-        fputs(mpic_config_usage(MPIC_DAEMON_DCV_CHECKER), stdout);
-        rc = 0;
+    rc = mpic_daemon_cli(MPIC_DAEMON_DCV_CHECKER, err, action, &errs);
+    if (rc >= 0)
         goto out;
-    }
-    if (action == MPIC_CLI_VERSION) {
-        printf(NAME " %s\n", MPIC_VERSION);
-        rc = 0;
-        goto out;
-    }
-    for (i = 0; i < errs.n; i++)
-        fprintf(stderr, "%s\n", errs.items[i].message);
-    if (err != MPIC_OK || errs.n > 0) {
-        fprintf(stderr, NAME ": configuration is not usable (%zu problem%s)\n",
-                errs.n, errs.n == 1 ? "" : "s");
-        rc = 1;
-        goto out;
-    }
     if (action == MPIC_CLI_CHECK_CONFIG) {
-        printf("configuration OK\n");
-        rc = 0;
+        rc = mpic_daemon_config_ok(NULL);
         goto out;
     }
     mpic_log_set_level(cfg.log_level);
