@@ -531,7 +531,7 @@ static void on_check_done(const struct mpic_check_response *resp, void *arg)
                    resp->errors.n > 0 ? resp->errors.items[0].type : NULL);
     if (body == NULL) {
         mpic_http_request_reply_error(r->req, 500, "internal",
-                                 "cannot encode the check response");
+                                      "cannot encode the check response");
     } else {
         mpic_http_request_reply_json(r->req, 200, body);
     }
@@ -567,7 +567,7 @@ void caa_on_request(struct mpic_http_request *req, void *arg)
     if (!mpic_http_request_authorized(req, &ck->cfg->bearer_tokens, false)) {
         ck->n_rejected++;
         mpic_http_request_reply_error(req, 401, "unauthorized",
-                                 "a valid bearer token is required");
+                                      "a valid bearer token is required");
         goto out;
     }
     body = mpic_http_request_body(req, &len);
@@ -575,7 +575,8 @@ void caa_on_request(struct mpic_http_request *req, void *arg)
     r->req = req;
     r->ck = ck;
     /* W3C Trace Context: continue the coordinator's trace, or start one. */
-    mpic_trace_begin(&r->trace, mpic_http_request_header(req, "traceparent"), NULL);
+    mpic_trace_begin(&r->trace, mpic_http_request_header(req, "traceparent"),
+                     NULL);
     mpic_http_request_set_w3c_trace_id(req, r->trace.trace_hex);
     if (mpic_check_request_parse(body != NULL ? body : "", len, MPIC_CHECK_CAA,
                                  &r->creq, &errs) != MPIC_OK) {

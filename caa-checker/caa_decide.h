@@ -14,8 +14,8 @@
 #include "common/strv.h"
 
 struct caa_decide_input {
-    bool wildcard;                   /* the target started with "*." */
-    enum mpic_cert_type cert_type;   /* tls-server or s-mime */
+    bool wildcard;                       /* the target started with "*." */
+    enum mpic_cert_type cert_type;       /* tls-server or s-mime */
     const struct mpic_strv *caa_domains; /* the CA's issuer domain names */
     const char *account_uri; /* RFC 8657; NULL: the request has none */
     /* RFC 8657: an Open MPIC method name (mapped by caa_method_label) or

@@ -122,12 +122,13 @@ static void usage(FILE *f)
         "usage: mpic [options] caa TARGET\n"
         "       mpic [options] dcv METHOD TARGET\n"
         "\n"
-        "Asks an MPIC coordinator (POST /mpic) to corroborate a CAA check or a\n"
+        "Asks an MPIC coordinator (POST /mpic) to corroborate a CAA check or "
+        "a\n"
         "domain control validation from several network perspectives.\n"
         "\n"
         "Connection:\n"
-        "  --url URL              coordinator (default $MPIC_URL, else "
-        DEFAULT_URL ")\n"
+        "  --url URL              coordinator (default $MPIC_URL, "
+        "else " DEFAULT_URL ")\n"
         "  --api-key KEY          sent as x-api-key (default $MPIC_API_KEY)\n"
         "  --cacert FILE          trust anchor for an https:// coordinator\n"
         "  --timeout SECONDS      whole request (default 120)\n"
@@ -281,9 +282,9 @@ static int parse_opt(struct opts *o, int c, const char *arg)
     case O_QUORUM_COUNT:
     case O_MAX_ATTEMPTS:
     case O_COHORT: {
-        static const char *const names[] = {
-            "perspective_count", "quorum_count", "max_attempts",
-            "cohort_for_single_attempt"};
+        static const char *const names[] = {"perspective_count", "quorum_count",
+                                            "max_attempts",
+                                            "cohort_for_single_attempt"};
 
         if (parse_long(arg, &n) != 0)
             return die_usage("not an integer", arg);
@@ -561,17 +562,16 @@ static void print_table(json_t *ans, json_t *rirs)
     }
     printf("%s  %s %s\n",
            json_is_true(json_object_get(ans, "is_valid")) ? "VALID"
-                                                           : "NOT VALID",
+                                                          : "NOT VALID",
            str_or(json_object_get(ans, "check_type"), "?"),
            str_or(json_object_get(ans, "domain_or_ip_target"), "?"));
-    printf("quorum %zu/%zu (needed %lld), attempts %lld, mpic_completed %s\n",
-           passed, json_array_size(ps),
-           (long long)json_integer_value(
-               json_object_get(actual, "quorum_count")),
-           (long long)json_integer_value(
-               json_object_get(actual, "attempt_count")),
-           json_is_true(json_object_get(ans, "mpic_completed")) ? "true"
-                                                                : "false");
+    printf(
+        "quorum %zu/%zu (needed %lld), attempts %lld, mpic_completed %s\n",
+        passed, json_array_size(ps),
+        (long long)json_integer_value(json_object_get(actual, "quorum_count")),
+        (long long)json_integer_value(json_object_get(actual, "attempt_count")),
+        json_is_true(json_object_get(ans, "mpic_completed")) ? "true"
+                                                             : "false");
     json_array_foreach(warnings, i, w)
     {
         printf("warning: %s\n",
@@ -588,8 +588,7 @@ static void print_table(json_t *ans, json_t *rirs)
 
         printf("%-20s %-10s %-7s %s\n", code,
                str_or(json_object_get(rirs, code), "-"),
-               json_is_true(json_object_get(cr, "check_passed")) ? "yes"
-                                                                  : "no",
+               json_is_true(json_object_get(cr, "check_passed")) ? "yes" : "no",
                first_error(cr));
     }
 }

@@ -34,7 +34,7 @@ enum mpic_cli_action {
 };
 
 struct mpic_tls_files {
-    char *cert_file;      /* NULL: not configured */
+    char *cert_file; /* NULL: not configured */
     char *key_file;
     char *client_ca_file; /* server side: require client certs */
     char *ca_file;        /* client side (checker_tls): trust anchor */
@@ -48,17 +48,17 @@ struct mpic_checker_config {
     enum mpic_daemon_kind kind;
     char *config_file; /* NULL: none */
     char *perspective_code;
-    char *listen;      /* default "0.0.0.0:8080" */
+    char *listen; /* default "0.0.0.0:8080" */
     enum mpic_log_level log_level;
     struct mpic_dns_settings dns; /* resolvers default: /etc/resolv.conf */
     unsigned http_timeout_ms;     /* default 10000 */
     bool http_verify_tls;         /* default false */
     unsigned http_max_redirects;  /* default 20 */
     char *http_user_agent;        /* default "open-mpic-c/<version>" */
-    char *http_proxy;             /* http://HOST:PORT CONNECT proxy; NULL: direct */
+    char *http_proxy; /* http://HOST:PORT CONNECT proxy; NULL: direct */
     bool allow_private_addresses; /* default false */
     struct mpic_strv default_caa_domains;
-    char *caa_rfc8657;              /* "strict" (default) or "lenient" */
+    char *caa_rfc8657; /* "strict" (default) or "lenient" */
     /* caa.lookup_failure: "dnssec-insecure" (default) or "never" */
     char *caa_lookup_failure;
     struct mpic_strv bearer_tokens; /* secret */

@@ -64,8 +64,8 @@ struct mpic_dns {
     unsigned tries;
     unsigned timeout_ms; /* per try, as given to c-ares */
     bool destroying;
-    uint64_t queries;     /* mpic_dns_query calls that sent a query */
-    uint64_t retransmits; /* early retransmissions sent */
+    uint64_t queries;           /* mpic_dns_query calls that sent a query */
+    uint64_t retransmits;       /* early retransmissions sent */
     uint16_t ids[DNS_ID_BATCH]; /* random query IDs not yet used */
     size_t ids_left;
 };
@@ -636,8 +636,7 @@ static unsigned dns_retransmit_ms(const struct mpic_dns *dns)
 {
     unsigned half = dns->timeout_ms / 2;
 
-    return half < DNS_RETRANSMIT_MS ? (half > 0 ? half : 1)
-                                    : DNS_RETRANSMIT_MS;
+    return half < DNS_RETRANSMIT_MS ? (half > 0 ? half : 1) : DNS_RETRANSMIT_MS;
 }
 
 /*
@@ -716,8 +715,8 @@ static struct mpic_dns_query *dns_query_send(struct mpic_dns *dns,
         ev_timer_start(dns->loop, (uint64_t)dns->timeout_ms * dns->tries,
                        on_query_deadline, q);
     if (dns->tries >= 2 && q->cb != NULL)
-        q->retransmit = ev_timer_start(dns->loop, dns_retransmit_ms(dns),
-                                       on_retransmit, q);
+        q->retransmit =
+            ev_timer_start(dns->loop, dns_retransmit_ms(dns), on_retransmit, q);
     dns_rearm_timer(dns);
     return q;
 }

@@ -73,7 +73,8 @@ const char *mpic_http_request_path(const struct mpic_http_request *req)
     return req->path;
 }
 
-const char *mpic_http_request_body(const struct mpic_http_request *req, size_t *len)
+const char *mpic_http_request_body(const struct mpic_http_request *req,
+                                   size_t *len)
 {
     if (len != NULL)
         *len = req->body.len;
@@ -81,7 +82,7 @@ const char *mpic_http_request_body(const struct mpic_http_request *req, size_t *
 }
 
 const char *mpic_http_request_header(const struct mpic_http_request *req,
-                                const char *name)
+                                     const char *name)
 {
     return MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, name);
 }
@@ -91,21 +92,22 @@ uint64_t mpic_http_request_start_ms(const struct mpic_http_request *req)
     return req->start_ms;
 }
 
-void mpic_http_request_set_cancel(struct mpic_http_request *req, mpic_http_cancel_fn *fn,
-                             void *arg)
+void mpic_http_request_set_cancel(struct mpic_http_request *req,
+                                  mpic_http_cancel_fn *fn, void *arg)
 {
     req->cancel = fn;
     req->cancel_arg = arg;
 }
 
-void mpic_http_request_set_trace_id(struct mpic_http_request *req, const char *tid)
+void mpic_http_request_set_trace_id(struct mpic_http_request *req,
+                                    const char *tid)
 {
     free(req->trace_id);
     req->trace_id = tid != NULL ? xstrdup(tid) : NULL;
 }
 
 void mpic_http_request_set_w3c_trace_id(struct mpic_http_request *req,
-                                   const char *trace_hex)
+                                        const char *trace_hex)
 {
     free(req->w3c_trace_id);
     req->w3c_trace_id = trace_hex != NULL ? xstrdup(trace_hex) : NULL;
@@ -123,8 +125,8 @@ static bool token_equal(const char *given, size_t glen, const char *key)
 }
 
 bool mpic_http_request_authorized(const struct mpic_http_request *req,
-                             const struct mpic_strv *keys,
-                             bool allow_api_key_header)
+                                  const struct mpic_strv *keys,
+                                  bool allow_api_key_header)
 {
     const char *auth, *apikey, *bearer = NULL;
     size_t blen = 0, alen = 0, i;
@@ -139,8 +141,8 @@ bool mpic_http_request_authorized(const struct mpic_http_request *req,
             bearer++;
         blen = strlen(bearer);
     }
-    apikey =
-        allow_api_key_header ? mpic_http_request_header(req, "x-api-key") : NULL;
+    apikey = allow_api_key_header ? mpic_http_request_header(req, "x-api-key")
+                                  : NULL;
     if (apikey != NULL)
         alen = strlen(apikey);
     /* Every key is compared, whether or not an earlier one matched. */
@@ -156,7 +158,7 @@ bool mpic_http_request_authorized(const struct mpic_http_request *req,
 /* ---- replies ---- */
 
 void http_reply_response(struct mpic_http_request *req, unsigned status,
-                              struct MHD_Response *resp)
+                         struct MHD_Response *resp)
 {
     struct mpic_http_server *srv = req->srv;
     uint64_t dur = ev_now_ms() - req->start_ms;
@@ -192,7 +194,7 @@ void http_reply_response(struct mpic_http_request *req, unsigned status,
 }
 
 void mpic_http_request_reply(struct mpic_http_request *req, unsigned status,
-                        const char *content_type, char *body, size_t len)
+                             const char *content_type, char *body, size_t len)
 {
     struct MHD_Response *resp;
 
@@ -219,8 +221,8 @@ void mpic_http_request_reply(struct mpic_http_request *req, unsigned status,
     http_reply_response(req, status, resp);
 }
 
-void mpic_http_request_reply_json(struct mpic_http_request *req, unsigned status,
-                             json_t *body)
+void mpic_http_request_reply_json(struct mpic_http_request *req,
+                                  unsigned status, json_t *body)
 {
     char *s = NULL;
     size_t len = 0;
@@ -237,8 +239,9 @@ void mpic_http_request_reply_json(struct mpic_http_request *req, unsigned status
     mpic_http_request_reply(req, status, "application/json", s, len);
 }
 
-void mpic_http_request_reply_error(struct mpic_http_request *req, unsigned status,
-                              const char *code, const char *msg)
+void mpic_http_request_reply_error(struct mpic_http_request *req,
+                                   unsigned status, const char *code,
+                                   const char *msg)
 {
     json_t *o = mpic_jobj();
 
@@ -249,7 +252,7 @@ void mpic_http_request_reply_error(struct mpic_http_request *req, unsigned statu
 }
 
 void mpic_http_request_reply_issues(struct mpic_http_request *req,
-                               const struct mpic_errlist *errs)
+                                    const struct mpic_errlist *errs)
 {
     json_t *o = mpic_jobj();
     json_t *list = mpic_jarr();

@@ -177,8 +177,8 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn,
             !(strcmp(method, "GET") == 0 && strcmp(url, "/healthz") == 0) &&
             !http_client_cert_verified(conn))
             mpic_http_request_reply_error(req, 403, "forbidden",
-                                     "a verified client certificate is "
-                                     "required");
+                                          "a verified client certificate is "
+                                          "required");
         else if (content_length_too_big(req))
             reply_413(req);
         goto out;
@@ -322,9 +322,9 @@ static void on_before_poll(struct ev_loop *loop, void *arg)
 
 /* ---- server ---- */
 
-struct mpic_http_server *mpic_http_server_new(struct ev_loop *loop,
-                                    const struct mpic_http_server_config *cfg,
-                                    char **errmsg)
+struct mpic_http_server *
+mpic_http_server_new(struct ev_loop *loop,
+                     const struct mpic_http_server_config *cfg, char **errmsg)
 {
     struct mpic_http_server *srv = NULL;
     struct sockaddr_storage ss;
@@ -421,7 +421,8 @@ fail:
 }
 
 void mpic_http_server_route(struct mpic_http_server *srv, const char *method,
-                       const char *path, mpic_http_handler_fn *fn, void *arg)
+                            const char *path, mpic_http_handler_fn *fn,
+                            void *arg)
 {
     srv->routes =
         xreallocarray(srv->routes, srv->nroutes + 1, sizeof(*srv->routes));

@@ -76,12 +76,13 @@ struct mpic_http_server_config {
  * Binds and starts serving on loop. Returns an owned server, or NULL with
  * an owned message in *errmsg (free()).
  */
-struct mpic_http_server *mpic_http_server_new(struct ev_loop *loop,
-                                    const struct mpic_http_server_config *cfg,
-                                    char **errmsg);
+struct mpic_http_server *
+mpic_http_server_new(struct ev_loop *loop,
+                     const struct mpic_http_server_config *cfg, char **errmsg);
 /* Adds a route; method and path are borrowed (string literals). */
 void mpic_http_server_route(struct mpic_http_server *srv, const char *method,
-                       const char *path, mpic_http_handler_fn *fn, void *arg);
+                            const char *path, mpic_http_handler_fn *fn,
+                            void *arg);
 /* The port actually bound (useful with port 0). */
 unsigned mpic_http_server_port(const struct mpic_http_server *srv);
 /* Requests received and not yet answered. */
@@ -103,19 +104,21 @@ void mpic_http_server_free(struct mpic_http_server *srv);
 /* Request accessors; returned pointers live as long as req. */
 const char *mpic_http_request_method(const struct mpic_http_request *req);
 const char *mpic_http_request_path(const struct mpic_http_request *req);
-const char *mpic_http_request_body(const struct mpic_http_request *req, size_t *len);
+const char *mpic_http_request_body(const struct mpic_http_request *req,
+                                   size_t *len);
 /* Case-insensitive header lookup; NULL if absent. */
 const char *mpic_http_request_header(const struct mpic_http_request *req,
-                                const char *name);
+                                     const char *name);
 /* Monotonic ms when the request arrived. */
 uint64_t mpic_http_request_start_ms(const struct mpic_http_request *req);
-void mpic_http_request_set_cancel(struct mpic_http_request *req, mpic_http_cancel_fn *fn,
-                             void *arg);
+void mpic_http_request_set_cancel(struct mpic_http_request *req,
+                                  mpic_http_cancel_fn *fn, void *arg);
 /* Sets the trace identifier used in the access log line (copied). */
-void mpic_http_request_set_trace_id(struct mpic_http_request *req, const char *tid);
+void mpic_http_request_set_trace_id(struct mpic_http_request *req,
+                                    const char *tid);
 /* Sets the W3C trace id (hex) logged as "trace_id" with it (copied). */
 void mpic_http_request_set_w3c_trace_id(struct mpic_http_request *req,
-                                   const char *trace_hex);
+                                        const char *trace_hex);
 
 /*
  * True if the request carries one of `keys` as "Authorization: Bearer K"
@@ -123,23 +126,24 @@ void mpic_http_request_set_w3c_trace_id(struct mpic_http_request *req,
  * key contents. An empty key list allows everything.
  */
 bool mpic_http_request_authorized(const struct mpic_http_request *req,
-                             const struct mpic_strv *keys,
-                             bool allow_api_key_header);
+                                  const struct mpic_strv *keys,
+                                  bool allow_api_key_header);
 
 /* Replies; exactly one per request. `body` is stolen (decref'd). */
-void mpic_http_request_reply_json(struct mpic_http_request *req, unsigned status,
-                             json_t *body);
+void mpic_http_request_reply_json(struct mpic_http_request *req,
+                                  unsigned status, json_t *body);
 /* Takes ownership of body (free()). */
 void mpic_http_request_reply(struct mpic_http_request *req, unsigned status,
-                        const char *content_type, char *body, size_t len);
+                             const char *content_type, char *body, size_t len);
 /* {"error": code, "message": msg} with the given status. */
-void mpic_http_request_reply_error(struct mpic_http_request *req, unsigned status,
-                              const char *code, const char *msg);
+void mpic_http_request_reply_error(struct mpic_http_request *req,
+                                   unsigned status, const char *code,
+                                   const char *msg);
 /*
  * 400 {"error": "request-validation-failed", "validation_issues":
  * [{"issue_type", "message"}, ...]} (Open MPIC API); errs is borrowed.
  */
 void mpic_http_request_reply_issues(struct mpic_http_request *req,
-                               const struct mpic_errlist *errs);
+                                    const struct mpic_errlist *errs);
 
 #endif

@@ -118,7 +118,7 @@ void http_req_free(struct mpic_http_request *req);
 void http_req_suspend(struct mpic_http_request *req);
 /* Sends resp (taken: destroyed here or stored until resumed). */
 void http_reply_response(struct mpic_http_request *req, unsigned status,
-                              struct MHD_Response *resp);
+                         struct MHD_Response *resp);
 /* Cancels and answers (503) every suspended request. */
 void http_cancel_suspended(struct mpic_http_server *srv);
 
@@ -133,11 +133,11 @@ const char *http_path_label(const struct mpic_http_server *srv, const char *p);
 
 /* Counts one answered request by path, method, status and duration. */
 void http_metrics_record(struct mpic_http_server *srv,
-                              const struct mpic_http_request *req, unsigned status,
-                              uint64_t dur_ms);
+                         const struct mpic_http_request *req, unsigned status,
+                         uint64_t dur_ms);
 /* Appends the layer's Prometheus lines to b. */
 void http_metrics_render(const struct mpic_http_server *srv,
-                              struct mpic_buf *b);
+                         struct mpic_buf *b);
 
 /* ---- http_server_tls.c ---- */
 
@@ -147,7 +147,7 @@ void http_metrics_render(const struct mpic_http_server *srv,
  * message in *errmsg.
  */
 int http_tls_load(struct mpic_http_server *srv,
-                       const struct mpic_http_server_config *cfg, char **errmsg);
+                  const struct mpic_http_server_config *cfg, char **errmsg);
 /* True if conn presented a client certificate that verifies. */
 bool http_client_cert_verified(struct MHD_Connection *conn);
 /*
@@ -155,8 +155,8 @@ bool http_client_cert_verified(struct MHD_Connection *conn);
  * tickets on for each new TLS connection before its handshake.
  */
 void http_tls_on_connection(void *cls, struct MHD_Connection *conn,
-                                 void **socket_context,
-                                 enum MHD_ConnectionNotificationCode toe);
+                            void **socket_context,
+                            enum MHD_ConnectionNotificationCode toe);
 /* Wipes and frees what http_tls_load() made. */
 void http_tls_cleanup(struct mpic_http_server *srv);
 

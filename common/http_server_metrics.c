@@ -47,8 +47,8 @@ static const char *method_label(const char *m)
 }
 
 void http_metrics_record(struct mpic_http_server *srv,
-                              const struct mpic_http_request *req, unsigned status,
-                              uint64_t dur_ms)
+                         const struct mpic_http_request *req, unsigned status,
+                         uint64_t dur_ms)
 {
     const char *path = req->route_label;
     const char *method = method_label(req->method);

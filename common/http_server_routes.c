@@ -37,7 +37,8 @@ const char *http_path_label(const struct mpic_http_server *srv, const char *p)
 
 static void serve_healthz(struct mpic_http_request *req)
 {
-    mpic_http_request_reply_json(req, 200, json_pack("{s:s}", "status", "healthy"));
+    mpic_http_request_reply_json(req, 200,
+                                 json_pack("{s:s}", "status", "healthy"));
 }
 
 /* Our own library, then those the daemon named (common/versions.h). */
@@ -71,7 +72,7 @@ static void serve_configz(struct mpic_http_request *req)
         json_object_set_new(o, "libraries", library_versions(srv)) != 0) {
         json_decref(o);
         mpic_http_request_reply_error(req, 500, "internal-error",
-                                 "cannot build the configuration view");
+                                      "cannot build the configuration view");
         return;
     }
     mpic_http_request_reply_json(req, 200, o);
@@ -91,14 +92,14 @@ static void serve_metrics(struct mpic_http_request *req)
     if (b.overflowed) {
         mpic_buf_cleanup(&b);
         mpic_http_request_reply_error(req, 500, "internal-error",
-                                 "metrics too large");
+                                      "metrics too large");
         return;
     }
     s = mpic_buf_take(&b, &len);
     if (s == NULL)
         s = xstrdup("");
-    mpic_http_request_reply(req, 200, "text/plain; version=0.0.4; charset=utf-8", s,
-                       len);
+    mpic_http_request_reply(req, 200,
+                            "text/plain; version=0.0.4; charset=utf-8", s, len);
 }
 
 static void reply_405(struct mpic_http_request *req, const char *allow)

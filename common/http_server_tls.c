@@ -74,7 +74,7 @@ out:
 }
 
 int http_tls_load(struct mpic_http_server *srv,
-                       const struct mpic_http_server_config *cfg, char **errmsg)
+                  const struct mpic_http_server_config *cfg, char **errmsg)
 {
     gnutls_datum_t key = {NULL, 0};
 
@@ -111,8 +111,8 @@ int http_tls_load(struct mpic_http_server *srv,
 }
 
 void http_tls_on_connection(void *cls, struct MHD_Connection *conn,
-                                 void **socket_context,
-                                 enum MHD_ConnectionNotificationCode toe)
+                            void **socket_context,
+                            enum MHD_ConnectionNotificationCode toe)
 {
     struct mpic_http_server *srv = cls;
     const union MHD_ConnectionInfo *ci;
@@ -127,8 +127,8 @@ void http_tls_on_connection(void *cls, struct MHD_Connection *conn,
     key.data = srv->ticket_key;
     key.size = srv->ticket_key_len;
     /* Without tickets the connection still works, with full handshakes. */
-    (void)gnutls_session_ticket_enable_server(
-        (gnutls_session_t)ci->tls_session, &key);
+    (void)gnutls_session_ticket_enable_server((gnutls_session_t)ci->tls_session,
+                                              &key);
 }
 
 void http_tls_cleanup(struct mpic_http_server *srv)

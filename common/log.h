@@ -30,8 +30,8 @@ void mpic_log_set_level(enum mpic_log_level l);
 void mpic_log_set_fd(int fd);
 
 /* trace_id may be NULL. */
-void mpic_log(enum mpic_log_level l, const char *trace_id, const char *fmt,
-              ...) __attribute__((format(printf, 3, 4)));
+void mpic_log(enum mpic_log_level l, const char *trace_id, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 /* Like mpic_log, appending ": strerror(errno)". */
 void mpic_log_errno(enum mpic_log_level l, const char *trace_id,
                     const char *fmt, ...) __attribute__((format(printf, 3, 4)));
@@ -39,8 +39,8 @@ void mpic_log_errno(enum mpic_log_level l, const char *trace_id,
  * Writes one line whose object is `fields` (borrowed; not modified) plus
  * ts, level, msg and trace_identifier. Used for the audit record.
  */
-void mpic_log_json(enum mpic_log_level l, const char *trace_id,
-                   const char *msg, json_t *fields);
+void mpic_log_json(enum mpic_log_level l, const char *trace_id, const char *msg,
+                   json_t *fields);
 
 /*
  * The same with the W3C trace id of the request (docs/tracing.md) as
@@ -61,7 +61,8 @@ void mpic_log_json_tr(enum mpic_log_level l, const char *trace_id,
  */
 const char *mpic_log_trace_scope(const char *w3c_trace_id);
 
-void fatal(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
+void fatal(const char *fmt, ...)
+    __attribute__((format(printf, 1, 2), noreturn));
 void fatalx(const char *fmt, ...)
     __attribute__((format(printf, 1, 2), noreturn));
 

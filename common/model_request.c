@@ -250,7 +250,8 @@ enum mpic_err mpic_request_parse(const char *body, size_t len,
                              ct);
         }
     }
-    parse_common(root, &req.check.target, &req.check.trace_id, &t, &target_ok, errs);
+    parse_common(root, &req.check.target, &req.check.trace_id, &t, &target_ok,
+                 errs);
 
     orch = json_object_get(root, "orchestration_parameters");
     if (orch != NULL && !json_is_null(orch)) {
@@ -271,7 +272,8 @@ enum mpic_err mpic_request_parse(const char *body, size_t len,
     }
     if (ct_ok)
         parse_check_params(root, req.check.check_type, &t, target_ok,
-                           &req.check.has_caa_params, &req.check.caa, &req.check.dcv, errs);
+                           &req.check.has_caa_params, &req.check.caa,
+                           &req.check.dcv, errs);
 
     if (errs->n == nerr_before) {
         *out = req;

@@ -69,7 +69,7 @@ struct coord_req {
     struct coord_attempt *attempts;
     size_t n_attempts;
     size_t pending; /* unfinished calls of the current attempt */
-    struct ev_timer *attempt_timer; /* current attempt's limit, or NULL */
+    struct ev_timer *attempt_timer;   /* current attempt's limit, or NULL */
     struct ev_timer *straggler_timer; /* set once the attempt is decided */
     uint64_t start_ms;
     /* The compliance policy applied (open-mpic-api.md 9). */
@@ -218,8 +218,9 @@ static void req_plan(struct coord_req *r, struct mpic_errlist *errs,
     r->eligible = xcalloc(cfg->n_perspectives, sizeof(*r->eligible));
     for (size_t i = 0; i < cfg->n_perspectives; i++) {
         const struct mpic_perspective *p = &cfg->perspectives[i];
-        const char *url =
-            r->mreq.check.check_type == MPIC_CHECK_CAA ? p->caa_url : p->dcv_url;
+        const char *url = r->mreq.check.check_type == MPIC_CHECK_CAA
+                              ? p->caa_url
+                              : p->dcv_url;
 
         if (url != NULL)
             r->eligible[r->n_eligible++] = i;
@@ -577,7 +578,8 @@ static json_t *policy_json(const struct coord_req *r)
         mpic_jset(o, "min_rule",
                   mpic_jstr(since != NULL ? "BR 3.2.2.9"
                                           : "BR 3.2.2.9 (before 2026-03-15)"));
-        mpic_jset(o, "min_since", since != NULL ? mpic_jstr(since) : json_null());
+        mpic_jset(o, "min_since",
+                  since != NULL ? mpic_jstr(since) : json_null());
     }
     mpic_jset(o, "method_sunsets",
               mpic_jstr(mpic_sunset_mode_name(p->method_sunsets)));
@@ -661,7 +663,8 @@ static void audit_log(const struct coord_req *r, bool is_valid, bool completed,
     mpic_jset(o, "outcome", mpic_jstr(outcome));
     /* Present even when the caller sent none, so every record has it. */
     mpic_jset(o, "trace_identifier",
-              r->mreq.check.trace_id ? mpic_jstr(r->mreq.check.trace_id) : json_null());
+              r->mreq.check.trace_id ? mpic_jstr(r->mreq.check.trace_id)
+                                     : json_null());
     mpic_jset(o, "target", mpic_jstr(r->mreq.check.target));
     mpic_jset(o, "check_type",
               mpic_jstr(mpic_check_type_name(r->mreq.check.check_type)));
@@ -683,7 +686,8 @@ static void audit_log(const struct coord_req *r, bool is_valid, bool completed,
     if (r->warnings.n > 0)
         mpic_jset(o, "warnings", issues_json(&r->warnings, "warning_type"));
     if (r->refusal != NULL)
-        mpic_jset(o, "validation_issues", issues_json(r->refusal, "issue_type"));
+        mpic_jset(o, "validation_issues",
+                  issues_json(r->refusal, "issue_type"));
     mpic_jset(o, "duration_ms",
               mpic_jint((long long)(ev_now_ms() - r->start_ms)));
     mpic_log_json_tr(MPIC_LOG_INFO, r->mreq.check.trace_id, r->trace.trace_hex,
@@ -702,7 +706,8 @@ static void req_finish(struct coord_req *r)
     json_t *actual = mpic_jobj();
     json_t *prev;
 
-    mpic_jset(o, "check_type", mpic_jstr(mpic_check_type_name(m->check.check_type)));
+    mpic_jset(o, "check_type",
+              mpic_jstr(mpic_check_type_name(m->check.check_type)));
     mpic_jset(o, "domain_or_ip_target", mpic_jstr(m->check.target));
     mpic_jset(o, "trace_identifier",
               m->check.trace_id ? mpic_jstr(m->check.trace_id) : json_null());
@@ -718,10 +723,12 @@ static void req_finish(struct coord_req *r)
     mpic_jset(o, "actual_orchestration_parameters", actual);
     if (m->check.check_type == MPIC_CHECK_CAA) {
         mpic_jset(o, "caa_check_parameters",
-                  m->check.has_caa_params ? mpic_caa_params_to_json(&m->check.caa)
-                                    : json_null());
+                  m->check.has_caa_params
+                      ? mpic_caa_params_to_json(&m->check.caa)
+                      : json_null());
     } else {
-        mpic_jset(o, "dcv_check_parameters", mpic_dcv_params_to_json(&m->check.dcv));
+        mpic_jset(o, "dcv_check_parameters",
+                  mpic_dcv_params_to_json(&m->check.dcv));
     }
     mpic_jset(o, "perspectives", perspectives_json(r, last));
     if (r->n_attempts > 1) {
@@ -811,7 +818,8 @@ static void reply_unavailable(struct coord_req *r, const char *why)
     json_t *o = mpic_jobj();
 
     logtr_error(r->mreq.check.trace_id, r->trace.trace_hex,
-                "refusing the mpic request for %s: %s", r->mreq.check.target, why);
+                "refusing the mpic request for %s: %s", r->mreq.check.target,
+                why);
     r->c->metrics.mpic_error++;
     audit_log(r, false, false, "compliance_unavailable");
     req_span_end(r, 503, "compliance_unavailable");
@@ -835,9 +843,10 @@ void coord_on_mpic(struct mpic_http_request *http, void *arg)
     enum mpic_compliance_verdict verdict;
 
     if (!mpic_http_request_authorized(http, &c->cfg->api_keys, true)) {
-        mpic_http_request_reply_error(http, 401, "unauthorized",
-                                 "a valid API key is required (x-api-key or "
-                                 "Authorization: Bearer)");
+        mpic_http_request_reply_error(
+            http, 401, "unauthorized",
+            "a valid API key is required (x-api-key or "
+            "Authorization: Bearer)");
         return;
     }
     r = xcalloc(1, sizeof(*r));
@@ -845,7 +854,8 @@ void coord_on_mpic(struct mpic_http_request *http, void *arg)
     r->http = http;
     r->start_ms = ev_now_ms();
     /* W3C Trace Context: continue the caller's trace, or start one. */
-    if (!mpic_trace_begin(&r->trace, mpic_http_request_header(http, "traceparent"),
+    if (!mpic_trace_begin(&r->trace,
+                          mpic_http_request_header(http, "traceparent"),
                           &tp_why) &&
         tp_why != NULL)
         logtr_debug(NULL, r->trace.trace_hex,

@@ -325,11 +325,11 @@ static void parse_perspectives(struct cfg_loader *ld, size_t i, yaml_node_t *v)
                 if (persp_string(ld, vn, key, &ps[j].code))
                     pl[j].code = cfg_line_of(vn);
             } else if (strcmp(name, "dcv_url") == 0) {
-                persp_urls(ld, vn, key, &ps[j].dcv_url, &ps[j].dcv_urls,
-                           &pl[j], 0);
+                persp_urls(ld, vn, key, &ps[j].dcv_url, &ps[j].dcv_urls, &pl[j],
+                           0);
             } else if (strcmp(name, "caa_url") == 0) {
-                persp_urls(ld, vn, key, &ps[j].caa_url, &ps[j].caa_urls,
-                           &pl[j], 1);
+                persp_urls(ld, vn, key, &ps[j].caa_url, &ps[j].caa_urls, &pl[j],
+                           1);
             } else if (strcmp(name, "headers") == 0) {
                 pl[j].headers = cfg_line_of(vn);
                 persp_headers(ld, vn, key, &ps[j]);
@@ -691,7 +691,7 @@ static void check_checker_url(struct cfg_loader *ld,
 }
 
 /* Replica k of field f (0 dcv_url, 1 caa_url) of perspective i. */
-#define URL_SLOT(i, f, k) ((((i) * 2) + (f)) * MPIC_MAX_REPLICAS + (k))
+#define URL_SLOT(i, f, k) ((((i)*2) + (f)) * MPIC_MAX_REPLICAS + (k))
 
 static const char *const url_fields[2] = {"dcv_url", "caa_url"};
 
@@ -832,8 +832,8 @@ static void validate_perspectives(struct cfg_loader *ld,
     c->available_perspectives_file = resolved;
     if (c->n_perspectives > 0 || ld->origins[ai].set)
         have_avail = load_available(ld, resolved, &a, &n_a);
-    norms = xcalloc(2 * MPIC_MAX_REPLICAS * c->n_perspectives + 1,
-                    sizeof(*norms));
+    norms =
+        xcalloc(2 * MPIC_MAX_REPLICAS * c->n_perspectives + 1, sizeof(*norms));
 
     for (size_t i = 0; i < c->n_perspectives; i++) {
         struct mpic_perspective *p = &c->perspectives[i];

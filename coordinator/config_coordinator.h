@@ -23,7 +23,7 @@ struct mpic_coordinator_config {
     char *config_file;
     char *listen; /* default "0.0.0.0:8000" */
     enum mpic_log_level log_level;
-    char *available_perspectives_file; /* resolved against config dir */
+    char *available_perspectives_file;     /* resolved against config dir */
     struct mpic_perspective *perspectives; /* those with checkers */
     size_t n_perspectives;
     long default_perspective_count; /* default 5 */
@@ -60,8 +60,8 @@ void mpic_coordinator_config_cleanup(struct mpic_coordinator_config *c);
  * Effective configuration for /configz, secrets replaced by "<redacted>":
  * hash_secret, every API key and perspective header value.
  */
-json_t *mpic_coordinator_config_to_json(
-    const struct mpic_coordinator_config *c);
+json_t *
+mpic_coordinator_config_to_json(const struct mpic_coordinator_config *c);
 
 /*
  * The time the coordinator's loader checks the BR calendar against

@@ -63,19 +63,19 @@ struct coord_conn_stats {
  * ping (warm.c) and whether it is held out of the rotation (replica.c).
  */
 struct coord_replica {
-    const char *url;       /* borrowed from the configuration */
-    char *ping_url;        /* the replica's /healthz (curl_free) */
+    const char *url; /* borrowed from the configuration */
+    char *ping_url;  /* the replica's /healthz (curl_free) */
     /* Keep-alive pings in flight, one per connection kept warm (warm.c). */
     CURL *ping[COORD_WARM_MAX];
     void *ping_ctx[COORD_WARM_MAX]; /* owned while ping[i] is set */
     size_t n_pings;
-    size_t peak;           /* most calls at once lately (COORD_WARM_WINDOW_MS) */
-    uint64_t peak_ms;      /* when peak was last reached */
-    uint64_t last_used_ms; /* a call or ping to it last finished */
-    size_t running;        /* calls to it in libcurl */
+    size_t peak;      /* most calls at once lately (COORD_WARM_WINDOW_MS) */
+    uint64_t peak_ms; /* when peak was last reached */
+    uint64_t last_used_ms;  /* a call or ping to it last finished */
+    size_t running;         /* calls to it in libcurl */
     uint64_t down_until_ms; /* failed: picked last until then; 0: up */
-    uint64_t calls_ok;     /* calls it answered with a check response */
-    uint64_t calls_failed; /* calls that failed without one */
+    uint64_t calls_ok;      /* calls it answered with a check response */
+    uint64_t calls_failed;  /* calls that failed without one */
 };
 
 /*
@@ -106,8 +106,8 @@ struct coord {
     struct coord_queue *queues; /* [perspective * 2 + (type == DCV)] */
     CURLSH *share;              /* TLS sessions shared by every handle */
     struct ev_timer *ping_timer;
-    bool pump_pending;          /* a queue may start calls */
-    bool pump_hooked;           /* the before-poll hook is registered */
+    bool pump_pending; /* a queue may start calls */
+    bool pump_hooked;  /* the before-poll hook is registered */
     struct coord_metrics metrics;
 };
 
@@ -161,13 +161,13 @@ struct coord_call {
     uint64_t timeout_ms;  /* its attempt's budget; 0: remote_timeout_ms */
     const char *req_body; /* the check request (the request owns it) */
     size_t req_body_len;
-    bool queued; /* waiting for a connection (fanout.c) */
-    unsigned char rep;      /* the replica called (last) */
-    unsigned char n_tried;  /* replicas called so far */
-    unsigned tried;         /* bit k: replica k was called */
-    char *failed_over;      /* why earlier replicas gave no answer, or NULL */
+    bool queued;           /* waiting for a connection (fanout.c) */
+    unsigned char rep;     /* the replica called (last) */
+    unsigned char n_tried; /* replicas called so far */
+    unsigned tried;        /* bit k: replica k was called */
+    char *failed_over;     /* why earlier replicas gave no answer, or NULL */
     TAILQ_ENTRY(coord_call) qlink; /* in its queue's waiting, if queued */
-    CURL *easy; /* NULL once finished */
+    CURL *easy;                    /* NULL once finished */
     signed char tls; /* -1 unknown/plain, 0 full handshake, 1 resumed */
     struct mpic_buf body;
     char errbuf[CURL_ERROR_SIZE];

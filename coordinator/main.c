@@ -135,8 +135,7 @@ static void metrics_connections(struct mpic_buf *out, const struct coord *c)
                          "# TYPE mpic_checker_pings_total counter\n");
     metric_per_checker(out, c, "mpic_checker_pings_total", ",result=\"ok\"",
                        offsetof(struct coord_conn_stats, pings_ok));
-    metric_per_checker(out, c, "mpic_checker_pings_total",
-                       ",result=\"failed\"",
+    metric_per_checker(out, c, "mpic_checker_pings_total", ",result=\"failed\"",
                        offsetof(struct coord_conn_stats, pings_failed));
     metrics_replicas(out, c);
 }
@@ -188,8 +187,8 @@ static void on_openapi(struct mpic_http_request *req, void *arg)
 {
     (void)arg;
     mpic_http_request_reply(req, 200, "application/json",
-                       xmemdup(mpic_openapi_json, mpic_openapi_json_len),
-                       mpic_openapi_json_len);
+                            xmemdup(mpic_openapi_json, mpic_openapi_json_len),
+                            mpic_openapi_json_len);
 }
 
 static int run(const struct mpic_coordinator_config *cfg)
@@ -257,8 +256,8 @@ static int run(const struct mpic_coordinator_config *cfg)
     mpic_http_server_route(c.srv, "POST", "/mpic", coord_on_mpic, &c);
     /* The path under which the Open MPIC API spec's clients and the
      * reference deployments publish the same API. */
-    mpic_http_server_route(c.srv, "POST", "/mpic-coordinator/mpic", coord_on_mpic,
-                      &c);
+    mpic_http_server_route(c.srv, "POST", "/mpic-coordinator/mpic",
+                           coord_on_mpic, &c);
     mpic_http_server_route(c.srv, "GET", "/openapi.json", on_openapi, NULL);
     log_info("mpic-coordinator %s listening on %s with %zu perspectives",
              MPIC_VERSION, cfg->listen, cfg->n_perspectives);

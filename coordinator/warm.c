@@ -138,8 +138,8 @@ static void on_ping_done(CURL *easy, CURLcode rc, void *arg)
         q->stats.pings_failed++;
         if (q->n_reps > 1)
             coord_replica_failed(q, pc->k, ev_now_ms());
-        log_debug("keep-alive ping to %s failed: %s (HTTP %ld)",
-                  rep->ping_url, curl_easy_strerror(rc), status);
+        log_debug("keep-alive ping to %s failed: %s (HTTP %ld)", rep->ping_url,
+                  curl_easy_strerror(rc), status);
     }
     rep->last_used_ms = ev_now_ms();
     rep->ping[pc->slot] = NULL;
@@ -194,8 +194,8 @@ static void ping_start(struct coord *c, size_t qi, size_t k)
                            coord_perspective_headers(c, qi / 2));
     rc |= curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, on_ping_body);
     rc |= curl_easy_setopt(easy, CURLOPT_WRITEDATA, pc);
-    rc |= curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS,
-                           (long)COORD_PING_TIMEOUT_MS);
+    rc |=
+        curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS, (long)COORD_PING_TIMEOUT_MS);
     if (rc != 0 || ev_curl_add(c->curl, easy, on_ping_done, pc) != 0) {
         curl_easy_cleanup(easy);
         free(pc);

@@ -95,7 +95,7 @@ static void on_finish(struct ev_loop *loop, void *arg)
     body = check_response_json(c);
     if (body == NULL)
         mpic_http_request_reply_error(c->req, 500, "internal",
-                                 "cannot encode the check response");
+                                      "cannot encode the check response");
     else
         mpic_http_request_reply_json(c->req, 200, body);
     c->req = NULL;
@@ -171,7 +171,7 @@ static void on_dcv(struct mpic_http_request *req, void *arg)
     mpic_errlist_init(&errs);
     if (!mpic_http_request_authorized(req, &d->cfg->bearer_tokens, false)) {
         mpic_http_request_reply_error(req, 401, "unauthorized",
-                                 "missing or unknown bearer token");
+                                      "missing or unknown bearer token");
         goto out;
     }
     c = xcalloc(1, sizeof(*c));
@@ -179,7 +179,8 @@ static void on_dcv(struct mpic_http_request *req, void *arg)
     c->d = d;
     mpic_errlist_init(&c->errors);
     /* W3C Trace Context: continue the coordinator's trace, or start one. */
-    mpic_trace_begin(&c->trace, mpic_http_request_header(req, "traceparent"), NULL);
+    mpic_trace_begin(&c->trace, mpic_http_request_header(req, "traceparent"),
+                     NULL);
     mpic_http_request_set_w3c_trace_id(req, c->trace.trace_hex);
     body = mpic_http_request_body(req, &len);
     if (mpic_check_request_parse(body, len, MPIC_CHECK_DCV, &c->creq, &errs) !=

@@ -118,13 +118,12 @@ static void on_answer(const struct mpic_dns_result *res, void *arg)
         char rcode[16];
 
         snprintf(rcode, sizeof(rcode), "%d", res->rcode);
-        mpic_trace_step_span(&c->trace, "dns query", MPIC_SPAN_CLIENT,
-                             op->start_ns,
-                             res->status != MPIC_DNS_ANSWER ? res->error : NULL,
-                             "dns.question.name", op->qname,
-                             "dns.question.type", mpic_rrtype_name((enum mpic_rrtype)op->type),
-                             "dns.response_code", rcode, "dns.ad",
-                             res->ad ? "true" : "false", (const char *)NULL);
+        mpic_trace_step_span(
+            &c->trace, "dns query", MPIC_SPAN_CLIENT, op->start_ns,
+            res->status != MPIC_DNS_ANSWER ? res->error : NULL,
+            "dns.question.name", op->qname, "dns.question.type",
+            mpic_rrtype_name((enum mpic_rrtype)op->type), "dns.response_code",
+            rcode, "dns.ad", res->ad ? "true" : "false", (const char *)NULL);
     }
     if (res->status != MPIC_DNS_ANSWER) {
         /* SERVFAIL, REFUSED, timeouts: records could hide behind it */

@@ -50,8 +50,8 @@ struct http_op {
     unsigned hops;
     json_t *history;
     uint64_t start_ms;
-    char *ip;   /* the address of the current hop, once resolved */
-    char *dest; /* "IP:PORT" of the current hop, once resolved */
+    char *ip;             /* the address of the current hop, once resolved */
+    char *dest;           /* "IP:PORT" of the current hop, once resolved */
     int64_t hop_start_ns; /* for the "http fetch" span of the hop */
     char errbuf[CURL_ERROR_SIZE];
 };
@@ -328,11 +328,12 @@ static void on_done(CURL *easy, CURLcode result, void *arg)
         snprintf(port, sizeof(port), "%u", op->port);
         mpic_trace_step_span(
             &c->trace, "http fetch", MPIC_SPAN_CLIENT, op->hop_start_ns,
-            result != CURLE_OK && !(result == CURLE_WRITE_ERROR && op->truncated)
+            result != CURLE_OK &&
+                    !(result == CURLE_WRITE_ERROR && op->truncated)
                 ? curl_easy_strerror(result)
                 : NULL,
-            "url.full", op->url, "server.address", op->ip, "server.port",
-            port, "http.response.status_code", code, "mpic.proxy",
+            "url.full", op->url, "server.address", op->ip, "server.port", port,
+            "http.response.status_code", code, "mpic.proxy",
             c->d->cfg->http_proxy, (const char *)NULL);
     }
     msg = dcv_proxy_failure(easy, result, c->d->cfg->http_proxy, op->dest,

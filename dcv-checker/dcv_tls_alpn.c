@@ -32,8 +32,8 @@
 #include "common/mem.h"
 #include "common/trace.h"
 
-#define ACME_TLS_OID  "1.3.6.1.5.5.7.1.31" /* id-pe-acmeIdentifier */
-#define ACME_TLS_PORT 443
+#define ACME_TLS_OID      "1.3.6.1.5.5.7.1.31" /* id-pe-acmeIdentifier */
+#define ACME_TLS_PORT     443
 #define ACME_TLS_PORT_STR "443"
 
 struct tls_op {
@@ -45,8 +45,8 @@ struct tls_op {
     /* Through http.proxy: libcurl opens the tunnel (CONNECT_ONLY) and owns
      * the socket until the handle is cleaned up. */
     CURL *tunnel;
-    char *ip;   /* the address connected to, once resolved */
-    char *dest; /* "IP:443" */
+    char *ip;         /* the address connected to, once resolved */
+    char *dest;       /* "IP:443" */
     int64_t start_ns; /* for the "tls-alpn handshake" span */
     char errbuf[CURL_ERROR_SIZE];
     SSL_CTX *ctx;
@@ -94,10 +94,9 @@ static void tls_finish(struct tls_op *op, bool completed, const char *type,
 
     mpic_trace_step_span(&c->trace, "tls-alpn handshake", MPIC_SPAN_CLIENT,
                          op->start_ns, type != NULL ? msg : NULL,
-                         "tls.server.name", op->sni, "server.address",
-                         op->ip, "server.port", ACME_TLS_PORT_STR,
-                         "mpic.proxy", c->d->cfg->http_proxy,
-                         (const char *)NULL);
+                         "tls.server.name", op->sni, "server.address", op->ip,
+                         "server.port", ACME_TLS_PORT_STR, "mpic.proxy",
+                         c->d->cfg->http_proxy, (const char *)NULL);
 
     tls_op_close(op);
     c->completed = completed;
@@ -329,13 +328,13 @@ static void on_tunnel(CURL *easy, CURLcode result, void *arg)
     curl_socket_t s = CURL_SOCKET_BAD;
     char *msg;
 
-    msg = dcv_proxy_failure(easy, result, op->c->d->cfg->http_proxy,
-                            op->dest, op->errbuf);
+    msg = dcv_proxy_failure(easy, result, op->c->d->cfg->http_proxy, op->dest,
+                            op->errbuf);
     if (msg == NULL && result != CURLE_OK)
         msg = xasprintf("connecting to %s through proxy %s failed: %s",
                         op->dest, op->c->d->cfg->http_proxy,
                         op->errbuf[0] != '\0' ? op->errbuf
-                                               : curl_easy_strerror(result));
+                                              : curl_easy_strerror(result));
     if (msg == NULL &&
         (curl_easy_getinfo(easy, CURLINFO_ACTIVESOCKET, &s) != CURLE_OK ||
          s == CURL_SOCKET_BAD))

@@ -111,7 +111,7 @@ static int run(const struct mpic_checker_config *cfg)
              cfg->listen,
              cfg->perspective_code != NULL ? cfg->perspective_code : "-");
     rc = mpic_http_server_run(srv, hc.deadline_ms < GRACE_MS ? hc.deadline_ms
-                                                        : GRACE_MS) == 0
+                                                             : GRACE_MS) == 0
              ? 0
              : 1;
     log_info(NAME " stopped");

@@ -1,8 +1,10 @@
 #!/bin/sh
 # Source checks run by the test suite (docs/STYLE.md 10): banned functions,
 # raw allocation outside common/mem.c, dead references to files and names
-# in comments and docs (scripts/check-refs.py), and the layout
-# (scripts/check-includes.py).
+# in comments and docs (scripts/check-refs.py), the layout
+# (scripts/check-includes.py), and the format (.clang-format, checked with
+# Debian 12's clang-format 14: other versions format a few constructs
+# differently, so the check wants that one).
 set -eu
 cd "$(dirname "$0")/.."
 
@@ -36,6 +38,25 @@ fi
 # The layout: no circles of includes or calls, common/ shared-only.
 if ! python3 scripts/check-includes.py; then
     status=1
+fi
+# The format: every C file as clang-format 14 writes it with .clang-format.
+# Fix with: git ls-files '*.c' '*.h' | xargs clang-format-14 -i
+cf=$(command -v clang-format-14 || command -v clang-format || true)
+if [ -z "$cf" ]; then
+    echo "check-src: clang-format not found (scripts/install-deps.sh installs it)" >&2
+    status=1
+elif ! "$cf" --version | grep -q 'version 14\.'; then
+    echo "check-src: $cf is not clang-format 14 ($("$cf" --version)); the format check needs 14" >&2
+    status=1
+else
+    bad=$(for f in $files; do
+        "$cf" --dry-run -Werror "$f" >/dev/null 2>&1 || echo "$f"
+    done)
+    if [ -n "$bad" ]; then
+        echo "check-src: not formatted as .clang-format says (fix: clang-format-14 -i FILE):" >&2
+        echo "$bad" | sed 's/^/  /' >&2
+        status=1
+    fi
 fi
 if [ "$status" -eq 0 ]; then
     echo "check-src: ok"

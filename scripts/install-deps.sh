@@ -19,7 +19,7 @@ build_pkgs="build-essential cmake pkg-config ca-certificates
 runtime_pkgs="ca-certificates libmicrohttpd12 libcurl4 libc-ares2 libldns3
  libjansson4 libyaml-0-2 libidn2-0 libpcre2-8-0 libssl3 libgnutls30"
 test_pkgs="libcmocka-dev unbound nsd nginx-light openssl curl python3
- iproute2 procps clang libclang-rt-14-dev valgrind
+ iproute2 procps clang clang-format libclang-rt-14-dev valgrind
  dns-root-data ldnsutils bind9-utils docker-compose python3-yaml python3-jsonschema
  systemd tinyproxy prometheus"
 # prometheus: promtool and a Prometheus the monitoring test

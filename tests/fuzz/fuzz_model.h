@@ -16,10 +16,9 @@ static inline void fuzz_check_dcv_target(const char *target,
 {
     struct mpic_target t;
     char *why = NULL;
-    bool ip_method = m == MPIC_DCV_WEBSITE_CHANGE ||
-                     m == MPIC_DCV_ACME_HTTP_01 ||
-                     m == MPIC_DCV_ACME_TLS_ALPN_01 ||
-                     m == MPIC_DCV_REVERSE_ADDRESS_LOOKUP;
+    bool ip_method =
+        m == MPIC_DCV_WEBSITE_CHANGE || m == MPIC_DCV_ACME_HTTP_01 ||
+        m == MPIC_DCV_ACME_TLS_ALPN_01 || m == MPIC_DCV_REVERSE_ADDRESS_LOOKUP;
     bool wildcard_method = !ip_method && m != MPIC_DCV_IP_ADDRESS;
 
     memset(&t, 0, sizeof(t));

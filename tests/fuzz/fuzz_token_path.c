@@ -44,8 +44,7 @@ static void check_url(const char *dir, const char *value)
         fprintf(stderr, "URL %s fetches path %s\n", url, got);
         FUZZ_CHECK(0);
     }
-    FUZZ_CHECK(curl_url_get(u, CURLUPART_QUERY, &part, 0) ==
-               CURLUE_NO_QUERY);
+    FUZZ_CHECK(curl_url_get(u, CURLUPART_QUERY, &part, 0) == CURLUE_NO_QUERY);
     FUZZ_CHECK(curl_url_get(u, CURLUPART_FRAGMENT, &part, 0) ==
                CURLUE_NO_FRAGMENT);
     FUZZ_CHECK(curl_url_get(u, CURLUPART_HOST, &part, 0) == CURLUE_OK);

@@ -1,7 +1,7 @@
 /*
- * Unit tests for coordinator/cohort.c: keyed-hash cohort selection (determinism,
- * secrecy, constraints over random configurations checked against brute
- * force) and the quorum, attempt, completion and max_attempts rules.
+ * Unit tests for coordinator/cohort.c: keyed-hash cohort selection
+ * (determinism, secrecy, constraints over random configurations checked against
+ * brute force) and the quorum, attempt, completion and max_attempts rules.
  */
 #include <limits.h>
 #include <openssl/evp.h>

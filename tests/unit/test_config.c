@@ -789,8 +789,9 @@ static void test_listen_forms(void **state)
     for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
         struct mpic_checker_config c;
         struct cres r;
-        char *argv[] = {"x", "--config", conf, "--listen",
-                        (char *)(uintptr_t)good[i], NULL};
+        char *argv[] = {
+            "x", "--config", conf, "--listen", (char *)(uintptr_t)good[i],
+            NULL};
 
         load_checker_argv(MPIC_DAEMON_DCV_CHECKER, 5, argv, &c, &r);
         if (r.rc != MPIC_OK)
@@ -1026,8 +1027,8 @@ static void test_top_level_must_be_mapping(void **state)
     char *path = NULL;
 
     (void)state;
-    checker_text_raw(MPIC_DAEMON_CAA_CHECKER, "# comment\n- a\n- b\n", &c,
-                     &r, &path);
+    checker_text_raw(MPIC_DAEMON_CAA_CHECKER, "# comment\n- a\n- b\n", &c, &r,
+                     &path);
     assert_int_equal(r.rc, MPIC_ERR_INVALID);
     assert_issue(&r.errs, "%s:2: (top level): expected a mapping, got a list",
                  path);
@@ -1926,8 +1927,8 @@ static void assert_checker_file_ok(enum mpic_daemon_kind kind, const char *path)
 {
     struct mpic_checker_config c;
     struct cres r;
-    char *argv[] = {"x", "--check-config", "--lenient-paths", "--config",
-                    (char *)(uintptr_t)path, NULL};
+    char *argv[] = {"x",        "--check-config",        "--lenient-paths",
+                    "--config", (char *)(uintptr_t)path, NULL};
 
     load_checker_argv(kind, 5, argv, &c, &r);
     if (r.rc != MPIC_OK) {
@@ -2116,8 +2117,7 @@ static void test_typo_is_an_error_with_did_you_mean(void **state)
                  &k, &r, &path);
     assert_int_equal(r.rc, MPIC_ERR_INVALID);
     assert_issue(&r.errs, "%s:2: dns.retries: unknown key", path);
-    assert_issue(&r.errs, "%s:3: tsl: unknown key (did you mean 'tls'?)",
-                 path);
+    assert_issue(&r.errs, "%s:3: tsl: unknown key (did you mean 'tls'?)", path);
     assert_int_equal(r.errs.n, 2);
     mpic_checker_config_cleanup(&k);
     mpic_errlist_cleanup(&r.errs);
@@ -2131,8 +2131,8 @@ static void test_unknown_key_in_perspective_entry(void **state)
     char *path = NULL;
 
     (void)state;
-    coord_text(COORD_HEAD P_US "    caa_ulr: http://127.0.0.1:3/caa\n" P_EU,
-               &c, &r, &path);
+    coord_text(COORD_HEAD P_US "    caa_ulr: http://127.0.0.1:3/caa\n" P_EU, &c,
+               &r, &path);
     assert_int_equal(r.rc, MPIC_ERR_INVALID);
     assert_issue(&r.errs,
                  "%s:7: perspectives[0].caa_ulr: unknown key (did you mean "
@@ -2170,8 +2170,8 @@ static void test_unknown_key_in_available_entry(void **state)
                  "%s:4: available_regions[0].too_close_code: unknown key "
                  "(did you mean 'too_close_codes'?)",
                  avail);
-    assert_issue(&r.errs, "%s:7: available_regions[1].region_group: unknown key",
-                 avail);
+    assert_issue(&r.errs,
+                 "%s:7: available_regions[1].region_group: unknown key", avail);
     assert_issue(&r.errs, "%s:8: regions_extra: unknown key", avail);
     mpic_coordinator_config_cleanup(&c);
     mpic_errlist_cleanup(&r.errs);
@@ -2441,18 +2441,18 @@ static void test_checker_replica_errors(void **state)
     char *path = NULL;
 
     (void)state;
-    coord_text(COORD_HEAD                                  /* lines 1-4 */
-               "  - code: us-east-1\n"                     /* 5 */
-               "    caa_url: []\n"                         /* 6 */
-               "    dcv_url:\n"                            /* 7 */
-               "      - http://127.0.0.1:1/dcv\n"          /* 8 */
-               "      - {a: b}\n"                          /* 9 */
-               "  - code: eu-west-1\n"                     /* 10 */
-               "    caa_url:\n"                            /* 11 */
-               "      - https://127.0.0.1:2/caa\n"         /* 12 */
-               "      - ftp://127.0.0.1/caa\n"             /* 13 */
-               "      - http://10.0.0.6:8080/caa\n"        /* 14 */
-               "  - code: ap-northeast-1\n"                /* 15 */
+    coord_text(COORD_HEAD                                    /* lines 1-4 */
+               "  - code: us-east-1\n"                       /* 5 */
+               "    caa_url: []\n"                           /* 6 */
+               "    dcv_url:\n"                              /* 7 */
+               "      - http://127.0.0.1:1/dcv\n"            /* 8 */
+               "      - {a: b}\n"                            /* 9 */
+               "  - code: eu-west-1\n"                       /* 10 */
+               "    caa_url:\n"                              /* 11 */
+               "      - https://127.0.0.1:2/caa\n"           /* 12 */
+               "      - ftp://127.0.0.1/caa\n"               /* 13 */
+               "      - http://10.0.0.6:8080/caa\n"          /* 14 */
+               "  - code: ap-northeast-1\n"                  /* 15 */
                "    caa_url: [a, b, c, d, e, f, g, h, i]\n", /* 16 */
                &c, &r, &path);
     assert_int_equal(r.rc, MPIC_ERR_INVALID);
@@ -2467,17 +2467,18 @@ static void test_checker_replica_errors(void **state)
                  path);
     assert_issue(&r.errs, "%s:5: perspectives[0]: needs dcv_url or caa_url",
                  path);
-    assert_issue(&r.errs,
-                 "%s:13: perspectives[1].caa_url[1]: 'ftp://127.0.0.1/caa': ",
-                 path);
+    assert_issue(
+        &r.errs,
+        "%s:13: perspectives[1].caa_url[1]: 'ftp://127.0.0.1/caa': ", path);
     /* BR 3.2.2.9 holds for every replica */
     assert_issue(&r.errs,
                  "%s:14: perspectives[1].caa_url[2]: "
                  "'http://10.0.0.6:8080/caa': plaintext http:// to a host "
                  "that is not loopback",
                  path);
-    assert_issue(&r.errs, "%s:16: perspectives[2].caa_url: expected one URL "
-                          "or a list of 1 to 8 URLs",
+    assert_issue(&r.errs,
+                 "%s:16: perspectives[2].caa_url: expected one URL "
+                 "or a list of 1 to 8 URLs",
                  path);
     assert_int_equal(r.errs.n, 7);
     mpic_coordinator_config_cleanup(&c);
@@ -2493,14 +2494,14 @@ static void test_checker_replica_duplicates(void **state)
 
     (void)state;
     /* a replica of one perspective that is another perspective's checker */
-    coord_text(COORD_HEAD "  - code: us-east-1\n"                 /* 5 */
-                          "    caa_url:\n"                        /* 6 */
-                          "      - https://a.example/caa\n"       /* 7 */
-                          "      - https://b.example/caa\n"       /* 8 */
-                          "  - code: eu-west-1\n"                 /* 9 */
-                          "    caa_url:\n"                        /* 10 */
-                          "      - https://c.example/caa\n"       /* 11 */
-                          "      - HTTPS://B.example:443/caa\n",  /* 12 */
+    coord_text(COORD_HEAD "  - code: us-east-1\n"                /* 5 */
+                          "    caa_url:\n"                       /* 6 */
+                          "      - https://a.example/caa\n"      /* 7 */
+                          "      - https://b.example/caa\n"      /* 8 */
+                          "  - code: eu-west-1\n"                /* 9 */
+                          "    caa_url:\n"                       /* 10 */
+                          "      - https://c.example/caa\n"      /* 11 */
+                          "      - HTTPS://B.example:443/caa\n", /* 12 */
                &c, &r, &path);
     assert_int_equal(r.rc, MPIC_ERR_INVALID);
     assert_issue(&r.errs,
@@ -2533,11 +2534,11 @@ static void test_checker_replica_duplicates(void **state)
     free(path);
 
     /* one replica listed twice */
-    coord_text(COORD_HEAD "  - code: us-east-1\n"                    /* 5 */
-                          "    caa_url: [https://a.example/caa,\n"   /* 6 */
+    coord_text(COORD_HEAD "  - code: us-east-1\n"                      /* 5 */
+                          "    caa_url: [https://a.example/caa,\n"     /* 6 */
                           "              https://A.example:443/caa]\n" /* 7 */
-                          "  - code: eu-west-1\n"                    /* 8 */
-                          "    caa_url: https://c.example/caa\n",    /* 9 */
+                          "  - code: eu-west-1\n"                      /* 8 */
+                          "    caa_url: https://c.example/caa\n",      /* 9 */
                &c, &r, &path);
     assert_int_equal(r.rc, MPIC_ERR_INVALID);
     assert_issue(&r.errs,
@@ -2594,15 +2595,14 @@ static void test_coordinator_beyond_loopback_needs_api_keys(void **state)
     coord_text_raw(COORD_HEAD P_US P_EU "listen: \"[::]:8000\"\n", &c, &r,
                    &path);
     assert_int_equal(r.rc, MPIC_ERR_INVALID);
-    assert_issue(&r.errs, "%s:9: listen: '[::]:8000' is beyond loopback",
-                 path);
+    assert_issue(&r.errs, "%s:9: listen: '[::]:8000' is beyond loopback", path);
     mpic_coordinator_config_cleanup(&c);
     mpic_errlist_cleanup(&r.errs);
     free(path);
 
     /* the escape hatch, for a proxy in front that authenticates */
-    coord_text_raw(COORD_HEAD P_US P_EU "allow_unauthenticated: true\n", &c,
-                   &r, &path);
+    coord_text_raw(COORD_HEAD P_US P_EU "allow_unauthenticated: true\n", &c, &r,
+                   &path);
     assert_int_equal(r.rc, MPIC_OK);
     assert_true(c.allow_unauthenticated);
     mpic_coordinator_config_cleanup(&c);

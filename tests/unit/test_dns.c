@@ -649,9 +649,9 @@ struct silent {
     size_t last_len;
     struct sockaddr_in from;
     socklen_t from_len;
-    bool auto_answer; /* answer each query as it arrives */
+    bool auto_answer;     /* answer each query as it arrives */
     unsigned answer_from; /* with auto_answer: from the n-th query on */
-    uint16_t ids[64]; /* IDs of the first queries received */
+    uint16_t ids[64];     /* IDs of the first queries received */
     unsigned n_ids;
     unsigned n_called;
     enum mpic_dns_status status;

@@ -184,7 +184,7 @@ static void on_late_reply(struct ev_loop *loop, void *arg)
     (void)loop;
     fx->reply_timer = NULL;
     mpic_http_request_reply_json(fx->pending, 200,
-                            json_pack("{s:s}", "late", "yes"));
+                                 json_pack("{s:s}", "late", "yes"));
     fx->pending = NULL;
 }
 
@@ -619,7 +619,8 @@ static void test_shutdown_cancels_requests_past_grace_with_503(void **state)
     struct resp r;
     json_t *j;
 
-    mpic_http_server_route(fx->srv, "POST", "/stuck", h_never_then_shutdown, fx);
+    mpic_http_server_route(fx->srv, "POST", "/stuck", h_never_then_shutdown,
+                           fx);
     resp_init(&r, fx);
     start(&r, "POST", "/stuck", "{}", 2);
     assert_int_equal(mpic_http_server_run(fx->srv, 30), 0);
@@ -1025,7 +1026,8 @@ static void test_peer_close_while_suspended_is_released(void **state)
      * replies cannot go out and every connection must still close. */
     close_all();
     for (i = 0; i < NCONNS; i++)
-        mpic_http_request_reply_json(g_held[i], 200, json_pack("{s:b}", "ok", 1));
+        mpic_http_request_reply_json(g_held[i], 200,
+                                     json_pack("{s:b}", "ok", 1));
     assert_int_equal(mpic_http_server_inflight(fx->srv), 0);
     assert_true(spin_until(fx, no_connections));
 }

@@ -554,7 +554,8 @@ static void test_echo_dns_methods(void **state)
              &req);
     assert_int_equal(req.check.dcv.method, MPIC_DCV_CONTACT_EMAIL_TXT);
     assert_int_equal(req.check.dcv.dns_record_type, MPIC_RR_TXT);
-    assert_string_equal(req.check.dcv.dns_name_prefix, "_validation-contactemail");
+    assert_string_equal(req.check.dcv.dns_name_prefix,
+                        "_validation-contactemail");
     mpic_request_cleanup(&req);
 }
 

@@ -234,7 +234,8 @@ static void test_otlp_encode(void **state)
 
     (void)state;
     span_with_attrs(&s[0], 1700000000123456789LL);
-    mpic_span_set_status(&s[0], MPIC_SPAN_STATUS_ERROR, "bad \"thing\"\x01\xff");
+    mpic_span_set_status(&s[0], MPIC_SPAN_STATUS_ERROR,
+                         "bad \"thing\"\x01\xff");
     mpic_span_init(&s[1], "mpic attempt", MPIC_SPAN_INTERNAL, s[0].trace_id,
                    s[0].parent_id, NULL, 7);
     s[1].end_ns = 9;
