@@ -396,7 +396,7 @@ for u in mpic-coordinator mpic-caa-checker mpic-dcv-checker; do
     [ "$(ct systemctl is-active "$u")" = active ] || fail "$u is not active"
     pre=$(ct systemctl show -p ExecStartPre --value "$u")
     case "$pre" in
-    *"argv[]=/usr/local/bin/$u --check-config --config /etc/mpic/"*"code=exited ; status=0/"*) ;;
+    *"argv[]=/usr/local/bin/$u --check-config --config /etc/mpic/"*"code=exited ; status=0 }"*) ;;
     *) fail "$u: ExecStartPre= --check-config did not run and pass: $pre" ;;
     esac
 done

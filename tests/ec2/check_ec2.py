@@ -248,7 +248,7 @@ def keys(base, cafile, ks):
                 status, _ = c.post(body, bad)
                 assert status == 401, "near miss of a %d-character key: %d" % (
                     len(k), status)
-        cases.append(("key_of_%d_characters" % len(k), each))
+        cases.append(("key_%d_of_%d_characters" % (len(cases), len(k)), each))
     return c.run(cases)
 
 
