@@ -310,10 +310,10 @@ zone:
 EOF
 nsd -d -c "$Z/nsd.conf" >"$Z/nsd.log" 2>&1 &
 NSD_PID=$!
-for _ in $(seq 1 40); do
-    drill -Q @"$HOST_ADDR" SOA ec2.test >/dev/null 2>&1 && break
+for _ in $(seq 1 60); do
+    grep -q "nsd started" "$Z/nsd.log" && break
     kill -0 "$NSD_PID" 2>/dev/null || { cat "$Z/nsd.log" >&2; fail "nsd did not start"; }
-    sleep 0.5
+    sleep 0.25
 done
 drill -Q @"$HOST_ADDR" SOA ec2.test >/dev/null 2>&1 || { cat "$Z/nsd.log" >&2; fail "nsd does not answer on $HOST_ADDR"; }
 
@@ -327,6 +327,7 @@ for p in nginx unbound; do
         fail "install.sh did not install $p"
 done
 grep -q "^install: packages: installed" "$W/install.log" || fail "install.sh: no packages installed"
+grep -q "^Need to get 0 B" "$W/install.log" || fail "apt-get wanted to download packages"
 # shellcheck disable=SC2016
 ct dpkg-query -W -f='${Package} ${Status}\n' nginx unbound | grep -c "ok installed" | grep -qx 2 ||
     fail "nginx and unbound are not installed in the machine"
@@ -399,8 +400,17 @@ for u in mpic-coordinator mpic-caa-checker mpic-dcv-checker; do
     *"argv[]=/usr/local/bin/$u --check-config --config /etc/mpic/"*"code=exited ; status=0 }"*) ;;
     *) fail "$u: ExecStartPre= --check-config did not run and pass: $pre" ;;
     esac
+    # The sandbox of the unit is in force: a dynamic user, no capabilities,
+    # no new privileges.
+    pid=$(ct systemctl show -p MainPID --value "$u")
+    st=$(ct cat "/proc/$pid/status")
+    uid=$(printf '%s\n' "$st" | awk '/^Uid:/ { print $2 }')
+    case "$uid" in '' | 0) fail "$u runs as uid '$uid'" ;; esac
+    printf '%s\n' "$st" | grep -qx "CapEff:[[:space:]]*0000000000000000" ||
+        fail "$u has capabilities: $(printf '%s\n' "$st" | grep CapEff)"
+    printf '%s\n' "$st" | grep -qx "NoNewPrivs:[[:space:]]*1" || fail "$u: NoNewPrivs is not set"
 done
-echo "every unit ran its --check-config (exit 0) before it started"
+echo "every unit ran its --check-config (exit 0) before it started, and runs as a dynamic user without capabilities"
 
 # ---- 10. through nginx TLS from the host
 step "POST /mpic through nginx TLS: the installed key, no key, wrong keys"
