@@ -95,7 +95,8 @@ if [ "$packages" = 1 ]; then
         say "packages: apt-get install$missing"
         export DEBIAN_FRONTEND=noninteractive
         # Waits for a running apt (cloud-init, unattended-upgrades) instead
-        # of failing; updates the package lists only when they do not do.
+        # of failing; updates the package lists only when the ones there
+        # do not have the packages.
         # shellcheck disable=SC2086
         apt-get install -y -q -o DPkg::Lock::Timeout=300 $missing || {
             say "apt-get install failed: updating the package lists and trying again"

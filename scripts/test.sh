@@ -6,8 +6,8 @@
 #      run compose.yaml on Debian's Docker engine (about 2-4 minutes)
 #   2c. the bare-host stage (scripts/test-ec2.sh): boot a Debian 12 root file
 #      system with systemd-nspawn, scripts/install.sh --role all in it, the
-#      units started by its systemd, /mpic through its nginx (under a minute
-#      with the root file system cached, about two without)
+#      units started by its systemd, /mpic through its nginx (about 10 s
+#      with the root file system cached, about a minute without)
 #   3. build again with AddressSanitizer + UndefinedBehaviorSanitizer and
 #      run every test once more
 #   4. build the libFuzzer targets with clang (build-fuzz) and run each over
