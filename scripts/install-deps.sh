@@ -9,8 +9,16 @@
 #                                      profiler); never part of the default list
 #   scripts/install-deps.sh containers Debian's Docker engine and what
 #                                      scripts/test-containers.sh needs with it
+#   scripts/install-deps.sh ec2        what scripts/test-ec2.sh needs: debootstrap,
+#                                      systemd-nspawn, a test name server
+#   scripts/install-deps.sh --list GROUP   print GROUP's packages, install nothing
 set -eu
 
+list_only=
+if [ "${1:-}" = --list ]; then
+    list_only=1
+    shift
+fi
 what=${1:-all}
 
 build_pkgs="build-essential cmake pkg-config ca-certificates
@@ -44,6 +52,11 @@ openapi_validator="@seriousme/openapi-schema-validator@2.11.0"
 # the local base image, ldns-keygen/-signzone for its test zone.
 containers_pkgs="docker.io docker-compose debootstrap ldnsutils iproute2 openssl
  python3 ca-certificates"
+# scripts/test-ec2.sh: debootstrap for the Debian root file system,
+# systemd-nspawn (systemd-container) to boot it, nsd + ldns-keygen/-signzone
+# for its signed test zone, curl and python3 to call /mpic from the host.
+ec2_pkgs="debootstrap systemd-container nsd ldnsutils iproute2 util-linux
+ openssl curl python3 ca-certificates"
 bench_pkgs="wrk dnsperf gnuplot-nox linux-perf valgrind nginx-light unbound nsd
  python3 curl procps"
 
@@ -52,12 +65,18 @@ build) pkgs=$build_pkgs ;;
 runtime) pkgs=$runtime_pkgs ;;
 bench) pkgs=$bench_pkgs ;;
 containers) pkgs=$containers_pkgs ;;
+ec2) pkgs=$ec2_pkgs ;;
 all) pkgs="$build_pkgs $test_pkgs" ;;
 *)
-    echo "usage: $0 [all|build|runtime|bench|containers]" >&2
+    echo "usage: $0 [--list] [all|build|runtime|bench|containers|ec2]" >&2
     exit 2
     ;;
 esac
+if [ -n "$list_only" ]; then
+    # shellcheck disable=SC2086
+    printf '%s\n' $pkgs
+    exit 0
+fi
 
 missing=""
 for p in $pkgs; do

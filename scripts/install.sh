@@ -1,10 +1,12 @@
 #!/bin/sh
 # Install open-mpic-c on a bare host (EC2 or any systemd machine) from a
-# build: binaries, example configuration, systemd units and, per role, the
-# nginx site (coordinator) or the unbound configuration (perspective).
+# build: the Debian packages it needs, binaries, example configuration,
+# systemd units and, per role, the nginx site (coordinator) or the unbound
+# configuration (perspective).
 #
 #   scripts/install.sh [--role coordinator|perspective|all] [--build-dir DIR]
 #                      [--prefix DIR] [--destdir DIR] [--no-systemctl]
+#                      [--no-packages]
 #
 #   --role        coordinator: mpic-coordinator + nginx site
 #                 perspective: mpic-caa-checker + mpic-dcv-checker + unbound
@@ -13,13 +15,21 @@
 #   --prefix      where the binaries go (default /usr/local; the units'
 #                 ExecStart= follows it)
 #   --destdir     stage everything under DIR instead of / (packaging, tests);
-#                 implies --no-systemctl
-#   --no-systemctl  do not run systemctl daemon-reload / enable
+#                 implies --no-systemctl and --no-packages
+#   --no-systemctl  do not run systemctl daemon-reload / enable / restart
+#   --no-packages   do not apt-get install what is missing
+#
+# Packages: the shared libraries the daemons load (install-deps.sh runtime),
+# openssl, and per role nginx (coordinator; any nginx already there is kept)
+# or unbound (perspective), with apt-get when missing. Debian's default nginx
+# site is disabled (its link in sites-enabled removed): it would answer on
+# port 80 instead of the redirect to HTTPS.
 #
 # Never overwrites an existing file under /etc: configuration, keys and
-# environment files that are already there are kept. Units are enabled, not
-# started: put the TLS material in /etc/mpic/tls and the secrets in
-# /etc/mpic/*.env first (README.md, "Bare hosts (EC2)"), then start them.
+# environment files that are already there are kept. A fresh install makes a
+# random API key (never a placeholder). Units are enabled, not started: put
+# the TLS material in /etc/mpic/tls and the secrets in /etc/mpic/*.env first
+# (README.md, "Bare hosts (EC2)"), then start them.
 set -eu
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -28,16 +38,18 @@ build=$ROOT/build
 prefix=/usr/local
 destdir=
 systemctl=1
+packages=1
 
-usage() { sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,33p' "$0" | sed 's/^# \{0,1\}//'; }
 need() { [ $# -ge 2 ] || { usage >&2; exit 2; }; }
 while [ $# -gt 0 ]; do
     case "$1" in
     --role) need "$@"; role=$2; shift ;;
     --build-dir) need "$@"; build=$2; shift ;;
     --prefix) need "$@"; prefix=$2; shift ;;
-    --destdir) need "$@"; destdir=$2; systemctl=0; shift ;;
+    --destdir) need "$@"; destdir=$2; systemctl=0; packages=0; shift ;;
     --no-systemctl) systemctl=0 ;;
+    --no-packages) packages=0 ;;
     -h | --help) usage; exit 0 ;;
     *) usage >&2; exit 2 ;;
     esac
@@ -56,7 +68,50 @@ for b in $bins; do
     [ -x "$build/bin/$b" ] || { say "$build/bin/$b not built" >&2; exit 1; }
 done
 
+# ---- Debian packages
+installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "ok installed"; }
+if [ "$packages" = 1 ]; then
+    if ! command -v dpkg-query >/dev/null 2>&1 || ! command -v apt-get >/dev/null 2>&1; then
+        say "no dpkg/apt-get here: install the packages of" \
+            "'scripts/install-deps.sh runtime', openssl, nginx and unbound" \
+            "yourself, then run again with --no-packages" >&2
+        exit 1
+    fi
+    want="$(sh "$ROOT/scripts/install-deps.sh" --list runtime) openssl"
+    case "$role" in coordinator | all)
+        # Any nginx flavour there already is kept (nginx, nginx-light, ...).
+        command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || want="$want nginx"
+        ;;
+    esac
+    case "$role" in perspective | all) want="$want unbound" ;; esac
+    missing=
+    for p in $want; do
+        installed "$p" || missing="$missing $p"
+    done
+    if [ -z "$missing" ]; then
+        # shellcheck disable=SC2086
+        say "packages: all there:" $want
+    else
+        say "packages: apt-get install$missing"
+        export DEBIAN_FRONTEND=noninteractive
+        # Waits for a running apt (cloud-init, unattended-upgrades) instead
+        # of failing; updates the package lists only when the ones there
+        # do not have the packages.
+        # shellcheck disable=SC2086
+        apt-get install -y -q -o DPkg::Lock::Timeout=300 $missing || {
+            say "apt-get install failed: updating the package lists and trying again"
+            apt-get update -q -o DPkg::Lock::Timeout=300 &&
+                apt-get install -y -q -o DPkg::Lock::Timeout=300 $missing
+        } || { say "could not install:$missing" >&2; exit 1; }
+        for p in $missing; do
+            installed "$p" || { say "$p still not installed" >&2; exit 1; }
+        done
+        say "packages: installed$missing"
+    fi
+fi
+
 D=$destdir
+unbound_new=
 etc=$D/etc/mpic
 units=$D/etc/systemd/system
 
@@ -135,13 +190,34 @@ case "$role" in coordinator | all)
     [ -e "$D/etc/nginx/sites-enabled/mpic-coordinator.conf" ] ||
         ln -s ../sites-available/mpic-coordinator.conf \
             "$D/etc/nginx/sites-enabled/mpic-coordinator.conf"
+    # Debian's default site takes port 80 (default_server) from the redirect
+    # to HTTPS and serves a welcome page: disabled. Its file stays in
+    # sites-available; a site of that name that is not Debian's link is the
+    # operator's and stays.
+    default_site=$D/etc/nginx/sites-enabled/default
+    if [ -L "$default_site" ]; then
+        case "$(readlink "$default_site")" in
+        /etc/nginx/sites-available/default | ../sites-available/default)
+            rm -f "$default_site"
+            say "disabled Debian's default nginx site (removed $default_site)"
+            ;;
+        *) say "keeping $default_site (not Debian's default site)" ;;
+        esac
+    elif [ -e "$default_site" ]; then
+        say "keeping $default_site (not Debian's default site)"
+    fi
+    if [ -n "$api_key" ]; then
+        say "the API key for /mpic: MPIC_API_KEYS in $etc/coordinator.env" \
+            "and $keymap (not printed here)"
+    fi
     ;;
 esac
 case "$role" in perspective | all)
     keep_or_install 0644 "$ROOT/config/ec2/caa-checker.yaml" "$etc/caa-checker.yaml"
     keep_or_install 0644 "$ROOT/config/ec2/dcv-checker.yaml" "$etc/dcv-checker.yaml"
-    keep_or_install 0644 "$ROOT/deploy/ec2/unbound/mpic-perspective.conf" \
-        "$D/etc/unbound/unbound.conf.d/mpic-perspective.conf"
+    unbound_conf=$D/etc/unbound/unbound.conf.d/mpic-perspective.conf
+    [ -e "$unbound_conf" ] || unbound_new=1
+    keep_or_install 0644 "$ROOT/deploy/ec2/unbound/mpic-perspective.conf" "$unbound_conf"
     ;;
 esac
 
@@ -151,6 +227,17 @@ if [ "$systemctl" = 1 ] && command -v systemctl >/dev/null 2>&1; then
         systemctl enable "$b.service"
     done
     say "enabled: $bins (not started)"
+    # unbound, started by its package with Debian's configuration, must run
+    # the perspective's one from now on.
+    if [ -n "$unbound_new" ] && systemctl is-active --quiet unbound.service; then
+        if ! unbound-checkconf >/dev/null 2>&1; then
+            unbound-checkconf >&2 || true
+            say "unbound's configuration is not valid: unbound not restarted" >&2
+            exit 1
+        fi
+        systemctl restart unbound.service
+        say "restarted unbound with $unbound_conf"
+    fi
 fi
 cat <<EOF
 install: next steps
@@ -161,5 +248,9 @@ install: next steps
      (MPIC_API_KEYS) and /etc/nginx/mpic-api-keys.map; keep the two in
      step. Set perspective_code in $etc/*-checker.yaml.
   3. Check: $prefix/bin/<daemon> --check-config --config $etc/<file>.yaml
+     (the units run it before every start: ExecStartPre=)
   4. Start: systemctl start $bins
 EOF
+case "$role" in coordinator | all)
+    echo "     then: nginx -t && systemctl reload nginx" ;;
+esac

@@ -4,6 +4,10 @@
 #   2. build with -Werror and run every test (unit + integration) with ctest
 #   2b. the container stage (scripts/test-containers.sh): build the images and
 #      run compose.yaml on Debian's Docker engine (about 2-4 minutes)
+#   2c. the bare-host stage (scripts/test-ec2.sh): boot a Debian 12 root file
+#      system with systemd-nspawn, scripts/install.sh --role all in it, the
+#      units started by its systemd, /mpic through its nginx (about 10 s
+#      with the root file system cached, about a minute without)
 #   3. build again with AddressSanitizer + UndefinedBehaviorSanitizer and
 #      run every test once more
 #   4. build the libFuzzer targets with clang (build-fuzz) and run each over
@@ -24,6 +28,9 @@ echo "== tests"
 
 echo "== containers (scripts/test-containers.sh)"
 ./scripts/test-containers.sh
+
+echo "== bare hosts (scripts/test-ec2.sh)"
+./scripts/test-ec2.sh
 
 echo "== build (ASan + UBSan)"
 cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DMPIC_WERROR=ON \
