@@ -107,6 +107,21 @@ def port_free(addr, port):
         s.close()
 
 
+def serve_http(addr, handler):
+    """A threading HTTP server for handler (a BaseHTTPRequestHandler class)
+    on addr (host, port), serving from a daemon thread until its
+    shutdown(); returns the server."""
+    import http.server
+
+    class Server(http.server.ThreadingHTTPServer):
+        daemon_threads = True
+        allow_reuse_address = True
+
+    srv = Server(addr, handler)
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    return srv
+
+
 def wait_tcp_addr(addr, port, timeout=START_TIMEOUT):
     """Waits until something accepts TCP connections on addr:port."""
     deadline = time.monotonic() + timeout

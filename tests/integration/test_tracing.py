@@ -100,12 +100,7 @@ class Receiver:
                 self.end_headers()
                 self.wfile.write(body)
 
-        class Server(http.server.ThreadingHTTPServer):
-            daemon_threads = True
-            allow_reuse_address = True
-
-        self.srv = Server((h.LOOPBACK, self.port), Handler)
-        threading.Thread(target=self.srv.serve_forever, daemon=True).start()
+        self.srv = h.serve_http((h.LOOPBACK, self.port), Handler)
 
     @property
     def url(self):
@@ -168,12 +163,7 @@ class Capture:
                 self.end_headers()
                 self.wfile.write(resp)
 
-        class Server(http.server.ThreadingHTTPServer):
-            daemon_threads = True
-            allow_reuse_address = True
-
-        self.srv = Server((h.LOOPBACK, self.port), Handler)
-        threading.Thread(target=self.srv.serve_forever, daemon=True).start()
+        self.srv = h.serve_http((h.LOOPBACK, self.port), Handler)
 
     def url(self, code):
         return "http://%s:%d/caa/%s" % (h.LOOPBACK, self.port, code)
@@ -202,12 +192,7 @@ class Web:
                 self.end_headers()
                 self.wfile.write(body)
 
-        class Server(http.server.ThreadingHTTPServer):
-            daemon_threads = True
-            allow_reuse_address = True
-
-        self.srv = Server(WEB, Handler)
-        threading.Thread(target=self.srv.serve_forever, daemon=True).start()
+        self.srv = h.serve_http(WEB, Handler)
 
     def close(self):
         self.srv.shutdown()
