@@ -54,7 +54,7 @@ die() { printf 'run-local: %s\n' "$*" >&2; exit 1; }
 # ---------------------------------------------------------------- deps, build
 
 if [ "$do_deps" = 1 ]; then
-    "$ROOT/scripts/install-deps.sh" || die "installing packages failed (needs root or sudo)"
+    "$ROOT/scripts/install-deps.sh" local || die "installing packages failed (needs root or sudo)"
 fi
 if [ "$do_build" = 1 ]; then
     say "building in $BUILD_DIR"

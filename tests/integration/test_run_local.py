@@ -9,7 +9,8 @@ acme-dns-01 for a name whose TXT record matches and for a hash that does not;
 process group as Ctrl-C in a terminal sends it) must stop every process it
 started, leave no listener on config/local's ports, and exit 0. With one of
 its ports already taken it must refuse to start, naming the port and the
-daemon, and leave nothing running.
+daemon, and leave nothing running. Without --no-deps it installs
+`scripts/install-deps.sh local`, which must hold what it runs.
 
 DNS never leaves 127.0.0.1: MPIC_DNS_RESOLVERS points at the harness's
 unbound (stubbed to nsd serving tests/integration/zones and the DCV zones;
@@ -343,6 +344,24 @@ def refused_when_checker_port_taken(ctx):
 @with_cleanup
 def refused_when_coordinator_port_taken(ctx):
     refused_when_taken(ctx, "coordinator")
+
+
+@R.case
+def installs_what_it_runs(ctx):
+    """Without --no-deps it runs `install-deps.sh local` (not the whole
+    test tool chain): that list holds the build packages and every program
+    the script starts or probes with."""
+    with open(SCRIPT, encoding="utf-8") as f:
+        check('install-deps.sh" local ' in f.read(), "run-local.sh calls "
+              "install-deps.sh local")
+    p = subprocess.run(["sh", os.path.join(REPO, "scripts", "install-deps.sh"),
+                        "--list", "local"], stdout=subprocess.PIPE, check=True)
+    got = set(p.stdout.decode().split())
+    p = subprocess.run(["sh", os.path.join(REPO, "scripts", "install-deps.sh"),
+                        "--list", "build"], stdout=subprocess.PIPE, check=True)
+    want = set(p.stdout.decode().split())
+    want |= {"unbound", "dns-root-data", "curl", "python3"}
+    eq(sorted(want - got), [], "missing from install-deps.sh local")
 
 
 if __name__ == "__main__":
