@@ -5,6 +5,8 @@
 #   scripts/install-deps.sh            build + runtime + test packages
 #   scripts/install-deps.sh build      only what the build needs
 #   scripts/install-deps.sh runtime    only the shared libraries the daemons load
+#   scripts/install-deps.sh local      what scripts/run-local.sh needs: the build
+#                                      packages, unbound + dns-root-data, curl, python3
 #   scripts/install-deps.sh bench      optional tools for bench/ (load generators, plots,
 #                                      profiler); never part of the default list
 #   scripts/install-deps.sh containers Debian's Docker engine and what
@@ -57,18 +59,22 @@ containers_pkgs="docker.io docker-compose debootstrap ldnsutils iproute2 openssl
 # for its signed test zone, curl and python3 to call /mpic from the host.
 ec2_pkgs="debootstrap systemd-container nsd ldnsutils iproute2 util-linux
  openssl curl python3 ca-certificates"
+# scripts/run-local.sh: build, its validating unbound with Debian's root key,
+# curl for the /healthz probes, python3 for its port and DNS probes.
+local_pkgs="$build_pkgs unbound dns-root-data curl python3"
 bench_pkgs="wrk dnsperf gnuplot-nox linux-perf valgrind nginx-light unbound nsd
  python3 curl procps"
 
 case "$what" in
 build) pkgs=$build_pkgs ;;
 runtime) pkgs=$runtime_pkgs ;;
+local) pkgs=$local_pkgs ;;
 bench) pkgs=$bench_pkgs ;;
 containers) pkgs=$containers_pkgs ;;
 ec2) pkgs=$ec2_pkgs ;;
 all) pkgs="$build_pkgs $test_pkgs" ;;
 *)
-    echo "usage: $0 [--list] [all|build|runtime|bench|containers|ec2]" >&2
+    echo "usage: $0 [--list] [all|build|runtime|local|bench|containers|ec2]" >&2
     exit 2
     ;;
 esac

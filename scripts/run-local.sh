@@ -3,7 +3,10 @@
 # checkers, six DCV checkers (when built) and the coordinator, all from
 # config/local/. Installs the Debian packages if missing, builds, starts
 # everything, waits until every /healthz answers, prints a request to try,
-# and stops every child cleanly on Ctrl-C or SIGTERM. For development only.
+# and stops every child cleanly on Ctrl-C, SIGTERM or SIGHUP: exit status 0
+# once every daemon has exited 0, 1 if one did not (its log is named). A port
+# of config/local/ already taken: refused before anything starts, exit 1.
+# For development only.
 #
 #   scripts/run-local.sh [--no-deps] [--no-build] [--build-dir DIR]
 #
@@ -24,7 +27,7 @@ do_deps=1
 do_build=1
 
 usage() {
-    sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'
+    sed -n '2,/^set -u$/p' "$0" | sed '$d; s/^# \{0,1\}//'
 }
 
 while [ $# -gt 0 ]; do
@@ -51,7 +54,7 @@ die() { printf 'run-local: %s\n' "$*" >&2; exit 1; }
 # ---------------------------------------------------------------- deps, build
 
 if [ "$do_deps" = 1 ]; then
-    "$ROOT/scripts/install-deps.sh" || die "installing packages failed (needs root or sudo)"
+    "$ROOT/scripts/install-deps.sh" local || die "installing packages failed (needs root or sudo)"
 fi
 if [ "$do_build" = 1 ]; then
     say "building in $BUILD_DIR"
@@ -93,12 +96,15 @@ listen_of() {
 }
 [ -z "${MPIC_LISTEN:-}" ] || die "unset MPIC_LISTEN: it would give every daemon the same address"
 
+# SO_REUSEADDR as the daemons (libmicrohttpd) bind: connections of a run
+# stopped moments ago (TIME_WAIT) do not hold the port, a listener does.
 port_free() { # host port
     python3 - "$1" "$2" <<'EOF' 2>/dev/null
 import socket, sys
 host, port = sys.argv[1].strip("[]"), int(sys.argv[2])
 fam = socket.AF_INET6 if ":" in host else socket.AF_INET
 s = socket.socket(fam, socket.SOCK_STREAM)
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
 try:
     s.bind((host, port))
 except OSError:
@@ -133,6 +139,8 @@ mkdir -p "$LOG_DIR"
 pids=()
 names=()
 resolver_pid=
+sleep_pid=
+unclean=0
 
 stop_resolver() {
     [ -n "$resolver_pid" ] || return 0
@@ -142,7 +150,8 @@ stop_resolver() {
 }
 
 stop_all() {
-    trap '' INT TERM
+    trap '' INT TERM HUP
+    [ -z "$sleep_pid" ] || kill -TERM "$sleep_pid" 2>/dev/null
     [ ${#pids[@]} -gt 0 ] || { stop_resolver; return 0; }
     say "stopping ${#pids[@]} daemons"
     local i
@@ -161,10 +170,14 @@ stop_all() {
         if kill -0 "${pids[$i]}" 2>/dev/null; then
             say "${names[$i]} did not stop in ${STOP_TIMEOUT}s: killing"
             kill -KILL "${pids[$i]}" 2>/dev/null
+            unclean=1
         fi
         wait "${pids[$i]}" 2>/dev/null
         rc=$?
-        [ "$rc" = 0 ] || say "${names[$i]} exited with status $rc; see $LOG_DIR/${names[$i]}.log"
+        if [ "$rc" != 0 ]; then
+            say "${names[$i]} exited with status $rc; see $LOG_DIR/${names[$i]}.log"
+            unclean=1
+        fi
     done
     pids=()
     stop_resolver
@@ -172,9 +185,9 @@ stop_all() {
 
 on_signal() {
     stop_all
-    exit 0
+    exit "$unclean"
 }
-trap on_signal INT TERM
+trap on_signal INT TERM HUP
 trap stop_all EXIT
 
 # The checkers' validating resolver (see the top of this file).
@@ -219,8 +232,10 @@ remote-control:
   control-enable: no
 EOF
     unbound-checkconf "$rdir/unbound.conf" >/dev/null || die "unbound-checkconf $rdir/unbound.conf failed"
+    set -m # its own process group, as the daemons' below
     unbound -d -c "$rdir/unbound.conf" >"$LOG_DIR/unbound.log" 2>&1 </dev/null &
     resolver_pid=$!
+    set +m
     rdeadline=$((SECONDS + HEALTH_TIMEOUT))
     until dns_answers "$RESOLVER_PORT"; do
         kill -0 "$resolver_pid" 2>/dev/null || die "unbound exited during start-up; see $LOG_DIR/unbound.log"
@@ -231,10 +246,17 @@ EOF
     say "validating resolver on 127.0.0.1:$RESOLVER_PORT (log $LOG_DIR/unbound.log)"
 fi
 
+# Each daemon in its own process group (job control just for the start):
+# Ctrl-C in a terminal signals only this script, which stops the daemons
+# itself, coordinator first. Were they in its group, they would get the
+# SIGINT too, and bash may lose the exit status of a child that exits while
+# a trap runs.
 for i in "${!plan[@]}"; do
     IFS='|' read -r name bin conf <<<"${plan[$i]}"
+    set -m
     "$BIN/$bin" --config "$conf" >"$LOG_DIR/$name.log" 2>&1 </dev/null &
     pids+=($!)
+    set +m
     names+=("$name")
 done
 
@@ -286,5 +308,6 @@ while :; do
         fi
     done
     sleep 1 &
-    wait $! 2>/dev/null
+    sleep_pid=$!
+    wait "$sleep_pid" 2>/dev/null
 done
