@@ -121,7 +121,8 @@ def light_run(coord, n):
     conn.close()
     lat.sort()
     return {"requests": n, "rps": n / dur, "ok": ok, "bad": n - ok,
-            "p50": lat[len(lat) // 2], "p99": lat[int(len(lat) * 0.99)]}
+            "p50_us": lat[len(lat) // 2],
+            "p99_us": lat[int(len(lat) * 0.99)]}
 
 
 def measure(coord, checkers):
@@ -165,7 +166,7 @@ def main():
             r = out[k]
             print("  tracing %-3s  %8.0f req/s  p50 %s  p99 %s  CPU/req "
                   "%.0f us (coordinator %.0f us)  ok %d bad %d" % (
-                      k, r["rps"], b.fmt_us(r["p50"]), b.fmt_us(r["p99"]),
+                      k, r["rps"], b.fmt_us(r["p50_us"]), b.fmt_us(r["p99_us"]),
                       r["cpu_us_per_req"], r["cpu_us_per_req_coordinator"],
                       r.get("ok", 0), r.get("bad", 0)))
         print("  spans received %d in %d POSTs, dropped %d" % (
