@@ -141,23 +141,47 @@ def main(argv):
 
     # Decision groups. Functions named anywhere, per file, so that an entry
     # without functions takes the rest of its file.
+    defined = {}  # function name -> paths defining it
+    for path, fe in files.items():
+        for f in fe["functions"]:
+            defined.setdefault(f["name"], set()).add(path)
     named = {}
     resolved = []
     errors = []
     for group, base, funcs, where in entries:
         paths = by_base.get(base, [])
-        if len(paths) != 1:
-            errors.append("%s: %s: %s" % (
-                where, base, "no coverage data (no such file, or never built)"
-                if not paths else "ambiguous: " + ", ".join(sorted(paths))))
+        if len(paths) > 1:
+            errors.append("%s: %s is ambiguous: %s" %
+                          (where, base, ", ".join(sorted(paths))))
             continue
-        path = paths[0]
-        ranges = function_ranges(files[path])
+        if not funcs:
+            if not paths:
+                errors.append("%s: %s: no coverage data (no such file, or "
+                              "never built)" % (where, base))
+                continue
+            resolved.append((group, paths[0], []))
+            continue
+        # A function moved to another file is followed there (when its
+        # name is defined once), with a note to update this entry.
+        by_path = {}
         for fn in funcs:
-            if fn not in ranges:
-                errors.append("%s: %s has no function %s" % (where, base, fn))
-        named.setdefault(path, set()).update(funcs)
-        resolved.append((group, path, funcs))
+            path = paths[0] if paths else None
+            if path is None or fn not in function_ranges(files[path]):
+                where_else = defined.get(fn, set())
+                if len(where_else) != 1:
+                    errors.append("%s: %s has no function %s%s" % (
+                        where, base, fn, "" if not where_else else
+                        " (defined in " + ", ".join(sorted(where_else)) +
+                        ")"))
+                    continue
+                path = next(iter(where_else))
+                print("coverage: note: %s: %s is in %s now, not %s "
+                      "(update scripts/coverage.txt)" % (where, fn, path, base),
+                      file=sys.stderr)
+            by_path.setdefault(path, []).append(fn)
+        for path, fns in by_path.items():
+            named.setdefault(path, set()).update(fns)
+            resolved.append((group, path, fns))
     if errors:
         for e in errors:
             print("coverage: %s" % e, file=sys.stderr)

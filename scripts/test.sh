@@ -6,6 +6,10 @@
 #      run compose.yaml on Debian's Docker engine (about 2-4 minutes)
 #   3. build again with AddressSanitizer + UndefinedBehaviorSanitizer and
 #      run every test once more
+#   3b. coverage (scripts/coverage.sh): a gcov build (build-coverage) runs
+#      the unit and integration tests once more; prints line and branch
+#      coverage per directory and for the decision code, and fails below
+#      the floors of scripts/coverage.txt (about 4-5 minutes)
 #   4. build the libFuzzer targets with clang (build-fuzz) and run each over
 #      its seed corpus for MPIC_FUZZ_SECONDS (default 60; ctest label fuzz)
 set -eu
@@ -33,6 +37,9 @@ echo "== tests under ASan + UBSan"
 (cd build-asan && ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 \
     UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
     ctest --output-on-failure -j 1)
+
+echo "== coverage (scripts/coverage.sh)"
+./scripts/coverage.sh build-coverage
 
 echo "== fuzz targets (clang, libFuzzer + ASan + UBSan)"
 CC=clang cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=Debug -DMPIC_FUZZ=ON \
