@@ -1,4 +1,4 @@
-# Warnings for our own code (STYLE.md B10). -Werror only when asked (CI).
+# Warnings for our own code (docs/STYLE.md 10). -Werror only when asked (CI).
 set(MPIC_WARNINGS
   -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes
   -Wmissing-declarations -Wpointer-arith -Wcast-qual -Wformat=2

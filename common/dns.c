@@ -9,7 +9,7 @@
  * c-ares 1.18 has no event thread and no ares_process_fds: sockets are
  * reported through ARES_OPT_SOCK_STATE_CB and watched on the loop, readiness
  * goes to ares_process_fd, and one timer re-armed from ares_timeout() drives
- * retransmissions and timeouts (STYLE.md B5).
+ * retransmissions and timeouts (docs/STYLE.md 5).
  */
 #include "common/dns.h"
 

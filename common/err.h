@@ -1,7 +1,7 @@
 /*
  * Error codes of fallible functions, and the error list that collects every
  * problem found in one piece of input (a request body, a config file) so that
- * all of them are reported together (STYLE.md B4.6).
+ * all of them are reported together (docs/STYLE.md 4.6).
  */
 #ifndef MPIC_COMMON_ERR_H
 #define MPIC_COMMON_ERR_H

@@ -14,7 +14,7 @@
  *
  * Convention: JSON is built with the helpers below. Each is total: given
  * valid input it cannot fail except by running out of memory, and only
- * that ends the process (STYLE.md B4.5, as xmalloc). Strings reach them
+ * that ends the process (docs/STYLE.md 4.5, as xmalloc). Strings reach them
  * only through mpic_jstr*(), which repair instead of failing, so a string
  * from outside can never make jansson refuse a value. Keys are our own
  * ASCII literals (or strings already made valid).

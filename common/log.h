@@ -110,7 +110,7 @@ void fatalx(const char *fmt, ...)
             mpic_log_errno(MPIC_LOG_ERROR, NULL, __VA_ARGS__);                 \
     } while (0)
 
-/* Invariants only, never input (STYLE.md B4.8). */
+/* Invariants only, never input (docs/STYLE.md 4.8). */
 #define MPIC_ASSERT(cond)                                                      \
     do {                                                                       \
         if (!(cond))                                                           \

@@ -1,6 +1,6 @@
 /*
  * Allocation wrappers. Running out of memory in our own allocations is fatal
- * (STYLE.md B4.5): these never return NULL. Library allocations (jansson,
+ * (docs/STYLE.md 4.5): these never return NULL. Library allocations (jansson,
  * ldns, curl, c-ares) are still checked by their callers.
  */
 #ifndef MPIC_COMMON_MEM_H

@@ -1,7 +1,7 @@
 /*
- * The MPIC data model (Open MPIC API 3.x, shared/open-mpic-api.md) as C
+ * The MPIC data model (Open MPIC API 3.x, docs/open-mpic-api.md) as C
  * structs, and its JSON codecs. Decoding copies everything out of the
- * jansson tree (STYLE.md B6); encoding writes the reference's exact field
+ * jansson tree (docs/STYLE.md 6); encoding writes the reference's exact field
  * names. Parsing is strict about types and values and collects every issue
  * in an errlist; unknown fields are ignored.
  */

@@ -5,7 +5,7 @@
  *
  * Decoding goes through small typed getters that copy values out of the
  * jansson tree and report every problem with its JSON path, so one bad
- * request yields the full list of issues (STYLE.md B4.6, B6).
+ * request yields the full list of issues (docs/STYLE.md 4.6 and 6).
  */
 #include "common/model.h"
 

@@ -9,11 +9,11 @@
  * one of them runs. Each attempt owns an array of calls; calls of earlier
  * attempts are kept (finished) until the reply, for previous_attempt_results.
  *
- * Time: every attempt has its own timer (the per-call libcurl timeout plus
- * a little), and both are cut to what the HTTP layer's request deadline
- * leaves, minus a margin. So a perspective that does not answer becomes a
- * remote_check error of its attempt and the caller gets a 200 with the
- * verdict; the HTTP layer's 504 stays a last resort that a working
+ * Time (deadline.c): every attempt has its own timer (the per-call libcurl
+ * timeout plus a little), and both are cut to what the HTTP layer's request
+ * deadline leaves, minus a margin. So a perspective that does not answer
+ * becomes a remote_check error of its attempt and the caller gets a 200
+ * with the verdict; the HTTP layer's 504 stays a last resort that a working
  * coordinator never reaches (the attempt timer also covers a call that
  * libcurl's per-transfer timeout may not bound, e.g. one queued for a free
  * connection, or a client that took most of the deadline to send its body).
@@ -38,13 +38,6 @@
 #include "common/log.h"
 #include "common/mem.h"
 #include "common/target.h"
-
-/* What an attempt keeps free of the HTTP layer's deadline (which has
- * GRACE_SLACK_MS = 2000 ms of slack beyond the attempts, main.c). */
-#define COORD_DEADLINE_MARGIN_MS 1000
-/* How long after the per-call timeout the attempt timer fires: libcurl's
- * own timeout normally ends the call first, with its own message. */
-#define COORD_ATTEMPT_SLACK_MS 250
 
 struct coord_attempt {
     size_t cohort;            /* 0-based cohort number */
@@ -121,8 +114,8 @@ static void call_span_end(struct coord_req *r, const struct coord_attempt *a,
     mpic_span_attr_str(&s, "url.full",
                        call->type == MPIC_CHECK_CAA ? p->caa_url : p->dcv_url);
     mpic_span_attr_str(&s, "mpic.rir", mpic_rir_name(p->rir));
-    mpic_span_attr_bool(&s, "mpic.check_passed", call->passed);
-    mpic_span_attr_bool(&s, "mpic.check_completed", call->completed);
+    mpic_span_attr_bool(&s, "mpic.check_passed", call->check_passed);
+    mpic_span_attr_bool(&s, "mpic.check_completed", call->check_completed);
     err = first_error_type(call->check_response);
     if (err != NULL) {
         mpic_span_attr_str(&s, "error.type", err);
@@ -278,8 +271,8 @@ static void req_plan(struct coord_req *r, struct mpic_errlist *errs,
 
     r->forced_cohort = -1;
     if (o->cohort_for_single_attempt >= 0) {
-        if (o->cohort_for_single_attempt < 1 ||
-            (size_t)o->cohort_for_single_attempt > r->cohorts.n_cohorts) {
+        if (!mpic_cohort_number_valid(o->cohort_for_single_attempt,
+                                      r->cohorts.n_cohorts)) {
             mpic_errlist_add(
                 errs, "invalid-cohort-for-single-attempt",
                 "$.orchestration_parameters.cohort_for_single_attempt: %ld is "
@@ -297,24 +290,11 @@ static void attempt_start(struct coord_req *r);
 
 static void req_finish(struct coord_req *r);
 
-/*
- * How long the next attempt may take: remote_timeout_ms, or less if the
- * HTTP layer's deadline for this request is nearer (0: no time left).
- */
+/* How long the next attempt may take (0: no time left; deadline.c). */
 static uint64_t attempt_budget_ms(const struct coord_req *r)
 {
-    uint64_t limit = r->c->cfg->remote_timeout_ms;
-    uint64_t now = ev_now_ms();
-    uint64_t due;
-
-    if (r->c->deadline_ms == 0)
-        return limit;
-    due = http_request_start_ms(r->http) + r->c->deadline_ms;
-    if (due <= now + COORD_DEADLINE_MARGIN_MS)
-        return 0;
-    return due - now - COORD_DEADLINE_MARGIN_MS < limit
-               ? due - now - COORD_DEADLINE_MARGIN_MS
-               : limit;
+    return coord_attempt_budget_ms(r->c, http_request_start_ms(r->http),
+                                   ev_now_ms());
 }
 
 static void attempt_judge(struct coord_req *r, struct coord_attempt *a)
@@ -330,11 +310,11 @@ static void attempt_judge(struct coord_req *r, struct coord_attempt *a)
     for (size_t i = 0; i < a->n_calls; i++) {
         struct coord_call *call = &a->calls[i];
 
-        if (call->passed) {
+        if (call->check_passed) {
             a->n_passed++;
             rirs[n_rirs++] = cfg->perspectives[call->idx].rir;
         }
-        if (!call->completed)
+        if (!call->check_completed)
             a->n_not_completed++;
     }
     a->valid = mpic_attempt_valid(rirs, n_rirs, a->n_calls, r->quorum);
@@ -385,7 +365,7 @@ static bool attempt_decided(struct coord_req *r, struct coord_attempt *a)
     if (a->valid)
         return true;
     for (size_t i = 0; i < a->n_calls; i++) {
-        if (a->calls[i].done && !a->calls[i].passed)
+        if (a->calls[i].finished && !a->calls[i].check_passed)
             n_failed++;
     }
     return a->n_calls - n_failed < r->quorum;
@@ -393,9 +373,10 @@ static bool attempt_decided(struct coord_req *r, struct coord_attempt *a)
 
 static void on_straggler_timeout(struct ev_loop *loop, void *arg);
 
-void coord_req_call_done(struct coord_call *call)
+/* coord_call_done_fn: one call of the current attempt has finished. */
+static void on_call_done(struct coord_call *call, void *arg)
 {
-    struct coord_req *r = call->r;
+    struct coord_req *r = arg;
     unsigned wait = r->c->cfg->straggler_timeout_ms;
 
     call_span_end(r, &r->attempts[r->n_attempts - 1], call);
@@ -427,7 +408,7 @@ static void attempt_cut(struct coord_req *r, bool stragglers)
     for (size_t i = 0; i < a->n_calls; i++) {
         struct coord_call *call = &a->calls[i];
 
-        if (call->done)
+        if (call->finished)
             continue;
         coord_fanout_cancel(r->c, call);
         call->elapsed_ms = now - call->started_ms;
@@ -448,7 +429,7 @@ static void attempt_cut(struct coord_req *r, bool stragglers)
                                    (unsigned long long)call->elapsed_ms);
             r->c->metrics.remote_failed++;
         }
-        call->done = true;
+        call->finished = true;
         call_span_end(r, a, call);
     }
     r->pending = 0;
@@ -481,6 +462,7 @@ static void attempt_start(struct coord_req *r)
     struct coord_attempt *a;
     size_t k = r->n_attempts;
     size_t cohort;
+    const size_t *members;
     uint64_t budget;
 
     for (;;) {
@@ -499,12 +481,11 @@ static void attempt_start(struct coord_req *r)
         a->calls = xcalloc(a->n_calls, sizeof(*a->calls));
         mpic_trace_random_span_id(a->span_id);
         a->span_start_ns = mpic_trace_now_ns();
+        members = mpic_cohorts_at(&r->cohorts, cohort);
         for (size_t i = 0; i < a->n_calls; i++) {
-            size_t member = r->cohorts.members[cohort * r->cohorts.size + i];
             struct coord_call *call = &a->calls[i];
 
-            call->r = r;
-            call->idx = r->eligible[member];
+            call->idx = r->eligible[members[i]];
             call->timeout_ms = budget;
             /* Each call is a span of its own: the checker's parent. */
             mpic_trace_random_span_id(call->span_id);
@@ -517,10 +498,10 @@ static void attempt_start(struct coord_req *r)
                            r->mreq.check_type == MPIC_CHECK_DCV
                                ? mpic_dcv_method_name(r->mreq.dcv.method)
                                : NULL,
-                           r->check_body, r->check_body_len);
+                           r->check_body, r->check_body_len, on_call_done, r);
         r->pending = 0;
         for (size_t i = 0; i < a->n_calls; i++) {
-            if (!a->calls[i].done)
+            if (!a->calls[i].finished)
                 r->pending++;
             else
                 call_span_end(r, a, &a->calls[i]);
@@ -657,8 +638,8 @@ static void audit_log(const struct coord_req *r, bool is_valid, bool completed,
             mpic_jset(jp, "code", mpic_jstr(p->code));
             mpic_jset(jp, "answered", mpic_jbool(call->check_response != NULL));
             mpic_jset(jp, "rir", mpic_jstr(mpic_rir_name(p->rir)));
-            mpic_jset(jp, "check_passed", mpic_jbool(call->passed));
-            mpic_jset(jp, "check_completed", mpic_jbool(call->completed));
+            mpic_jset(jp, "check_passed", mpic_jbool(call->check_passed));
+            mpic_jset(jp, "check_completed", mpic_jbool(call->check_completed));
             mpic_jset(jp, "error_types", types);
             mpic_jset(jp, "duration_ms",
                       mpic_jint((long long)call->elapsed_ms));
@@ -783,7 +764,7 @@ static void on_cancel(struct http_request *http, void *arg)
                r->mreq.target);
     attempt_timers_stop(r);
     for (size_t i = 0; i < a->n_calls; i++) {
-        if (!a->calls[i].done) {
+        if (!a->calls[i].finished) {
             coord_fanout_cancel(r->c, &a->calls[i]);
             a->calls[i].elapsed_ms = ev_now_ms() - a->calls[i].started_ms;
         }

@@ -1,7 +1,9 @@
 /*
  * mpic-coordinator internals: the daemon state, the POST /mpic handler with
  * its response and audit record (api_mpic.c), the fan-out of one attempt to
- * its cohort (fanout.c) and the warm connections to the checkers (warm.c).
+ * its cohort (fanout.c), the time limits (deadline.c), the choice of a
+ * checker's replica (replica.c) and the warm connections to the checkers
+ * (warm.c).
  */
 #ifndef MPIC_COORDINATOR_H
 #define MPIC_COORDINATOR_H
@@ -10,6 +12,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/queue.h>
 
 #include "common/buf.h"
 #include "common/config.h"
@@ -20,7 +23,6 @@ struct ev_loop;
 struct ev_curl;
 struct http_server;
 struct http_request;
-struct coord_req;
 
 #define COORD_ERR_REMOTE_CHECK "mpic_error:coordinator:remote_check"
 #define COORD_ERR_NOT_AWAITED  "mpic_error:coordinator:not_awaited"
@@ -82,7 +84,7 @@ struct coord_replica {
  */
 struct coord_queue {
     size_t running;
-    struct coord_call *head, *tail;
+    TAILQ_HEAD(, coord_call) waiting; /* calls queued, in start order */
     bool https;
     struct coord_replica *reps; /* the perspective's replicas, in order */
     size_t n_reps;              /* 0: no checker of this type */
@@ -108,17 +110,54 @@ struct coord {
     struct coord_metrics metrics;
 };
 
+/*
+ * deadline.c: the time limits, all from remote_timeout_ms. The HTTP
+ * layer's deadline for one POST /mpic gives every attempt the whole remote
+ * timeout, plus COORD_GRACE_SLACK_MS; an attempt keeps
+ * COORD_DEADLINE_MARGIN_MS of that deadline free, so a perspective that
+ * does not answer becomes its error and the caller still gets a 200.
+ */
+/* Slack of the request deadline beyond the attempts; the deadline is also
+ * how long in-flight requests may take to finish after SIGTERM. */
+#define COORD_GRACE_SLACK_MS 2000
+/* What an attempt keeps free of the request deadline. */
+#define COORD_DEADLINE_MARGIN_MS 1000
+/* How long after the per-call timeout the attempt timer fires: libcurl's
+ * own timeout normally ends the call first, with its own message. */
+#define COORD_ATTEMPT_SLACK_MS 250
+/* The HTTP layer's deadline for one POST /mpic (struct coord's deadline_ms). */
+uint64_t coord_request_deadline_ms(const struct mpic_coordinator_config *cfg);
+/*
+ * How long the next attempt of a request that started at start_ms may take
+ * at now: remote_timeout_ms, or less if the request deadline (c->deadline_ms
+ * after start_ms, minus the margin) is nearer; 0: no time left.
+ */
+uint64_t coord_attempt_budget_ms(const struct coord *c, uint64_t start_ms,
+                                 uint64_t now);
+/*
+ * A call's whole time limit: its timeout_ms (the attempt's budget) or, when
+ * that is 0, remote_timeout_ms; at least 1, since 0 means "no timeout" to
+ * libcurl.
+ */
+uint64_t coord_call_limit_ms(const struct coord *c, uint64_t timeout_ms);
+
 /* api_mpic.c: the POST /mpic route handler. */
 void coord_on_mpic(struct http_request *req, void *arg);
 
+struct coord_call;
+/* fanout.c's report that a call has finished (call->check_response is set);
+ * arg is what its owner gave coord_fanout_start(). */
+typedef void coord_call_done_fn(struct coord_call *call, void *arg);
+
 /* One perspective's call of an attempt. */
 struct coord_call {
-    struct coord_req *r; /* back-pointer; the request owns the call */
     struct coord *c;
+    coord_call_done_fn *on_done; /* the owner's completion, and its arg */
+    void *on_done_arg;
     size_t idx; /* perspective index in cfg->perspectives */
     enum mpic_check_type type;
     const char *method;   /* DCV method wire name (static), or NULL */
-    uint64_t timeout_ms;  /* this call's limit; 0: remote_timeout_ms */
+    uint64_t timeout_ms;  /* its attempt's budget; 0: remote_timeout_ms */
     const char *req_body; /* the check request (the request owns it) */
     size_t req_body_len;
     bool queued; /* waiting for a connection (fanout.c) */
@@ -126,17 +165,21 @@ struct coord_call {
     unsigned char n_tried;  /* replicas called so far */
     unsigned tried;         /* bit k: replica k was called */
     char *failed_over;      /* why earlier replicas gave no answer, or NULL */
-    struct coord_call *qprev, *qnext;
+    TAILQ_ENTRY(coord_call) qlink; /* in its queue's waiting, if queued */
     CURL *easy; /* NULL once finished */
     signed char tls; /* -1 unknown/plain, 0 full handshake, 1 resumed */
     struct mpic_buf body;
     char errbuf[CURL_ERROR_SIZE];
-    bool done;
+    /* Over: answered, failed or cut off; check_response is set and nothing
+     * of the call runs in libcurl or waits in its queue. */
+    bool finished;
     uint64_t started_ms;
     uint64_t elapsed_ms;
-    json_t *check_response; /* the CHECK_RESPONSE (owned), once done */
-    bool passed;
-    bool completed;
+    json_t *check_response; /* the CHECK_RESPONSE (owned), once finished */
+    /* The check response's check_passed and check_completed; false for a
+     * call that gave none (remote_check or not_awaited error). */
+    bool check_passed;
+    bool check_completed;
     /* Tracing (docs/tracing.md): this call's span, and its traceparent
      * header sent in front of the perspective's shared header list. */
     uint8_t span_id[MPIC_SPAN_ID_LEN];
@@ -148,19 +191,20 @@ struct coord_call {
 
 /* fanout.c */
 /*
- * Starts calls[0..n) (each with r, idx set) posting body (borrowed; must
- * outlive the calls) to the checker URL of the check type.
- * coord_req_call_done() runs for each call, later, never inside this call.
+ * Starts calls[0..n) (each with idx set) posting body (borrowed; must
+ * outlive the calls) to the checker URL of the check type. on_done(call,
+ * arg) runs once for each call not yet finished when this returns, later,
+ * from the loop, never inside this call; a call finished on return failed
+ * at setup (its check_response says why).
  */
 void coord_fanout_start(struct coord *c, struct coord_call *calls, size_t n,
                         enum mpic_check_type type, const char *method,
-                        const char *body, size_t body_len);
+                        const char *body, size_t body_len,
+                        coord_call_done_fn *on_done, void *arg);
 /* Stops an unfinished call without its completion. */
 void coord_fanout_cancel(struct coord *c, struct coord_call *call);
 /* Frees what a finished or cancelled call still holds. */
 void coord_call_cleanup(struct coord *c, struct coord_call *call);
-/* api_mpic.c: one call has finished (call->check_response is set). */
-void coord_req_call_done(struct coord_call *call);
 
 /*
  * A CHECK_RESPONSE for a failed remote call (new reference): passed and

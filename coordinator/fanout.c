@@ -212,8 +212,8 @@ static size_t on_body(char *data, size_t size, size_t nmemb, void *arg)
     return n;
 }
 
-/* What the call's answer means; sets check_response, passed, completed.
- * Whether the checker answered with a check response. */
+/* What the call's answer means; sets check_response, check_passed and
+ * check_completed. Whether the checker answered with a check response. */
 static bool call_judge(struct coord_call *call, CURLcode rc)
 {
     struct mpic_check_response resp;
@@ -246,12 +246,12 @@ static bool call_judge(struct coord_call *call, CURLcode rc)
         return false;
     }
     call->check_response = mpic_check_response_to_json(&resp);
-    call->passed = resp.check_passed;
-    call->completed = resp.check_completed;
+    call->check_passed = resp.check_passed;
+    call->check_completed = resp.check_completed;
     mpic_check_response_cleanup(&resp);
     if (call->check_response == NULL) {
-        call->passed = false;
-        call->completed = false;
+        call->check_passed = false;
+        call->check_completed = false;
         call->check_response =
             coord_remote_error(call->type, call->method,
                                "could not re-encode the checker's answer");
@@ -275,27 +275,13 @@ static struct coord_queue *call_queue(struct coord *c,
 
 static void queue_push(struct coord_queue *q, struct coord_call *call)
 {
-    call->qprev = q->tail;
-    call->qnext = NULL;
-    if (q->tail != NULL)
-        q->tail->qnext = call;
-    else
-        q->head = call;
-    q->tail = call;
+    TAILQ_INSERT_TAIL(&q->waiting, call, qlink);
     call->queued = true;
 }
 
 static void queue_unlink(struct coord_queue *q, struct coord_call *call)
 {
-    if (call->qprev != NULL)
-        call->qprev->qnext = call->qnext;
-    else
-        q->head = call->qnext;
-    if (call->qnext != NULL)
-        call->qnext->qprev = call->qprev;
-    else
-        q->tail = call->qprev;
-    call->qnext = call->qprev = NULL;
+    TAILQ_REMOVE(&q->waiting, call, qlink);
     call->queued = false;
 }
 
@@ -307,7 +293,7 @@ static void call_slot_freed(struct coord *c, struct coord_call *call)
 
     MPIC_ASSERT(q->running > 0);
     q->running--;
-    if (q->head != NULL && !c->pump_pending) {
+    if (!TAILQ_EMPTY(&q->waiting) && !c->pump_pending) {
         c->pump_pending = true;
         if (!c->pump_hooked) {
             ev_before_poll(c->loop, on_pump, c);
@@ -318,8 +304,6 @@ static void call_slot_freed(struct coord *c, struct coord_call *call)
 
 static int call_launch(struct coord *c, struct coord_call *call,
                        uint64_t timeout);
-static uint64_t call_timeout(const struct coord *c,
-                             const struct coord_call *call);
 
 /*
  * docs/failover.md: a call whose replica gave no check response moves on
@@ -331,7 +315,8 @@ static bool call_fail_over(struct coord *c, struct coord_queue *q,
                            struct coord_call *call, CURLcode rc, bool answered)
 {
     struct coord_replica *rep = &q->reps[call->rep];
-    uint64_t now = ev_now_ms(), limit = call_timeout(c, call);
+    uint64_t now = ev_now_ms();
+    uint64_t limit = coord_call_limit_ms(c, call->timeout_ms);
     uint64_t spent = now - call->started_ms;
     json_t *e =
         json_array_get(json_object_get(call->check_response, "errors"), 0);
@@ -366,7 +351,7 @@ static bool call_fail_over(struct coord *c, struct coord_queue *q,
     q->stats.failovers++;
     json_decref(call->check_response);
     call->check_response = NULL;
-    call->passed = call->completed = false;
+    call->check_passed = call->check_completed = false;
     coord_easy_put(c, call->easy);
     call->easy = NULL;
     mpic_buf_cleanup(&call->body);
@@ -394,7 +379,7 @@ static void on_call_done(CURL *easy, CURLcode rc, void *arg)
     answered = call_judge(call, rc);
     if (call_fail_over(call->c, q, call, rc, answered))
         return;
-    if (call->passed)
+    if (call->check_passed)
         call->c->metrics.remote_ok++;
     else
         call->c->metrics.remote_failed++;
@@ -402,8 +387,8 @@ static void on_call_done(CURL *easy, CURLcode rc, void *arg)
     call->easy = NULL;
     call_slot_freed(call->c, call);
     mpic_buf_cleanup(&call->body);
-    call->done = true;
-    coord_req_call_done(call);
+    call->finished = true;
+    call->on_done(call, call->on_done_arg);
 }
 
 /* Sets the per-call options of one easy handle; returns 0 or -1. */
@@ -439,7 +424,7 @@ static int call_setup(struct coord *c, struct coord_call *call, CURL *easy,
 }
 
 /*
- * Hands call to libcurl with timeout ms left. 0, or -1 with the call done
+ * Hands call to libcurl with timeout ms left. 0, or -1 with the call finished
  * (its check_response the reason).
  */
 static int call_launch(struct coord *c, struct coord_call *call,
@@ -462,7 +447,7 @@ static int call_launch(struct coord *c, struct coord_call *call,
         call->check_response = coord_remote_error(
             call->type, call->method, "could not set up the call to %s",
             url ? url : "(no checker URL)");
-        call->done = true;
+        call->finished = true;
         return -1;
     }
     call->easy = easy;
@@ -471,7 +456,7 @@ static int call_launch(struct coord *c, struct coord_call *call,
         call->easy = NULL;
         call->check_response = coord_remote_error(call->type, call->method,
                                                   "libcurl refused the call");
-        call->done = true;
+        call->finished = true;
         return -1;
     }
     q->running++;
@@ -483,44 +468,32 @@ static int call_launch(struct coord *c, struct coord_call *call,
     return 0;
 }
 
-/* The call's whole time limit: the request's own deadline may leave less
- * than remote_timeout_ms (api_mpic.c); 0 would mean "no timeout" to
- * libcurl, so at least 1. */
-static uint64_t call_timeout(const struct coord *c,
-                             const struct coord_call *call)
-{
-    uint64_t t = call->timeout_ms > 0 ? call->timeout_ms
-                                      : (uint64_t)c->cfg->remote_timeout_ms;
-
-    return t < 1 ? 1 : t;
-}
-
 /* Starts q's waiting calls while its checker has free connections. */
 static void queue_pump(struct coord *c, struct coord_queue *q)
 {
     /* A finished call may start a new attempt that queues more calls, or
      * free a request whose calls leave the queue: re-read the head every
      * time. */
-    while (q->head != NULL && q->running < COORD_CONNS_PER_CHECKER) {
-        struct coord_call *call = q->head;
+    while (!TAILQ_EMPTY(&q->waiting) && q->running < COORD_CONNS_PER_CHECKER) {
+        struct coord_call *call = TAILQ_FIRST(&q->waiting);
         uint64_t waited = ev_now_ms() - call->started_ms;
-        uint64_t limit = call_timeout(c, call);
+        uint64_t limit = coord_call_limit_ms(c, call->timeout_ms);
 
         queue_unlink(q, call);
         if (waited < limit && call_launch(c, call, limit - waited) == 0)
             continue;
-        if (!call->done) {
+        if (!call->finished) {
             call->check_response = coord_remote_error(
                 call->type, call->method,
                 "no answer from the checker within %llu ms (no free "
                 "connection to it)",
                 (unsigned long long)limit);
-            call->done = true;
+            call->finished = true;
         }
         call->elapsed_ms = waited;
         c->metrics.remote_failed++;
         mpic_buf_cleanup(&call->body);
-        coord_req_call_done(call);
+        call->on_done(call, call->on_done_arg);
     }
 }
 
@@ -541,13 +514,16 @@ static void on_pump(struct ev_loop *loop, void *arg)
 
 void coord_fanout_start(struct coord *c, struct coord_call *calls, size_t n,
                         enum mpic_check_type type, const char *method,
-                        const char *body, size_t body_len)
+                        const char *body, size_t body_len,
+                        coord_call_done_fn *on_done, void *arg)
 {
     for (size_t i = 0; i < n; i++) {
         struct coord_call *call = &calls[i];
         struct coord_queue *q;
 
         call->c = c;
+        call->on_done = on_done;
+        call->on_done_arg = arg;
         call->type = type;
         call->method = method;
         call->req_body = body;
@@ -561,8 +537,9 @@ void coord_fanout_start(struct coord *c, struct coord_call *calls, size_t n,
         call->failed_over = NULL;
         mpic_buf_init(&call->body, COORD_MAX_CHECK_RESPONSE);
         q = call_queue(c, call);
-        if (q->running < COORD_CONNS_PER_CHECKER && q->head == NULL)
-            (void)call_launch(c, call, call_timeout(c, call));
+        if (q->running < COORD_CONNS_PER_CHECKER && TAILQ_EMPTY(&q->waiting))
+            (void)call_launch(c, call,
+                              coord_call_limit_ms(c, call->timeout_ms));
         else
             queue_push(q, call); /* the caller sees it running */
     }

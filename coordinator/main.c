@@ -22,9 +22,6 @@
 #include "coordinator/coordinator.h"
 #include "coordinator/openapi.h"
 
-/* How long in-flight requests may take to finish after SIGTERM. */
-#define GRACE_SLACK_MS 2000
-
 static json_t *on_configz(void *arg)
 {
     struct coord *c = arg;
@@ -225,10 +222,7 @@ static int run(const struct mpic_coordinator_config *cfg)
         ev_curl_multi(c.curl), CURLMOPT_MAXCONNECTS,
         (long)(cfg->n_perspectives * 2 * COORD_CONNS_PER_CHECKER + 16));
 
-    /* Every attempt may take the whole remote timeout. */
-    per_request = (uint64_t)cfg->remote_timeout_ms *
-                      (uint64_t)cfg->absolute_max_attempts +
-                  GRACE_SLACK_MS;
+    per_request = coord_request_deadline_ms(cfg); /* also the SIGTERM grace */
     memset(&hc, 0, sizeof(hc));
     hc.name = "mpic-coordinator";
     hc.listen = cfg->listen;

@@ -56,6 +56,7 @@ struct coord_queue *coord_queues(struct coord *c)
         const char *url = coord_queue_url(c, qi);
         struct coord_queue *q = &c->queues[qi];
 
+        TAILQ_INIT(&q->waiting);
         if (url == NULL)
             continue;
         q->n_reps = urls->n > 0 ? urls->n : 1;
@@ -234,7 +235,7 @@ static void ping_idle(struct coord *c)
                 ping_start(c, qi, k);
                 continue;
             }
-            if (r->running > 0 || c->queues[qi].head != NULL)
+            if (r->running > 0 || !TAILQ_EMPTY(&c->queues[qi].waiting))
                 continue;
             if (r->last_used_ms != 0 &&
                 now - r->last_used_ms < COORD_PING_IDLE_MS)

@@ -193,7 +193,8 @@ enum dcv_persist_verdict dcv_persist_evaluate(const char *txt, size_t len,
                                               int64_t now_s);
 const char *dcv_persist_verdict_name(enum dcv_persist_verdict v);
 
-/* ---- the daemon (dcv_check.c, dcv_dns.c, dcv_http.c, dcv_tls_alpn.c) ---- */
+/* ---- the daemon (dcv_check.c, dcv_dns.c, dcv_http.c, dcv_tls_alpn.c,
+ * dcv_resolve.c) ---- */
 
 struct ev_loop;
 struct ev_curl;
@@ -271,6 +272,7 @@ char *dcv_proxy_failure(CURL *e, CURLcode result, const char *proxy,
                         const char *dest, const char *errbuf);
 void dcv_tls_alpn_start(struct dcv_check *c);
 
+/* dcv_resolve.c: the host resolver of the HTTP and TLS-ALPN methods. */
 /*
  * Resolves host (A, then AAAA if there is no A) through the daemon's
  * resolvers. cb gets status MPIC_OK with the text address, MPIC_ERR_NOTFOUND

@@ -10,7 +10,6 @@
 #include "dcv-checker/dcv.h"
 
 #include <stdarg.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -40,14 +39,10 @@ void dcv_check_error(struct dcv_check *c, const char *type, const char *fmt,
                      ...)
 {
     va_list ap;
-    char *msg = NULL;
 
     va_start(ap, fmt);
-    if (vasprintf(&msg, fmt, ap) < 0)
-        fatalx("%s: out of memory", __func__);
+    mpic_errlist_vadd(&c->errors, type, fmt, ap);
     va_end(ap);
-    mpic_errlist_add(&c->errors, type, "%s", msg);
-    free(msg);
 }
 
 static json_t *check_response_json(struct dcv_check *c)

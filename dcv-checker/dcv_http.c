@@ -50,6 +50,7 @@ struct http_op {
     unsigned hops;
     json_t *history;
     uint64_t start_ms;
+    char *ip;   /* the address of the current hop, once resolved */
     char *dest; /* "IP:PORT" of the current hop, once resolved */
     int64_t hop_start_ns; /* for the "http fetch" span of the hop */
     char errbuf[CURL_ERROR_SIZE];
@@ -66,6 +67,8 @@ static void http_op_release_easy(struct http_op *op)
     op->headers = NULL;
     curl_slist_free_all(op->connect_to);
     op->connect_to = NULL;
+    free(op->ip);
+    op->ip = NULL;
     free(op->dest);
     op->dest = NULL;
     free(op->location);
@@ -317,18 +320,19 @@ static void on_done(CURL *easy, CURLcode result, void *arg)
 
     op->easy = NULL; /* ours again; cleaned up below */
     {
-        char code[16];
+        char code[16], port[8];
         long st = 0;
 
         curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &st);
         snprintf(code, sizeof(code), "%ld", st);
+        snprintf(port, sizeof(port), "%u", op->port);
         mpic_trace_step_span(
             &c->trace, "http fetch", MPIC_SPAN_CLIENT, op->hop_start_ns,
             result != CURLE_OK && !(result == CURLE_WRITE_ERROR && op->truncated)
                 ? curl_easy_strerror(result)
                 : NULL,
-            "url.full", op->url, "server.address", op->dest,
-            "http.response.status_code", code, "mpic.proxy",
+            "url.full", op->url, "server.address", op->ip, "server.port",
+            port, "http.response.status_code", code, "mpic.proxy",
             c->d->cfg->http_proxy, (const char *)NULL);
     }
     msg = dcv_proxy_failure(easy, result, c->d->cfg->http_proxy, op->dest,
@@ -436,6 +440,8 @@ static void on_resolved(enum mpic_err st, const char *addr, const char *why,
         goto out;
     }
     set_details(c, "resolved_ip", mpic_jstr(addr));
+    free(op->ip);
+    op->ip = xstrdup(addr);
     free(op->dest);
     op->dest = strchr(addr, ':') != NULL ? xasprintf("[%s]:%u", addr, op->port)
                                          : xasprintf("%s:%u", addr, op->port);

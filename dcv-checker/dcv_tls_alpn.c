@@ -34,6 +34,7 @@
 
 #define ACME_TLS_OID  "1.3.6.1.5.5.7.1.31" /* id-pe-acmeIdentifier */
 #define ACME_TLS_PORT 443
+#define ACME_TLS_PORT_STR "443"
 
 struct tls_op {
     struct dcv_check *c;
@@ -44,6 +45,7 @@ struct tls_op {
     /* Through http.proxy: libcurl opens the tunnel (CONNECT_ONLY) and owns
      * the socket until the handle is cleaned up. */
     CURL *tunnel;
+    char *ip;   /* the address connected to, once resolved */
     char *dest; /* "IP:443" */
     int64_t start_ns; /* for the "tls-alpn handshake" span */
     char errbuf[CURL_ERROR_SIZE];
@@ -80,6 +82,7 @@ static void tls_op_cancel(void *arg)
     dcv_resolve_cancel(op->res);
     tls_op_close(op);
     free(op->sni);
+    free(op->ip);
     free(op->dest);
     free(op);
 }
@@ -92,7 +95,8 @@ static void tls_finish(struct tls_op *op, bool completed, const char *type,
     mpic_trace_step_span(&c->trace, "tls-alpn handshake", MPIC_SPAN_CLIENT,
                          op->start_ns, type != NULL ? msg : NULL,
                          "tls.server.name", op->sni, "server.address",
-                         op->dest, "mpic.proxy", c->d->cfg->http_proxy,
+                         op->ip, "server.port", ACME_TLS_PORT_STR,
+                         "mpic.proxy", c->d->cfg->http_proxy,
                          (const char *)NULL);
 
     tls_op_close(op);
@@ -358,9 +362,6 @@ static void tunnel_start(struct tls_op *op, const char *addr)
     char *url;
     CURL *e = curl_easy_init();
 
-    op->dest = strchr(addr, ':') != NULL
-                   ? xasprintf("[%s]:%d", addr, ACME_TLS_PORT)
-                   : xasprintf("%s:%d", addr, ACME_TLS_PORT);
     if (e == NULL) {
         tls_finish(op, false, DCV_ERR_INTERNAL, "curl_easy_init failed");
         return;
@@ -404,6 +405,10 @@ static void on_resolved(enum mpic_err st, const char *addr, const char *why,
         tls_finish(op, st == MPIC_ERR_NOTFOUND, DCV_ERR_LOOKUP, why);
         goto out;
     }
+    op->ip = xstrdup(addr);
+    op->dest = strchr(addr, ':') != NULL
+                   ? xasprintf("[%s]:%d", addr, ACME_TLS_PORT)
+                   : xasprintf("%s:%d", addr, ACME_TLS_PORT);
     refusal = dcv_address_refusal(c->d, addr);
     if (refusal != NULL) {
         tls_finish(op, true, DCV_ERR_PRIVATE, refusal);

@@ -1,6 +1,7 @@
 #!/bin/sh
-# Source checks run by the test suite (STYLE.md B10): banned functions, and
-# raw allocation outside common/mem.c.
+# Source checks run by the test suite (docs/STYLE.md 10): banned functions,
+# raw allocation outside common/mem.c, and dead references to files and
+# names in comments and docs (scripts/check-refs.py).
 set -eu
 cd "$(dirname "$0")/.."
 
@@ -13,7 +14,7 @@ for f in $files; do
     tests/fuzz/*) continue ;;
     esac
     if grep -nE "$banned" "$f" | grep -v 'check-src: allow'; then
-        echo "$f: banned function (see STYLE.md B10)" >&2
+        echo "$f: banned function (see docs/STYLE.md 10)" >&2
         status=1
     fi
     case "$f" in
@@ -28,6 +29,9 @@ for f in $files; do
         ;;
     esac
 done
+if ! python3 scripts/check-refs.py; then
+    status=1
+fi
 if [ "$status" -eq 0 ]; then
     echo "check-src: ok"
 fi

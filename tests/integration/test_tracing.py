@@ -4,7 +4,9 @@ propagated per perspective call to real mpic-caa-checker and
 mpic-dcv-checker daemons, trace_id in the log lines, and OTLP/HTTP JSON
 export of the spans to a small receiver on loopback; a collector that
 hangs or is down never holds a request up and its spans are counted as
-dropped."""
+dropped. The HTTP and TLS-ALPN step spans need a web server on
+127.0.0.1:80 and an openssl s_server on 127.0.0.2:443 (the Baseline
+Requirements fix the ports); the test fails clearly if they are taken."""
 
 import http.server
 import json
@@ -24,6 +26,11 @@ R = h.Runner()
 HERE = os.path.dirname(os.path.abspath(__file__))
 DCV_ZONES = os.path.join(HERE, "dcv", "zones")
 HASH = "7FwkJPsKf-TH54wu4eiIFA3nhzYaevsL7953ihy-tpo"
+TOKEN = "evaGxfADs6pSRb2LAv9IZf17Dt3juxGJ-PCt92wr-oA"
+KEYAUTH = TOKEN + ".NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs"
+ALPN_HASH = "653471d42925d7eb4cd39a39cda8b34d3034c94cb90067ab78c8123560ba2e5f"
+WEB = ("127.0.0.1", 80)    # web.dcv.test in dcv/zones
+ALPN = ("127.0.0.2", 443)  # alpn-ok.dcv.test in dcv/zones
 # One perspective per RIR: a single cohort of three.
 CODES = ["us-east-1", "eu-west-1", "ap-northeast-1"]
 HEX32 = re.compile(r"^[0-9a-f]{32}$")
@@ -176,6 +183,59 @@ class Capture:
         self.srv.server_close()
 
 
+class Web:
+    """acme-http-01's well-known file on 127.0.0.1:80."""
+
+    def __init__(self):
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *a):
+                pass
+
+            def do_GET(self):
+                ok = self.path == "/.well-known/acme-challenge/" + TOKEN
+                body = (KEYAUTH if ok else "not here").encode()
+                self.send_response(200 if ok else 404)
+                self.send_header("content-type", "text/plain")
+                self.send_header("content-length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+        class Server(http.server.ThreadingHTTPServer):
+            daemon_threads = True
+            allow_reuse_address = True
+
+        self.srv = Server(WEB, Handler)
+        threading.Thread(target=self.srv.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.srv.shutdown()
+        self.srv.server_close()
+
+
+def alpn_server(workdir):
+    """openssl s_server answering acme-tls/1 with a certificate for
+    alpn-ok.dcv.test carrying the acmeIdentifier of ALPN_HASH."""
+    key = os.path.join(workdir, "alpn.key")
+    crt = os.path.join(workdir, "alpn.crt")
+    der = "04:20:" + ":".join(ALPN_HASH[i:i + 2]
+                              for i in range(0, len(ALPN_HASH), 2))
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+         "ec_paramgen_curve:P-256", "-nodes", "-keyout", key, "-out", crt,
+         "-days", "2", "-subj", "/CN=alpn-ok.dcv.test",
+         "-addext", "subjectAltName=DNS:alpn-ok.dcv.test",
+         "-addext", "1.3.6.1.5.5.7.1.31=critical,DER:" + der],
+        check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    p = h.Proc("s_server-alpn",
+               ["openssl", "s_server", "-quiet", "-www", "-accept",
+                "%s:%d" % ALPN, "-cert", crt, "-key", key,
+                "-alpn", "acme-tls/1"], workdir)
+    h.wait_tcp_addr(*ALPN)
+    return p
+
+
 def merged_zones(workdir):
     d = os.path.join(workdir, "zones")
     os.makedirs(d)
@@ -212,11 +272,18 @@ def coordinator_yaml(port, perspectives, endpoint):
 
 class Ctx:
     def __init__(self):
+        for addr, port in (WEB, ALPN):
+            if not h.port_free(addr, port):
+                raise RuntimeError("cannot bind %s:%d (taken, or not root): "
+                                   "the HTTP and TLS-ALPN span tests need it"
+                                   % (addr, port))
         self.cluster = c = h.Cluster(dns=False)
         h.ZONES_DIR = merged_zones(c.workdir)
         h.ZONES = sorted(f[:-5] for f in os.listdir(h.ZONES_DIR)
                          if f.endswith(".zone"))
         c.dns = h.DNSStack(c.workdir)
+        self.web = Web()
+        c.dns.procs.append(alpn_server(c.workdir))  # stopped with DNS
         self.rx = Receiver()
         self.hang = Receiver("hang")
         self.capture = Capture()
@@ -243,7 +310,9 @@ class Ctx:
         d = h.Daemon(name, binary,
                      h.checker_config(code, port, [self.cluster.dns.resolver],
                                       timeout_ms=2000,
-                                      extra=tracing_yaml(self.rx.url)),
+                                      extra=tracing_yaml(self.rx.url) +
+                                      "targets:\n"
+                                      "  allow_private_addresses: true\n"),
                      self.cluster.workdir, port)
         self.cluster.daemons.append(d)
         d.wait_healthy()
@@ -269,14 +338,15 @@ def caa(coord, target, trace, traceparent=None):
                    "trace_identifier": trace}, headers=hdrs)
 
 
-def dcv(coord, target, trace, traceparent=None):
+def dcv(coord, target, trace, traceparent=None, params=None):
     hdrs = {} if traceparent is None else {"traceparent": traceparent}
+    if params is None:
+        params = {"validation_method": "acme-dns-01",
+                  "key_authorization_hash": HASH}
     return h.post(coord.base + "/mpic",
                   {"check_type": "dcv", "domain_or_ip_target": target,
                    "trace_identifier": trace,
-                   "dcv_check_parameters": {
-                       "validation_method": "acme-dns-01",
-                       "key_authorization_hash": HASH}}, headers=hdrs)
+                   "dcv_check_parameters": params}, headers=hdrs)
 
 
 def log_lines(d):
@@ -458,6 +528,50 @@ def test_dcv_trace_continued_and_linked(ctx):
                  str(o.get("msg", "")).startswith("dcv: acme-dns-01")]
         eq(len(lines), 1, "dcv check line with trace_id on %s" % code)
         eq(lines[0].get("trace_identifier"), "tr-dcv", "trace_identifier")
+
+
+@R.case
+def test_http_fetch_step_spans(ctx):
+    tid, pid = new_ids()
+    status, resp = dcv(ctx.coord, "web.dcv.test", "tr-http",
+                       "00-%s-%s-01" % (tid, pid),
+                       {"validation_method": "acme-http-01", "token": TOKEN,
+                        "key_authorization": KEYAUTH})
+    eq(status, 200, "status (%r)" % (resp,))
+    eq(resp["is_valid"], True, "is_valid (%r)" % (resp,))
+    spans = ctx.rx.wait_for(tid, with_steps(full_tree(3, "dcv check"),
+                                            "http fetch", 3), "http tree")
+    by = assert_tree(spans, tid, pid, "dcv check", "mpic-dcv-checker")
+    assert_steps(by, "dcv check", "http fetch", 3, "url.full")
+    url = "http://web.dcv.test/.well-known/acme-challenge/" + TOKEN
+    for _, s in by["http fetch"]:
+        a = attrs(s)
+        eq(a.get("url.full"), url, "http fetch url.full")
+        eq(a.get("server.address"), "127.0.0.1", "http fetch server.address")
+        eq(a.get("server.port"), "80", "http fetch server.port")
+        check("status" not in s or s["status"].get("code") != 2,
+              "a fetch that worked is not an error span: %r" % (s,))
+
+
+@R.case
+def test_tls_alpn_handshake_step_spans(ctx):
+    tid, pid = new_ids()
+    status, resp = dcv(ctx.coord, "alpn-ok.dcv.test", "tr-alpn",
+                       "00-%s-%s-01" % (tid, pid),
+                       {"validation_method": "acme-tls-alpn-01",
+                        "key_authorization_hash": ALPN_HASH})
+    eq(status, 200, "status (%r)" % (resp,))
+    eq(resp["is_valid"], True, "is_valid (%r)" % (resp,))
+    spans = ctx.rx.wait_for(tid, with_steps(full_tree(3, "dcv check"),
+                                            "tls-alpn handshake", 3),
+                            "tls-alpn tree")
+    by = assert_tree(spans, tid, pid, "dcv check", "mpic-dcv-checker")
+    assert_steps(by, "dcv check", "tls-alpn handshake", 3, "tls.server.name")
+    for _, s in by["tls-alpn handshake"]:
+        a = attrs(s)
+        eq(a.get("tls.server.name"), "alpn-ok.dcv.test", "handshake SNI")
+        eq(a.get("server.address"), "127.0.0.2", "handshake server.address")
+        eq(a.get("server.port"), "443", "handshake server.port")
 
 
 @R.case
