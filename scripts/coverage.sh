@@ -9,8 +9,9 @@
 #   2. delete the counters of earlier runs and run every test but the fuzz
 #      targets (ctest -LE fuzz); the daemons the integration tests start
 #      write their counters when they exit on SIGTERM
-#   3. gcovr: BUILD_DIR/coverage/index.html (per file, line by line),
-#      coverage.json, and uncovered-decision.txt (decision code never run)
+#   3. gcovr: in BUILD_DIR/coverage/ an HTML report (index.html, per file,
+#      line by line), a JSON one, and uncovered-decision.txt (the decision
+#      code's lines never run and branches never taken)
 #   4. scripts/coverage_report.py prints the table per directory and for the
 #      decision code, and fails (exit 1) when a figure is below its floor
 #
@@ -57,6 +58,16 @@ if ! grep -q '^MPIC_COVERAGE:BOOL=ON' "$build/CMakeCache.txt" 2>/dev/null; then
 fi
 if [ -z "$(find "$build" -name '*.gcda' | head -n 1)" ]; then
     echo "coverage: no counters (*.gcda) in $build: run the tests first" >&2
+    exit 2
+fi
+# Counters of an object rebuilt since the tests ran count for nothing.
+stale=$(find "$build" -name '*.gcno' | while read -r gcno; do
+    gcda=${gcno%.gcno}.gcda
+    if [ -e "$gcda" ] && [ "$gcno" -nt "$gcda" ]; then echo "$gcda"; fi
+done | head -n 1)
+if [ -n "$stale" ]; then
+    echo "coverage: $build was rebuilt after its tests ran ($stale):" \
+        "run scripts/coverage.sh without --report-only" >&2
     exit 2
 fi
 branches=--branches

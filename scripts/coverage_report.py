@@ -229,12 +229,12 @@ def main(argv):
         marks = []
         if lp + 1e-9 < fl[0]:
             marks.append("LINES")
-            failed.append("%s: lines %.1f%% below the floor %.1f%%" %
+            failed.append("%s: lines at %.1f%%, below the floor of %.1f%%" %
                           (name, lp, fl[0]))
         if show_branches and bp + 1e-9 < fl[1]:
             marks.append("BRANCHES")
-            failed.append("%s: branches %.1f%% below the floor %.1f%%" %
-                          (name, bp, fl[1]))
+            failed.append("%s: branches at %.1f%%, below the floor of %.1f%%"
+                          % (name, bp, fl[1]))
         floor = ("%5.1f %5.1f" % fl) if show_branches else ("%5.1f" % fl[0])
         return floor + ("  BELOW: " + ",".join(marks) if marks else "")
 

@@ -9,7 +9,7 @@
 #   3b. coverage (scripts/coverage.sh): a gcov build (build-coverage) runs
 #      the unit and integration tests once more; prints line and branch
 #      coverage per directory and for the decision code, and fails below
-#      the floors of scripts/coverage.txt (about 4-5 minutes)
+#      the floors of scripts/coverage.txt (about 3-4 minutes)
 #   4. build the libFuzzer targets with clang (build-fuzz) and run each over
 #      its seed corpus for MPIC_FUZZ_SECONDS (default 60; ctest label fuzz)
 set -eu
