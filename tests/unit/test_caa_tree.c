@@ -294,8 +294,9 @@ static void test_malformed_record_is_error(void **state)
     (void)state;
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         const struct script s[] = {
-            {"a.example", 0, {"a.example. 60 IN CAA 0 issue \"ca.example\"",
-                              bad[i]}},
+            {"a.example",
+             0,
+             {"a.example. 60 IN CAA 0 issue \"ca.example\"", bad[i]}},
             {"example", 0, {"example. 60 IN CAA 0 issue \"ca.example\""}},
         };
 
@@ -330,8 +331,8 @@ static void test_record_from_rr_refuses_bad_rdata(void **state)
     rr = ldns_rr_new();
     assert_non_null(rr);
     ldns_rr_set_type(rr, LDNS_RR_TYPE_CAA);
-    ldns_rr_push_rdf(rr, ldns_rdf_new_frm_data(LDNS_RDF_TYPE_INT16,
-                                               sizeof(flags2), flags2));
+    ldns_rr_push_rdf(
+        rr, ldns_rdf_new_frm_data(LDNS_RDF_TYPE_INT16, sizeof(flags2), flags2));
     ldns_rr_push_rdf(rr, ldns_rdf_new_frm_data(LDNS_RDF_TYPE_TAG, 2, "\1i"));
     assert_int_equal(caa_record_from_rr(rr, &rec), -1); /* 2-byte flags */
     ldns_rr_free(rr);

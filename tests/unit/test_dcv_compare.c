@@ -273,8 +273,7 @@ static void test_url_host_port(void **state)
     assert_null(h);
     assert_int_not_equal(dcv_url_host_port("not a url", &h, &port), MPIC_OK);
     assert_null(h);
-    assert_int_not_equal(dcv_url_host_port("//a.example/", &h, &port),
-                         MPIC_OK);
+    assert_int_not_equal(dcv_url_host_port("//a.example/", &h, &port), MPIC_OK);
     assert_null(h);
 }
 

@@ -378,8 +378,8 @@ static void test_ptr_value_with_nul_never_matches(void **state)
 
     (void)state;
     p.challenge_value = "host.example.com";
-    assert_false(dcv_record_matches(&p, rec, sizeof(rec) - 1, false, NOW_S,
-                                    NULL));
+    assert_false(
+        dcv_record_matches(&p, rec, sizeof(rec) - 1, false, NOW_S, NULL));
     /* the same name without the NUL and what follows does match */
     assert_true(dcv_record_matches(&p, rec, 16, false, NOW_S, NULL));
 }

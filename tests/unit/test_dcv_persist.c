@@ -196,9 +196,9 @@ static void test_malformed_has_reason(void **state)
 static void test_verdict_names(void **state)
 {
     static const enum dcv_persist_verdict all[] = {
-        DCV_PERSIST_OK,          DCV_PERSIST_MALFORMED,
+        DCV_PERSIST_OK,           DCV_PERSIST_MALFORMED,
         DCV_PERSIST_WRONG_ISSUER, DCV_PERSIST_WRONG_ACCOUNT,
-        DCV_PERSIST_EXPIRED,     DCV_PERSIST_NO_WILDCARD,
+        DCV_PERSIST_EXPIRED,      DCV_PERSIST_NO_WILDCARD,
     };
     size_t n = sizeof(all) / sizeof(all[0]);
 
@@ -211,8 +211,8 @@ static void test_verdict_names(void **state)
         for (size_t j = 0; j < i; j++)
             assert_string_not_equal(a, dcv_persist_verdict_name(all[j]));
     }
-    assert_string_equal(
-        dcv_persist_verdict_name((enum dcv_persist_verdict)99), "unknown");
+    assert_string_equal(dcv_persist_verdict_name((enum dcv_persist_verdict)99),
+                        "unknown");
     dcv_persist_record_cleanup(NULL); /* NULL-safe */
 }
 
