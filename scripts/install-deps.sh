@@ -31,7 +31,8 @@ runtime_pkgs="ca-certificates libmicrohttpd12 libcurl4 libc-ares2 libldns3
 test_pkgs="libcmocka-dev unbound nsd nginx-light openssl curl python3
  iproute2 procps clang clang-format libclang-rt-14-dev valgrind
  dns-root-data ldnsutils bind9-utils docker-compose python3-yaml python3-jsonschema
- systemd tinyproxy prometheus"
+ systemd tinyproxy prometheus gcovr"
+# gcovr: the coverage report of scripts/coverage.sh (CI's coverage stage).
 # prometheus: promtool and a Prometheus the monitoring test
 # (tests/integration/test_monitoring.py) starts on loopback by itself. The
 # package's postinst enables a system-wide prometheus service (on *:9090) and

@@ -10,6 +10,10 @@
 #      with the root file system cached, about a minute without)
 #   3. build again with AddressSanitizer + UndefinedBehaviorSanitizer and
 #      run every test once more
+#   3b. coverage (scripts/coverage.sh): a gcov build (build-coverage) runs
+#      the unit and integration tests once more; prints line and branch
+#      coverage per directory and for the decision code, and fails below
+#      the floors of scripts/coverage.txt (about 3-4 minutes)
 #   4. build the libFuzzer targets with clang (build-fuzz) and run each over
 #      its seed corpus for MPIC_FUZZ_SECONDS (default 60; ctest label fuzz)
 set -eu
@@ -40,6 +44,9 @@ echo "== tests under ASan + UBSan"
 (cd build-asan && ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 \
     UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
     ctest --output-on-failure -j 1)
+
+echo "== coverage (scripts/coverage.sh)"
+./scripts/coverage.sh build-coverage
 
 echo "== fuzz targets (clang, libFuzzer + ASan + UBSan)"
 CC=clang cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=Debug -DMPIC_FUZZ=ON \

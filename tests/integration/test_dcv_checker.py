@@ -263,7 +263,8 @@ class Ctx:
             (6, "alpn-noalpn", "DNS:alpn-noalpn.dcv.test", good, False),
             (7, "alpn-wronghash", "DNS:alpn-wronghash.dcv.test",
              acme_ext("00" * 32), True),
-            (8, "alpn-ipsan", "IP:127.0.0.8", good, True),
+            # an iPAddress, and not the server's own (127.0.0.8)
+            (8, "alpn-ipsan", "IP:127.0.0.98", good, True),
             (9, "ip", "IP:127.0.0.9", good, True),
         ]
         for last, name, san, ext, alpn in cases:
@@ -864,6 +865,11 @@ def tls_alpn_certificate_failures(ctx):
     # an IP target whose certificate names a DNS name
     failed(ok_resp(ctx.main, "127.0.0.2", p_alpn()),
            pre + "certificate:san_type_not_match")
+    # the one SAN names another host: a dNSName, an iPAddress
+    failed(ok_resp(ctx.main, "alpn-othername.dcv.test", p_alpn()),
+           pre + "certificate:san_not_hostname")
+    failed(ok_resp(ctx.main, "127.0.0.8", p_alpn()),
+           pre + "certificate:san_not_hostname")
 
 
 @R.case

@@ -864,6 +864,10 @@ static void test_malformed_record_naming_us_explains(void **state)
     add(&s, 0, "issue", "ca.example; a b=c");
     expect(&s, &ca.in, false, "issue record names ca.example but is malformed");
     rrset_free(&s);
+    /* the issuer with a trailing dot and blanks before the ';' */
+    add(&s, 0, "issue", " ca.example. \t; a b=c");
+    expect(&s, &ca.in, false, "issue record names ca.example but is malformed");
+    rrset_free(&s);
     ca_cleanup(&ca);
 }
 

@@ -249,6 +249,46 @@ static void test_cname_answer_is_not_a_delegation(void **state)
     ldns_pkt_free(pkt);
 }
 
+/* A denial record without a type bitmap shows no delegation. */
+static void test_denial_without_bitmap_proves_nothing(void **state)
+{
+    char *owner = nsec3_owner("ins.lab.", 0, "lab.");
+    char rr[512];
+    const char *nsec3[] = {rr, NULL};
+    const char *nsec[] = {"plain. 60 IN NSEC zz.", NULL};
+    ldns_pkt *pkt;
+
+    (void)state;
+    snprintf(rr, sizeof(rr),
+             "%s 60 IN NSEC3 1 0 0 ab vvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvv", owner);
+    pkt = ds_answer("ins.lab.", LDNS_RCODE_NOERROR, NULL, nsec3);
+    assert_int_equal(judge(pkt, true, "ins.lab", "has no type bitmap"),
+                     CAA_DS_NONE);
+    ldns_pkt_free(pkt);
+    pkt = ds_answer("plain.", LDNS_RCODE_NOERROR, NULL, nsec);
+    assert_int_equal(judge(pkt, true, "plain", NULL), CAA_DS_NONE);
+    ldns_pkt_free(pkt);
+    free(owner);
+}
+
+/* No answer, or a name that is none, proves nothing. */
+static void test_no_answer_or_bad_name_proves_nothing(void **state)
+{
+    const char *auth[] = {"plain. 60 IN NSEC zz. NS RRSIG NSEC", NULL};
+    ldns_pkt *pkt = ds_answer("plain.", LDNS_RCODE_NOERROR, NULL, auth);
+    char *why = NULL;
+
+    (void)state;
+    assert_int_equal(judge(NULL, true, "plain", "no answer"), CAA_DS_NONE);
+    assert_int_equal(caa_dnssec_ds_evidence(pkt, true, NULL, &why),
+                     CAA_DS_NONE);
+    assert_non_null(why);
+    free(why);
+    assert_int_equal(judge(pkt, true, "plain..", "not a domain name"),
+                     CAA_DS_NONE);
+    ldns_pkt_free(pkt);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -260,6 +300,8 @@ int main(void)
         cmocka_unit_test(test_nsec3_opt_out_cover_is_insecure),
         cmocka_unit_test(test_nsec3_too_many_iterations_is_ignored),
         cmocka_unit_test(test_cname_answer_is_not_a_delegation),
+        cmocka_unit_test(test_denial_without_bitmap_proves_nothing),
+        cmocka_unit_test(test_no_answer_or_bad_name_proves_nothing),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

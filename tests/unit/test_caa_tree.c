@@ -280,6 +280,65 @@ static void test_failure_closer_than_winner_is_error(void **state)
     fake_stop(&f);
 }
 
+/* A CAA record we cannot take apart (RFC 8659 4.1: flags, tag length and
+ * tag, value) is an error at its level, never "no records here": the
+ * parent's records must not decide. Written as RFC 3597 generic rdata. */
+static void test_malformed_record_is_error(void **state)
+{
+    static const char *const bad[] = {
+        "a.example. 60 IN CAA \\# 1 00",    /* flags only */
+        "a.example. 60 IN CAA \\# 2 00 00", /* an empty tag */
+    };
+    struct fake f;
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        const struct script s[] = {
+            {"a.example",
+             0,
+             {"a.example. 60 IN CAA 0 issue \"ca.example\"", bad[i]}},
+            {"example", 0, {"example. 60 IN CAA 0 issue \"ca.example\""}},
+        };
+
+        fake_start(&f, s, 2);
+        fake_run(&f, "a.example");
+        assert_int_equal(f.status, CAA_LOOKUP_ERROR);
+        assert_int_equal(f.dns_status, MPIC_DNS_BAD_RESPONSE);
+        assert_string_equal(f.found_at, "a.example");
+        fake_stop(&f);
+    }
+}
+
+/* The same rules on a record built by hand, where the tag's length byte
+ * can disagree with the tag. */
+static void test_record_from_rr_refuses_bad_rdata(void **state)
+{
+    static const uint8_t tag_short[] = {5, 'i'};
+    static const uint8_t flags2[] = {0, 0};
+    struct caa_record rec;
+    ldns_rr *rr = ldns_rr_new();
+
+    (void)state;
+    assert_non_null(rr);
+    ldns_rr_set_type(rr, LDNS_RR_TYPE_CAA);
+    assert_int_equal(caa_record_from_rr(rr, &rec), -1); /* no rdata */
+    assert_int_equal(caa_record_from_rr(NULL, &rec), -1);
+    ldns_rr_push_rdf(rr, ldns_rdf_new_frm_data(LDNS_RDF_TYPE_INT8, 1, "\0"));
+    ldns_rr_push_rdf(rr, ldns_rdf_new_frm_data(LDNS_RDF_TYPE_TAG,
+                                               sizeof(tag_short), tag_short));
+    assert_int_equal(caa_record_from_rr(rr, &rec), -1); /* length 5, 1 byte */
+    ldns_rr_free(rr);
+    rr = ldns_rr_new();
+    assert_non_null(rr);
+    ldns_rr_set_type(rr, LDNS_RR_TYPE_CAA);
+    ldns_rr_push_rdf(
+        rr, ldns_rdf_new_frm_data(LDNS_RDF_TYPE_INT16, sizeof(flags2), flags2));
+    ldns_rr_push_rdf(rr, ldns_rdf_new_frm_data(LDNS_RDF_TYPE_TAG, 2, "\1i"));
+    assert_int_equal(caa_record_from_rr(rr, &rec), -1); /* 2-byte flags */
+    ldns_rr_free(rr);
+    caa_records_free(NULL, 0); /* NULL-safe */
+}
+
 static void test_timeout_closer_than_winner_is_error(void **state)
 {
     static const struct script s[] = {
@@ -527,6 +586,8 @@ int main(void)
         cmocka_unit_test(test_overlong_cname_chain_is_error),
         cmocka_unit_test(test_cname_loop_above_winner_is_ignored),
         cmocka_unit_test(test_invalid_name_fails_at_once),
+        cmocka_unit_test(test_malformed_record_is_error),
+        cmocka_unit_test(test_record_from_rr_refuses_bad_rdata),
         cmocka_unit_test(test_cancelled_lookup_never_calls_back),
     };
 

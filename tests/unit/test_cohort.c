@@ -769,6 +769,15 @@ static void test_build_rejects_bad_arguments(void **state)
     assert_int_equal(mpic_cohorts_build(NULL, 0, 2, "k", "x", &c, &why),
                      MPIC_ERR_NOTFOUND);
     free(why);
+    /* No place for the result, or a count of perspectives without them. */
+    assert_int_equal(mpic_cohorts_build(s.ps, s.n, 3, "k", "x", NULL, &why),
+                     MPIC_ERR_INVALID);
+    assert_non_null(strstr(why, "no output"));
+    free(why);
+    assert_int_equal(mpic_cohorts_build(NULL, 3, 2, "k", "x", &c, &why),
+                     MPIC_ERR_INVALID);
+    assert_non_null(strstr(why, "no perspectives"));
+    free(why);
     /* why is optional. */
     assert_int_equal(mpic_cohorts_build(s.ps, s.n, 1, "k", "x", &c, NULL),
                      MPIC_ERR_INVALID);
@@ -946,6 +955,8 @@ static void test_attempt_valid_quorum_and_two_rirs(void **state)
     /* Quorum 0 never corroborates. */
     assert_false(mpic_attempt_valid(NULL, 0, 2, 0));
     assert_false(mpic_attempt_valid(mixed, 3, 3, 0));
+    /* Passes without their RIRs cannot show two RIRs: refused. */
+    assert_false(mpic_attempt_valid(NULL, 3, 3, 2));
     /* Cohort of 6, quorum 4. */
     {
         enum mpic_rir six[] = {MPIC_RIR_ARIN, MPIC_RIR_ARIN, MPIC_RIR_ARIN,

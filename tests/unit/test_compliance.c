@@ -47,6 +47,9 @@ static void test_parse_date(void **state)
     assert_int_equal(mpic_compliance_parse_date("2026-3-15", &t), -1);
     assert_int_equal(mpic_compliance_parse_date("2026-03-15x", &t), -1);
     assert_int_equal(mpic_compliance_parse_date(" 2026-03-1", &t), -1);
+    /* the right shape, not the right fields: one-digit month, signs */
+    assert_int_equal(mpic_compliance_parse_date("2026-0--15", &t), -1);
+    assert_int_equal(mpic_compliance_parse_date("2026--3-15", &t), -1);
     assert_int_equal(mpic_compliance_parse_date("", &t), -1);
     assert_int_equal(mpic_compliance_parse_date(NULL, &t), -1);
     assert_int_equal((long long)t, 42); /* untouched on error */
@@ -210,6 +213,8 @@ static void test_sunset_mode_names(void **state)
     assert_int_equal(mpic_sunset_mode_from_name(NULL, &m), -1);
     assert_int_equal(m, MPIC_SUNSET_OFF);
     assert_string_equal(mpic_sunset_mode_name(MPIC_SUNSET_WARN), "warn");
+    assert_string_equal(mpic_sunset_mode_name((enum mpic_sunset_mode)99),
+                        "unknown");
 }
 
 /* ---- the decision -------------------------------------------------------- */

@@ -401,6 +401,17 @@ static void test_garbage_is_refused(void **state)
     assert_non_null(dcv_addr_special_text(NULL));
 }
 
+/* An address of another family is never taken for a public one. */
+static void test_other_family_is_refused(void **state)
+{
+    static const unsigned char addr[16] = {8, 8, 8, 8};
+
+    (void)state;
+    assert_non_null(dcv_addr_special(AF_UNIX, addr));
+    assert_int_equal(dcv_addr_table_rows(AF_UNIX), 0);
+    assert_null(dcv_addr_special(AF_INET, addr));
+}
+
 static void test_name_mentions_block(void **state)
 {
     (void)state;
@@ -416,6 +427,7 @@ int main(void)
         cmocka_unit_test(test_v6_special_blocks),
         cmocka_unit_test(test_v6_public_and_embedded_public),
         cmocka_unit_test(test_garbage_is_refused),
+        cmocka_unit_test(test_other_family_is_refused),
         cmocka_unit_test(test_every_v4_row),
         cmocka_unit_test(test_every_v6_row),
         cmocka_unit_test(test_newer_rows_named),

@@ -271,6 +271,38 @@ static void test_url_host_port(void **state)
     assert_int_not_equal(dcv_url_host_port("http://a.example:81/", &h, &port),
                          MPIC_OK);
     assert_null(h);
+    assert_int_not_equal(dcv_url_host_port("not a url", &h, &port), MPIC_OK);
+    assert_null(h);
+    assert_int_not_equal(dcv_url_host_port("//a.example/", &h, &port), MPIC_OK);
+    assert_null(h);
+}
+
+/* A redirect is resolved against the URL fetched: without a usable one,
+ * nothing is followed. */
+static void test_redirect_refuses_bad_base(void **state)
+{
+    static const char *const bases[] = {"not a url", "", "http://:80/"};
+    char *next = NULL;
+    char *why = NULL;
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(bases) / sizeof(bases[0]); i++) {
+        assert_int_not_equal(dcv_redirect_resolve(bases[i], "/x", &next, &why),
+                             MPIC_OK);
+        assert_null(next);
+        assert_non_null(strstr(why, "bad base URL"));
+        free(why);
+    }
+}
+
+static void test_null_never_matches(void **state)
+{
+    (void)state;
+    assert_false(dcv_value_matches(NULL, 0, "x", true, false));
+    assert_false(dcv_value_matches("x", 1, NULL, true, false));
+    assert_false(dcv_ptr_equal(NULL, "a.example"));
+    assert_false(dcv_ptr_equal("a.example", NULL));
+    assert_false(dcv_ip_equal(NULL, "192.0.2.1"));
 }
 
 int main(void)
@@ -298,6 +330,8 @@ int main(void)
         cmocka_unit_test(test_redirect_refuses_control_characters_in_host),
         cmocka_unit_test(test_redirect_refuses_userinfo_fragment_and_raw_bytes),
         cmocka_unit_test(test_url_host_port),
+        cmocka_unit_test(test_redirect_refuses_bad_base),
+        cmocka_unit_test(test_null_never_matches),
     };
     return cmocka_run_group_tests_name("dcv_compare", tests, NULL, NULL);
 }

@@ -371,6 +371,19 @@ static void test_ptr_refuses_other_names(void **state)
     assert_false(match(&p, "."));
 }
 
+static void test_ptr_value_with_nul_never_matches(void **state)
+{
+    struct mpic_dcv_params p = params(MPIC_DCV_REVERSE_ADDRESS_LOOKUP);
+    static const char rec[] = "host.example.com\0.evil.example";
+
+    (void)state;
+    p.challenge_value = "host.example.com";
+    assert_false(
+        dcv_record_matches(&p, rec, sizeof(rec) - 1, false, NOW_S, NULL));
+    /* the same name without the NUL and what follows does match */
+    assert_true(dcv_record_matches(&p, rec, 16, false, NOW_S, NULL));
+}
+
 /* ---- dns-persistent (delegates to dcv_persist.c) ---- */
 
 static void test_dns_persistent_good_record(void **state)
@@ -501,6 +514,7 @@ int main(void)
         cmocka_unit_test(test_ip_address_value_with_nul_never_matches),
         cmocka_unit_test(test_ptr_case_insensitive_trailing_dot_ignored),
         cmocka_unit_test(test_ptr_refuses_other_names),
+        cmocka_unit_test(test_ptr_value_with_nul_never_matches),
         cmocka_unit_test(test_dns_persistent_good_record),
         cmocka_unit_test(test_dns_persistent_refusals_say_why),
         cmocka_unit_test(test_dns_persistent_wildcard_needs_policy),

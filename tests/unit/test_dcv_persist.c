@@ -192,6 +192,30 @@ static void test_malformed_has_reason(void **state)
     free(why);
 }
 
+/* Every verdict has its own name (the reason a refusal is logged with). */
+static void test_verdict_names(void **state)
+{
+    static const enum dcv_persist_verdict all[] = {
+        DCV_PERSIST_OK,           DCV_PERSIST_MALFORMED,
+        DCV_PERSIST_WRONG_ISSUER, DCV_PERSIST_WRONG_ACCOUNT,
+        DCV_PERSIST_EXPIRED,      DCV_PERSIST_NO_WILDCARD,
+    };
+    size_t n = sizeof(all) / sizeof(all[0]);
+
+    (void)state;
+    assert_string_equal(dcv_persist_verdict_name(DCV_PERSIST_OK), "ok");
+    for (size_t i = 0; i < n; i++) {
+        const char *a = dcv_persist_verdict_name(all[i]);
+
+        assert_string_not_equal(a, "unknown");
+        for (size_t j = 0; j < i; j++)
+            assert_string_not_equal(a, dcv_persist_verdict_name(all[j]));
+    }
+    assert_string_equal(dcv_persist_verdict_name((enum dcv_persist_verdict)99),
+                        "unknown");
+    dcv_persist_record_cleanup(NULL); /* NULL-safe */
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -207,6 +231,7 @@ int main(void)
         cmocka_unit_test(test_malformed_variants),
         cmocka_unit_test(test_nul_byte_is_malformed),
         cmocka_unit_test(test_malformed_has_reason),
+        cmocka_unit_test(test_verdict_names),
     };
     return cmocka_run_group_tests_name("dcv_persist", tests, setup, teardown);
 }
