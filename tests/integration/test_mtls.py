@@ -243,15 +243,24 @@ def test_connections_are_warm_reused_and_resumed(ctx):
     eq(resumed + full, new + len(codes), "every connection's handshake is "
        "counted once")
     # After a quiet spell the pings keep as many connections open as calls
-    # ran at once: the same burst again opens no new connection.
+    # ran at once: each checker gets a round of as many pings at once as
+    # it had connections after the burst, and they ride on those same
+    # connections (none is opened). (How many a second burst would open
+    # depends on how its calls overlap on a loaded machine, so the pool is
+    # checked through the pings instead.)
     pings = "mpic_checker_pings_total"
 
     def rewarmed():
         m = checker_metrics(coord)
         ok = all(m.get((pings, c, "caa", "ok"), 0) >=
-                 m2.get((pings, c, "caa", "ok"), 0) + 2 for c in codes)
+                 m2.get((pings, c, "caa", "ok"), 0) +
+                 m2[(conns, c, "caa", None)] for c in codes)
         return m if ok else None
     m3 = wait_for(rewarmed, "the keep-alive pings of the warm pool", 40)
+    for c in codes:
+        eq(m3[(conns, c, "caa", None)], m2[(conns, c, "caa", None)],
+           "%s: connections opened by the pings of the warm pool (the "
+           "pool was not kept warm)" % c)
     results.clear()
     ts = [threading.Thread(target=one) for _ in range(8)]
     for t in ts:
@@ -263,8 +272,6 @@ def test_connections_are_warm_reused_and_resumed(ctx):
     again = sum(m4[(conns, c, "caa", None)] - m3[(conns, c, "caa", None)]
                 for c in codes)
     print("     the same burst after a quiet spell: %d new connections" % again)
-    check(again <= len(codes), "the burst after a quiet spell opened %d new "
-          "connections: the pool was not kept warm" % again)
 
 
 @R.case
