@@ -48,29 +48,9 @@ ADDR_POOL=172.30.0.0/16    # compose networks without a subnet; compose.yaml's a
 PROJECT=mpicct
 STAGE_TIMEOUT_HEALTHY=300
 
-log() { printf '%s\n' "== containers: $*"; }
-fail() {
-    printf 'test-containers: FAIL: %s\n' "$*" >&2
-    exit 1
-}
-
-# ---- step timing
-stage_start=$(date +%s)
-step_name=
-step_start=$stage_start
-timings=
-step() {
-    local now
-    now=$(date +%s)
-    if [ -n "$step_name" ]; then
-        printf '   %s: %d s\n' "$step_name" $((now - step_start))
-        timings="$timings$(printf '%-56s %4d s' "$step_name" $((now - step_start)))
-"
-    fi
-    step_name=$1
-    step_start=$now
-    [ -z "$1" ] || log "$1"
-}
+STAGE=containers
+# shellcheck source=scripts/stage-lib.sh
+. scripts/stage-lib.sh
 
 [ "$(id -u)" -eq 0 ] || fail "needs root (dockerd, bridges, debootstrap)"
 
@@ -128,7 +108,7 @@ cleanup() {
     [ -z "$RUN_DOCKER_NEW" ] || rmdir /run/docker/plugins /run/docker 2>/dev/null
     rm -rf "$W"
     if [ "$rc" -ne 0 ]; then
-        echo "test-containers: failed after $(($(date +%s) - stage_start)) s" >&2
+        echo "test-containers: failed after $(stage_seconds) s" >&2
     fi
     exit "$rc"
 }
@@ -354,6 +334,4 @@ fi
 [ -z "$RUN_DOCKER_NEW" ] || rmdir /run/docker/plugins /run/docker
 rm -rf "$W"
 [ ! -e "$W" ] || fail "could not remove $W"
-step ""
-echo "containers stage: $(($(date +%s) - stage_start)) s"
-printf '%s' "$timings"
+stage_summary

@@ -63,29 +63,9 @@ LATER_PKGS="nginx nginx-common unbound" # installed, purged, .deb kept
 NAMES="us-east-1 us-west-2 ca-central-1 eu-west-1 eu-central-1 ap-northeast-1
  ap-southeast-2 sa-east-1" # the perspectives of config/ec2/coordinator.yaml
 
-log() { printf '%s\n' "== ec2: $*"; }
-fail() {
-    printf 'test-ec2: FAIL: %s\n' "$*" >&2
-    exit 1
-}
-
-# ---- step timing
-stage_start=$(date +%s)
-step_name=
-step_start=$stage_start
-timings=
-step() {
-    local now
-    now=$(date +%s)
-    if [ -n "$step_name" ]; then
-        printf '   %s: %d s\n' "$step_name" $((now - step_start))
-        timings="$timings$(printf '%-56s %4d s' "$step_name" $((now - step_start)))
-"
-    fi
-    step_name=$1
-    step_start=$now
-    [ -z "$1" ] || log "$1"
-}
+STAGE=ec2
+# shellcheck source=scripts/stage-lib.sh
+. scripts/stage-lib.sh
 
 [ "$(id -u)" -eq 0 ] || fail "needs root (debootstrap, systemd-nspawn, veth)"
 
@@ -155,7 +135,7 @@ cleanup() {
     rm -rf "$W"
     [ -z "$NSPAWN_RUN_NEW" ] || rm -rf /run/systemd/nspawn
     if [ "$rc" -ne 0 ]; then
-        echo "test-ec2: failed after $(($(date +%s) - stage_start)) s" >&2
+        echo "test-ec2: failed after $(stage_seconds) s" >&2
     fi
     exit "$rc"
 }
@@ -457,6 +437,4 @@ fi
 rm -rf "$W"
 [ ! -e "$W" ] || fail "could not remove $W"
 [ -z "$NSPAWN_RUN_NEW" ] || rm -rf /run/systemd/nspawn
-step ""
-echo "ec2 stage: $(($(date +%s) - stage_start)) s"
-printf '%s' "$timings"
+stage_summary
