@@ -10,6 +10,10 @@
 #   stage_seconds     seconds since the stage began
 #   stage_summary     ends the last step, prints "STAGE stage: N s" and each
 #                     step's seconds
+#   stage_exit RC     the end of the stage's EXIT trap: says how long a
+#                     failed stage ran, exits RC
+#   no_interface NAME fails when the network interface NAME exists
+#   mounts_below DIR  the mount points below DIR, deepest first
 
 : "${STAGE:?set STAGE before sourcing scripts/stage-lib.sh}"
 
@@ -40,4 +44,19 @@ stage_summary() {
     step ""
     echo "$STAGE stage: $(stage_seconds) s"
     printf '%s' "$timings"
+}
+stage_exit() {
+    if [ "$1" -ne 0 ]; then
+        echo "test-$STAGE: failed after $(stage_seconds) s" >&2
+    fi
+    exit "$1"
+}
+
+no_interface() {
+    if ip link show "$1" >/dev/null 2>&1; then
+        fail "network interface $1 exists already (another run of this stage?)"
+    fi
+}
+mounts_below() {
+    awk -v w="$1/" 'index($2, w) == 1 { print $2 }' /proc/self/mounts | sort -r
 }

@@ -100,24 +100,18 @@ cleanup() {
         fi
     fi
     # Mounts dockerd may have left below $W (overlays, network namespaces).
-    awk -v w="$W/" 'index($2, w) == 1 { print $2 }' /proc/self/mounts | sort -r |
-        while read -r m; do umount -l "$m" 2>/dev/null; done
+    mounts_below "$W" | while read -r m; do umount -l "$m" 2>/dev/null; done
     for b in $BRIDGES $BRIDGE; do
         ip link show "$b" >/dev/null 2>&1 && ip link delete "$b" 2>/dev/null
     done
     [ -z "$RUN_DOCKER_NEW" ] || rmdir /run/docker/plugins /run/docker 2>/dev/null
     rm -rf "$W"
-    if [ "$rc" -ne 0 ]; then
-        echo "test-containers: failed after $(stage_seconds) s" >&2
-    fi
-    exit "$rc"
+    stage_exit "$rc"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-if ip link show "$BRIDGE" >/dev/null 2>&1; then
-    fail "network interface $BRIDGE exists already (another run of this stage?)"
-fi
+no_interface "$BRIDGE"
 { ip link add name "$BRIDGE" type bridge && ip addr add "$BRIDGE_ADDR" dev "$BRIDGE" &&
     ip link set "$BRIDGE" up; } ||
     fail "cannot make the bridge $BRIDGE: this stage needs to manage network interfaces (root in the host's network namespace)"
@@ -326,9 +320,8 @@ kill -0 "$DOCKERD_PID" 2>/dev/null && fail "dockerd ($DOCKERD_PID) did not stop 
 DOCKERD_PID=
 ip link delete "$BRIDGE"
 # dockerd leaves its own network namespace mounted (exec-root/netns/default).
-awk -v w="$W/" 'index($2, w) == 1 { print $2 }' /proc/self/mounts | sort -r |
-    while read -r m; do umount "$m" || umount -l "$m"; done
-if awk -v w="$W/" 'index($2, w) == 1 { found = 1 } END { exit !found }' /proc/self/mounts; then
+mounts_below "$W" | while read -r m; do umount "$m" || umount -l "$m"; done
+if [ -n "$(mounts_below "$W")" ]; then
     fail "mounts left below $W after dockerd stopped"
 fi
 [ -z "$RUN_DOCKER_NEW" ] || rmdir /run/docker/plugins /run/docker

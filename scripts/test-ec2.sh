@@ -130,21 +130,15 @@ cleanup() {
     # Whatever is still running inside (init killed, children reparented).
     for p in $(machine_procs); do kill -KILL "$p" 2>/dev/null; done
     ip link show "$VETH" >/dev/null 2>&1 && ip link delete "$VETH" 2>/dev/null
-    awk -v w="$W/" 'index($2, w) == 1 { print $2 }' /proc/self/mounts | sort -r |
-        while read -r m; do umount -l "$m" 2>/dev/null; done
+    mounts_below "$W" | while read -r m; do umount -l "$m" 2>/dev/null; done
     rm -rf "$W"
     [ -z "$NSPAWN_RUN_NEW" ] || rm -rf /run/systemd/nspawn
-    if [ "$rc" -ne 0 ]; then
-        echo "test-ec2: failed after $(stage_seconds) s" >&2
-    fi
-    exit "$rc"
+    stage_exit "$rc"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-if ip link show "$VETH" >/dev/null 2>&1; then
-    fail "network interface $VETH exists already (another run of this stage?)"
-fi
+no_interface "$VETH"
 if ip -4 addr show | grep -q "inet ${HOST_ADDR%.*}\."; then
     fail "an interface of this host has an address in ${HOST_ADDR%.*}.0/24 already: this stage uses $HOST_ADDR/$NET_PREFIX"
 fi
@@ -431,7 +425,7 @@ LEADER=
 left=$(machine_procs)
 [ -z "$left" ] || fail "processes of the machine left: $left"
 ! ip link show "$VETH" >/dev/null 2>&1 || fail "$VETH left after the machine stopped"
-if awk -v w="$W/" 'index($2, w) == 1 { found = 1 } END { exit !found }' /proc/self/mounts; then
+if [ -n "$(mounts_below "$W")" ]; then
     fail "mounts left below $W"
 fi
 rm -rf "$W"
