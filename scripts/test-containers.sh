@@ -48,29 +48,9 @@ ADDR_POOL=172.30.0.0/16    # compose networks without a subnet; compose.yaml's a
 PROJECT=mpicct
 STAGE_TIMEOUT_HEALTHY=300
 
-log() { printf '%s\n' "== containers: $*"; }
-fail() {
-    printf 'test-containers: FAIL: %s\n' "$*" >&2
-    exit 1
-}
-
-# ---- step timing
-stage_start=$(date +%s)
-step_name=
-step_start=$stage_start
-timings=
-step() {
-    local now
-    now=$(date +%s)
-    if [ -n "$step_name" ]; then
-        printf '   %s: %d s\n' "$step_name" $((now - step_start))
-        timings="$timings$(printf '%-56s %4d s' "$step_name" $((now - step_start)))
-"
-    fi
-    step_name=$1
-    step_start=$now
-    [ -z "$1" ] || log "$1"
-}
+STAGE=containers
+# shellcheck source=scripts/stage-lib.sh
+. scripts/stage-lib.sh
 
 [ "$(id -u)" -eq 0 ] || fail "needs root (dockerd, bridges, debootstrap)"
 
@@ -120,24 +100,18 @@ cleanup() {
         fi
     fi
     # Mounts dockerd may have left below $W (overlays, network namespaces).
-    awk -v w="$W/" 'index($2, w) == 1 { print $2 }' /proc/self/mounts | sort -r |
-        while read -r m; do umount -l "$m" 2>/dev/null; done
+    mounts_below "$W" | while read -r m; do umount -l "$m" 2>/dev/null; done
     for b in $BRIDGES $BRIDGE; do
         ip link show "$b" >/dev/null 2>&1 && ip link delete "$b" 2>/dev/null
     done
     [ -z "$RUN_DOCKER_NEW" ] || rmdir /run/docker/plugins /run/docker 2>/dev/null
     rm -rf "$W"
-    if [ "$rc" -ne 0 ]; then
-        echo "test-containers: failed after $(($(date +%s) - stage_start)) s" >&2
-    fi
-    exit "$rc"
+    stage_exit "$rc"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-if ip link show "$BRIDGE" >/dev/null 2>&1; then
-    fail "network interface $BRIDGE exists already (another run of this stage?)"
-fi
+no_interface "$BRIDGE"
 { ip link add name "$BRIDGE" type bridge && ip addr add "$BRIDGE_ADDR" dev "$BRIDGE" &&
     ip link set "$BRIDGE" up; } ||
     fail "cannot make the bridge $BRIDGE: this stage needs to manage network interfaces (root in the host's network namespace)"
@@ -346,14 +320,11 @@ kill -0 "$DOCKERD_PID" 2>/dev/null && fail "dockerd ($DOCKERD_PID) did not stop 
 DOCKERD_PID=
 ip link delete "$BRIDGE"
 # dockerd leaves its own network namespace mounted (exec-root/netns/default).
-awk -v w="$W/" 'index($2, w) == 1 { print $2 }' /proc/self/mounts | sort -r |
-    while read -r m; do umount "$m" || umount -l "$m"; done
-if awk -v w="$W/" 'index($2, w) == 1 { found = 1 } END { exit !found }' /proc/self/mounts; then
+mounts_below "$W" | while read -r m; do umount "$m" || umount -l "$m"; done
+if [ -n "$(mounts_below "$W")" ]; then
     fail "mounts left below $W after dockerd stopped"
 fi
 [ -z "$RUN_DOCKER_NEW" ] || rmdir /run/docker/plugins /run/docker
 rm -rf "$W"
 [ ! -e "$W" ] || fail "could not remove $W"
-step ""
-echo "containers stage: $(($(date +%s) - stage_start)) s"
-printf '%s' "$timings"
+stage_summary

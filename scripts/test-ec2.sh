@@ -63,29 +63,9 @@ LATER_PKGS="nginx nginx-common unbound" # installed, purged, .deb kept
 NAMES="us-east-1 us-west-2 ca-central-1 eu-west-1 eu-central-1 ap-northeast-1
  ap-southeast-2 sa-east-1" # the perspectives of config/ec2/coordinator.yaml
 
-log() { printf '%s\n' "== ec2: $*"; }
-fail() {
-    printf 'test-ec2: FAIL: %s\n' "$*" >&2
-    exit 1
-}
-
-# ---- step timing
-stage_start=$(date +%s)
-step_name=
-step_start=$stage_start
-timings=
-step() {
-    local now
-    now=$(date +%s)
-    if [ -n "$step_name" ]; then
-        printf '   %s: %d s\n' "$step_name" $((now - step_start))
-        timings="$timings$(printf '%-56s %4d s' "$step_name" $((now - step_start)))
-"
-    fi
-    step_name=$1
-    step_start=$now
-    [ -z "$1" ] || log "$1"
-}
+STAGE=ec2
+# shellcheck source=scripts/stage-lib.sh
+. scripts/stage-lib.sh
 
 [ "$(id -u)" -eq 0 ] || fail "needs root (debootstrap, systemd-nspawn, veth)"
 
@@ -150,21 +130,15 @@ cleanup() {
     # Whatever is still running inside (init killed, children reparented).
     for p in $(machine_procs); do kill -KILL "$p" 2>/dev/null; done
     ip link show "$VETH" >/dev/null 2>&1 && ip link delete "$VETH" 2>/dev/null
-    awk -v w="$W/" 'index($2, w) == 1 { print $2 }' /proc/self/mounts | sort -r |
-        while read -r m; do umount -l "$m" 2>/dev/null; done
+    mounts_below "$W" | while read -r m; do umount -l "$m" 2>/dev/null; done
     rm -rf "$W"
     [ -z "$NSPAWN_RUN_NEW" ] || rm -rf /run/systemd/nspawn
-    if [ "$rc" -ne 0 ]; then
-        echo "test-ec2: failed after $(($(date +%s) - stage_start)) s" >&2
-    fi
-    exit "$rc"
+    stage_exit "$rc"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-if ip link show "$VETH" >/dev/null 2>&1; then
-    fail "network interface $VETH exists already (another run of this stage?)"
-fi
+no_interface "$VETH"
 if ip -4 addr show | grep -q "inet ${HOST_ADDR%.*}\."; then
     fail "an interface of this host has an address in ${HOST_ADDR%.*}.0/24 already: this stage uses $HOST_ADDR/$NET_PREFIX"
 fi
@@ -451,12 +425,10 @@ LEADER=
 left=$(machine_procs)
 [ -z "$left" ] || fail "processes of the machine left: $left"
 ! ip link show "$VETH" >/dev/null 2>&1 || fail "$VETH left after the machine stopped"
-if awk -v w="$W/" 'index($2, w) == 1 { found = 1 } END { exit !found }' /proc/self/mounts; then
+if [ -n "$(mounts_below "$W")" ]; then
     fail "mounts left below $W"
 fi
 rm -rf "$W"
 [ ! -e "$W" ] || fail "could not remove $W"
 [ -z "$NSPAWN_RUN_NEW" ] || rm -rf /run/systemd/nspawn
-step ""
-echo "ec2 stage: $(($(date +%s) - stage_start)) s"
-printf '%s' "$timings"
+stage_summary

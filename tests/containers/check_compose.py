@@ -15,15 +15,13 @@ coordinator's published port on 127.0.0.1, a checker on the compose mesh).
 The zone compose.test. (tests/containers/compose.test.zone) is signed; the
 resolvers hold its trust anchor. Prints "N passed, N failed"."""
 
-import json
 import os
 import ssl
 import subprocess
 import sys
-import time
-import traceback
-import urllib.error
-import urllib.request
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+import deploy_checks as dc  # noqa: E402
 
 DNS01_HASH = "7FwkJPsKf-TH54wu4eiIFA3nhzYaevsL7953ihy-tpo"
 PERSPECTIVES = 5  # default_perspective_count of config/compose/coordinator.yaml
@@ -31,38 +29,14 @@ PERSPECTIVES = 5  # default_perspective_count of config/compose/coordinator.yaml
 
 def request(url, body=None, headers=None, ctx=None, timeout=60):
     """(status, parsed JSON or raw bytes); HTTP errors do not raise."""
-    data = None
-    hdrs = dict(headers or {})
-    if body is not None:
-        data = json.dumps(body).encode()
-        hdrs["content-type"] = "application/json"
-    req = urllib.request.Request(url, data=data, headers=hdrs,
-                                 method="POST" if data is not None else "GET")
-    try:
-        with urllib.request.urlopen(req, timeout=timeout, context=ctx) as r:
-            status, raw = r.status, r.read()
-    except urllib.error.HTTPError as e:
-        status, raw = e.code, e.read()
-    try:
-        return status, json.loads(raw.decode("utf-8"))
-    except (ValueError, UnicodeDecodeError):
-        return status, raw
+    status, _, resp = dc.request(url, body, headers, ctx=ctx, timeout=timeout,
+                                 follow_redirects=True)
+    return status, resp
 
 
 def wait_healthy(base, seconds):
-    deadline = time.monotonic() + seconds
-    last = None
-    while time.monotonic() < deadline:
-        try:
-            status, _ = request(base + "/healthz", timeout=5)
-            if status == 200:
-                return 0
-            last = "status %d" % status
-        except (OSError, urllib.error.URLError) as e:
-            last = str(e)
-        time.sleep(1)
-    print("%s/healthz: not healthy within %d s (%s)" % (base, seconds, last))
-    return 1
+    return dc.wait_healthz(base, seconds, interval=1, want="healthy",
+                           follow_redirects=True)
 
 
 def no_key(base):
@@ -74,27 +48,16 @@ def no_key(base):
     return 0
 
 
-class Checks:
+class Checks(dc.MpicClient):
     def __init__(self, base, keys, checker, coordinator):
-        self.base = base
+        super().__init__(base, PERSPECTIVES, follow_redirects=True)
         self.keys = [k for k in keys.split(",") if k]
         self.checker = checker
         self.coordinator = coordinator
-        self.traces = {}  # trace_identifier -> is_valid answered
 
     def mpic(self, trace, body, key=None):
-        body = dict(body, trace_identifier=trace)
-        status, resp = request(self.base + "/mpic", body,
+        return self.check_mpic(trace, body,
                                {"x-api-key": key or self.keys[-1]})
-        assert status == 200, "%s: status %d: %r" % (trace, status, resp)
-        assert resp.get("trace_identifier") == trace, resp
-        self.traces[trace] = resp["is_valid"]
-        got = resp["actual_orchestration_parameters"]["perspective_count"]
-        assert got == PERSPECTIVES, "%s: %d perspectives" % (trace, got)
-        per = {p["perspective_code"]: p["check_response"]
-               for p in resp["perspectives"]}
-        assert len(per) == PERSPECTIVES, "%s: %r" % (trace, sorted(per))
-        return resp, per
 
     def caa(self, name):
         return self.mpic("ct-caa-" + name, {
@@ -174,43 +137,18 @@ class Checks:
         assert status == 403, "checker without a client certificate: %d" % status
 
     def test_audit_lines(self):
-        assert self.traces, "no request made"
         docker = os.environ.get("MPIC_CT_DOCKER", "docker")
         p = subprocess.run([docker, "logs", self.coordinator],
                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                            timeout=60)
-        seen = {}
-        for line in p.stdout.decode("utf-8", "replace").splitlines():
-            try:
-                o = json.loads(line)
-            except ValueError:
-                continue
-            if o.get("msg") == "mpic audit" and o.get("event") == "mpic_audit":
-                seen.setdefault(o.get("trace_identifier"), []).append(o)
-        for trace, valid in self.traces.items():
-            recs = seen.get(trace, [])
-            assert len(recs) == 1, "%s: %d audit lines" % (trace, len(recs))
-            assert recs[0]["is_valid"] is valid, (trace, recs[0])
-            assert recs[0]["outcome"] == "answered", (trace, recs[0])
+        dc.check_audit(self.traces, p.stdout.decode("utf-8", "replace"),
+                       outcome="answered")
 
     def run(self):
         names = [n for n in dir(self) if n.startswith("test_")]
         # The audit check reads what the others asked.
         names.sort(key=lambda n: (n == "test_audit_lines", n))
-        passed = failed = 0
-        for n in names:
-            t0 = time.monotonic()
-            try:
-                getattr(self, n)()
-            except Exception:
-                failed += 1
-                print("FAIL %s" % n)
-                traceback.print_exc(file=sys.stdout)
-                continue
-            passed += 1
-            print("ok   %s (%.1f s)" % (n, time.monotonic() - t0))
-        print("%d passed, %d failed" % (passed, failed))
-        return 1 if failed else 0
+        return dc.run([(n, getattr(self, n)) for n in names])
 
 
 def main(argv):

@@ -17,46 +17,18 @@ $MPIC_EC2_LEADER is the pid of the machine's init: the coordinator's journal
 is read with nsenter. The zone ec2.test. (tests/ec2/ec2.test.zone) is signed;
 the perspective's unbound holds its trust anchor. Prints "N passed, N failed"."""
 
-import json
 import os
 import ssl
 import subprocess
 import sys
 import time
-import traceback
-import urllib.error
-import urllib.request
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+import deploy_checks as dc  # noqa: E402
+from deploy_checks import request  # noqa: E402
 
 DNS01_HASH = "7FwkJPsKf-TH54wu4eiIFA3nhzYaevsL7953ihy-tpo"
 PERSPECTIVES = 5  # default_perspective_count of config/ec2/coordinator.yaml
-
-
-class NoRedirect(urllib.request.HTTPRedirectHandler):
-    def redirect_request(self, *a, **kw):
-        return None
-
-
-def request(url, body=None, headers=None, ctx=None, timeout=60):
-    """(status, headers, parsed JSON or raw bytes); HTTP errors do not
-    raise, redirects are not followed."""
-    data = None
-    hdrs = dict(headers or {})
-    if body is not None:
-        data = json.dumps(body).encode()
-        hdrs["content-type"] = "application/json"
-    req = urllib.request.Request(url, data=data, headers=hdrs,
-                                 method="POST" if data is not None else "GET")
-    opener = urllib.request.build_opener(
-        NoRedirect, urllib.request.HTTPSHandler(context=ctx))
-    try:
-        with opener.open(req, timeout=timeout) as r:
-            status, rh, raw = r.status, r.headers, r.read()
-    except urllib.error.HTTPError as e:
-        status, rh, raw = e.code, e.headers, e.read()
-    try:
-        return status, rh, json.loads(raw.decode("utf-8"))
-    except (ValueError, UnicodeDecodeError):
-        return status, rh, raw
 
 
 def tls(cafile):
@@ -64,49 +36,25 @@ def tls(cafile):
 
 
 def wait(base, cafile, seconds):
-    ctx = tls(cafile)
-    deadline = time.monotonic() + seconds
-    last = None
-    while time.monotonic() < deadline:
-        try:
-            status, _, _ = request(base + "/healthz", ctx=ctx, timeout=5)
-            if status == 200:
-                return 0
-            last = "status %d" % status
-        except (OSError, urllib.error.URLError) as e:
-            last = str(e)
-        time.sleep(0.5)
-    print("%s/healthz: not 200 within %d s (%s)" % (base, seconds, last))
-    return 1
+    return dc.wait_healthz(base, seconds, ctx=tls(cafile))
 
 
-class Cases:
+def auth(key, bearer=False):
+    """The headers that send KEY (none when it is None)."""
+    if key is None:
+        return {}
+    return {"Authorization": "Bearer " + key} if bearer else {"x-api-key": key}
+
+
+class Cases(dc.MpicClient):
     def __init__(self, base, cafile):
-        self.base = base
-        self.ctx = tls(cafile)
-        self.traces = {}  # trace_identifier -> is_valid answered
+        super().__init__(base, PERSPECTIVES, ctx=tls(cafile))
 
     def post(self, body, key=None, bearer=False):
-        headers = {}
-        if key is not None:
-            headers = ({"Authorization": "Bearer " + key} if bearer
-                       else {"x-api-key": key})
-        status, _, resp = request(self.base + "/mpic", body, headers,
-                                  ctx=self.ctx)
-        return status, resp
+        return self.post_mpic(body, auth(key, bearer))
 
     def mpic(self, trace, body, key, bearer=False):
-        body = dict(body, trace_identifier=trace)
-        status, resp = self.post(body, key, bearer)
-        assert status == 200, "%s: status %d: %r" % (trace, status, resp)
-        assert resp.get("trace_identifier") == trace, resp
-        self.traces[trace] = resp["is_valid"]
-        got = resp["actual_orchestration_parameters"]["perspective_count"]
-        assert got == PERSPECTIVES, "%s: %d perspectives" % (trace, got)
-        per = {p["perspective_code"]: p["check_response"]
-               for p in resp["perspectives"]}
-        assert len(per) == PERSPECTIVES, "%s: %r" % (trace, sorted(per))
-        return resp, per
+        return self.check_mpic(trace, body, auth(key, bearer))
 
     def caa(self, name, key, bearer=False, trace=None):
         return self.mpic(trace or "ec2-caa-" + name, {
@@ -127,22 +75,6 @@ class Cases:
         for code, cr in per.items():
             assert (cr["check_passed"], cr["errors"]) == (True, None), (code, cr)
             assert cr["details"]["found_at"] == "permit.ec2.test", (code, cr)
-
-    def run(self, cases):
-        passed = failed = 0
-        for name, fn in cases:
-            t0 = time.monotonic()
-            try:
-                fn()
-            except Exception:
-                failed += 1
-                print("FAIL %s" % name)
-                traceback.print_exc(file=sys.stdout)
-                continue
-            passed += 1
-            print("ok   %s (%.1f s)" % (name, time.monotonic() - t0))
-        print("%d passed, %d failed" % (passed, failed))
-        return 1 if failed else 0
 
 
 def checks(base, cafile, key):
@@ -198,26 +130,14 @@ def checks(base, cafile, key):
             assert status == 404, "%s: %d" % (path, status)
 
     def audit_lines():
-        assert c.traces, "no request made"
         leader = os.environ["MPIC_EC2_LEADER"]
         p = subprocess.run(["nsenter", "-t", leader, "-a", "journalctl",
                             "-u", "mpic-coordinator", "-o", "cat",
                             "--no-pager"], stdout=subprocess.PIPE,
                            stderr=subprocess.STDOUT, timeout=60)
-        seen = {}
-        for line in p.stdout.decode("utf-8", "replace").splitlines():
-            try:
-                o = json.loads(line)
-            except ValueError:
-                continue
-            if o.get("msg") == "mpic audit" and o.get("event") == "mpic_audit":
-                seen.setdefault(o.get("trace_identifier"), []).append(o)
-        for trace, valid in c.traces.items():
-            recs = seen.get(trace, [])
-            assert len(recs) == 1, "%s: %d audit lines" % (trace, len(recs))
-            assert recs[0]["is_valid"] is valid, (trace, recs[0])
+        dc.check_audit(c.traces, p.stdout.decode("utf-8", "replace"))
 
-    return c.run([(f.__name__, f) for f in (
+    return dc.run([(f.__name__, f) for f in (
         without_key_401, caa_permit_with_installed_key, caa_deny_bearer,
         caa_dnssec_bogus_refused, dns01_pass_and_fail,
         port_80_redirects_not_debian_default, only_mpic_and_healthz_exposed,
@@ -249,7 +169,7 @@ def keys(base, cafile, ks):
                 assert status == 401, "near miss of a %d-character key: %d" % (
                     len(k), status)
         cases.append(("key_%d_of_%d_characters" % (len(cases), len(k)), each))
-    return c.run(cases)
+    return dc.run(cases)
 
 
 def main(argv):

@@ -837,6 +837,36 @@ def post(url, body, **kw):
     return http_request(url, body=body, method="POST", **kw)
 
 
+# ---------------------------------------------------------------- nginx
+
+
+def nginx_conf_text(w, include, worker_connections=128, master=False):
+    """An nginx.conf for `nginx -c CONF -p W` run in the foreground: its
+    pid, logs and temporary files below W, its http block the file INCLUDE
+    (a site). MASTER: a master process with one worker (so that SIGHUP
+    reloads), else one process."""
+    procs = ("master_process on;\nworker_processes 1;\n" if master
+             else "master_process off;\n")
+    return ("daemon off;\n" + procs + "pid %(w)s/nginx.pid;\n"
+            "error_log %(w)s/error.log info;\n"
+            "events { worker_connections %(wc)d; }\nhttp {\n"
+            "  access_log %(w)s/access.log;\n"
+            "  client_body_temp_path %(w)s/cb;\n"
+            "  proxy_temp_path %(w)s/px;\n"
+            "  fastcgi_temp_path %(w)s/fc;\n"
+            "  uwsgi_temp_path %(w)s/uw;\n"
+            "  scgi_temp_path %(w)s/sc;\n"
+            "  include %(inc)s;\n}\n"
+            % {"w": w, "wc": worker_connections, "inc": include})
+
+
+def nginx_test(conf, prefix):
+    """(passed, output) of `nginx -t -c CONF -p PREFIX`."""
+    t = subprocess.run(["nginx", "-t", "-c", conf, "-p", prefix],
+                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    return t.returncode == 0, t.stdout.decode(errors="replace")
+
+
 # ---------------------------------------------------------------- runner
 
 

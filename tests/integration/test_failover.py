@@ -206,20 +206,11 @@ class Ctx:
             site = site.replace(a, b)
         write(os.path.join(w, "site.conf"), site)
         conf = write(os.path.join(w, "nginx.conf"),
-                     "daemon off;\nmaster_process off;\npid %(w)s/nginx.pid;\n"
-                     "error_log %(w)s/error.log info;\n"
-                     "events { worker_connections 1024; }\nhttp {\n"
-                     "  access_log %(w)s/access.log;\n"
-                     "  client_body_temp_path %(w)s/cb;\n"
-                     "  proxy_temp_path %(w)s/px;\n"
-                     "  fastcgi_temp_path %(w)s/fc;\n"
-                     "  uwsgi_temp_path %(w)s/uw;\n"
-                     "  scgi_temp_path %(w)s/sc;\n"
-                     "  include %(w)s/site.conf;\n}\n" % {"w": w})
-        t = subprocess.run(["nginx", "-t", "-c", conf, "-p", w],
-                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-        if t.returncode != 0:
-            raise RuntimeError("nginx -t: " + t.stdout.decode())
+                     h.nginx_conf_text(w, os.path.join(w, "site.conf"),
+                                       worker_connections=1024))
+        ok, out = h.nginx_test(conf, w)
+        if not ok:
+            raise RuntimeError("nginx -t: " + out)
         p = h.Proc("nginx", ["nginx", "-c", conf, "-p", w], w)
         self.cluster.dns.procs.append(p)  # stopped and dumped with DNS
         h.wait_tcp(self.https_port, proc=p.proc)

@@ -135,27 +135,15 @@ class Ctx:
             f.write(self.site_text(keymap, bucket_size))
         conf = os.path.join(w, name)
         with open(conf, "w") as f:
-            f.write("daemon off;\nmaster_process on;\nworker_processes 1;\n"
-                    "pid %(w)s/nginx.pid;\n"
-                    "error_log %(w)s/error.log info;\n"
-                    "events { worker_connections 128; }\nhttp {\n"
-                    "  access_log %(w)s/access.log;\n"
-                    "  client_body_temp_path %(w)s/cb;\n"
-                    "  proxy_temp_path %(w)s/px;\n"
-                    "  fastcgi_temp_path %(w)s/fc;\n"
-                    "  uwsgi_temp_path %(w)s/uw;\n"
-                    "  scgi_temp_path %(w)s/sc;\n"
-                    "  include %(site)s;\n}\n" % {"w": w, "site": site})
+            f.write(h.nginx_conf_text(w, site, master=True))
         return conf
 
     def nginx_t(self, conf, must_pass=None):
         """(passed, output) of nginx -t."""
-        t = subprocess.run(["nginx", "-t", "-c", conf, "-p", self.nginx_dir],
-                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-        out = t.stdout.decode(errors="replace")
+        ok, out = h.nginx_test(conf, self.nginx_dir)
         if must_pass is not None:
-            eq(t.returncode == 0, must_pass, "nginx -t: " + out)
-        return t.returncode == 0, out
+            eq(ok, must_pass, "nginx -t: " + out)
+        return ok, out
 
     def try_map(self, keys, bucket_size=None):
         """nginx -t of the shipped site with a key map of KEYS."""
