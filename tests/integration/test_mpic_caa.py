@@ -476,6 +476,119 @@ def test_bad_requests_are_400(ctx):
     eq((status, resp.get("is_valid")), (200, True), "control request")
 
 
+def raw_request(target_json, orch_json=None, extra=""):
+    """A POST /mpic body as bytes, so JSON that Python would not write
+    (escapes, huge numbers, -0) goes on the wire exactly as given."""
+    body = '{"check_type": "caa", "domain_or_ip_target": %s' % target_json
+    if orch_json is not None:
+        body += ', "orchestration_parameters": %s' % orch_json
+    return (body + extra + "}").encode()
+
+
+@R.case
+def test_hostile_json_and_names_are_400(ctx):
+    """Values the parser must refuse rather than coerce, each naming what
+    was wrong; and the coordinator answers the next request."""
+    tgt = '"permit.%s"' % Z
+    pc = '{"perspective_count": %s}'
+    cases = [
+        # JSON itself: NUL, lone surrogates, nesting, numbers too big to hold.
+        ("NUL in the target", raw_request('"permit\\u0000.%s"' % Z), "$:"),
+        ("lone high surrogate", raw_request('"\\ud800.%s"' % Z), "$:"),
+        ("lone low surrogate", raw_request('"a\\udc00b.%s"' % Z), "$:"),
+        ("nesting 3000 deep", raw_request(
+            tgt, extra=', "x": ' + "[" * 3000 + "]" * 3000), "$:"),
+        ("perspective_count 1e400", raw_request(tgt, pc % "1e400"), "$:"),
+        ("perspective_count 2^63", raw_request(
+            tgt, pc % "9223372036854775808"), "$:"),
+        # Numbers that parse but are no orchestration value.
+        ("perspective_count 2^63-1", raw_request(
+            tgt, pc % "9223372036854775807"), "perspective_count"),
+        ("perspective_count -0", raw_request(tgt, pc % "-0"),
+         "perspective_count"),
+        ("perspective_count 3.0", raw_request(tgt, pc % "3.0"),
+         "perspective_count"),
+        ("perspective_count 3e0", raw_request(tgt, pc % "3e0"),
+         "perspective_count"),
+        ("quorum_count -1", raw_request(
+            tgt, '{"perspective_count": 3, "quorum_count": -1}'),
+         "quorum_count"),
+        ("quorum_count 2.0", raw_request(
+            tgt, '{"perspective_count": 3, "quorum_count": 2.0}'),
+         "quorum_count"),
+        ("max_attempts 2^62", raw_request(
+            tgt, '{"max_attempts": 4611686018427387904}'), "max_attempts"),
+        ("max_attempts \"2\"", raw_request(tgt, '{"max_attempts": "2"}'),
+         "max_attempts"),
+        ("max_attempts true", raw_request(tgt, '{"max_attempts": true}'),
+         "max_attempts"),
+        ("cohort_for_single_attempt 1.0", raw_request(
+            tgt, '{"cohort_for_single_attempt": 1.0}'),
+         "cohort_for_single_attempt"),
+        ("duplicate key", raw_request(
+            tgt, pc % "3", extra=', "orchestration_parameters": null'),
+         "$:"),
+        ("allow_lookup_failure \"true\"", base_request(
+            caa_check_parameters={"allow_lookup_failure": "true"}),
+         "allow_lookup_failure"),
+        ("allow_lookup_failure 1", base_request(
+            caa_check_parameters={"allow_lookup_failure": 1}),
+         "allow_lookup_failure"),
+        ("caa_domains with an empty string", base_request(
+            caa_check_parameters={"caa_domains": ["ca.example", ""]}),
+         "caa_domains[1]"),
+        ("caa_domains with a number", base_request(
+            caa_check_parameters={"caa_domains": [1]}), "caa_domains[0]"),
+        # Names no certificate can carry (BR 7.1.2.7.12: P-Labels and
+        # Non-Reserved LDH labels only), in every spelling.
+        ("Reserved LDH label", base_request(
+            domain_or_ip_target="ab--cd.permit." + Z), "domain_or_ip_target"),
+        ("Reserved LDH label, upper case", base_request(
+            domain_or_ip_target="AB--CD.permit." + Z),
+         "domain_or_ip_target"),
+        ("Reserved LDH label under a wildcard", base_request(
+            domain_or_ip_target="*.r3---sn.permit." + Z),
+         "domain_or_ip_target"),
+        ("Reserved LDH label in fullwidth letters", base_request(
+            domain_or_ip_target="\uff41\uff42--cd.permit." + Z),
+         "domain_or_ip_target"),
+        ("xn-- label that is not Punycode", base_request(
+            domain_or_ip_target="xn--zz.permit." + Z), "domain_or_ip_target"),
+        ("ZERO WIDTH JOINER", base_request(
+            domain_or_ip_target="a\u200db.permit." + Z),
+         "domain_or_ip_target"),
+        ("fullwidth dot making an empty label", base_request(
+            domain_or_ip_target="a.\u3002permit." + Z),
+         "domain_or_ip_target"),
+        ("IPv6 with a zone", base_request(
+            domain_or_ip_target="fe80::1%lo"), "domain_or_ip_target"),
+        ("wildcard on an address", base_request(
+            domain_or_ip_target="*.192.0.2.1"), "domain_or_ip_target"),
+    ]
+    failures = []
+    for what, body, names in cases:
+        status, resp = mpic(ctx.full, None, raw=body)
+        try:
+            assert_400(status, resp, what)
+            msgs = " ".join(i["message"] for i in resp["validation_issues"])
+            check(names in msgs, "%s: no issue names %r: %r" % (
+                what, names, msgs))
+        except AssertionError as e:
+            failures.append(str(e))
+    check(not failures, "%d of %d hostile requests mishandled:\n  %s" % (
+        len(failures), len(cases), "\n  ".join(failures)))
+    # The same shapes done right are served: the refusals above are about
+    # the values, not the layout.
+    for what, body in (
+            ("control", raw_request(tgt, '{"perspective_count": 3}')),
+            ("control with a fullwidth dot", base_request(
+                domain_or_ip_target="permit\uff0e" + Z)),
+            ("control with a non-reserved '--'", base_request(
+                domain_or_ip_target="abc--d.permit." + Z))):
+        status, resp = mpic(ctx.full, None, raw=body)
+        eq((status, resp.get("is_valid")), (200, True), what)
+
+
 @R.case
 def test_unknown_fields_are_ignored(ctx):
     status, resp = mpic(ctx.full, None, raw=base_request(
