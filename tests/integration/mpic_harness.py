@@ -289,6 +289,9 @@ class FaultDNS:
       refused    RCODE REFUSED
       garbage    random bytes
       truncated  TC bit over UDP, and TCP closes without answering
+      tcphang    TC bit over UDP, and TCP reads the query and never answers
+      otherq     NOERROR, no records, but for another question (a reply a
+                 client must not take as the answer to its query)
       nodata     NOERROR, no records (the default default)
       nxdomain   NXDOMAIN
       permit     one CAA record: 0 issue "ca.example"
@@ -297,7 +300,7 @@ class FaultDNS:
     """
 
     MODES = ("blackhole", "servfail", "refused", "garbage", "truncated",
-             "nodata", "nxdomain", "permit", "flaky")
+             "tcphang", "otherq", "nodata", "nxdomain", "permit", "flaky")
 
     def __init__(self, default_mode="nodata", port=None):
         self.default_mode = default_mode
@@ -395,6 +398,10 @@ class FaultDNS:
             return bytes([qid >> 8, qid & 0xFF]) + os.urandom(29)
         if mode == "truncated":
             return b"" if tcp else reply(RCODE_NOERROR, tc=0x0200)
+        if mode == "tcphang":
+            return None if tcp else reply(RCODE_NOERROR, tc=0x0200)
+        if mode == "otherq":
+            question = encode_name("other.invalid") + data[end - 4:end]
         if mode == "nxdomain":
             return reply(RCODE_NXDOMAIN)
         if mode == "permit" and qtype == TYPE_CAA:
