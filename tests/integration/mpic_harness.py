@@ -735,6 +735,21 @@ class Cluster:
 # ---------------------------------------------------------------- fake checker
 
 
+def misleading_pass(kind):
+    """A body that says "passed" in a way a coordinator must not count."""
+    rest = ('"check_completed": true, "timestamp_ns": %d, "errors": null, '
+            '"details": {"caa_record_present": false, "found_at": null, '
+            '"records_seen": null}' % time.time_ns())
+    bodies = {
+        "as-dcv": '{"check_type": "dcv", "check_passed": true, ' + rest + "}",
+        "dupkey": ('{"check_type": "caa", "check_passed": false, '
+                   '"check_passed": true, ' + rest + "}"),
+        "string": '{"check_type": "caa", "check_passed": "true", ' + rest + "}",
+        "number": '{"check_type": "caa", "check_passed": 1, ' + rest + "}",
+    }
+    return bodies.get(kind, "{}").encode()
+
+
 class FakeChecker:
     """An HTTP server standing in for a broken perspective. The path picks
     the behaviour:
@@ -744,6 +759,10 @@ class FakeChecker:
       /wrongshape 200 with JSON that is not a check response
       /passed500  500 with a complete, passing CAA check response (the
                   reference checkers answer errors this way: it still counts)
+      /passed-as-dcv, /passed-dupkey, /passed-string, /passed-number
+                  200 with a body that claims a pass but is no CAA check
+                  response: check_type "dcv"; "check_passed" false then true
+                  (a duplicate key); "check_passed": "true"; "check_passed": 1
     """
 
     def __init__(self):
@@ -790,6 +809,8 @@ class FakeChecker:
                                         "found_at": None,
                                         "records_seen": None}}
                     return self._send(500, json.dumps(body).encode())
+                if path.startswith("/passed-"):
+                    return self._send(200, misleading_pass(path[8:]))
                 return self._send(404, b'{"error": "not found"}')
 
         class Server(http.server.ThreadingHTTPServer):

@@ -639,8 +639,9 @@ def test_hostile_transport_answers_are_lookup_errors(ctx):
     for mode in ("otherq", "tcphang"):
         expect_lookup_error(ctx, "%s.x.test" % mode, checker=ctx.fault)
     # The hung TCP retry was really tried, not given up before TCP.
-    check(("tcphang.x.test", h.TYPE_CAA, "tcp") in ctx.cluster.dns.fault.queries,
-          "no TCP retry seen: %r" % ctx.cluster.dns.fault.queries[-10:])
+    queries = ctx.cluster.dns.fault.queries
+    check(("tcphang.x.test", h.TYPE_CAA, "tcp") in queries,
+          "no TCP retry seen: %r" % queries[-10:])
     # Control: the same checker passes when the server answers no data.
     expect(ctx, "fine.x.test", True, checker=ctx.fault)
 

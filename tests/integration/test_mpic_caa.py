@@ -366,6 +366,34 @@ def test_broken_checker_answers_become_remote_check_errors(ctx):
 
 
 @R.case
+def test_misleading_passes_do_not_count(ctx):
+    # Four perspectives answer "passed" in bodies that are no CAA check
+    # response (another check type, a duplicate key, a string, a number);
+    # the two real ones deny. Counted, the four would make quorum 4 of 6.
+    f = ctx.fake
+    bad = {CODES[0]: f.url("/passed-as-dcv"),
+           CODES[1]: f.url("/passed-dupkey"),
+           CODES[2]: f.url("/passed-string"),
+           CODES[3]: f.url("/passed-number")}
+    coord = ctx.with_replaced("misleading", bad)
+    status, resp = mpic(coord, "deny." + Z,
+                        {"perspective_count": 6, "quorum_count": 4})
+    assert_mpic(status, resp, "deny." + Z, False, False, 6, 4)
+    crs = by_code(resp)
+    for c in bad:
+        cr = crs[c]
+        eq((cr["check_passed"], cr["check_completed"]), (False, False), c)
+        eq([e["error_type"] for e in cr["errors"]], [REMOTE], c + " errors")
+    # The same coordinator counts a real pass from the same fake server.
+    coord = ctx.with_replaced(
+        "misleading-control", dict(bad, **{CODES[4]: f.url("/passed500")}))
+    status, resp = mpic(coord, "deny." + Z,
+                        {"perspective_count": 6, "quorum_count": 4})
+    eq(by_code(resp)[CODES[4]]["check_passed"], True, "control pass")
+    eq(resp["is_valid"], False, "control verdict")
+
+
+@R.case
 def test_wrong_shaped_body_is_remote_check_error(ctx):
     coord = ctx.with_replaced("wrongshape",
                               {CODES[1]: ctx.fake.url("/wrongshape")})
