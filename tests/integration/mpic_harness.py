@@ -152,6 +152,8 @@ def wait_tcp(port, timeout=START_TIMEOUT, proc=None):
 
 TYPE_A, TYPE_NS, TYPE_SOA, TYPE_TXT, TYPE_CAA = 1, 2, 6, 16, 257
 RCODE_NOERROR, RCODE_SERVFAIL, RCODE_NXDOMAIN, RCODE_REFUSED = 0, 2, 3, 5
+# RCODEs that are neither an answer nor SERVFAIL/REFUSED (RFC 1035, 2136).
+OTHER_RCODES = {"formerr": 1, "notimp": 4, "yxdomain": 6, "notauth": 9}
 
 
 def encode_name(name):
@@ -295,12 +297,16 @@ class FaultDNS:
       nodata     NOERROR, no records (the default default)
       nxdomain   NXDOMAIN
       permit     one CAA record: 0 issue "ca.example"
+      deny       one CAA record: 0 issue "ca.invalid"
+      formerr, notimp, yxdomain, notauth
+                 that RCODE (1, 4, 6, 9), no records
       flaky      SERVFAIL for the first query of each name and type, then
                  as nodata
     """
 
     MODES = ("blackhole", "servfail", "refused", "garbage", "truncated",
-             "tcphang", "otherq", "nodata", "nxdomain", "permit", "flaky")
+             "tcphang", "otherq", "nodata", "nxdomain", "permit", "deny",
+             "flaky") + tuple(OTHER_RCODES)
 
     def __init__(self, default_mode="nodata", port=None):
         self.default_mode = default_mode
@@ -404,8 +410,11 @@ class FaultDNS:
             question = encode_name("other.invalid") + data[end - 4:end]
         if mode == "nxdomain":
             return reply(RCODE_NXDOMAIN)
-        if mode == "permit" and qtype == TYPE_CAA:
-            rdata = b"\x00\x05issue" + b"ca.example"
+        if mode in OTHER_RCODES:
+            return reply(OTHER_RCODES[mode], aa=0)
+        if mode in ("permit", "deny") and qtype == TYPE_CAA:
+            rdata = b"\x00\x05issue" + (b"ca.example" if mode == "permit"
+                                        else b"ca.invalid")
             rr = struct.pack("!HHHIH", 0xC00C, TYPE_CAA, 1, 60,
                              len(rdata)) + rdata
             return reply(RCODE_NOERROR, answers=rr, ancount=1)

@@ -553,6 +553,9 @@ def test_bad_bodies_are_400(ctx):
          lambda b: b.__setitem__("domain_or_ip_target", "0x7f000001")),
         ("'_' in the name",
          lambda b: b.__setitem__("domain_or_ip_target", "_x.permit." + Z)),
+        # BR 7.1.2.7.12: a Reserved LDH label that is no A-label.
+        ("Reserved LDH label",
+         lambda b: b.__setitem__("domain_or_ip_target", "ab--cd." + Z)),
         ("bad certificate_type",
          lambda b: b["caa_check_parameters"].__setitem__(
              "certificate_type", "code-signing")),
@@ -644,6 +647,30 @@ def test_hostile_transport_answers_are_lookup_errors(ctx):
           "no TCP retry seen: %r" % queries[-10:])
     # Control: the same checker passes when the server answers no data.
     expect(ctx, "fine.x.test", True, checker=ctx.fault)
+
+
+@R.case
+def test_other_rcodes_are_lookup_errors(ctx):
+    # An RCODE that is no answer says nothing about the records: a lookup
+    # error, never "no CAA here" (which would pass).
+    for mode in sorted(h.OTHER_RCODES):
+        expect_lookup_error(ctx, "%s.x.test" % mode, checker=ctx.fault)
+        # Also at an ancestor, before any RRset.
+        expect_lookup_error(ctx, "ok.%s.test" % mode, checker=ctx.fault)
+    expect(ctx, "fine.x.test", True, checker=ctx.fault)
+
+
+@R.case
+def test_caa_at_the_tld_counts(ctx):
+    # The climb goes up to the TLD (the root excluded): a CAA RRset there
+    # is the relevant one when nothing below has one.
+    expect(ctx, "www.example.deny", False, "deny", DENY, checker=ctx.fault)
+    expect(ctx, "deny", False, "deny", DENY, checker=ctx.fault)
+    expect(ctx, "www.example.permit", True, "permit", PERMIT,
+           checker=ctx.fault)
+    # A closer RRset still wins over the TLD's.
+    expect(ctx, "permit.deny", True, "permit.deny", PERMIT,
+           checker=ctx.fault)
 
 
 @R.case
