@@ -755,6 +755,16 @@ def misleading_pass(kind):
                    '"check_passed": true, ' + rest + "}"),
         "string": '{"check_type": "caa", "check_passed": "true", ' + rest + "}",
         "number": '{"check_type": "caa", "check_passed": 1, ' + rest + "}",
+        # Well-formed, but a pass in a shape no checker gives: not
+        # completed, or with errors while no lookup failure was allowed.
+        "incomplete": ('{"check_type": "caa", "check_passed": true, ' +
+                       rest.replace('"check_completed": true',
+                                    '"check_completed": false') + "}"),
+        "with-errors": ('{"check_type": "caa", "check_passed": true, ' +
+                        rest.replace('"errors": null', '"errors": [{'
+                                     '"error_type": "mpic_error:caa_checker:'
+                                     'lookup", "error_message": "timeout"}]')
+                        + "}"),
     }
     return bodies.get(kind, "{}").encode()
 
@@ -772,6 +782,9 @@ class FakeChecker:
                   200 with a body that claims a pass but is no CAA check
                   response: check_type "dcv"; "check_passed" false then true
                   (a duplicate key); "check_passed": "true"; "check_passed": 1
+      /passed-incomplete, /passed-with-errors
+                  200 with a CAA check response that passes with
+                  check_completed false, or with a lookup error listed
     """
 
     def __init__(self):

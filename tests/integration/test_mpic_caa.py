@@ -394,6 +394,46 @@ def test_misleading_passes_do_not_count(ctx):
 
 
 @R.case
+def test_incoherent_passes_do_not_count(ctx):
+    # A pass that is not completed, or that lists errors although the
+    # request allowed no lookup failure, is no corroboration. Counted, the
+    # four would make quorum 4 of 6 (the two real checkers deny).
+    f = ctx.fake
+    inc, errs = CODES[:2], CODES[2:4]
+    bad = {c: f.url("/passed-incomplete/" + c) for c in inc}
+    bad.update({c: f.url("/passed-with-errors/" + c) for c in errs})
+    coord = ctx.with_replaced("incoherent", bad)
+    status, resp = mpic(coord, "deny." + Z,
+                        {"perspective_count": 6, "quorum_count": 4})
+    assert_mpic(status, resp, "deny." + Z, False, False, 6, 4)
+    crs = by_code(resp)
+    for c in bad:
+        cr = crs[c]
+        eq((cr["check_passed"], cr["check_completed"]), (False, False), c)
+        eq([e["error_type"] for e in cr["errors"]], [REMOTE], c + " errors")
+        check("incoherent" in cr["errors"][0]["error_message"],
+              c + ": %r" % cr["errors"][0])
+    # With allow_lookup_failure a pass listing its lookup error is what a
+    # checker gives (open-mpic-api.md 5.2): it counts, kept as sent; a pass
+    # that is not completed still does not.
+    status, resp = mpic(coord, "deny." + Z,
+                        {"perspective_count": 6, "quorum_count": 4},
+                        params={"allow_lookup_failure": True})
+    eq((status, resp["is_valid"]), (200, False), "allowed: verdict")
+    crs = by_code(resp)
+    for c in errs:
+        eq((crs[c]["check_passed"], crs[c]["check_completed"]), (True, True),
+           c + " allowed")
+        eq([e["error_type"] for e in crs[c]["errors"]],
+           ["mpic_error:caa_checker:lookup"], c + " allowed errors")
+    for c in inc:
+        eq(crs[c]["check_passed"], False, c + " allowed, incomplete")
+    # The coordinator answers the next request as before.
+    status, resp = mpic(ctx.full, "permit." + Z)
+    eq((status, resp.get("is_valid")), (200, True), "next request")
+
+
+@R.case
 def test_wrong_shaped_body_is_remote_check_error(ctx):
     coord = ctx.with_replaced("wrongshape",
                               {CODES[1]: ctx.fake.url("/wrongshape")})
