@@ -292,6 +292,10 @@ class FaultDNS:
       garbage    random bytes
       truncated  TC bit over UDP, and TCP closes without answering
       tcphang    TC bit over UDP, and TCP reads the query and never answers
+      tcpartial  TC bit over UDP with a part of the RRset (0 issue
+                 "ca.example"), and TCP closes without answering
+      tcfull     the same over UDP; TCP answers the whole RRset, which adds
+                 128 tbs "x" (a critical unknown tag: deny)
       otherq     NOERROR, no records, but for another question (a reply a
                  client must not take as the answer to its query)
       nodata     NOERROR, no records (the default default)
@@ -305,7 +309,7 @@ class FaultDNS:
     """
 
     MODES = ("blackhole", "servfail", "refused", "garbage", "truncated",
-             "tcphang", "otherq", "nodata", "nxdomain", "permit", "deny",
+             "tcphang", "tcpartial", "tcfull", "otherq", "nodata", "nxdomain", "permit", "deny",
              "flaky") + tuple(OTHER_RCODES)
 
     def __init__(self, default_mode="nodata", port=None):
@@ -406,6 +410,18 @@ class FaultDNS:
             return b"" if tcp else reply(RCODE_NOERROR, tc=0x0200)
         if mode == "tcphang":
             return None if tcp else reply(RCODE_NOERROR, tc=0x0200)
+        if mode in ("tcpartial", "tcfull") and qtype == TYPE_CAA:
+            def caa_rr(rdata):
+                return struct.pack("!HHHIH", 0xC00C, TYPE_CAA, 1, 60,
+                                   len(rdata)) + rdata
+            permit = caa_rr(b"\x00\x05issue" + b"ca.example")
+            if not tcp:
+                return reply(RCODE_NOERROR, tc=0x0200, answers=permit,
+                             ancount=1)
+            if mode == "tcpartial":
+                return b""
+            return reply(RCODE_NOERROR, answers=permit +
+                         caa_rr(b"\x80\x03tbs" + b"x"), ancount=2)
         if mode == "otherq":
             question = encode_name("other.invalid") + data[end - 4:end]
         if mode == "nxdomain":

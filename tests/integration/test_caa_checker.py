@@ -650,6 +650,16 @@ def test_hostile_transport_answers_are_lookup_errors(ctx):
 
 
 @R.case
+def test_truncated_part_of_an_rrset_never_counts(ctx):
+    # The truncated UDP answer holds only the record that would permit; the
+    # whole RRset (over TCP) also has a critical unknown tag, which denies.
+    # With TCP failing, the part is no verdict; with TCP, the whole decides.
+    expect_lookup_error(ctx, "tcpartial.x.test", checker=ctx.fault)
+    expect(ctx, "tcfull.x.test", False, "tcfull.x.test",
+           ['0 issue "ca.example"', '128 tbs "x"'], checker=ctx.fault)
+
+
+@R.case
 def test_other_rcodes_are_lookup_errors(ctx):
     # An RCODE that is no answer says nothing about the records: a lookup
     # error, never "no CAA here" (which would pass).
