@@ -632,6 +632,12 @@ def test_hostile_json_and_names_are_400(ctx):
             domain_or_ip_target="fe80::1%lo"), "domain_or_ip_target"),
         ("wildcard on an address", base_request(
             domain_or_ip_target="*.192.0.2.1"), "domain_or_ip_target"),
+        # website-change looking for nothing: "" matches every page.
+        ("website-change with empty value and empty match_regex",
+         base_request(check_type="dcv", dcv_check_parameters={
+             "validation_method": "website-change", "challenge_value": "",
+             "http_token_path": "p", "match_regex": ""}),
+         "challenge_value: must not be empty"),
     ]
     failures = []
     for what, body, names in cases:
