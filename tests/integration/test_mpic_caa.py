@@ -566,6 +566,9 @@ def test_hostile_json_and_names_are_400(ctx):
         ("lone low surrogate", raw_request('"a\\udc00b.%s"' % Z), "$:"),
         ("nesting 3000 deep", raw_request(
             tgt, extra=', "x": ' + "[" * 3000 + "]" * 3000), "$:"),
+        ("a second object after the first",
+         raw_request(tgt) + raw_request(tgt), "$:"),
+        ("text after the object", raw_request(tgt) + b" x", "$:"),
         ("perspective_count 1e400", raw_request(tgt, pc % "1e400"), "$:"),
         ("perspective_count 2^63", raw_request(
             tgt, pc % "9223372036854775808"), "$:"),
