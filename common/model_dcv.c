@@ -486,8 +486,9 @@ void mpic_model_parse_dcv_params(const json_t *v, struct mpic_dcv_params *p,
 
     switch (p->method) {
     case MPIC_DCV_WEBSITE_CHANGE:
+        /* An empty match_regex is none: it looks for nothing either. */
         if (p->challenge_value != NULL && p->challenge_value[0] == '\0' &&
-            p->match_regex == NULL)
+            (p->match_regex == NULL || p->match_regex[0] == '\0'))
             mpic_errlist_add(errs, ISSUE_VALUE,
                              DCV_PATH ".challenge_value: must not be empty "
                                       "without match_regex");

@@ -82,6 +82,19 @@ static const char *numeric_label_problem(const char *label, size_t n)
     return NULL;
 }
 
+/*
+ * A Reserved LDH label (RFC 5890 2.3.1: "--" in the third and fourth
+ * positions) other than an XN-label. BR 7.1.2.7.12 allows in a dNSName only
+ * P-Labels and Non-Reserved LDH Labels, so no certificate can carry such a
+ * name and no check may call it valid. XN-labels reach here only through
+ * libidn2, which refuses one that is not valid Punycode (to_alabels).
+ */
+static bool reserved_ldh(const char *label, size_t n)
+{
+    return n >= 4 && label[2] == '-' && label[3] == '-' &&
+           !(label[0] == 'x' && label[1] == 'n');
+}
+
 /* The IP reverse zones (RFC 1035 3.5, RFC 3596 2.5); BR 4.2.2. */
 static const char *const reverse_zones[] = {"in-addr.arpa", "ip6.arpa"};
 
@@ -105,7 +118,8 @@ static const char *reverse_zone_of(const char *name)
 
 /*
  * Checks a lower-case ASCII name: label characters and lengths, no hyphen
- * at either end of a label (LDH, RFC 1123 2.1), a last label that is not a
+ * at either end of a label (LDH, RFC 1123 2.1), no Reserved LDH label but
+ * an A-label (BR 7.1.2.7.12), a last label that is not a
  * number (RFC 3696 2; see numeric_label_problem) so a malformed or numeric
  * address such as "1.2.3.256" or "0x7f000001" never passes as a name, and
  * no name in an IP reverse zone.
@@ -134,6 +148,11 @@ static char *check_ascii_name(const char *name)
                                  (int)n, label, n, MAX_LABEL_OCTETS);
             if (label[0] == '-' || label[n - 1] == '-')
                 return xasprintf("label \"%.*s\" starts or ends with '-'",
+                                 (int)n, label);
+            if (reserved_ldh(label, n))
+                return xasprintf("label \"%.*s\" has \"--\" in the third "
+                                 "and fourth positions but is not an A-label "
+                                 "(a Reserved LDH label; BR 7.1.2.7.12)",
                                  (int)n, label);
             if (*p == '\0') {
                 numeric = numeric_label_problem(label, n);

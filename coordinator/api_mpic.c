@@ -374,12 +374,52 @@ static bool attempt_decided(struct coord_req *r, struct coord_attempt *a)
 
 static void on_straggler_timeout(struct ev_loop *loop, void *arg);
 
+/*
+ * A pass counts only in the shape the checkers give one (open-mpic-api.md
+ * 3 and 5.2; the reference checkers alike): a completed check, and without
+ * errors unless it is CAA and the request allowed lookup failures (the
+ * error then stays as evidence). A checker that claims a pass in any other
+ * shape (a bug, a version skew) gives no corroboration: its answer becomes
+ * a remote_check error naming what was wrong.
+ */
+static void call_check_coherent(struct coord_req *r, struct coord_call *call)
+{
+    const json_t *errors = json_object_get(call->check_response, "errors");
+    bool errors_allowed = r->mreq.check.check_type == MPIC_CHECK_CAA &&
+                          r->mreq.check.caa.allow_lookup_failure;
+    const char *why;
+    const char *first;
+    json_t *err;
+
+    if (!call->check_passed)
+        return;
+    if (!call->check_completed)
+        why = "check_passed true with check_completed false";
+    else if (json_array_size(errors) > 0 && !errors_allowed)
+        why = "check_passed true with errors (only a CAA check with "
+              "allow_lookup_failure passes with errors)";
+    else
+        return;
+    first = first_error_type(call->check_response);
+    err = coord_remote_error(
+        call->type, call->method,
+        "checker answered an incoherent check response: %s%s%s", why,
+        first != NULL ? "; first error: " : "", first != NULL ? first : "");
+    json_decref(call->check_response); /* first points into it */
+    call->check_response = err;
+    call->check_passed = false;
+    call->check_completed = false;
+    r->c->metrics.remote_ok--;
+    r->c->metrics.remote_failed++;
+}
+
 /* coord_call_done_fn: one call of the current attempt has finished. */
 static void on_call_done(struct coord_call *call, void *arg)
 {
     struct coord_req *r = arg;
     unsigned wait = r->c->cfg->straggler_timeout_ms;
 
+    call_check_coherent(r, call);
     call_span_end(r, &r->attempts[r->n_attempts - 1], call);
     MPIC_ASSERT(r->pending > 0);
     if (--r->pending > 0) {

@@ -3,9 +3,9 @@
  * IPv6, IDNA through libidn2). Properties: the prepared form is a fixed
  * point: parsing it again (with "*." for a wildcard) gives the same kind
  * and the same name, and reverse names can be built for addresses; an
- * accepted name is lower-case LDH (no '_'), is not in an IP reverse zone,
- * and is not a number inet_aton(3) or a URL parser would read as an IPv4
- * address.
+ * accepted name is lower-case LDH (no '_'), has no Reserved LDH label but
+ * XN-labels (BR 7.1.2.7.12), is not in an IP reverse zone, and is not a
+ * number inet_aton(3) or a URL parser would read as an IPv4 address.
  */
 #include "tests/fuzz/fuzz.h"
 
@@ -35,6 +35,14 @@ static void check_name(const char *name)
     for (const char *p = name; *p != '\0'; p++)
         FUZZ_CHECK((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') ||
                    *p == '-' || *p == '.');
+    for (const char *l = name; l != NULL;) {
+        const char *dot = strchr(l, '.');
+        size_t n = dot != NULL ? (size_t)(dot - l) : strlen(l);
+
+        FUZZ_CHECK(n < 4 || l[2] != '-' || l[3] != '-' ||
+                   strncmp(l, "xn", 2) == 0);
+        l = dot != NULL ? dot + 1 : NULL;
+    }
     FUZZ_CHECK(!has_suffix(name, "in-addr.arpa"));
     FUZZ_CHECK(!has_suffix(name, "ip6.arpa"));
     FUZZ_CHECK(inet_aton(name, &a) == 0);

@@ -152,6 +152,8 @@ def wait_tcp(port, timeout=START_TIMEOUT, proc=None):
 
 TYPE_A, TYPE_NS, TYPE_SOA, TYPE_TXT, TYPE_CAA = 1, 2, 6, 16, 257
 RCODE_NOERROR, RCODE_SERVFAIL, RCODE_NXDOMAIN, RCODE_REFUSED = 0, 2, 3, 5
+# RCODEs that are neither an answer nor SERVFAIL/REFUSED (RFC 1035, 2136).
+OTHER_RCODES = {"formerr": 1, "notimp": 4, "yxdomain": 6, "notauth": 9}
 
 
 def encode_name(name):
@@ -289,15 +291,26 @@ class FaultDNS:
       refused    RCODE REFUSED
       garbage    random bytes
       truncated  TC bit over UDP, and TCP closes without answering
+      tcphang    TC bit over UDP, and TCP reads the query and never answers
+      tcpartial  TC bit over UDP with a part of the RRset (0 issue
+                 "ca.example"), and TCP closes without answering
+      tcfull     the same over UDP; TCP answers the whole RRset, which adds
+                 128 tbs "x" (a critical unknown tag: deny)
+      otherq     NOERROR, no records, but for another question (a reply a
+                 client must not take as the answer to its query)
       nodata     NOERROR, no records (the default default)
       nxdomain   NXDOMAIN
       permit     one CAA record: 0 issue "ca.example"
+      deny       one CAA record: 0 issue "ca.invalid"
+      formerr, notimp, yxdomain, notauth
+                 that RCODE (1, 4, 6, 9), no records
       flaky      SERVFAIL for the first query of each name and type, then
                  as nodata
     """
 
     MODES = ("blackhole", "servfail", "refused", "garbage", "truncated",
-             "nodata", "nxdomain", "permit", "flaky")
+             "tcphang", "tcpartial", "tcfull", "otherq", "nodata", "nxdomain", "permit", "deny",
+             "flaky") + tuple(OTHER_RCODES)
 
     def __init__(self, default_mode="nodata", port=None):
         self.default_mode = default_mode
@@ -395,10 +408,29 @@ class FaultDNS:
             return bytes([qid >> 8, qid & 0xFF]) + os.urandom(29)
         if mode == "truncated":
             return b"" if tcp else reply(RCODE_NOERROR, tc=0x0200)
+        if mode == "tcphang":
+            return None if tcp else reply(RCODE_NOERROR, tc=0x0200)
+        if mode in ("tcpartial", "tcfull") and qtype == TYPE_CAA:
+            def caa_rr(rdata):
+                return struct.pack("!HHHIH", 0xC00C, TYPE_CAA, 1, 60,
+                                   len(rdata)) + rdata
+            permit = caa_rr(b"\x00\x05issue" + b"ca.example")
+            if not tcp:
+                return reply(RCODE_NOERROR, tc=0x0200, answers=permit,
+                             ancount=1)
+            if mode == "tcpartial":
+                return b""
+            return reply(RCODE_NOERROR, answers=permit +
+                         caa_rr(b"\x80\x03tbs" + b"x"), ancount=2)
+        if mode == "otherq":
+            question = encode_name("other.invalid") + data[end - 4:end]
         if mode == "nxdomain":
             return reply(RCODE_NXDOMAIN)
-        if mode == "permit" and qtype == TYPE_CAA:
-            rdata = b"\x00\x05issue" + b"ca.example"
+        if mode in OTHER_RCODES:
+            return reply(OTHER_RCODES[mode], aa=0)
+        if mode in ("permit", "deny") and qtype == TYPE_CAA:
+            rdata = b"\x00\x05issue" + (b"ca.example" if mode == "permit"
+                                        else b"ca.invalid")
             rr = struct.pack("!HHHIH", 0xC00C, TYPE_CAA, 1, 60,
                              len(rdata)) + rdata
             return reply(RCODE_NOERROR, answers=rr, ancount=1)
@@ -728,6 +760,31 @@ class Cluster:
 # ---------------------------------------------------------------- fake checker
 
 
+def misleading_pass(kind):
+    """A body that says "passed" in a way a coordinator must not count."""
+    rest = ('"check_completed": true, "timestamp_ns": %d, "errors": null, '
+            '"details": {"caa_record_present": false, "found_at": null, '
+            '"records_seen": null}' % time.time_ns())
+    bodies = {
+        "as-dcv": '{"check_type": "dcv", "check_passed": true, ' + rest + "}",
+        "dupkey": ('{"check_type": "caa", "check_passed": false, '
+                   '"check_passed": true, ' + rest + "}"),
+        "string": '{"check_type": "caa", "check_passed": "true", ' + rest + "}",
+        "number": '{"check_type": "caa", "check_passed": 1, ' + rest + "}",
+        # Well-formed, but a pass in a shape no checker gives: not
+        # completed, or with errors while no lookup failure was allowed.
+        "incomplete": ('{"check_type": "caa", "check_passed": true, ' +
+                       rest.replace('"check_completed": true',
+                                    '"check_completed": false') + "}"),
+        "with-errors": ('{"check_type": "caa", "check_passed": true, ' +
+                        rest.replace('"errors": null', '"errors": [{'
+                                     '"error_type": "mpic_error:caa_checker:'
+                                     'lookup", "error_message": "timeout"}]')
+                        + "}"),
+    }
+    return bodies.get(kind, "{}").encode()
+
+
 class FakeChecker:
     """An HTTP server standing in for a broken perspective. The path picks
     the behaviour:
@@ -737,6 +794,13 @@ class FakeChecker:
       /wrongshape 200 with JSON that is not a check response
       /passed500  500 with a complete, passing CAA check response (the
                   reference checkers answer errors this way: it still counts)
+      /passed-as-dcv, /passed-dupkey, /passed-string, /passed-number
+                  200 with a body that claims a pass but is no CAA check
+                  response: check_type "dcv"; "check_passed" false then true
+                  (a duplicate key); "check_passed": "true"; "check_passed": 1
+      /passed-incomplete, /passed-with-errors
+                  200 with a CAA check response that passes with
+                  check_completed false, or with a lookup error listed
     """
 
     def __init__(self):
@@ -783,6 +847,8 @@ class FakeChecker:
                                         "found_at": None,
                                         "records_seen": None}}
                     return self._send(500, json.dumps(body).encode())
+                if path.startswith("/passed-"):
+                    return self._send(200, misleading_pass(path[8:]))
                 return self._send(404, b'{"error": "not found"}')
 
         class Server(http.server.ThreadingHTTPServer):

@@ -5,6 +5,8 @@ failures (SERVFAIL, REFUSED, timeouts, garbage, no server)."""
 
 import copy
 import sys
+import threading
+import time
 
 sys.dont_write_bytecode = True
 import mpic_harness as h  # noqa: E402
@@ -551,6 +553,9 @@ def test_bad_bodies_are_400(ctx):
          lambda b: b.__setitem__("domain_or_ip_target", "0x7f000001")),
         ("'_' in the name",
          lambda b: b.__setitem__("domain_or_ip_target", "_x.permit." + Z)),
+        # BR 7.1.2.7.12: a Reserved LDH label that is no A-label.
+        ("Reserved LDH label",
+         lambda b: b.__setitem__("domain_or_ip_target", "ab--cd." + Z)),
         ("bad certificate_type",
          lambda b: b["caa_check_parameters"].__setitem__(
              "certificate_type", "code-signing")),
@@ -627,6 +632,89 @@ def test_direct_servfail_refused_garbage_truncated(ctx):
         expect_lookup_error(ctx, "%s.x.test" % mode, checker=ctx.fault)
     # Control: the same checker passes when the server answers no data.
     expect(ctx, "fine.x.test", True, checker=ctx.fault)
+
+
+@R.case
+def test_hostile_transport_answers_are_lookup_errors(ctx):
+    # A reply for another question says "no records" (which would pass) but
+    # answers nothing we asked; a TC reply whose TCP retry never answers.
+    # Both are lookup errors, never "no CAA here".
+    for mode in ("otherq", "tcphang"):
+        expect_lookup_error(ctx, "%s.x.test" % mode, checker=ctx.fault)
+    # The hung TCP retry was really tried, not given up before TCP.
+    queries = ctx.cluster.dns.fault.queries
+    check(("tcphang.x.test", h.TYPE_CAA, "tcp") in queries,
+          "no TCP retry seen: %r" % queries[-10:])
+    # Control: the same checker passes when the server answers no data.
+    expect(ctx, "fine.x.test", True, checker=ctx.fault)
+
+
+@R.case
+def test_truncated_part_of_an_rrset_never_counts(ctx):
+    # The truncated UDP answer holds only the record that would permit; the
+    # whole RRset (over TCP) also has a critical unknown tag, which denies.
+    # With TCP failing, the part is no verdict; with TCP, the whole decides.
+    expect_lookup_error(ctx, "tcpartial.x.test", checker=ctx.fault)
+    expect(ctx, "tcfull.x.test", False, "tcfull.x.test",
+           ['0 issue "ca.example"', '128 tbs "x"'], checker=ctx.fault)
+
+
+@R.case
+def test_other_rcodes_are_lookup_errors(ctx):
+    # An RCODE that is no answer says nothing about the records: a lookup
+    # error, never "no CAA here" (which would pass).
+    for mode in sorted(h.OTHER_RCODES):
+        expect_lookup_error(ctx, "%s.x.test" % mode, checker=ctx.fault)
+        # Also at an ancestor, before any RRset.
+        expect_lookup_error(ctx, "ok.%s.test" % mode, checker=ctx.fault)
+    expect(ctx, "fine.x.test", True, checker=ctx.fault)
+
+
+@R.case
+def test_caa_at_the_tld_counts(ctx):
+    # The climb goes up to the TLD (the root excluded): a CAA RRset there
+    # is the relevant one when nothing below has one.
+    expect(ctx, "www.example.deny", False, "deny", DENY, checker=ctx.fault)
+    expect(ctx, "deny", False, "deny", DENY, checker=ctx.fault)
+    expect(ctx, "www.example.permit", True, "permit", PERMIT,
+           checker=ctx.fault)
+    # A closer RRset still wins over the TLD's.
+    expect(ctx, "permit.deny", True, "permit.deny", PERMIT,
+           checker=ctx.fault)
+
+
+@R.case
+def test_hung_tcp_retry_does_not_stall_other_checks(ctx):
+    # While one check waits on a TCP retry that never answers, the checker
+    # serves other checks: the hung one is still out when they are done.
+    # A long DNS timeout keeps the hung check out long after the others.
+    slow = ctx.cluster.start_checker(
+        "sa-east-1", resolvers=["127.0.0.1:%d" % ctx.cluster.dns.fault.port],
+        name="caa-fault-slow", timeout_ms=8000, tries=1)
+    out = {}
+
+    def hung():
+        out["hung"] = caa(ctx, "tcphang.y.test", slow)
+
+    t = threading.Thread(target=hung)
+    t.start()
+    try:
+        deadline = time.monotonic() + 60
+        while (("tcphang.y.test", h.TYPE_CAA, "tcp")
+               not in ctx.cluster.dns.fault.queries):
+            check(time.monotonic() < deadline and t.is_alive(),
+                  "the TCP retry never came")
+            time.sleep(0.02)
+        for i in range(5):
+            expect(ctx, "fine%d.y.test" % i, True, checker=slow)
+        check(t.is_alive(), "the hung check ended before the others")
+    finally:
+        t.join(120)
+        ctx.cluster.stop_daemon(slow)
+    check(not t.is_alive(), "the hung check never ended")
+    status, resp = out["hung"]
+    eq((status, resp["check_completed"], resp["check_passed"]),
+       (200, False, False), "hung check")
 
 
 @R.case

@@ -366,6 +366,74 @@ def test_broken_checker_answers_become_remote_check_errors(ctx):
 
 
 @R.case
+def test_misleading_passes_do_not_count(ctx):
+    # Four perspectives answer "passed" in bodies that are no CAA check
+    # response (another check type, a duplicate key, a string, a number);
+    # the two real ones deny. Counted, the four would make quorum 4 of 6.
+    f = ctx.fake
+    bad = {CODES[0]: f.url("/passed-as-dcv"),
+           CODES[1]: f.url("/passed-dupkey"),
+           CODES[2]: f.url("/passed-string"),
+           CODES[3]: f.url("/passed-number")}
+    coord = ctx.with_replaced("misleading", bad)
+    status, resp = mpic(coord, "deny." + Z,
+                        {"perspective_count": 6, "quorum_count": 4})
+    assert_mpic(status, resp, "deny." + Z, False, False, 6, 4)
+    crs = by_code(resp)
+    for c in bad:
+        cr = crs[c]
+        eq((cr["check_passed"], cr["check_completed"]), (False, False), c)
+        eq([e["error_type"] for e in cr["errors"]], [REMOTE], c + " errors")
+    # The same coordinator counts a real pass from the same fake server.
+    coord = ctx.with_replaced(
+        "misleading-control", dict(bad, **{CODES[4]: f.url("/passed500")}))
+    status, resp = mpic(coord, "deny." + Z,
+                        {"perspective_count": 6, "quorum_count": 4})
+    eq(by_code(resp)[CODES[4]]["check_passed"], True, "control pass")
+    eq(resp["is_valid"], False, "control verdict")
+
+
+@R.case
+def test_incoherent_passes_do_not_count(ctx):
+    # A pass that is not completed, or that lists errors although the
+    # request allowed no lookup failure, is no corroboration. Counted, the
+    # four would make quorum 4 of 6 (the two real checkers deny).
+    f = ctx.fake
+    inc, errs = CODES[:2], CODES[2:4]
+    bad = {c: f.url("/passed-incomplete/" + c) for c in inc}
+    bad.update({c: f.url("/passed-with-errors/" + c) for c in errs})
+    coord = ctx.with_replaced("incoherent", bad)
+    status, resp = mpic(coord, "deny." + Z,
+                        {"perspective_count": 6, "quorum_count": 4})
+    assert_mpic(status, resp, "deny." + Z, False, False, 6, 4)
+    crs = by_code(resp)
+    for c in bad:
+        cr = crs[c]
+        eq((cr["check_passed"], cr["check_completed"]), (False, False), c)
+        eq([e["error_type"] for e in cr["errors"]], [REMOTE], c + " errors")
+        check("incoherent" in cr["errors"][0]["error_message"],
+              c + ": %r" % cr["errors"][0])
+    # With allow_lookup_failure a pass listing its lookup error is what a
+    # checker gives (open-mpic-api.md 5.2): it counts, kept as sent; a pass
+    # that is not completed still does not.
+    status, resp = mpic(coord, "deny." + Z,
+                        {"perspective_count": 6, "quorum_count": 4},
+                        params={"allow_lookup_failure": True})
+    eq((status, resp["is_valid"]), (200, False), "allowed: verdict")
+    crs = by_code(resp)
+    for c in errs:
+        eq((crs[c]["check_passed"], crs[c]["check_completed"]), (True, True),
+           c + " allowed")
+        eq([e["error_type"] for e in crs[c]["errors"]],
+           ["mpic_error:caa_checker:lookup"], c + " allowed errors")
+    for c in inc:
+        eq(crs[c]["check_passed"], False, c + " allowed, incomplete")
+    # The coordinator answers the next request as before.
+    status, resp = mpic(ctx.full, "permit." + Z)
+    eq((status, resp.get("is_valid")), (200, True), "next request")
+
+
+@R.case
 def test_wrong_shaped_body_is_remote_check_error(ctx):
     coord = ctx.with_replaced("wrongshape",
                               {CODES[1]: ctx.fake.url("/wrongshape")})
@@ -474,6 +542,128 @@ def test_bad_requests_are_400(ctx):
     # Control: the base request is fine.
     status, resp = mpic(ctx.full, None, raw=base_request())
     eq((status, resp.get("is_valid")), (200, True), "control request")
+
+
+def raw_request(target_json, orch_json=None, extra=""):
+    """A POST /mpic body as bytes, so JSON that Python would not write
+    (escapes, huge numbers, -0) goes on the wire exactly as given."""
+    body = '{"check_type": "caa", "domain_or_ip_target": %s' % target_json
+    if orch_json is not None:
+        body += ', "orchestration_parameters": %s' % orch_json
+    return (body + extra + "}").encode()
+
+
+@R.case
+def test_hostile_json_and_names_are_400(ctx):
+    """Values the parser must refuse rather than coerce, each naming what
+    was wrong; and the coordinator answers the next request."""
+    tgt = '"permit.%s"' % Z
+    pc = '{"perspective_count": %s}'
+    cases = [
+        # JSON itself: NUL, lone surrogates, nesting, numbers too big to hold.
+        ("NUL in the target", raw_request('"permit\\u0000.%s"' % Z), "$:"),
+        ("lone high surrogate", raw_request('"\\ud800.%s"' % Z), "$:"),
+        ("lone low surrogate", raw_request('"a\\udc00b.%s"' % Z), "$:"),
+        ("nesting 3000 deep", raw_request(
+            tgt, extra=', "x": ' + "[" * 3000 + "]" * 3000), "$:"),
+        ("a second object after the first",
+         raw_request(tgt) + raw_request(tgt), "$:"),
+        ("text after the object", raw_request(tgt) + b" x", "$:"),
+        ("perspective_count 1e400", raw_request(tgt, pc % "1e400"), "$:"),
+        ("perspective_count 2^63", raw_request(
+            tgt, pc % "9223372036854775808"), "$:"),
+        # Numbers that parse but are no orchestration value.
+        ("perspective_count 2^63-1", raw_request(
+            tgt, pc % "9223372036854775807"), "perspective_count"),
+        ("perspective_count -0", raw_request(tgt, pc % "-0"),
+         "perspective_count"),
+        ("perspective_count 3.0", raw_request(tgt, pc % "3.0"),
+         "perspective_count"),
+        ("perspective_count 3e0", raw_request(tgt, pc % "3e0"),
+         "perspective_count"),
+        ("quorum_count -1", raw_request(
+            tgt, '{"perspective_count": 3, "quorum_count": -1}'),
+         "quorum_count"),
+        ("quorum_count 2.0", raw_request(
+            tgt, '{"perspective_count": 3, "quorum_count": 2.0}'),
+         "quorum_count"),
+        ("max_attempts 2^62", raw_request(
+            tgt, '{"max_attempts": 4611686018427387904}'), "max_attempts"),
+        ("max_attempts \"2\"", raw_request(tgt, '{"max_attempts": "2"}'),
+         "max_attempts"),
+        ("max_attempts true", raw_request(tgt, '{"max_attempts": true}'),
+         "max_attempts"),
+        ("cohort_for_single_attempt 1.0", raw_request(
+            tgt, '{"cohort_for_single_attempt": 1.0}'),
+         "cohort_for_single_attempt"),
+        ("duplicate key", raw_request(
+            tgt, pc % "3", extra=', "orchestration_parameters": null'),
+         "$:"),
+        ("allow_lookup_failure \"true\"", base_request(
+            caa_check_parameters={"allow_lookup_failure": "true"}),
+         "allow_lookup_failure"),
+        ("allow_lookup_failure 1", base_request(
+            caa_check_parameters={"allow_lookup_failure": 1}),
+         "allow_lookup_failure"),
+        ("caa_domains with an empty string", base_request(
+            caa_check_parameters={"caa_domains": ["ca.example", ""]}),
+         "caa_domains[1]"),
+        ("caa_domains with a number", base_request(
+            caa_check_parameters={"caa_domains": [1]}), "caa_domains[0]"),
+        # Names no certificate can carry (BR 7.1.2.7.12: P-Labels and
+        # Non-Reserved LDH labels only), in every spelling.
+        ("Reserved LDH label", base_request(
+            domain_or_ip_target="ab--cd.permit." + Z), "domain_or_ip_target"),
+        ("Reserved LDH label, upper case", base_request(
+            domain_or_ip_target="AB--CD.permit." + Z),
+         "domain_or_ip_target"),
+        ("Reserved LDH label under a wildcard", base_request(
+            domain_or_ip_target="*.r3---sn.permit." + Z),
+         "domain_or_ip_target"),
+        ("Reserved LDH label in fullwidth letters", base_request(
+            domain_or_ip_target="\uff41\uff42--cd.permit." + Z),
+         "domain_or_ip_target"),
+        ("xn-- label that is not Punycode", base_request(
+            domain_or_ip_target="xn--zz.permit." + Z), "domain_or_ip_target"),
+        ("ZERO WIDTH JOINER", base_request(
+            domain_or_ip_target="a\u200db.permit." + Z),
+         "domain_or_ip_target"),
+        ("fullwidth dot making an empty label", base_request(
+            domain_or_ip_target="a.\u3002permit." + Z),
+         "domain_or_ip_target"),
+        ("IPv6 with a zone", base_request(
+            domain_or_ip_target="fe80::1%lo"), "domain_or_ip_target"),
+        ("wildcard on an address", base_request(
+            domain_or_ip_target="*.192.0.2.1"), "domain_or_ip_target"),
+        # website-change looking for nothing: "" matches every page.
+        ("website-change with empty value and empty match_regex",
+         base_request(check_type="dcv", dcv_check_parameters={
+             "validation_method": "website-change", "challenge_value": "",
+             "http_token_path": "p", "match_regex": ""}),
+         "challenge_value: must not be empty"),
+    ]
+    failures = []
+    for what, body, names in cases:
+        status, resp = mpic(ctx.full, None, raw=body)
+        try:
+            assert_400(status, resp, what)
+            msgs = " ".join(i["message"] for i in resp["validation_issues"])
+            check(names in msgs, "%s: no issue names %r: %r" % (
+                what, names, msgs))
+        except AssertionError as e:
+            failures.append(str(e))
+    check(not failures, "%d of %d hostile requests mishandled:\n  %s" % (
+        len(failures), len(cases), "\n  ".join(failures)))
+    # The same shapes done right are served: the refusals above are about
+    # the values, not the layout.
+    for what, body in (
+            ("control", raw_request(tgt, '{"perspective_count": 3}')),
+            ("control with a fullwidth dot", base_request(
+                domain_or_ip_target="permit\uff0e" + Z)),
+            ("control with a non-reserved '--'", base_request(
+                domain_or_ip_target="abc--d.permit." + Z))):
+        status, resp = mpic(ctx.full, None, raw=body)
+        eq((status, resp.get("is_valid")), (200, True), what)
 
 
 @R.case

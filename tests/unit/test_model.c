@@ -1182,6 +1182,14 @@ static void test_issue_parameter_values(void **state)
                      "invalid-parameter-value",
                      ".challenge_value: must not be empty without "
                      "match_regex");
+    /* An empty match_regex looks for nothing either. */
+    expect_dcv_issue("a.example",
+                     "{\"validation_method\":\"website-change\","
+                     "\"challenge_value\":\"\",\"http_token_path\":\"p\","
+                     "\"match_regex\":\"\"}",
+                     "invalid-parameter-value",
+                     ".challenge_value: must not be empty without "
+                     "match_regex");
     expect_dcv_issue("a.example",
                      "{\"validation_method\":\"website-change\","
                      "\"challenge_value\":\"c\",\"http_token_path\":\"p\","

@@ -70,8 +70,6 @@ static void test_plain_names(void **state)
     expect_ok("WWW.Example.COM", MPIC_TARGET_DNS, false, "www.example.com");
     expect_ok("example.com.", MPIC_TARGET_DNS, false, "example.com");
     expect_ok("localhost", MPIC_TARGET_DNS, false, "localhost");
-    expect_ok("r3---sn-abc.example.com", MPIC_TARGET_DNS, false,
-              "r3---sn-abc.example.com");
     expect_ok("1.example", MPIC_TARGET_DNS, false, "1.example");
 }
 
@@ -142,6 +140,31 @@ static void test_bad_names(void **state)
     expect_bad("[::1", "'['");
     expect_bad("1::2::3", NULL);
     expect_bad("example.com:443", NULL);
+}
+
+/*
+ * BR 7.1.2.7.12: a dNSName holds only P-Labels and Non-Reserved LDH labels,
+ * so "--" in the third and fourth positions is an A-label or refused.
+ */
+static void test_reserved_ldh(void **state)
+{
+    (void)state;
+    expect_bad("ab--cd.example", "Reserved LDH");
+    expect_bad("AB--CD.example", "Reserved LDH");
+    expect_bad("www.ab--.example", "'-'");
+    expect_bad("r3---sn-abc.example.com", "Reserved LDH");
+    expect_bad("ab--cd", "Reserved LDH");
+    expect_bad("*.zz--top.example", "Reserved LDH");
+    /* Through libidn2: the U-label next to it does not launder it. */
+    expect_bad("b\xc3\xbc.ab--cd.example", NULL);
+    /* Fullwidth letters map to an R-LDH label. */
+    expect_bad("\xef\xbd\x81\xef\xbd\x82--cd.example", NULL);
+    /* Hyphens elsewhere, and real A-labels, are fine. */
+    expect_ok("a--b.example", MPIC_TARGET_DNS, false, "a--b.example");
+    expect_ok("abc--d.example", MPIC_TARGET_DNS, false, "abc--d.example");
+    expect_ok("a-b-c.example", MPIC_TARGET_DNS, false, "a-b-c.example");
+    expect_ok("xn--bcher-kva.example", MPIC_TARGET_DNS, false,
+              "xn--bcher-kva.example");
 }
 
 /* LDH only: '_' belongs to labels a method prefixes, never to a target. */
@@ -383,6 +406,7 @@ int main(void)
         cmocka_unit_test(test_idn),
         cmocka_unit_test(test_idn_invalid),
         cmocka_unit_test(test_bad_names),
+        cmocka_unit_test(test_reserved_ldh),
         cmocka_unit_test(test_underscore),
         cmocka_unit_test(test_numeric_forms),
         cmocka_unit_test(test_reverse_zone_names),
