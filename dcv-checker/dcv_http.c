@@ -517,6 +517,8 @@ static void on_resolved(enum mpic_err st, const char *addr, const char *why,
     curl_easy_setopt(e, CURLOPT_ERRORBUFFER, op->errbuf);
     curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, cfg->http_verify_tls ? 1L : 0L);
     curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, cfg->http_verify_tls ? 2L : 0L);
+    curl_easy_setopt(e, CURLOPT_SSL_CIPHER_LIST, DCV_TLS_CIPHERS);
+    curl_easy_setopt(e, CURLOPT_SSL_EC_CURVES, DCV_TLS_GROUPS);
     if (ev_curl_add(c->d->curl, e, on_done, op) != 0) {
         op->easy = NULL;
         curl_easy_cleanup(e);

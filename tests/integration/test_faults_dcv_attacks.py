@@ -26,7 +26,9 @@ records attacks the real DCV checker (open-mpic-api.md sections 5-6):
   another name (it does not);
 - acme-tls-alpn-01 certificates whose acmeIdentifier is an OCTET STRING
   of 33 bytes, the bare digest, or the right value with a byte after it,
-  and a server sending a certificate chain of 400 certificates.
+  a server sending a certificate chain of 400 certificates, one that
+  only does TLS 1.2 with ECDHE (passes), and one that only does DHE with
+  a 10000-bit group (refused: no finite-field DHE is offered).
 
 The public address is 198.41.0.4: the strict checker reaches it only
 through http.proxy, a CONNECT proxy in this script that answers every
@@ -35,9 +37,10 @@ targets shows that no special-purpose address was ever asked for.
 
 Each case checks the refusal or the verdict, that the reply is a
 well-formed check response, and that the same checker then passes a good
-check. Targets: HTTP on 127.0.0.140:80, TLS-ALPN on 127.0.0.141-145:443.
+check. Targets: HTTP on 127.0.0.140:80, TLS on 127.0.0.141-147:443.
 Ports: 27000-27499."""
 
+import base64
 import gzip
 import os
 import socket
@@ -400,22 +403,57 @@ def acme_ext(der_hex):
         der_hex[i:i + 2] for i in range(0, len(der_hex), 2))
 
 
-# TLS-ALPN servers: address -> (acmeIdentifier extnValue, chain copies)
+GOOD_EXT = "0420" + ALPN_HASH
+DHE_ONLY = ["-tls1_2", "-cipher", "DHE-RSA-AES128-GCM-SHA256"]
+# TLS servers: address -> (acmeIdentifier extnValue, chain copies,
+# s_server arguments). 127.0.0.146 has no -alpn: it also serves https.
 TLS_SERVERS = {
-    "127.0.0.141": ("0421" + ALPN_HASH + "00", 0),  # OCTET STRING of 33
-    "127.0.0.142": (ALPN_HASH, 0),                  # the bare digest
-    "127.0.0.143": ("0420" + ALPN_HASH + "00", 0),  # a byte after it
-    "127.0.0.144": ("0420" + ALPN_HASH, 400),       # 400 chain certificates
-    "127.0.0.145": ("0420" + ALPN_HASH, 0),         # right: passes
+    "127.0.0.141": ("0421" + ALPN_HASH + "00", 0, []),  # OCTET STRING of 33
+    "127.0.0.142": (ALPN_HASH, 0, []),                  # the bare digest
+    "127.0.0.143": (GOOD_EXT + "00", 0, []),            # a byte after it
+    "127.0.0.144": (GOOD_EXT, 400, []),           # 400 chain certificates
+    "127.0.0.145": (GOOD_EXT, 0, []),             # right: passes
+    "127.0.0.146": (GOOD_EXT, 0, DHE_ONLY),       # a 10000-bit DHE group
+    "127.0.0.147": (GOOD_EXT, 0, ["-tls1_2"]),    # TLS 1.2, ECDHE: passes
 }
+DHE = "127.0.0.146"
 
 
-def make_cert(workdir, ip, ext_hex):
+def der_len(n):
+    if n < 128:
+        return bytes([n])
+    b = n.to_bytes((n.bit_length() + 7) // 8, "big")
+    return bytes([0x80 | len(b)]) + b
+
+
+def der_int(v):
+    b = v.to_bytes(v.bit_length() // 8 + 1, "big")
+    return b"\x02" + der_len(len(b)) + b
+
+
+def huge_dh_params(path):
+    """DH parameters with a 10000-bit odd p (not a prime: nothing in the
+    handshake checks) and g 2, the largest OpenSSL takes."""
+    p = int.from_bytes(bytes(range(256)) * 5, "big") % (1 << 10000)
+    p |= (1 << 9999) | 1
+    body = der_int(p) + der_int(2)
+    der = b"\x30" + der_len(len(body)) + body
+    b64 = base64.b64encode(der).decode()
+    with open(path, "w") as f:
+        f.write("-----BEGIN DH PARAMETERS-----\n")
+        for i in range(0, len(b64), 64):
+            f.write(b64[i:i + 64] + "\n")
+        f.write("-----END DH PARAMETERS-----\n")
+
+
+def make_cert(workdir, ip, ext_hex, rsa=False):
     key = os.path.join(workdir, ip + ".key")
     crt = os.path.join(workdir, ip + ".crt")
+    alg = ["rsa:2048"] if rsa else ["ec", "-pkeyopt",
+                                    "ec_paramgen_curve:P-256"]
     subprocess.run(
-        ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
-         "ec_paramgen_curve:P-256", "-nodes", "-keyout", key, "-out", crt,
+        ["openssl", "req", "-x509", "-newkey"] + alg + [
+         "-nodes", "-keyout", key, "-out", crt,
          "-days", "2", "-subj", "/CN=" + ip,
          "-addext", "subjectAltName=IP:" + ip,
          "-addext", "1.3.6.1.5.5.7.1.31=" + acme_ext(ext_hex)],
@@ -438,11 +476,16 @@ class Ctx:
         self.dns = ApplicantDNS()
         w = os.path.join(c.workdir, "tls")
         os.makedirs(w)
-        for ip, (ext, copies) in TLS_SERVERS.items():
-            crt, key = make_cert(w, ip, ext)
+        dh = os.path.join(w, "dh10000.pem")
+        huge_dh_params(dh)
+        for ip, (ext, copies, extra) in TLS_SERVERS.items():
+            crt, key = make_cert(w, ip, ext, rsa=extra == DHE_ONLY)
             argv = ["openssl", "s_server", "-quiet", "-www", "-accept",
-                    ip + ":443", "-cert", crt, "-key", key,
-                    "-alpn", "acme-tls/1"]
+                    ip + ":443", "-cert", crt, "-key", key] + extra
+            if extra == DHE_ONLY:
+                argv += ["-dhparam", dh]
+            else:
+                argv += ["-alpn", "acme-tls/1"]
             if copies:
                 chain = os.path.join(w, ip + ".chain")
                 with open(crt) as f:
@@ -855,6 +898,30 @@ def tls_alpn_huge_certificate_chain(ctx):
     status, resp = dcv(ctx.allow, "127.0.0.145", p_alpn())
     well_formed(status, resp)
     passed(resp)
+    still_serving(ctx)
+
+
+@R.case
+def tls_alpn_tls12_ecdhe_passes(ctx):
+    status, resp = dcv(ctx.allow, "127.0.0.147", p_alpn())
+    well_formed(status, resp)
+    passed(resp)
+
+
+@R.case
+def finite_field_dhe_is_not_offered(ctx):
+    """A server that only does DHE, with a 10000-bit group: before, the
+    handshake went through and cost the checker's loop about 0.6 s of CPU
+    each time (acme-tls-alpn-01, and https through libcurl); now neither
+    offers DHE, and the handshake fails at once."""
+    status, resp = dcv(ctx.allow, DHE, p_alpn())
+    well_formed(status, resp)
+    failed_with(resp, TLS, completed=False)
+    check("handshake" in resp["errors"][0]["error_message"], resp)
+    p = dict(p_web("x.txt"), url_scheme="https")
+    status, resp = dcv(ctx.allow, DHE, p)
+    well_formed(status, resp)
+    failed_with(resp, HTTP_ERR, completed=False)
     still_serving(ctx)
 
 
