@@ -10,6 +10,8 @@ records attacks the real DCV checker (open-mpic-api.md sections 5-6):
   a byte at a time;
 - acme-http-01 bodies close to the key authorization (BOM, leading blank,
   other case, half, twice, NUL after it; trailing whitespace is allowed);
+- website-change with a 32 KiB challenge_value that misses by one byte
+  on a page of 64 Ki 'a' (checked by the CPU time the checker used);
 - website-change with a backtracking match_regex on a 64 KiB page built
   to make every start position backtrack (PCRE2's match limit counts per
   start position: about 20 s of one CPU on the loop before the step
@@ -190,6 +192,7 @@ RESPONSES = {
     ACME + "ka-trail": ok(KA + b" \t\r\n\x0b\x0c\r\n"),
     # website-change
     PKI + "backtrack.txt": ok(backtracking_page()),
+    PKI + "aaaa.txt": ok(b"a" * (64 * 1024 - 1) + b"B"),
     # Locations
     ACME + "loc-tab": redirect(b"/a\tb"),
     ACME + "loc-space": redirect(b"/a b"),
@@ -730,6 +733,41 @@ def backtracking_regex_is_bounded(ctx):
                              regex=r"\w+ !$"))
     well_formed(status, resp)
     passed(resp)
+    still_serving(ctx)
+
+
+def cpu_seconds(d):
+    """CPU time the daemon has used (user + system): its one loop's work,
+    whatever else the machine is doing."""
+    with open("/proc/%d/stat" % d.proc.pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+@R.case
+def long_challenge_value_is_one_linear_search(ctx):
+    """A 32 KiB challenge_value that misses by its last byte, on a page
+    of 64 Ki 'a': compared position by position (case-insensitively) this
+    took about 0.5 s of the loop per check; now one linear search. Eight
+    such checks must take well under 2 s of the checker's CPU (before:
+    about 4 s)."""
+    miss = "A" * (32 * 1024 - 1) + "c"
+    hit = "A" * (32 * 1024 - 1) + "b"
+    before = cpu_seconds(ctx.allow)
+    for _ in range(8):
+        p = dict(p_web("aaaa.txt", value=miss), require_exact_case=False)
+        status, resp = dcv(ctx.allow, WEB, p)
+        well_formed(status, resp)
+        completed_failure(resp)
+    used = cpu_seconds(ctx.allow) - before
+    check(used < 2.0, "eight checks used %.2f s of CPU" % used)
+    p = dict(p_web("aaaa.txt", value=hit), require_exact_case=False)
+    status, resp = dcv(ctx.allow, WEB, p)
+    well_formed(status, resp)
+    passed(resp)
+    status, resp = dcv(ctx.allow, WEB, dict(p, require_exact_case=True))
+    well_formed(status, resp)
+    completed_failure(resp)
     still_serving(ctx)
 
 
