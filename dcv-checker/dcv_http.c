@@ -31,6 +31,8 @@
 #define WEBSITE_BODY_MAX (64u * 1024u)
 /* acme-http-01: trailing whitespace allowed after the key authorization */
 #define HTTP01_SLACK 256u
+/* match_regex: pattern steps for the whole page (about 0.1 s of CPU) */
+#define REGEX_STEP_BUDGET 10000000ul
 
 struct http_op {
     struct dcv_check *c;
@@ -216,6 +218,20 @@ static void http_fail(struct http_op *op, bool completed, const char *type,
     http_finish(op);
 }
 
+/* PCRE2's match and depth limits count per start position, so a
+ * backtracking pattern on a 64 KiB page could run 64 Ki times the limit,
+ * all on the loop. Every pattern step is an automatic callout that spends
+ * one unit of a budget shared by the whole match. */
+static int regex_step(pcre2_callout_block *cb, void *arg)
+{
+    unsigned long *left = arg;
+
+    if (*left == 0)
+        return PCRE2_ERROR_CALLOUT;
+    (*left)--;
+    return 0;
+}
+
 static bool regex_matches(struct dcv_check *c, const char *re, const char *subj,
                           size_t len)
 {
@@ -225,10 +241,12 @@ static bool regex_matches(struct dcv_check *c, const char *re, const char *subj,
     int errcode = 0;
     PCRE2_SIZE erroff = 0;
     char *fixed = NULL;
+    unsigned long left = REGEX_STEP_BUDGET;
     int rc;
 
-    code = pcre2_compile((PCRE2_SPTR)re, PCRE2_ZERO_TERMINATED, PCRE2_UTF,
-                         &errcode, &erroff, NULL);
+    code =
+        pcre2_compile((PCRE2_SPTR)re, PCRE2_ZERO_TERMINATED,
+                      PCRE2_UTF | PCRE2_AUTO_CALLOUT, &errcode, &erroff, NULL);
     if (code == NULL) {
         dcv_check_error(c, DCV_ERR_PARAMETER,
                         "match_regex does not compile (offset %zu)",
@@ -242,6 +260,7 @@ static bool regex_matches(struct dcv_check *c, const char *re, const char *subj,
     /* a hostile pattern must not stall the loop on a 64 KiB page */
     pcre2_set_match_limit(mctx, 1000000);
     pcre2_set_depth_limit(mctx, 10000);
+    pcre2_set_callout(mctx, regex_step, &left);
     /* A page that is not UTF-8 (the applicant's bytes) is matched as
      * repaired text (docs/json-safety.md: U+FFFD, NULs kept), as the
      * reference matches the text its HTTP client decoded; it is not an
@@ -251,7 +270,13 @@ static bool regex_matches(struct dcv_check *c, const char *re, const char *subj,
         subj = fixed;
     }
     rc = pcre2_match(code, (PCRE2_SPTR)subj, len, 0, 0, md, mctx);
-    if (rc < -1)
+    if (rc == PCRE2_ERROR_CALLOUT || rc == PCRE2_ERROR_MATCHLIMIT ||
+        rc == PCRE2_ERROR_DEPTHLIMIT)
+        dcv_check_error(c, DCV_ERR_PARAMETER,
+                        "match_regex needs more than %lu steps on this page "
+                        "(pcre2 %d): too much backtracking",
+                        REGEX_STEP_BUDGET, rc);
+    else if (rc < -1)
         dcv_check_error(c, DCV_ERR_PARAMETER,
                         "match_regex could not be evaluated (pcre2 %d)", rc);
     pcre2_match_context_free(mctx);
@@ -492,6 +517,8 @@ static void on_resolved(enum mpic_err st, const char *addr, const char *why,
     curl_easy_setopt(e, CURLOPT_ERRORBUFFER, op->errbuf);
     curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, cfg->http_verify_tls ? 1L : 0L);
     curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, cfg->http_verify_tls ? 2L : 0L);
+    curl_easy_setopt(e, CURLOPT_SSL_CIPHER_LIST, DCV_TLS_CIPHERS);
+    curl_easy_setopt(e, CURLOPT_SSL_EC_CURVES, DCV_TLS_GROUPS);
     if (ev_curl_add(c->d->curl, e, on_done, op) != 0) {
         op->easy = NULL;
         curl_easy_cleanup(e);

@@ -435,6 +435,12 @@ static void on_resolved(enum mpic_err st, const char *addr, const char *why,
         goto out;
     }
     SSL_CTX_set_min_proto_version(op->ctx, TLS1_2_VERSION);
+    if (SSL_CTX_set_cipher_list(op->ctx, DCV_TLS_CIPHERS) != 1 ||
+        SSL_CTX_set1_groups_list(op->ctx, DCV_TLS_GROUPS) != 1) {
+        tls_finish(op, false, DCV_ERR_INTERNAL,
+                   "cannot restrict TLS to elliptic-curve key exchange");
+        goto out;
+    }
     /* the certificate is self-signed by design: judged below, not here */
     SSL_CTX_set_verify(op->ctx, SSL_VERIFY_NONE, NULL);
     op->ssl = SSL_new(op->ctx);

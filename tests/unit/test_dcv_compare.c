@@ -59,6 +59,41 @@ static void test_value_nul_bytes_are_kept(void **state)
     assert_true(dcv_value_matches(rec, sizeof(rec), "def", true, false));
 }
 
+static void test_value_substring_long_and_folded(void **state)
+{
+    /* 64 KiB of 'a' and a 32 KiB value that misses by its last byte: the
+     * case-insensitive search too is one linear pass (memmem). */
+    size_t n = 64 * 1024;
+    size_t w = 32 * 1024;
+    char *page = test_malloc(n);
+    char *want = test_malloc(w + 1);
+    static const char nul_rec[] = {'X', '\0', 'A', 'b', 'C', '\0'};
+    static const char hi[] = {'\xc3', '\x89', 't', 'E'};
+    (void)state;
+
+    memset(page, 'a', n);
+    memset(want, 'A', w);
+    want[w - 1] = 'b';
+    want[w] = '\0';
+    assert_false(dcv_value_matches(page, n, want, false, false));
+    assert_false(dcv_value_matches(page, n, want, true, false));
+    page[n - 1] = 'B'; /* the match ends on the last byte */
+    assert_true(dcv_value_matches(page, n, want, false, false));
+    assert_false(dcv_value_matches(page, n, want, true, false));
+    want[w - 1] = 'A';
+    assert_true(dcv_value_matches(page, n, want, false, false));
+    assert_false(dcv_value_matches(page, n, want, true, false));
+    /* NULs are bytes like any other; only ASCII letters fold */
+    assert_true(
+        dcv_value_matches(nul_rec, sizeof(nul_rec), "abc", false, false));
+    assert_false(
+        dcv_value_matches(nul_rec, sizeof(nul_rec), "abc", true, false));
+    assert_true(dcv_value_matches(hi, sizeof(hi), "\xc3\x89Te", false, false));
+    assert_false(dcv_value_matches(hi, sizeof(hi), "\xe3\x89te", false, false));
+    test_free(page);
+    test_free(want);
+}
+
 static void test_ip_equal_v4(void **state)
 {
     (void)state;
@@ -314,6 +349,7 @@ int main(void)
         cmocka_unit_test(test_value_substring),
         cmocka_unit_test(test_value_empty_challenge_never_matches_substring),
         cmocka_unit_test(test_value_nul_bytes_are_kept),
+        cmocka_unit_test(test_value_substring_long_and_folded),
         cmocka_unit_test(test_ip_equal_v4),
         cmocka_unit_test(test_ip_equal_v6_forms),
         cmocka_unit_test(test_ip_mapped_v6_is_not_v4),
