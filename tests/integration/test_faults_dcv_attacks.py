@@ -751,31 +751,20 @@ def backtracking_regex_is_bounded(ctx):
     still_serving(ctx)
 
 
-def cpu_seconds(d):
-    """CPU time the daemon has used (user + system): its one loop's work,
-    whatever else the machine is doing."""
-    with open("/proc/%d/stat" % d.proc.pid) as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 @R.case
-def long_challenge_value_is_one_linear_search(ctx):
+def long_challenge_value_on_a_long_page(ctx):
     """A 32 KiB challenge_value that misses by its last byte, on a page
-    of 64 Ki 'a': compared position by position (case-insensitively) this
-    took about 0.5 s of the loop per check; now one linear search. Eight
-    such checks must take well under 2 s of the checker's CPU (before:
-    about 4 s)."""
+    of 64 Ki 'a', fails; one that matches (in either case) passes only
+    without require_exact_case. Compared position by position this took
+    about 0.5 s of the loop per check; now one linear search (its cost
+    is a benchmark question, not asserted here)."""
     miss = "A" * (32 * 1024 - 1) + "c"
     hit = "A" * (32 * 1024 - 1) + "b"
-    before = cpu_seconds(ctx.allow)
     for _ in range(8):
         p = dict(p_web("aaaa.txt", value=miss), require_exact_case=False)
         status, resp = dcv(ctx.allow, WEB, p)
         well_formed(status, resp)
         completed_failure(resp)
-    used = cpu_seconds(ctx.allow) - before
-    check(used < 2.0, "eight checks used %.2f s of CPU" % used)
     p = dict(p_web("aaaa.txt", value=hit), require_exact_case=False)
     status, resp = dcv(ctx.allow, WEB, p)
     well_formed(status, resp)
