@@ -171,6 +171,69 @@ static void check_target_for_method(const struct mpic_target *t,
                          mpic_model_method_names[m]);
 }
 
+/* Where `what` appears in `where` (ignoring ASCII case), or false. */
+static bool appears_in(const char *what, const char *where)
+{
+    return where != NULL && strcasestr(where, what) != NULL;
+}
+
+/*
+ * BR 3.2.2.4.18: the Random Value or Request Token "MUST NOT appear in the
+ * request used to retrieve the file or web page". A server that echoes its
+ * request (an error page quoting the URL, a debug page listing headers)
+ * would otherwise show the value without the applicant ever placing it.
+ * The same holds for acme-http-01's key authorization (RFC 8555 8.3: the
+ * token plus the account key's thumbprint, so a correct one never appears
+ * in the request). Case is ignored: servers change the case of what they
+ * echo. The checker's User-Agent is its own and not known here.
+ */
+static void check_value_not_in_request(const struct mpic_target *t,
+                                       const struct mpic_dcv_params *p,
+                                       struct mpic_errlist *errs)
+{
+    const char *value;
+    const char *field;
+    const char *file;
+    const char *where = NULL;
+    char *path;
+
+    if (p->method == MPIC_DCV_WEBSITE_CHANGE) {
+        value = p->challenge_value;
+        field = "challenge_value";
+        file = p->http_token_path;
+        path = xasprintf("/.well-known/pki-validation/%s",
+                         file != NULL ? file : "");
+    } else if (p->method == MPIC_DCV_ACME_HTTP_01) {
+        value = p->key_authorization;
+        field = "key_authorization";
+        file = p->token;
+        path = xasprintf("/.well-known/acme-challenge/%s",
+                         file != NULL ? file : "");
+    } else {
+        return;
+    }
+    if (value == NULL || value[0] == '\0') {
+        free(path);
+        return;
+    }
+    if (appears_in(value, path))
+        where = "the URL's path";
+    else if (appears_in(value, t->name))
+        where = "the target name (URL and Host header)";
+    for (size_t i = 0; where == NULL && i < p->n_http_headers; i++) {
+        if (appears_in(value, p->http_headers[i].name) ||
+            appears_in(value, p->http_headers[i].value))
+            where = "http_headers";
+    }
+    if (where != NULL)
+        mpic_errlist_add(errs, ISSUE_VALUE,
+                         DCV_PATH ".%s: appears in %s of the request that "
+                                  "fetches it, so a server echoing its request "
+                                  "would show it (BR 3.2.2.4.18)",
+                         field, where);
+    free(path);
+}
+
 /*
  * The check-type specific part shared by both request kinds: CAA
  * parameters (optional) or DCV parameters (required).
@@ -200,8 +263,10 @@ static void parse_check_params(const json_t *root, enum mpic_check_type ct,
         return;
     }
     mpic_model_parse_dcv_params(v, dcv, &method_ok, errs);
-    if (method_ok && target_ok)
+    if (method_ok && target_ok) {
         check_target_for_method(t, dcv->method, errs);
+        check_value_not_in_request(t, dcv, errs);
+    }
 }
 
 /* ---- POST /mpic ---- */

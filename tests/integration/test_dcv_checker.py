@@ -161,8 +161,22 @@ http {{
     location = /.well-known/acme-challenge/ua {{
       return 200 "$http_user_agent";
     }}
+    location = /.well-known/acme-challenge/ua-custom {{
+      if ($http_user_agent = "custom") {{
+        return 200 "ua-header-seen";
+      }}
+      return 200 "ua-other";
+    }}
     location = /.well-known/pki-validation/hdr.txt {{
       return 200 "value=$http_x_test host=$host";
+    }}
+    # A server that echoes its request (BR 3.2.2.4.18 forbids the value
+    # in the request, so that this page can never prove anything).
+    location ~ ^/\\.well-known/acme-challenge/(echo-[A-Za-z0-9_-]*)$ {{
+      return 200 "$1";
+    }}
+    location ~ ^/\\.well-known/pki-validation/echo- {{
+      return 200 "you asked for $request_uri on $host with $http_x_echo";
     }}
   }}
 }}
@@ -778,8 +792,18 @@ def private_address_refused_by_default(ctx):
 def user_agent_from_config_and_headers(ctx):
     p = p_http01("ua", keyauth="dcv-test-agent")
     passed(ok_resp(ctx.main, "web.dcv.test", p))
-    p = p_http01("ua", keyauth="custom", headers={"User-Agent": "custom"})
+    # http_headers replace it; the page says whether it saw ours (a value
+    # that is in the request itself is refused: value_in_request cases).
+    p = p_http01("ua-custom", keyauth="ua-header-seen",
+                 headers={"User-Agent": "custom"})
     passed(ok_resp(ctx.main, "web.dcv.test", p))
+    p = p_http01("ua-custom", keyauth="ua-header-seen")
+    failed(ok_resp(ctx.main, "web.dcv.test", p))
+    status, resp = dcv(ctx.main, "web.dcv.test",
+                       p_http01("ua", keyauth="custom",
+                                headers={"User-Agent": "custom"}))
+    assert_refused(status, resp, "key_authorization in the User-Agent",
+                   BAD_VALUE, "key_authorization: appears in http_headers")
 
 
 @R.case
@@ -1022,6 +1046,21 @@ def refused_requests():
          "$.dcv_check_parameters.http_token_path"),
         ("http_token_path non-ASCII", "web.dcv.test", p_web("\u00e9.txt"),
          BAD_VALUE, "$.dcv_check_parameters.http_token_path"),
+        # BR 3.2.2.4.18: the value is not in the request. The echo pages
+        # would show it (echo_page_proves_nothing_without_the_value).
+        ("challenge_value in the path", "web.dcv.test",
+         p_web("echo-R4nd0m.txt", value="r4nd0m", case=False), BAD_VALUE,
+         "$.dcv_check_parameters.challenge_value: appears in the URL's path"),
+        ("challenge_value in the target name", "web.dcv.test",
+         p_web("echo-x.txt", value="WEB.dcv.test"), BAD_VALUE,
+         "challenge_value: appears in the target name"),
+        ("challenge_value in a header", "web.dcv.test",
+         p_web("echo-x.txt", value="R4nd0m", headers={"X-Echo": "R4nd0m"}),
+         BAD_VALUE, "challenge_value: appears in http_headers"),
+        ("key_authorization in the path", "web.dcv.test",
+         p_http01("echo-" + TOKEN, "echo-" + TOKEN), BAD_VALUE,
+         "$.dcv_check_parameters.key_authorization: appears in the URL's "
+         "path"),
     ]
 
 
@@ -1045,6 +1084,31 @@ def bad_requests(d):
     lines = counters(d, "mpic_dcv_bad_requests_total ")
     eq(len(lines), 1, "mpic_dcv_bad_requests_total")
     return int(lines[0].split()[1])
+
+
+@R.case
+def echo_page_proves_nothing_without_the_value(ctx):
+    """The echo pages refused_requests() relies on answer 200 with the
+    request's path, host and X-Echo header: a value placed in any of them
+    would be found, which is why such requests are 400."""
+    # The page's own words pass, and its echo holds the request's path,
+    # host and header (the regex): a value placed there would be found.
+    passed(ok_resp(ctx.main, "web.dcv.test",
+                   p_web("echo-a.txt", value="you asked for",
+                         regex="asked for /\\.well-known/pki-validation/"
+                               "echo-a\\.txt on web\\.dcv\\.test with zz$",
+                         headers={"X-Echo": "zz"})))
+    resp = ok_resp(ctx.main, "web.dcv.test",
+                   p_web("echo-a.txt", value="R4nd0m",
+                         headers={"X-Echo": "zz"}))
+    check(resp["check_completed"] and not resp["check_passed"],
+          "echo without the value: %r" % (resp,))
+    # acme-http-01: the page echoes the token; a key authorization that is
+    # the token would pass, the real one (token.thumbprint) does not.
+    resp = ok_resp(ctx.main, "web.dcv.test",
+                   p_http01("echo-" + TOKEN, "echo-" + KEYAUTH))
+    check(resp["check_completed"] and not resp["check_passed"],
+          "echo of the token: %r" % (resp,))
 
 
 @R.case

@@ -108,7 +108,7 @@ def p_http01():
 
 def p_web():
     return {"validation_method": "website-change",
-            "require_exact_case": True, "challenge_value": "x",
+            "require_exact_case": True, "challenge_value": "value-q9",
             "http_token_path": "x.txt", "url_scheme": "https",
             "http_headers": None, "match_regex": None}
 

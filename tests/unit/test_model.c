@@ -422,10 +422,10 @@ static void test_echo_website_change(void **state)
     (void)state;
     expect_dcv_echo(
         "example.com",
-        "{\"validation_method\":\"website-change\",\"challenge_value\":\"v\","
+        "{\"validation_method\":\"website-change\",\"challenge_value\":\"q9\","
         "\"http_token_path\":\"p.txt\",\"token\":\"not-echoed\"}",
         "{\"validation_method\":\"website-change\",\"require_exact_case\":"
-        "true,\"challenge_value\":\"v\",\"http_token_path\":\"p.txt\","
+        "true,\"challenge_value\":\"q9\",\"http_token_path\":\"p.txt\","
         "\"url_scheme\":\"http\",\"http_headers\":null,\"match_regex\":null}");
     expect_dcv_echo(
         "192.0.2.1",
@@ -473,18 +473,18 @@ static void test_echo_dns_methods(void **state)
     /* A non-TXT dns-change is never case-sensitive. */
     expect_dcv_echo("example.com",
                     "{\"validation_method\":\"dns-change\",\"challenge_value\":"
-                    "\"c\",\"dns_record_type\":\"CNAME\","
+                    "\"q9\",\"dns_record_type\":\"CNAME\","
                     "\"require_exact_case\":true}",
                     "{\"validation_method\":\"dns-change\","
-                    "\"require_exact_case\":false,\"challenge_value\":\"c\","
+                    "\"require_exact_case\":false,\"challenge_value\":\"q9\","
                     "\"dns_name_prefix\":null,\"dns_record_type\":\"CNAME\","
                     "\"require_exact_match\":false}");
     expect_dcv_echo("example.com",
                     "{\"validation_method\":\"dns-change\",\"challenge_value\":"
-                    "\"c\",\"dns_record_type\":\"TXT\",\"dns_name_prefix\":"
+                    "\"q9\",\"dns_record_type\":\"TXT\",\"dns_name_prefix\":"
                     "\"_x\",\"require_exact_match\":true}",
                     "{\"validation_method\":\"dns-change\","
-                    "\"require_exact_case\":true,\"challenge_value\":\"c\","
+                    "\"require_exact_case\":true,\"challenge_value\":\"q9\","
                     "\"dns_name_prefix\":\"_x\",\"dns_record_type\":\"TXT\","
                     "\"require_exact_match\":true}");
     expect_dcv_echo("example.com",
@@ -566,7 +566,7 @@ static void test_request_headers(void **state)
     (void)state;
     parse_ok("{\"check_type\":\"dcv\",\"domain_or_ip_target\":\"a.example\","
              "\"dcv_check_parameters\":{\"validation_method\":"
-             "\"acme-http-01\",\"token\":\"t\",\"key_authorization\":\"k\","
+             "\"acme-http-01\",\"token\":\"t\",\"key_authorization\":\"k.q9\","
              "\"http_headers\":{\"User-Agent\":\"ua\",\"X-B\":\"b\"}}}",
              &req);
     assert_true(req.check.dcv.has_http_headers);
@@ -574,7 +574,7 @@ static void test_request_headers(void **state)
     mpic_request_cleanup(&req);
     parse_ok("{\"check_type\":\"dcv\",\"domain_or_ip_target\":\"a.example\","
              "\"dcv_check_parameters\":{\"validation_method\":"
-             "\"acme-http-01\",\"token\":\"t\",\"key_authorization\":\"k\","
+             "\"acme-http-01\",\"token\":\"t\",\"key_authorization\":\"k.q9\","
              "\"http_headers\":{}}}",
              &req);
     assert_true(req.check.dcv.has_http_headers);
@@ -639,11 +639,11 @@ static void test_issue_missing_method_fields(void **state)
                      "website-change");
     expect_dcv_issue("a.example",
                      "{\"validation_method\":\"website-change\","
-                     "\"challenge_value\":\"c\"}",
+                     "\"challenge_value\":\"q9\"}",
                      "missing-required-field", ".http_token_path: required");
     expect_dcv_issue("a.example",
                      "{\"validation_method\":\"acme-http-01\","
-                     "\"key_authorization\":\"k\"}",
+                     "\"key_authorization\":\"k.q9\"}",
                      "missing-required-field", ".token: required");
     expect_dcv_issue("a.example",
                      "{\"validation_method\":\"acme-http-01\",\"token\":\"t\"}",
@@ -656,7 +656,7 @@ static void test_issue_missing_method_fields(void **state)
         "missing-required-field", ".key_authorization_hash: required");
     expect_dcv_issue("a.example",
                      "{\"validation_method\":\"dns-change\","
-                     "\"challenge_value\":\"c\"}",
+                     "\"challenge_value\":\"q9\"}",
                      "missing-required-field",
                      ".dns_record_type: required for dns-change");
     expect_dcv_issue("a.example",
@@ -731,24 +731,25 @@ static void test_issue_field_types(void **state)
                      "invalid-field-type", ".require_exact_case");
     expect_dcv_issue("a.example",
                      "{\"validation_method\":\"acme-http-01\",\"token\":1,"
-                     "\"key_authorization\":\"k\"}",
+                     "\"key_authorization\":\"k.q9\"}",
                      "invalid-field-type", ".token: must be a string");
     expect_dcv_issue("a.example",
                      "{\"validation_method\":\"acme-http-01\",\"token\":\"t\","
-                     "\"key_authorization\":\"k\",\"http_headers\":\"x\"}",
+                     "\"key_authorization\":\"k.q9\",\"http_headers\":\"x\"}",
                      "invalid-field-type", ".http_headers: must be an object");
-    expect_dcv_issue("a.example",
-                     "{\"validation_method\":\"acme-http-01\",\"token\":\"t\","
-                     "\"key_authorization\":\"k\",\"http_headers\":{\"A\":1}}",
-                     "invalid-field-type", ".http_headers.A");
+    expect_dcv_issue(
+        "a.example",
+        "{\"validation_method\":\"acme-http-01\",\"token\":\"t\","
+        "\"key_authorization\":\"k.q9\",\"http_headers\":{\"A\":1}}",
+        "invalid-field-type", ".http_headers.A");
     expect_dcv_issue("a.example",
                      "{\"validation_method\":\"dns-change\","
-                     "\"challenge_value\":\"c\",\"dns_record_type\":\"TXT\","
+                     "\"challenge_value\":\"q9\",\"dns_record_type\":\"TXT\","
                      "\"require_exact_match\":1}",
                      "invalid-field-type", ".require_exact_match");
     expect_dcv_issue("a.example",
                      "{\"validation_method\":\"dns-change\","
-                     "\"challenge_value\":\"c\",\"dns_record_type\":16}",
+                     "\"challenge_value\":\"q9\",\"dns_record_type\":16}",
                      "invalid-field-type", ".dns_record_type");
     expect_dcv_issue("a.example",
                      "{\"validation_method\":\"dns-persistent\","
@@ -780,15 +781,15 @@ static void test_issue_record_type(void **state)
     (void)state;
     expect_dcv_issue("a.example",
                      "{\"validation_method\":\"dns-change\","
-                     "\"challenge_value\":\"c\",\"dns_record_type\":\"A\"}",
+                     "\"challenge_value\":\"q9\",\"dns_record_type\":\"A\"}",
                      "invalid-dns-record-type", "A is not allowed");
     expect_dcv_issue("a.example",
                      "{\"validation_method\":\"dns-change\","
-                     "\"challenge_value\":\"c\",\"dns_record_type\":\"MX\"}",
+                     "\"challenge_value\":\"q9\",\"dns_record_type\":\"MX\"}",
                      "invalid-dns-record-type", "unknown type \"MX\"");
     expect_dcv_issue("a.example",
                      "{\"validation_method\":\"dns-change\","
-                     "\"challenge_value\":\"c\",\"dns_record_type\":\"txt\"}",
+                     "\"challenge_value\":\"q9\",\"dns_record_type\":\"txt\"}",
                      "invalid-dns-record-type", ".dns_record_type");
     expect_dcv_issue("a.example",
                      "{\"validation_method\":\"ip-address\","
@@ -802,11 +803,11 @@ static void test_issue_record_type(void **state)
                      "invalid-dns-record-type", "must be TXT");
     expect_dcv_issue("a.example",
                      "{\"validation_method\":\"contact-email-caa\","
-                     "\"challenge_value\":\"c\",\"dns_record_type\":\"TXT\"}",
+                     "\"challenge_value\":\"q9\",\"dns_record_type\":\"TXT\"}",
                      "invalid-dns-record-type", "must be CAA");
     expect_dcv_issue("192.0.2.1",
                      "{\"validation_method\":\"reverse-address-lookup\","
-                     "\"challenge_value\":\"c\",\"dns_record_type\":\"A\"}",
+                     "\"challenge_value\":\"q9\",\"dns_record_type\":\"A\"}",
                      "invalid-dns-record-type", "must be PTR");
 }
 
@@ -834,15 +835,15 @@ static void test_issue_target(void **state)
                      "invalid-target-for-method", "acme-dns-01 needs a");
     expect_dcv_issue("2001:db8::1",
                      "{\"validation_method\":\"dns-change\","
-                     "\"challenge_value\":\"c\",\"dns_record_type\":\"TXT\"}",
+                     "\"challenge_value\":\"q9\",\"dns_record_type\":\"TXT\"}",
                      "invalid-target-for-method", "domain name");
     expect_dcv_issue("192.0.2.1",
                      "{\"validation_method\":\"contact-phone-txt\","
-                     "\"challenge_value\":\"c\"}",
+                     "\"challenge_value\":\"q9\"}",
                      "invalid-target-for-method", "domain name");
     expect_dcv_issue("a.example",
                      "{\"validation_method\":\"reverse-address-lookup\","
-                     "\"challenge_value\":\"c\"}",
+                     "\"challenge_value\":\"q9\"}",
                      "invalid-target-for-method", "needs an IP address");
 }
 
@@ -855,15 +856,16 @@ static void test_ip_targets_allowed(void **state)
              "\"[2001:db8::1]\"}",
              &req);
     mpic_request_cleanup(&req);
-    parse_ok("{\"check_type\":\"dcv\",\"domain_or_ip_target\":\"192.0.2.1\","
-             "\"dcv_check_parameters\":{\"validation_method\":"
-             "\"acme-http-01\",\"token\":\"t\",\"key_authorization\":\"k\"}}",
-             &req);
+    parse_ok(
+        "{\"check_type\":\"dcv\",\"domain_or_ip_target\":\"192.0.2.1\","
+        "\"dcv_check_parameters\":{\"validation_method\":"
+        "\"acme-http-01\",\"token\":\"t\",\"key_authorization\":\"k.q9\"}}",
+        &req);
     mpic_request_cleanup(&req);
     /* Wildcards are fine for DNS methods. */
     parse_ok("{\"check_type\":\"dcv\",\"domain_or_ip_target\":\"*.a.example\","
              "\"dcv_check_parameters\":{\"validation_method\":"
-             "\"dns-change\",\"challenge_value\":\"c\","
+             "\"dns-change\",\"challenge_value\":\"q9\","
              "\"dns_record_type\":\"CAA\"}}",
              &req);
     mpic_request_cleanup(&req);
@@ -876,7 +878,7 @@ static const struct method_case {
     bool name_ok;     /* a domain name is allowed */
     bool wildcard_ok; /* a "*." name is allowed */
 } method_cases[] = {
-    {"{\"validation_method\":\"website-change\",\"challenge_value\":\"c\","
+    {"{\"validation_method\":\"website-change\",\"challenge_value\":\"q9\","
      "\"http_token_path\":\"p.txt\"}",
      true, true, false},
     {"{\"validation_method\":\"acme-http-01\",\"token\":\"t\","
@@ -888,7 +890,7 @@ static const struct method_case {
     {"{\"validation_method\":\"acme-dns-01\",\"key_authorization_hash\":"
      "\"h\"}",
      false, true, true},
-    {"{\"validation_method\":\"dns-change\",\"challenge_value\":\"c\","
+    {"{\"validation_method\":\"dns-change\",\"challenge_value\":\"q9\","
      "\"dns_record_type\":\"TXT\"}",
      false, true, true},
     {"{\"validation_method\":\"contact-email-txt\",\"challenge_value\":"
@@ -1010,6 +1012,76 @@ static void test_targets_per_method(void **state)
     }
 }
 
+/*
+ * BR 3.2.2.4.18: the value looked for must not appear in the request that
+ * fetches the page (path, target name, headers; any case), for
+ * website-change's challenge_value and acme-http-01's key authorization.
+ */
+static void test_value_not_in_request(void **state)
+{
+    static const struct {
+        const char *target;
+        const char *params;
+        const char *where; /* NULL: accepted */
+    } cases[] = {
+        {"a.example",
+         "{\"validation_method\":\"website-change\",\"challenge_value\":"
+         "\"r4nd0m\",\"http_token_path\":\"file-r4nd0m.txt\"}",
+         "challenge_value: appears in the URL's path"},
+        {"a.example",
+         "{\"validation_method\":\"website-change\",\"challenge_value\":"
+         "\"R4ND0M\",\"http_token_path\":\"r4nd0m\"}",
+         "the URL's path"},
+        {"a.example",
+         "{\"validation_method\":\"website-change\",\"challenge_value\":"
+         "\"pki-validation\",\"http_token_path\":\"f.txt\"}",
+         "the URL's path"},
+        {"r4nd0m.example",
+         "{\"validation_method\":\"website-change\",\"challenge_value\":"
+         "\"R4nd0m\",\"http_token_path\":\"f.txt\"}",
+         "the target name"},
+        {"a.example",
+         "{\"validation_method\":\"website-change\",\"challenge_value\":"
+         "\"r4nd0m\",\"http_token_path\":\"f.txt\",\"http_headers\":"
+         "{\"X-Echo\":\"x r4nd0m y\"}}",
+         "appears in http_headers"},
+        {"a.example",
+         "{\"validation_method\":\"website-change\",\"challenge_value\":"
+         "\"x-r4nd0m\",\"http_token_path\":\"f.txt\",\"http_headers\":"
+         "{\"X-R4nd0m\":\"1\"}}",
+         "http_headers"},
+        {"a.example",
+         "{\"validation_method\":\"acme-http-01\",\"token\":\"tok-123\","
+         "\"key_authorization\":\"tok-123\"}",
+         "key_authorization: appears in the URL's path"},
+        {"a.example",
+         "{\"validation_method\":\"acme-http-01\",\"token\":\"tok-123\","
+         "\"key_authorization\":\"acme-challenge\"}",
+         "the URL's path"},
+        /* accepted: the value is nowhere in the request */
+        {"a.example",
+         "{\"validation_method\":\"website-change\",\"challenge_value\":"
+         "\"r4nd0m\",\"http_token_path\":\"f.txt\",\"http_headers\":"
+         "{\"X-Echo\":\"r4nd0\"}}",
+         NULL},
+        {"a.example",
+         "{\"validation_method\":\"acme-http-01\",\"token\":\"tok-123\","
+         "\"key_authorization\":\"tok-123.thumbprint\"}",
+         NULL},
+        /* a regex-only website-change looks for no value */
+        {"a.example",
+         "{\"validation_method\":\"website-change\",\"challenge_value\":"
+         "\"\",\"match_regex\":\"f\\\\.txt\",\"http_token_path\":\"f.txt\"}",
+         NULL},
+    };
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+        expect_dcv_target(cases[i].target, cases[i].params,
+                          cases[i].where == NULL, "invalid-parameter-value",
+                          cases[i].where);
+}
+
 /* Target syntax refusals are the same for CAA and DCV, /mpic and checkers. */
 static void test_target_syntax_for_all_checks(void **state)
 {
@@ -1076,7 +1148,7 @@ static void test_token_syntax(void **state)
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         snprintf(params, sizeof(params),
                  "{\"validation_method\":\"acme-http-01\",\"token\":\"%s\","
-                 "\"key_authorization\":\"k\"}",
+                 "\"key_authorization\":\"k.q9\"}",
                  bad[i]);
         expect_dcv_target("a.example", params, false, "invalid-parameter-value",
                           "$.dcv_check_parameters.token: must be base64url");
@@ -1084,7 +1156,7 @@ static void test_token_syntax(void **state)
     for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
         snprintf(params, sizeof(params),
                  "{\"validation_method\":\"acme-http-01\",\"token\":\"%s\","
-                 "\"key_authorization\":\"k\"}",
+                 "\"key_authorization\":\"k.q9\"}",
                  good[i]);
         expect_dcv_target("a.example", params, true, NULL, NULL);
         expect_dcv_target("192.0.2.1", params, true, NULL, NULL);
@@ -1137,7 +1209,7 @@ static void test_http_token_path_syntax(void **state)
 
         snprintf(params, sizeof(params),
                  "{\"validation_method\":\"website-change\","
-                 "\"challenge_value\":\"c\",\"http_token_path\":\"%s\"}",
+                 "\"challenge_value\":\"q9\",\"http_token_path\":\"%s\"}",
                  bad[i].path);
         snprintf(want, sizeof(want), "$.dcv_check_parameters.http_token_path");
         expect_dcv_target("a.example", params, false, "invalid-parameter-value",
@@ -1148,7 +1220,7 @@ static void test_http_token_path_syntax(void **state)
     for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
         snprintf(params, sizeof(params),
                  "{\"validation_method\":\"website-change\","
-                 "\"challenge_value\":\"c\",\"http_token_path\":\"%s\"}",
+                 "\"challenge_value\":\"q9\",\"http_token_path\":\"%s\"}",
                  good[i]);
         expect_dcv_target("a.example", params, true, NULL, NULL);
     }
@@ -1159,14 +1231,14 @@ static void test_http_token_path_syntax(void **state)
     long_path[255] = '\0';
     snprintf(params, sizeof(params),
              "{\"validation_method\":\"website-change\","
-             "\"challenge_value\":\"c\",\"http_token_path\":\"%s\"}",
+             "\"challenge_value\":\"q9\",\"http_token_path\":\"%s\"}",
              long_path);
     expect_dcv_target("a.example", params, true, NULL, NULL);
     long_path[255] = 'a';
     long_path[256] = '\0';
     snprintf(params, sizeof(params),
              "{\"validation_method\":\"website-change\","
-             "\"challenge_value\":\"c\",\"http_token_path\":\"%s\"}",
+             "\"challenge_value\":\"q9\",\"http_token_path\":\"%s\"}",
              long_path);
     expect_dcv_target("a.example", params, false, "invalid-parameter-value",
                       "256 octets long (limit 255)");
@@ -1192,31 +1264,31 @@ static void test_issue_parameter_values(void **state)
                      "match_regex");
     expect_dcv_issue("a.example",
                      "{\"validation_method\":\"website-change\","
-                     "\"challenge_value\":\"c\",\"http_token_path\":\"p\","
+                     "\"challenge_value\":\"q9\",\"http_token_path\":\"p\","
                      "\"match_regex\":\"(ab\"}",
                      "invalid-parameter-value", ".match_regex: does not");
     expect_dcv_issue("a.example",
                      "{\"validation_method\":\"website-change\","
-                     "\"challenge_value\":\"c\",\"http_token_path\":\"p\","
+                     "\"challenge_value\":\"q9\",\"http_token_path\":\"p\","
                      "\"url_scheme\":\"ftp\"}",
                      "invalid-parameter-value", ".url_scheme");
     expect_dcv_issue("a.example",
                      "{\"validation_method\":\"website-change\","
-                     "\"challenge_value\":\"c\",\"http_token_path\":\"\"}",
+                     "\"challenge_value\":\"q9\",\"http_token_path\":\"\"}",
                      "invalid-parameter-value", ".http_token_path");
     expect_dcv_issue("a.example",
                      "{\"validation_method\":\"acme-http-01\",\"token\":\"t\","
-                     "\"key_authorization\":\"k\",\"http_headers\":"
+                     "\"key_authorization\":\"k.q9\",\"http_headers\":"
                      "{\"X-A\":\"a\\r\\nInjected: 1\"}}",
                      "invalid-parameter-value", ".http_headers");
     expect_dcv_issue("a.example",
                      "{\"validation_method\":\"acme-http-01\",\"token\":\"t\","
-                     "\"key_authorization\":\"k\",\"http_headers\":"
+                     "\"key_authorization\":\"k.q9\",\"http_headers\":"
                      "{\"Bad Name\":\"a\"}}",
                      "invalid-parameter-value", ".http_headers");
     expect_dcv_issue("a.example",
                      "{\"validation_method\":\"acme-http-01\",\"token\":\"\","
-                     "\"key_authorization\":\"k\"}",
+                     "\"key_authorization\":\"k.q9\"}",
                      "invalid-parameter-value", ".token: must not be empty");
     expect_dcv_issue("a.example",
                      "{\"validation_method\":\"acme-tls-alpn-01\","
@@ -1235,17 +1307,17 @@ static void test_issue_parameter_values(void **state)
                      ".dns_name_prefix: must be \"_acme-challenge\"");
     expect_dcv_issue("a.example",
                      "{\"validation_method\":\"contact-email-caa\","
-                     "\"challenge_value\":\"c\",\"dns_name_prefix\":\"_x\"}",
+                     "\"challenge_value\":\"q9\",\"dns_name_prefix\":\"_x\"}",
                      "invalid-parameter-value",
                      ".dns_name_prefix: must be null");
     expect_dcv_issue("a.example",
                      "{\"validation_method\":\"dns-change\","
-                     "\"challenge_value\":\"c\",\"dns_record_type\":\"TXT\","
+                     "\"challenge_value\":\"q9\",\"dns_record_type\":\"TXT\","
                      "\"dns_name_prefix\":\"_a..b\"}",
                      "invalid-parameter-value", ".dns_name_prefix");
     expect_dcv_issue("a.example",
                      "{\"validation_method\":\"dns-change\","
-                     "\"challenge_value\":\"c\",\"dns_record_type\":\"TXT\","
+                     "\"challenge_value\":\"q9\",\"dns_record_type\":\"TXT\","
                      "\"dns_name_prefix\":\"a b\"}",
                      "invalid-parameter-value", ".dns_name_prefix");
     expect_dcv_issue("a.example",
@@ -1354,7 +1426,7 @@ static void test_check_request_parse(void **state)
                               "\"trace_identifier\":null}";
     const char *dcv_bad = "{\"domain_or_ip_target\":\"a.example\","
                           "\"dcv_check_parameters\":{\"validation_method\":"
-                          "\"dns-change\",\"challenge_value\":\"c\","
+                          "\"dns-change\",\"challenge_value\":\"q9\","
                           "\"dns_record_type\":\"PTR\"}}";
 
     (void)state;
@@ -1403,7 +1475,7 @@ static void test_check_request_from_request(void **state)
     parse_ok("{\"check_type\":\"dcv\",\"domain_or_ip_target\":\"Bücher."
              "example\",\"trace_identifier\":\"tr\",\"dcv_check_parameters\":"
              "{\"validation_method\":\"website-change\",\"challenge_value\":"
-             "\"v\",\"http_token_path\":\"p\",\"http_headers\":{\"A\":\"b\"}}"
+             "\"q9\",\"http_token_path\":\"p\",\"http_headers\":{\"A\":\"b\"}}"
              "}",
              &req);
     mpic_check_request_from_request(&creq, &req);
@@ -1414,7 +1486,7 @@ static void test_check_request_from_request(void **state)
         j, "{\"domain_or_ip_target\":\"Bücher.example\",\"trace_identifier\":"
            "\"tr\",\"dcv_check_parameters\":{\"validation_method\":"
            "\"website-change\",\"require_exact_case\":true,"
-           "\"challenge_value\":\"v\",\"http_token_path\":\"p\","
+           "\"challenge_value\":\"q9\",\"http_token_path\":\"p\","
            "\"url_scheme\":\"http\",\"http_headers\":{\"A\":\"b\"},"
            "\"match_regex\":null}}");
     json_decref(j);
@@ -1810,6 +1882,7 @@ int main(void)
         cmocka_unit_test(test_ip_targets_allowed),
         cmocka_unit_test(test_targets_per_method),
         cmocka_unit_test(test_target_syntax_for_all_checks),
+        cmocka_unit_test(test_value_not_in_request),
         cmocka_unit_test(test_token_syntax),
         cmocka_unit_test(test_http_token_path_syntax),
         cmocka_unit_test(test_issue_parameter_values),
