@@ -379,26 +379,42 @@ static void on_straggler_timeout(struct ev_loop *loop, void *arg);
  * 3 and 5.2; the reference checkers alike): a completed check, and without
  * errors unless it is CAA and the request allowed lookup failures (the
  * error then stays as evidence). A checker that claims a pass in any other
- * shape (a bug, a version skew) gives no corroboration: its answer becomes
- * a remote_check error naming what was wrong.
+ * shape (a bug, a version skew), or a DCV pass for another method than
+ * the request's, gives no corroboration: its answer becomes a remote_check
+ * error naming what was wrong.
  */
 static void call_check_coherent(struct coord_req *r, struct coord_call *call)
 {
     const json_t *errors = json_object_get(call->check_response, "errors");
+    const json_t *details = json_object_get(call->check_response, "details");
+    const char *method =
+        json_string_value(json_object_get(details, "validation_method"));
     bool errors_allowed = r->mreq.check.check_type == MPIC_CHECK_CAA &&
                           r->mreq.check.caa.allow_lookup_failure;
+    const char *asked = NULL;
+    char buf[160];
     const char *why;
     const char *first;
     json_t *err;
 
     if (!call->check_passed)
         return;
+    if (r->mreq.check.check_type == MPIC_CHECK_DCV)
+        asked = mpic_dcv_method_name(r->mreq.check.dcv.method);
     if (!call->check_completed)
         why = "check_passed true with check_completed false";
     else if (json_array_size(errors) > 0 && !errors_allowed)
         why = "check_passed true with errors (only a CAA check with "
               "allow_lookup_failure passes with errors)";
-    else
+    else if (asked != NULL && method != NULL && strcmp(method, asked) != 0) {
+        /* A pass for another method proves nothing about this one. Both
+         * checkers name it in details; one that does not is not judged. */
+        snprintf(buf, sizeof(buf),
+                 "check_passed true for validation_method \"%.40s\", not "
+                 "the request's \"%s\"",
+                 method, asked);
+        why = buf;
+    } else
         return;
     first = first_error_type(call->check_response);
     err = coord_remote_error(

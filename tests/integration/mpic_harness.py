@@ -801,6 +801,10 @@ class FakeChecker:
       /passed-incomplete, /passed-with-errors
                   200 with a CAA check response that passes with
                   check_completed false, or with a lookup error listed
+      /dcv-pass-as-METHOD
+                  200 with a passing DCV check response (the reference's
+                  acme-http-01 pass with our resolved_ip) whose details
+                  name METHOD
     """
 
     def __init__(self):
@@ -849,6 +853,12 @@ class FakeChecker:
                     return self._send(500, json.dumps(body).encode())
                 if path.startswith("/passed-"):
                     return self._send(200, misleading_pass(path[8:]))
+                if path.startswith("/dcv-pass-as-"):
+                    body = load_fixture("dcv-response-http-passed.json")
+                    body["details"]["validation_method"] = path[13:]
+                    body["details"]["resolved_ip"] = LOOPBACK
+                    body["timestamp_ns"] = time.time_ns()
+                    return self._send(200, json.dumps(body).encode())
                 return self._send(404, b'{"error": "not found"}')
 
         class Server(http.server.ThreadingHTTPServer):

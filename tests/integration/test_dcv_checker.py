@@ -1187,6 +1187,57 @@ def through_the_coordinator(ctx):
 
 
 @R.case
+def coordinator_counts_no_pass_for_another_method(ctx):
+    """Two of three perspectives answer a pass for acme-dns-01 to an
+    acme-http-01 request whose real check fails: no corroboration, so not
+    valid (quorum 2 of 3 would be met if they counted). The same answers
+    naming acme-http-01 do count: the fakes are passes in every other way."""
+    c = ctx.cluster
+    fake = h.FakeChecker()
+    try:
+        real = ctx.start_dcv("us-east-1", name="dcv-m-us-east-1",
+                             extra="targets:\n"
+                                   "  allow_private_addresses: true\n")
+        coords = {}
+        for as_method in ("acme-dns-01", "acme-http-01"):
+            urls = [("us-east-1", real.base + "/dcv")] + [
+                (code, fake.url("/dcv-pass-as-%s/%s" % (as_method, code)))
+                for code in ("eu-west-1", "ap-northeast-1")]
+            port = h.free_port(udp_too=False)
+            sub = os.path.join(c.workdir, "coord-m-" + as_method)
+            os.makedirs(sub, exist_ok=True)
+            with open(os.path.join(sub, "available_perspectives.yaml"),
+                      "w") as f:
+                f.write(h.available_perspectives_yaml())
+            d = h.Daemon("coord-m-" + as_method, "mpic-coordinator",
+                         coordinator_yaml(port, urls), sub, port)
+            c.daemons.append(d)
+            d.wait_healthy()
+            coords[as_method] = d
+        body = {"check_type": "dcv", "domain_or_ip_target": "web.dcv.test",
+                "dcv_check_parameters": p_http01(TOKEN, "wrong-" + KEYAUTH)}
+        status, resp = h.post(coords["acme-dns-01"].base + "/mpic", body)
+        eq(status, 200, "status (%r)" % (resp,))
+        eq(resp["is_valid"], False, "passes for another method (%r)" % resp)
+        for p in resp["perspectives"]:
+            cr = p["check_response"]
+            if p["perspective_code"] == "us-east-1":
+                failed(cr)
+                continue
+            eq(cr["check_passed"], False, p["perspective_code"])
+            eq([e["error_type"] for e in cr["errors"]],
+               ["mpic_error:coordinator:remote_check"], "errors")
+            check('validation_method "acme-dns-01", not the request\'s '
+                  '"acme-http-01"' in cr["errors"][0]["error_message"],
+                  cr["errors"][0]["error_message"])
+        status, resp = h.post(coords["acme-http-01"].base + "/mpic", body)
+        eq((status, resp["is_valid"]), (200, True),
+           "passes for the request's method count (%r)" % (resp,))
+    finally:
+        fake.close()
+
+
+@R.case
 def coordinator_refuses_targets_and_paths_per_method(ctx):
     coord = coordinator(ctx)
     before = [bad_requests(d) for d in ctx.persp]
