@@ -122,6 +122,27 @@ def serve_http(addr, handler):
     return srv
 
 
+def serve_udp(addr, answer):
+    """A threading UDP server on addr (host, port) that sends back
+    answer(datagram) unless it is None, from a daemon thread until its
+    shutdown(); returns the server."""
+
+    class Handler(socketserver.BaseRequestHandler):
+        def handle(self):
+            data, sock = self.request
+            reply = answer(data)
+            if reply:
+                sock.sendto(reply, self.client_address)
+
+    class Server(socketserver.ThreadingUDPServer):
+        daemon_threads = True
+        allow_reuse_address = True
+
+    srv = Server(addr, Handler)
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    return srv
+
+
 def wait_tcp_addr(addr, port, timeout=START_TIMEOUT):
     """Waits until something accepts TCP connections on addr:port."""
     deadline = time.monotonic() + timeout

@@ -366,21 +366,7 @@ class ApplicantDNS:
 
     def __init__(self):
         self.port = h.free_port()
-        outer = self
-
-        class UDP(socketserver.BaseRequestHandler):
-            def handle(self):
-                data, sock = self.request
-                reply = outer.answer(data)
-                if reply:
-                    sock.sendto(reply, self.client_address)
-
-        class UDPServer(socketserver.ThreadingUDPServer):
-            daemon_threads = True
-            allow_reuse_address = True
-
-        self.srv = UDPServer((h.LOOPBACK, self.port), UDP)
-        threading.Thread(target=self.srv.serve_forever, daemon=True).start()
+        self.srv = h.serve_udp((h.LOOPBACK, self.port), self.answer)
 
     def answer(self, data):
         try:

@@ -15,10 +15,8 @@ same path as the first hop).
 Ports: 127.0.0.1:20000-20999."""
 
 import socket
-import socketserver
 import struct
 import sys
-import threading
 
 sys.dont_write_bytecode = True
 import mpic_harness as h  # noqa: E402
@@ -48,21 +46,7 @@ class AddrDNS:
 
     def __init__(self):
         self.port = h.free_port()
-        outer = self
-
-        class UDP(socketserver.BaseRequestHandler):
-            def handle(self):
-                data, sock = self.request
-                reply = outer.answer(data)
-                if reply:
-                    sock.sendto(reply, self.client_address)
-
-        class Server(socketserver.ThreadingUDPServer):
-            daemon_threads = True
-            allow_reuse_address = True
-
-        self.srv = Server((h.LOOPBACK, self.port), UDP)
-        threading.Thread(target=self.srv.serve_forever, daemon=True).start()
+        self.srv = h.serve_udp((h.LOOPBACK, self.port), self.answer)
 
     def answer(self, data):
         try:
