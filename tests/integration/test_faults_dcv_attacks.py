@@ -594,6 +594,13 @@ def rss_kib(d):
     raise AssertionError("no VmRSS for %s" % d.name)
 
 
+def grew_less_than(ctx, before, mib):
+    """The checker's resident memory grew by less than mib MiB since
+    before (rss_kib)."""
+    grew = rss_kib(ctx.allow) - before
+    check(grew < mib * 1024, "the checker grew by %d KiB" % grew)
+
+
 # ---------------------------------------------------------------- framing
 
 
@@ -644,8 +651,7 @@ def content_encoding_is_not_decoded(ctx):
     status, resp = dcv(ctx.allow, WEB, p_web("bomb.txt"))
     well_formed(status, resp)
     completed_failure(resp)
-    grew = rss_kib(ctx.allow) - before
-    check(grew < 16 * 1024, "the checker grew by %d KiB" % grew)
+    grew_less_than(ctx, before, 16)
     still_serving(ctx)
 
 
@@ -658,8 +664,7 @@ def endless_bodies_are_cut_at_the_cap(ctx):
     status, resp = dcv(ctx.allow, WEB, p_web("body-endless.txt"))
     well_formed(status, resp)
     completed_failure(resp)
-    grew = rss_kib(ctx.allow) - before
-    check(grew < 16 * 1024, "the checker grew by %d KiB" % grew)
+    grew_less_than(ctx, before, 16)
     still_serving(ctx)
 
 
@@ -673,8 +678,7 @@ def endless_and_huge_headers(ctx):
               "%s: want a failure, not completed: %r" % (token, resp))
         check(set(types_of(resp)) <= {HTTP_ERR, TIMEOUT} and resp["errors"],
               "%s: %r" % (token, resp))
-    grew = rss_kib(ctx.allow) - before
-    check(grew < 32 * 1024, "the checker grew by %d KiB" % grew)
+    grew_less_than(ctx, before, 32)
     still_serving(ctx)
 
 
@@ -921,8 +925,7 @@ def tls_alpn_huge_certificate_chain(ctx):
     status, resp = dcv(ctx.allow, "127.0.0.144", p_alpn())
     well_formed(status, resp)
     failed_with(resp, TLS, completed=False)
-    grew = rss_kib(ctx.allow) - before
-    check(grew < 16 * 1024, "the checker grew by %d KiB" % grew)
+    grew_less_than(ctx, before, 16)
     status, resp = dcv(ctx.allow, "127.0.0.145", p_alpn())
     well_formed(status, resp)
     passed(resp)
